@@ -1,0 +1,46 @@
+/* Elementwise ops. Reference: model/ref/ref_elementwise.c.
+ * Every buffer arrives as (pointer, element offset); every kernel bound-checks
+ * its global id against n (the host rounds the global size up). */
+
+__kernel void relu_forward(__global float *y, int y_off, __global const float *x, int x_off,
+                           int n) {
+    int i = get_global_id(0);
+    if (i >= n) return;
+    float v = x[x_off + i];
+    y[y_off + i] = v > 0.0f ? v : 0.0f;
+}
+
+__kernel void relu_backward(__global float *dx, int dx_off, __global const float *dy, int dy_off,
+                            __global const float *y, int y_off, int n) {
+    int i = get_global_id(0);
+    if (i >= n) return;
+    dx[dx_off + i] = y[y_off + i] > 0.0f ? dy[dy_off + i] : 0.0f;
+}
+
+__kernel void add(__global float *y, int y_off, __global const float *a, int a_off,
+                  __global const float *b, int b_off, int n) {
+    int i = get_global_id(0);
+    if (i >= n) return;
+    y[y_off + i] = a[a_off + i] + b[b_off + i];
+}
+
+__kernel void add_relu(__global float *y, int y_off, __global const float *a, int a_off,
+                       __global const float *b, int b_off, int n) {
+    int i = get_global_id(0);
+    if (i >= n) return;
+    float v = a[a_off + i] + b[b_off + i];
+    y[y_off + i] = v > 0.0f ? v : 0.0f;
+}
+
+__kernel void axpy(__global float *y, int y_off, float alpha, __global const float *x, int x_off,
+                   int n) {
+    int i = get_global_id(0);
+    if (i >= n) return;
+    y[y_off + i] += alpha * x[x_off + i];
+}
+
+__kernel void scale(__global float *y, int y_off, float alpha, int n) {
+    int i = get_global_id(0);
+    if (i >= n) return;
+    y[y_off + i] *= alpha;
+}

@@ -1,0 +1,64 @@
+/* The lirf command. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "lirf %s - Learning with Recoverable Forgetting on any OpenCL device\n"
+            "\n"
+            "usage: lirf [--device SPEC] COMMAND [options]\n"
+            "\n"
+            "commands:\n"
+            "  devices     list OpenCL platforms and devices, and which one lirf would use\n"
+            "  selftest    run every layer op once on the device against its C reference\n"
+            "\n"
+            "global options:\n"
+            "  --device SPEC   device to use: P:D (platform:device index) or part of the\n"
+            "                  device name; default $LIRF_DEVICE, else the first GPU, else\n"
+            "                  the first CPU\n"
+            "  --version       print the version\n"
+            "  -h, --help      this help; `lirf COMMAND --help` for a command's options\n"
+            "\n"
+            "environment: LIRF_DEVICE, LIRF_LOG (quiet|warn|info|debug), LIRF_CACHE_DIR\n"
+            "(program binary cache; default $XDG_CACHE_HOME/lirf or ~/.cache/lirf; 'off'\n"
+            "disables it), LIRF_KERNEL_DIR (developers: read cl_kernels/*.cl from disk).\n",
+            LIRF_VERSION);
+}
+
+int main(int argc, char **argv) {
+    const char *device = NULL;
+    int i = 1;
+    for (; i < argc; i++) {
+        if (!strcmp(argv[i], "--device")) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "lirf: --device needs a value\n");
+                return 2;
+            }
+            device = argv[++i];
+        } else if (!strncmp(argv[i], "--device=", 9)) {
+            device = argv[i] + 9;
+        } else if (!strcmp(argv[i], "--version")) {
+            printf("lirf %s\n", LIRF_VERSION);
+            return 0;
+        } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            usage(stdout);
+            return 0;
+        } else {
+            break;
+        }
+    }
+    if (i >= argc) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[i];
+    int sub_argc = argc - i;
+    char **sub_argv = argv + i;
+    if (!strcmp(cmd, "devices")) return cmd_devices(device, sub_argc, sub_argv);
+    if (!strcmp(cmd, "selftest")) return cmd_selftest(device, sub_argc, sub_argv);
+    fprintf(stderr, "lirf: unknown command \"%s\" (see lirf --help)\n", cmd);
+    return 2;
+}

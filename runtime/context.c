@@ -1,0 +1,326 @@
+/* Context, buffers with accounting, scratch slots and the activation arena. */
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <sodium.h>
+
+#include "internal.h"
+
+static void cache_dir_init(lirf_ctx *ctx) {
+    const char *dir = getenv("LIRF_CACHE_DIR");
+    ctx->cache_dir[0] = 0;
+    if (dir && !strcmp(dir, "off")) return;
+    if (dir && *dir) {
+        snprintf(ctx->cache_dir, sizeof ctx->cache_dir, "%s", dir);
+    } else {
+        const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+        if (xdg && *xdg)
+            snprintf(ctx->cache_dir, sizeof ctx->cache_dir, "%s/lirf", xdg);
+        else if (home && *home)
+            snprintf(ctx->cache_dir, sizeof ctx->cache_dir, "%s/.cache/lirf", home);
+        else
+            return;
+    }
+    /* mkdir -p */
+    char tmp[1024];
+    snprintf(tmp, sizeof tmp, "%s", ctx->cache_dir);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p == '/') {
+            *p = 0;
+            mkdir(tmp, 0755);
+            *p = '/';
+        }
+    }
+    mkdir(tmp, 0755);
+    struct stat st;
+    if (stat(tmp, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        lirf_log(LIRF_LOG_WARN, "program cache directory %s is not usable; caching is off",
+                 ctx->cache_dir);
+        ctx->cache_dir[0] = 0;
+    }
+}
+
+lirf_status lirf_ctx_create(lirf_ctx **out, const char *spec) {
+    if (!out) return LIRF_FAIL(LIRF_E_NULL, "lirf_ctx_create: NULL output");
+    *out = NULL;
+    if (sodium_init() < 0) return LIRF_FAIL(LIRF_E_UNSUPPORTED, "libsodium failed to initialise");
+    if (!spec) spec = getenv("LIRF_DEVICE");
+    lirf_device_info *devs;
+    size_t n, idx;
+    LIRF_TRY(lirf_list_devices(&devs, &n));
+    lirf_status st = lirf_choose_device(devs, n, spec, &idx);
+    if (st != LIRF_OK) {
+        free(devs);
+        return st;
+    }
+    lirf_ctx *ctx = calloc(1, sizeof *ctx);
+    if (!ctx) {
+        free(devs);
+        return LIRF_FAIL(LIRF_E_NOMEM, "out of host memory");
+    }
+    ctx->dev = devs[idx];
+    free(devs);
+
+    cl_int err;
+    cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)ctx->dev.platform,
+                                     0};
+    ctx->context = clCreateContext(props, 1, &ctx->dev.device, NULL, NULL, &err);
+    if (err != CL_SUCCESS) {
+        free(ctx);
+        return lirf_cl_fail(err, "clCreateContext", __FILE__, __LINE__);
+    }
+    const char *prof = getenv("LIRF_PROFILE");
+    cl_command_queue_properties qp = (prof && *prof && strcmp(prof, "0")) ? CL_QUEUE_PROFILING_ENABLE : 0;
+    ctx->queue = clCreateCommandQueue(ctx->context, ctx->dev.device, qp, &err);
+    if (err != CL_SUCCESS) {
+        clReleaseContext(ctx->context);
+        free(ctx);
+        return lirf_cl_fail(err, "clCreateCommandQueue", __FILE__, __LINE__);
+    }
+    st = lirf_mem_create(ctx, 16, &ctx->dummy);
+    if (st != LIRF_OK) {
+        lirf_ctx_destroy(ctx);
+        return st;
+    }
+    cache_dir_init(ctx);
+    lirf_log(LIRF_LOG_INFO, "device %u:%u %s (%s), driver %s, %s", ctx->dev.platform_index,
+             ctx->dev.device_index, ctx->dev.name, ctx->dev.platform_name, ctx->dev.driver,
+             ctx->dev.c_version);
+    *out = ctx;
+    return LIRF_OK;
+}
+
+void lirf_ctx_destroy(lirf_ctx *ctx) {
+    if (!ctx) return;
+    if (ctx->queue) clFinish(ctx->queue);
+    for (int i = 0; i < LIRF_SCRATCH_SLOTS; i++)
+        if (ctx->scratch[i].mem) lirf_mem_release(ctx, ctx->scratch[i].mem);
+    if (ctx->dummy) lirf_mem_release(ctx, ctx->dummy);
+    lirf_programs_release(ctx);
+    if (ctx->queue) clReleaseCommandQueue(ctx->queue);
+    if (ctx->context) clReleaseContext(ctx->context);
+    free(ctx);
+}
+
+const lirf_device_info *lirf_ctx_device(const lirf_ctx *ctx) { return &ctx->dev; }
+cl_context lirf_ctx_context(const lirf_ctx *ctx) { return ctx->context; }
+cl_command_queue lirf_ctx_queue(const lirf_ctx *ctx) { return ctx->queue; }
+const lirf_stats *lirf_ctx_stats(const lirf_ctx *ctx) { return &ctx->stats; }
+const char *lirf_ctx_cache_dir(const lirf_ctx *ctx) { return ctx->cache_dir; }
+
+lirf_status lirf_finish(lirf_ctx *ctx) {
+    if (!ctx) return LIRF_FAIL(LIRF_E_NULL, "lirf_finish: NULL context");
+    LIRF_CHECK_CL(clFinish(ctx->queue), "clFinish");
+    return LIRF_OK;
+}
+
+/* ---- raw allocations with accounting ---- */
+lirf_status lirf_mem_create(lirf_ctx *ctx, size_t bytes, cl_mem *out) {
+    if (bytes == 0) return LIRF_FAIL(LIRF_E_INVALID, "device allocation of 0 bytes");
+    if (ctx->dev.max_alloc && bytes > ctx->dev.max_alloc)
+        return LIRF_FAIL(LIRF_E_DEVICE_MEM,
+                         "device allocation of %zu bytes exceeds the device's largest "
+                         "allocation (%llu bytes); try a smaller batch",
+                         bytes, (unsigned long long)ctx->dev.max_alloc);
+    cl_int err;
+    cl_mem m = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE, bytes, NULL, &err);
+    if (err != CL_SUCCESS) {
+        lirf_status st = lirf_cl_fail(err, "clCreateBuffer", __FILE__, __LINE__);
+        return LIRF_FAIL(st, "clCreateBuffer of %zu bytes failed: %s (%d); %zu bytes in use; "
+                             "try a smaller batch",
+                         bytes, lirf_cl_error_name(err), err, ctx->stats.bytes_in_use);
+    }
+    ctx->stats.allocations++;
+    ctx->stats.bytes_in_use += bytes;
+    if (ctx->stats.bytes_in_use > ctx->stats.bytes_peak)
+        ctx->stats.bytes_peak = ctx->stats.bytes_in_use;
+    *out = m;
+    return LIRF_OK;
+}
+
+void lirf_mem_release(lirf_ctx *ctx, cl_mem m) {
+    size_t bytes = 0;
+    if (clGetMemObjectInfo(m, CL_MEM_SIZE, sizeof bytes, &bytes, NULL) == CL_SUCCESS &&
+        bytes <= ctx->stats.bytes_in_use)
+        ctx->stats.bytes_in_use -= bytes;
+    clReleaseMemObject(m);
+}
+
+lirf_status lirf_buf_alloc(lirf_ctx *ctx, size_t n, lirf_buf *out) {
+    if (!ctx || !out) return LIRF_FAIL(LIRF_E_NULL, "lirf_buf_alloc: NULL argument");
+    if (n == 0) return LIRF_FAIL(LIRF_E_INVALID, "lirf_buf_alloc: 0 elements");
+    if (n > SIZE_MAX / 4) return LIRF_FAIL(LIRF_E_INVALID, "lirf_buf_alloc: %zu elements", n);
+    cl_mem m;
+    LIRF_TRY(lirf_mem_create(ctx, n * 4, &m));
+    *out = (lirf_buf){m, 0, n};
+    return LIRF_OK;
+}
+
+void lirf_buf_free(lirf_ctx *ctx, lirf_buf *b) {
+    if (!ctx || !b || !b->mem) return;
+    lirf_mem_release(ctx, b->mem);
+    *b = LIRF_NOBUF;
+}
+
+lirf_status lirf_buf_view(lirf_buf b, size_t off, size_t n, lirf_buf *out) {
+    if (!b.mem || !out) return LIRF_FAIL(LIRF_E_NULL, "lirf_buf_view: NULL buffer");
+    if (off > b.n || n > b.n - off)
+        return LIRF_FAIL(LIRF_E_SHAPE, "view [%zu, %zu) outside a buffer of %zu elements", off,
+                         off + n, b.n);
+    *out = (lirf_buf){b.mem, b.off + off, n};
+    return LIRF_OK;
+}
+
+static lirf_status check_xfer(lirf_buf b, const void *host, size_t n, const char *what) {
+    if (!b.mem || !host) return LIRF_FAIL(LIRF_E_NULL, "%s: NULL buffer or host pointer", what);
+    if (n > b.n)
+        return LIRF_FAIL(LIRF_E_SHAPE, "%s: %zu elements into a view of %zu", what, n, b.n);
+    return LIRF_OK;
+}
+
+lirf_status lirf_buf_write(lirf_ctx *ctx, lirf_buf dst, const void *src, size_t n) {
+    LIRF_TRY(check_xfer(dst, src, n, "lirf_buf_write"));
+    if (n == 0) return LIRF_OK;
+    LIRF_CHECK_CL(clEnqueueWriteBuffer(ctx->queue, dst.mem, CL_TRUE, dst.off * 4, n * 4, src, 0,
+                                       NULL, NULL),
+                  "clEnqueueWriteBuffer");
+    return LIRF_OK;
+}
+
+lirf_status lirf_buf_read(lirf_ctx *ctx, lirf_buf src, void *dst, size_t n) {
+    LIRF_TRY(check_xfer(src, dst, n, "lirf_buf_read"));
+    if (n == 0) return LIRF_OK;
+    LIRF_CHECK_CL(clEnqueueReadBuffer(ctx->queue, src.mem, CL_TRUE, src.off * 4, n * 4, dst, 0,
+                                      NULL, NULL),
+                  "clEnqueueReadBuffer");
+    return LIRF_OK;
+}
+
+static lirf_status fill4(lirf_ctx *ctx, lirf_buf dst, const void *pattern) {
+    if (!ctx || !dst.mem) return LIRF_FAIL(LIRF_E_NULL, "lirf_buf_fill: NULL buffer");
+    if (dst.n == 0) return LIRF_OK;
+    LIRF_CHECK_CL(clEnqueueFillBuffer(ctx->queue, dst.mem, pattern, 4, dst.off * 4, dst.n * 4, 0,
+                                      NULL, NULL),
+                  "clEnqueueFillBuffer");
+    return LIRF_OK;
+}
+
+lirf_status lirf_buf_fill(lirf_ctx *ctx, lirf_buf dst, float value) {
+    return fill4(ctx, dst, &value);
+}
+
+lirf_status lirf_buf_fill_int(lirf_ctx *ctx, lirf_buf dst, int32_t value) {
+    return fill4(ctx, dst, &value);
+}
+
+lirf_status lirf_buf_copy(lirf_ctx *ctx, lirf_buf dst, lirf_buf src, size_t n) {
+    if (!ctx || !dst.mem || !src.mem) return LIRF_FAIL(LIRF_E_NULL, "lirf_buf_copy: NULL buffer");
+    if (n > dst.n || n > src.n)
+        return LIRF_FAIL(LIRF_E_SHAPE, "lirf_buf_copy: %zu elements, views of %zu and %zu", n,
+                         dst.n, src.n);
+    if (n == 0) return LIRF_OK;
+    LIRF_CHECK_CL(clEnqueueCopyBuffer(ctx->queue, src.mem, dst.mem, src.off * 4, dst.off * 4,
+                                      n * 4, 0, NULL, NULL),
+                  "clEnqueueCopyBuffer");
+    return LIRF_OK;
+}
+
+/* ---- scratch ---- */
+lirf_status lirf_scratch(lirf_ctx *ctx, int slot, size_t n, lirf_buf *out) {
+    if (!ctx || !out) return LIRF_FAIL(LIRF_E_NULL, "lirf_scratch: NULL argument");
+    if (slot < 0 || slot >= LIRF_SCRATCH_SLOTS)
+        return LIRF_FAIL(LIRF_E_INVALID, "lirf_scratch: slot %d", slot);
+    if (n == 0) n = 1;
+    lirf_buf *s = &ctx->scratch[slot];
+    if (s->n < n) {
+        /* Grow geometrically; the old buffer is released once queued work using it ends
+         * (OpenCL keeps a memory object alive while commands reference it). */
+        size_t want = n + n / 4;
+        if (s->mem) {
+            lirf_mem_release(ctx, s->mem);
+            *s = LIRF_NOBUF;
+        }
+        LIRF_TRY(lirf_buf_alloc(ctx, want, s));
+        lirf_log(LIRF_LOG_DEBUG, "scratch slot %d grown to %zu elements", slot, want);
+    }
+    *out = *s;
+    return LIRF_OK;
+}
+
+/* ---- arena ---- */
+#define ARENA_ALIGN 64 /* elements (256 bytes) */
+#define ARENA_MAX_CHUNKS 64
+
+struct lirf_arena {
+    lirf_ctx *ctx;
+    lirf_buf chunks[ARENA_MAX_CHUNKS];
+    size_t nchunks;
+    size_t cur, used; /* current chunk, elements used in it */
+    size_t pass_total; /* elements handed out this pass */
+};
+
+lirf_status lirf_arena_create(lirf_ctx *ctx, size_t initial_elems, lirf_arena **out) {
+    if (!ctx || !out) return LIRF_FAIL(LIRF_E_NULL, "lirf_arena_create: NULL argument");
+    lirf_arena *a = calloc(1, sizeof *a);
+    if (!a) return LIRF_FAIL(LIRF_E_NOMEM, "out of host memory");
+    a->ctx = ctx;
+    if (initial_elems) {
+        lirf_status st = lirf_buf_alloc(ctx, initial_elems, &a->chunks[0]);
+        if (st != LIRF_OK) {
+            free(a);
+            return st;
+        }
+        a->nchunks = 1;
+    }
+    *out = a;
+    return LIRF_OK;
+}
+
+lirf_status lirf_arena_get(lirf_arena *a, size_t n, lirf_buf *out) {
+    if (!a || !out) return LIRF_FAIL(LIRF_E_NULL, "lirf_arena_get: NULL argument");
+    if (n == 0) return LIRF_FAIL(LIRF_E_INVALID, "lirf_arena_get: 0 elements");
+    size_t rounded = (n + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN;
+    while (a->cur < a->nchunks && a->chunks[a->cur].n - a->used < rounded) {
+        a->cur++;
+        a->used = 0;
+    }
+    if (a->cur == a->nchunks) {
+        if (a->nchunks == ARENA_MAX_CHUNKS)
+            return LIRF_FAIL(LIRF_E_DEVICE_MEM, "arena: more than %d chunks in one pass",
+                             ARENA_MAX_CHUNKS);
+        size_t want = rounded > (size_t)1 << 20 ? rounded : (size_t)1 << 20;
+        LIRF_TRY(lirf_buf_alloc(a->ctx, want, &a->chunks[a->nchunks]));
+        a->nchunks++;
+        a->used = 0;
+    }
+    *out = (lirf_buf){a->chunks[a->cur].mem, a->used, n};
+    a->used += rounded;
+    a->pass_total += rounded;
+    return LIRF_OK;
+}
+
+lirf_status lirf_arena_reset(lirf_arena *a) {
+    if (!a) return LIRF_FAIL(LIRF_E_NULL, "lirf_arena_reset: NULL arena");
+    if (a->nchunks > 1) {
+        /* Merge: one chunk big enough for everything the last pass asked for. */
+        size_t total = 0;
+        for (size_t i = 0; i < a->nchunks; i++) total += a->chunks[i].n;
+        if (a->pass_total > total) total = a->pass_total;
+        for (size_t i = 0; i < a->nchunks; i++) lirf_buf_free(a->ctx, &a->chunks[i]);
+        a->nchunks = 0;
+        LIRF_TRY(lirf_buf_alloc(a->ctx, total, &a->chunks[0]));
+        a->nchunks = 1;
+    }
+    a->cur = a->used = a->pass_total = 0;
+    return LIRF_OK;
+}
+
+size_t lirf_arena_chunks(const lirf_arena *a) { return a ? a->nchunks : 0; }
+
+void lirf_arena_destroy(lirf_arena *a) {
+    if (!a) return;
+    for (size_t i = 0; i < a->nchunks; i++) lirf_buf_free(a->ctx, &a->chunks[i]);
+    free(a);
+}

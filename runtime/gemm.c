@@ -1,0 +1,76 @@
+/* GEMM through CLBlast, with the runtime's scratch as CLBlast's temp buffer. */
+#include <clblast_c.h>
+
+#include "internal.h"
+
+static lirf_status check_matrix(const char *what, lirf_buf m, size_t rows, size_t cols, size_t ld,
+                                size_t stride, size_t batch) {
+    if (!m.mem) return LIRF_FAIL(LIRF_E_NULL, "gemm: matrix %s is NULL", what);
+    if (ld < cols)
+        return LIRF_FAIL(LIRF_E_SHAPE, "gemm: leading dimension of %s is %zu < %zu columns", what,
+                         ld, cols);
+    /* elements touched: last matrix's last row start + cols */
+    size_t need = (batch - 1) * stride + (rows - 1) * ld + cols;
+    if (m.n < need)
+        return LIRF_FAIL(LIRF_E_SHAPE, "gemm: view of %s holds %zu elements, needs %zu", what, m.n,
+                         need);
+    return LIRF_OK;
+}
+
+static lirf_status check_all(lirf_trans ta, lirf_trans tb, size_t M, size_t N, size_t K,
+                             lirf_buf A, size_t lda, size_t sa, lirf_buf B, size_t ldb, size_t sb,
+                             lirf_buf C, size_t ldc, size_t sc, size_t batch) {
+    if (M == 0 || N == 0 || K == 0 || batch == 0)
+        return LIRF_FAIL(LIRF_E_INVALID, "gemm: zero size (M %zu, N %zu, K %zu, batch %zu)", M, N,
+                         K, batch);
+    /* Row-major storage: A is (M,K) or, transposed, stored (K,M). */
+    LIRF_TRY(check_matrix("A", A, ta ? K : M, ta ? M : K, lda, sa, batch));
+    LIRF_TRY(check_matrix("B", B, tb ? N : K, tb ? K : N, ldb, sb, batch));
+    LIRF_TRY(check_matrix("C", C, M, N, ldc, sc, batch));
+    return LIRF_OK;
+}
+
+static lirf_status blast_fail(CLBlastStatusCode s, const char *call, size_t M, size_t N, size_t K) {
+    lirf_status st = LIRF_E_BLAS;
+    if (s == CLBlastTempBufferAllocFailure || s == CLBlastOpenCLOutOfResources) st = LIRF_E_DEVICE_MEM;
+    return LIRF_FAIL(st, "%s(M %zu, N %zu, K %zu) failed: %s (%d)", call, M, N, K,
+                     lirf_clblast_status_name((int)s), (int)s);
+}
+
+lirf_status lirf_gemm(lirf_ctx *ctx, lirf_trans ta, lirf_trans tb, size_t M, size_t N, size_t K,
+                      float alpha, lirf_buf A, size_t lda, lirf_buf B, size_t ldb, float beta,
+                      lirf_buf C, size_t ldc) {
+    if (!ctx) return LIRF_FAIL(LIRF_E_NULL, "gemm: NULL context");
+    LIRF_TRY(check_all(ta, tb, M, N, K, A, lda, 0, B, ldb, 0, C, ldc, 0, 1));
+    CLBlastTranspose cta = ta ? CLBlastTransposeYes : CLBlastTransposeNo;
+    CLBlastTranspose ctb = tb ? CLBlastTransposeYes : CLBlastTransposeNo;
+    size_t temp_bytes = 0;
+    CLBlastStatusCode s = CLBlastSGemmTempBufferSize(CLBlastLayoutRowMajor, cta, ctb, M, N, K,
+                                                     A.off, lda, B.off, ldb, C.off, ldc,
+                                                     &ctx->queue, &temp_bytes);
+    if (s != CLBlastSuccess) return blast_fail(s, "CLBlastSGemmTempBufferSize", M, N, K);
+    lirf_buf temp;
+    LIRF_TRY(lirf_scratch(ctx, LIRF_SCRATCH_GEMM, (temp_bytes + 3) / 4, &temp));
+    s = CLBlastSgemmWithTempBuffer(CLBlastLayoutRowMajor, cta, ctb, M, N, K, alpha, A.mem, A.off,
+                                   lda, B.mem, B.off, ldb, beta, C.mem, C.off, ldc, &ctx->queue,
+                                   NULL, temp.mem);
+    if (s != CLBlastSuccess) return blast_fail(s, "CLBlastSgemm", M, N, K);
+    ctx->stats.gemm_calls++;
+    return LIRF_OK;
+}
+
+lirf_status lirf_gemm_batched(lirf_ctx *ctx, lirf_trans ta, lirf_trans tb, size_t M, size_t N,
+                              size_t K, float alpha, lirf_buf A, size_t lda, size_t stride_a,
+                              lirf_buf B, size_t ldb, size_t stride_b, float beta, lirf_buf C,
+                              size_t ldc, size_t stride_c, size_t batch) {
+    if (!ctx) return LIRF_FAIL(LIRF_E_NULL, "gemm: NULL context");
+    LIRF_TRY(check_all(ta, tb, M, N, K, A, lda, stride_a, B, ldb, stride_b, C, ldc, stride_c,
+                       batch));
+    CLBlastStatusCode s = CLBlastSgemmStridedBatched(
+        CLBlastLayoutRowMajor, ta ? CLBlastTransposeYes : CLBlastTransposeNo,
+        tb ? CLBlastTransposeYes : CLBlastTransposeNo, M, N, K, alpha, A.mem, A.off, lda, stride_a,
+        B.mem, B.off, ldb, stride_b, beta, C.mem, C.off, ldc, stride_c, batch, &ctx->queue, NULL);
+    if (s != CLBlastSuccess) return blast_fail(s, "CLBlastSgemmStridedBatched", M, N, K);
+    ctx->stats.gemm_calls++;
+    return LIRF_OK;
+}

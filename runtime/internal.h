@@ -1,0 +1,35 @@
+/* Private to runtime/. */
+#ifndef LIRF_RUNTIME_INTERNAL_H
+#define LIRF_RUNTIME_INTERNAL_H
+
+#include "lirf_runtime.h"
+
+typedef struct {
+    char *program; /* program name */
+    cl_program prog;
+} lirf_prog_entry;
+
+typedef struct {
+    char *program, *kernel;
+    cl_kernel k;
+} lirf_kernel_entry;
+
+struct lirf_ctx {
+    lirf_device_info dev;
+    cl_context context;
+    cl_command_queue queue;
+    lirf_stats stats;
+    char cache_dir[1024]; /* "" = no cache */
+    lirf_prog_entry *progs;
+    size_t nprogs, cap_progs;
+    lirf_kernel_entry *kernels;
+    size_t nkernels, cap_kernels;
+    lirf_buf scratch[LIRF_SCRATCH_SLOTS];
+    cl_mem dummy; /* 1-element buffer for absent optional arguments */
+};
+
+lirf_status lirf_mem_create(lirf_ctx *ctx, size_t bytes, cl_mem *out);
+void lirf_mem_release(lirf_ctx *ctx, cl_mem m);
+void lirf_programs_release(lirf_ctx *ctx);
+
+#endif

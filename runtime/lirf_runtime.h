@@ -1,0 +1,228 @@
+/* lirf runtime: the vendor-portable OpenCL backend. No ML in here.
+ *
+ * Devices, programs (embedded .cl sources, on-disk binary cache), buffers with
+ * accounting, scratch space, kernel launches and CLBlast GEMM.
+ *
+ * Errors: every call returns an lirf_status. The message (with the OpenCL error
+ * name, the call and file:line) is recorded once, where the error is detected,
+ * and read with lirf_error_message(); callers above only propagate the status.
+ * Library code never calls exit().
+ *
+ * Buffers: an lirf_buf is a view (cl_mem, element offset, element count) of
+ * 4-byte elements (float or int32). Kernels take each buffer as a pair
+ * (__global T *p, int p_off).
+ */
+#ifndef LIRF_RUNTIME_H
+#define LIRF_RUNTIME_H
+
+#ifndef CL_TARGET_OPENCL_VERSION
+#define CL_TARGET_OPENCL_VERSION 120
+#endif
+#include <CL/cl.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define LIRF_VERSION "0.1.0"
+
+/* ---- status ------------------------------------------------------------ */
+typedef enum {
+    LIRF_OK = 0,
+    LIRF_E_INVALID,     /* an argument has a bad value (zero size, bad option) */
+    LIRF_E_NULL,        /* a required pointer or buffer is NULL */
+    LIRF_E_SHAPE,       /* shapes or buffer sizes do not agree */
+    LIRF_E_NO_PLATFORM, /* no OpenCL platform installed */
+    LIRF_E_NO_DEVICE,   /* no device matches */
+    LIRF_E_OPENCL,      /* an OpenCL call failed */
+    LIRF_E_BUILD,       /* an OpenCL program failed to build */
+    LIRF_E_BLAS,        /* a CLBlast call failed */
+    LIRF_E_NOMEM,       /* host memory */
+    LIRF_E_DEVICE_MEM,  /* device memory */
+    LIRF_E_IO,          /* file system */
+    LIRF_E_FORMAT,      /* malformed outside bytes */
+    LIRF_E_NOT_FOUND,   /* a named thing does not exist */
+    LIRF_E_NUMERIC,     /* non-finite value */
+    LIRF_E_UNSUPPORTED, /* the device or build lacks a feature */
+    LIRF_STATUS_COUNT
+} lirf_status;
+
+const char *lirf_status_name(lirf_status st);
+const char *lirf_cl_error_name(cl_int err);
+const char *lirf_clblast_status_name(int status);
+
+/* Records an error message ("file:line: message") and returns st. */
+lirf_status lirf_fail(lirf_status st, const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* The last recorded message of this thread ("" if none). */
+const char *lirf_error_message(void);
+void lirf_clear_error(void);
+
+#define LIRF_FAIL(st, ...) lirf_fail((st), __FILE__, __LINE__, __VA_ARGS__)
+/* Propagate a failing status. */
+#define LIRF_TRY(expr)                     \
+    do {                                   \
+        lirf_status lirf_st_ = (expr);     \
+        if (lirf_st_ != LIRF_OK) return lirf_st_; \
+    } while (0)
+/* Check an OpenCL error code; `what` names the call, e.g. "clEnqueueReadBuffer". */
+lirf_status lirf_cl_fail(cl_int err, const char *what, const char *file, int line);
+#define LIRF_CHECK_CL(err, what)                                          \
+    do {                                                                  \
+        cl_int lirf_e_ = (err);                                           \
+        if (lirf_e_ != CL_SUCCESS) return lirf_cl_fail(lirf_e_, (what), __FILE__, __LINE__); \
+    } while (0)
+
+/* ---- logging (stderr) -------------------------------------------------- */
+typedef enum { LIRF_LOG_QUIET = 0, LIRF_LOG_WARN = 1, LIRF_LOG_INFO = 2, LIRF_LOG_DEBUG = 3 } lirf_log_level;
+/* Default from LIRF_LOG (quiet|warn|info|debug), else warn. */
+void lirf_log_set_level(lirf_log_level level);
+lirf_log_level lirf_log_get_level(void);
+void lirf_log(lirf_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- devices ----------------------------------------------------------- */
+typedef struct {
+    unsigned platform_index, device_index;
+    cl_platform_id platform;
+    cl_device_id device;
+    cl_device_type type;
+    char platform_name[128];
+    char platform_version[128];
+    char name[128];
+    char vendor[128];
+    char version[128];   /* CL_DEVICE_VERSION */
+    char driver[128];    /* CL_DRIVER_VERSION */
+    char c_version[128]; /* CL_DEVICE_OPENCL_C_VERSION */
+    cl_ulong global_mem, local_mem, max_alloc;
+    size_t max_wg;
+    cl_uint compute_units;
+    cl_uint mem_base_align_bits;
+} lirf_device_info;
+
+/* Every device of every platform. *out is malloc'ed (free() it). A machine with
+ * no platform gives LIRF_E_NO_PLATFORM with a message that says what to install. */
+lirf_status lirf_list_devices(lirf_device_info **out, size_t *count);
+/* spec: NULL or "" -> default (first GPU, else first CPU, else first device);
+ * "P:D" -> platform P, device D; otherwise a case-insensitive substring of the
+ * device name (then of the platform name). */
+lirf_status lirf_choose_device(const lirf_device_info *devs, size_t count, const char *spec,
+                               size_t *index);
+
+/* ---- context ------------------------------------------------------------ */
+typedef struct lirf_ctx lirf_ctx;
+
+typedef struct {
+    uint64_t programs_built;    /* built from source in this context */
+    uint64_t programs_cached;   /* loaded from the on-disk binary cache */
+    uint64_t cache_rejected;    /* cache entries found corrupt and rebuilt */
+    uint64_t kernel_launches;
+    uint64_t gemm_calls;
+    uint64_t allocations;       /* device buffers created (all, incl. scratch) */
+    size_t bytes_in_use;        /* device bytes currently allocated */
+    size_t bytes_peak;
+} lirf_stats;
+
+/* spec NULL -> $LIRF_DEVICE -> default. Logs (info) the device, driver and
+ * OpenCL C version chosen. */
+lirf_status lirf_ctx_create(lirf_ctx **out, const char *spec);
+void lirf_ctx_destroy(lirf_ctx *ctx);
+const lirf_device_info *lirf_ctx_device(const lirf_ctx *ctx);
+cl_context lirf_ctx_context(const lirf_ctx *ctx);
+cl_command_queue lirf_ctx_queue(const lirf_ctx *ctx);
+const lirf_stats *lirf_ctx_stats(const lirf_ctx *ctx);
+const char *lirf_ctx_cache_dir(const lirf_ctx *ctx); /* "" when caching is off */
+lirf_status lirf_finish(lirf_ctx *ctx);
+
+/* ---- buffers ------------------------------------------------------------ */
+typedef struct {
+    cl_mem mem;  /* NULL: no buffer ("absent" optional argument) */
+    size_t off;  /* in 4-byte elements */
+    size_t n;    /* in 4-byte elements */
+} lirf_buf;
+
+#define LIRF_NOBUF ((lirf_buf){NULL, 0, 0})
+
+/* A new device buffer of n 4-byte elements (contents undefined). */
+lirf_status lirf_buf_alloc(lirf_ctx *ctx, size_t n, lirf_buf *out);
+/* Frees a buffer made by lirf_buf_alloc (whole, off 0); sets *b to LIRF_NOBUF. */
+void lirf_buf_free(lirf_ctx *ctx, lirf_buf *b);
+/* A view of n elements at element offset off inside b; LIRF_E_SHAPE if out of range. */
+lirf_status lirf_buf_view(lirf_buf b, size_t off, size_t n, lirf_buf *out);
+/* Blocking copies between host and device: n elements (4 bytes each). */
+lirf_status lirf_buf_write(lirf_ctx *ctx, lirf_buf dst, const void *src, size_t n);
+lirf_status lirf_buf_read(lirf_ctx *ctx, lirf_buf src, void *dst, size_t n);
+/* Fill n = dst.n elements with a 4-byte pattern (float value). */
+lirf_status lirf_buf_fill(lirf_ctx *ctx, lirf_buf dst, float value);
+lirf_status lirf_buf_fill_int(lirf_ctx *ctx, lirf_buf dst, int32_t value);
+lirf_status lirf_buf_copy(lirf_ctx *ctx, lirf_buf dst, lirf_buf src, size_t n);
+
+/* Scratch: LIRF_SCRATCH_SLOTS reusable device buffers owned by the context.
+ * lirf_scratch(ctx, slot, n, &b) returns a buffer of at least n elements; it
+ * allocates only when the slot is smaller than n, so a repeated step allocates
+ * nothing after its first iteration. Valid until the next call for the same
+ * slot. Slot use: 0,1,2 for ops' temporaries (an op may use any of them while it
+ * runs, never across calls); LIRF_SCRATCH_GEMM for CLBlast's temporary buffer. */
+#define LIRF_SCRATCH_SLOTS 4
+#define LIRF_SCRATCH_GEMM 3
+lirf_status lirf_scratch(lirf_ctx *ctx, int slot, size_t n, lirf_buf *out);
+
+/* Arena: bump allocation of views for the activations of a step. After
+ * lirf_arena_reset the same sequence of requests returns the same views; when
+ * a pass needed more than one chunk, reset merges them into one, so from the
+ * second pass on nothing is allocated. */
+typedef struct lirf_arena lirf_arena;
+lirf_status lirf_arena_create(lirf_ctx *ctx, size_t initial_elems, lirf_arena **out);
+lirf_status lirf_arena_get(lirf_arena *a, size_t n, lirf_buf *out);
+lirf_status lirf_arena_reset(lirf_arena *a);
+size_t lirf_arena_chunks(const lirf_arena *a);
+void lirf_arena_destroy(lirf_arena *a);
+
+/* ---- programs and kernels ----------------------------------------------- */
+/* Embedded sources (generated at build time from cl_kernels/<name>.cl). With
+ * $LIRF_KERNEL_DIR set, <dir>/<name>.cl is read from disk instead. */
+typedef struct { const char *name; const unsigned char *src; size_t len; } lirf_cl_source;
+extern const lirf_cl_source lirf_cl_sources[];
+extern const size_t lirf_cl_sources_count;
+
+/* The kernel `kernel` of program `program` (file name without .cl). The program
+ * is built once per context (or loaded from the binary cache); kernels are
+ * cached. The returned kernel is owned by the context. */
+lirf_status lirf_kernel_get(lirf_ctx *ctx, const char *program, const char *kernel, cl_kernel *out);
+
+/* Set kernel arguments from a format string, one letter per item:
+ *   'b' lirf_buf    -> two arguments (cl_mem, int element offset); a NULL mem
+ *                      is rejected with LIRF_E_NULL
+ *   'o' lirf_buf    -> like 'b' but a NULL mem is allowed (passed as a 1-element
+ *                      dummy buffer; the kernel must not touch it)
+ *   'i' int, 'u' unsigned, 'f' float (passed as double), 'L' size_t bytes of
+ *   local memory. */
+lirf_status lirf_set_args(lirf_ctx *ctx, cl_kernel k, const char *fmt, ...);
+
+/* Enqueue `k` over `dim` dimensions. gws is rounded up to a multiple of lws
+ * when lws is given (kernels bound-check). `label` names the op in errors and
+ * profiles. */
+lirf_status lirf_launch(lirf_ctx *ctx, cl_kernel k, const char *label, cl_uint dim,
+                        const size_t *gws, const size_t *lws);
+/* 1-D convenience: n work items, local size chosen by the implementation. */
+lirf_status lirf_launch1(lirf_ctx *ctx, cl_kernel k, const char *label, size_t n);
+/* Largest power-of-two work-group size <= cap that this kernel and device
+ * allow (queried, never assumed). */
+lirf_status lirf_kernel_wg(lirf_ctx *ctx, cl_kernel k, size_t cap, size_t *wg);
+
+/* ---- GEMM (CLBlast) ------------------------------------------------------ */
+/* Row-major C(M,N) = alpha * op(A) op(B) + beta * C, op(A) is (M,K).
+ * Validates NULL buffers, zero sizes, leading dimensions and that each view is
+ * large enough. Uses CLBlast with the runtime's scratch as its temp buffer. */
+typedef enum { LIRF_NO_TRANS = 0, LIRF_TRANS = 1 } lirf_trans;
+lirf_status lirf_gemm(lirf_ctx *ctx, lirf_trans ta, lirf_trans tb, size_t M, size_t N, size_t K,
+                      float alpha, lirf_buf A, size_t lda, lirf_buf B, size_t ldb, float beta,
+                      lirf_buf C, size_t ldc);
+/* batch GEMMs, matrix i at A.off + i*stride_a etc. (stride_a may be 0). */
+lirf_status lirf_gemm_batched(lirf_ctx *ctx, lirf_trans ta, lirf_trans tb, size_t M, size_t N,
+                              size_t K, float alpha, lirf_buf A, size_t lda, size_t stride_a,
+                              lirf_buf B, size_t ldb, size_t stride_b, float beta, lirf_buf C,
+                              size_t ldc, size_t stride_c, size_t batch);
+
+/* ---- small helpers ------------------------------------------------------- */
+/* SHA-256 (libsodium) as 64 lowercase hex chars + NUL. */
+void lirf_sha256_hex(const void *data, size_t len, char out[65]);
+
+#endif

@@ -1,0 +1,177 @@
+#include "util.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static lirf_ctx *g_ctx;
+
+static void tctx_release(void) {
+    lirf_ctx_destroy(g_ctx);
+    g_ctx = NULL;
+}
+
+lirf_ctx *tctx(void) {
+    if (!g_ctx) {
+        lirf_status st = lirf_ctx_create(&g_ctx, NULL);
+        ck_assert_msg(st == LIRF_OK, "no OpenCL context: %s: %s", lirf_status_name(st),
+                      lirf_error_message());
+        atexit(tctx_release);
+    }
+    return g_ctx;
+}
+
+uint64_t trng_u64(trng *r) {
+    uint64_t z = (r->s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+double trng_uniform(trng *r, double lo, double hi) {
+    return lo + (hi - lo) * ((double)(trng_u64(r) >> 11) / 9007199254740992.0);
+}
+
+int trng_int(trng *r, int lo, int hi_exclusive) {
+    return lo + (int)(trng_u64(r) % (uint64_t)(hi_exclusive - lo));
+}
+
+void trand_fill(trng *r, double *x, size_t n, double lo, double hi) {
+    for (size_t i = 0; i < n; i++) x[i] = trng_uniform(r, lo, hi);
+}
+
+void tround_f32(double *x, size_t n) {
+    for (size_t i = 0; i < n; i++) x[i] = (float)x[i];
+}
+
+static const uint32_t GUARD_BITS = 0x7fc0dead; /* a NaN with a payload */
+
+static tbuf tbuf_alloc(size_t n) {
+    tbuf b;
+    lirf_ctx *ctx = tctx();
+    size_t total = n + 2 * TGUARD;
+    lirf_status st = lirf_buf_alloc(ctx, total, &b.whole);
+    ck_assert_msg(st == LIRF_OK, "alloc %zu: %s", total, lirf_error_message());
+    uint32_t *host = malloc(total * 4);
+    ck_assert_ptr_nonnull(host);
+    for (size_t i = 0; i < total; i++) host[i] = GUARD_BITS;
+    st = lirf_buf_write(ctx, b.whole, host, total);
+    ck_assert_msg(st == LIRF_OK, "write: %s", lirf_error_message());
+    free(host);
+    st = lirf_buf_view(b.whole, TGUARD, n, &b.v);
+    ck_assert_int_eq(st, LIRF_OK);
+    return b;
+}
+
+tbuf tbuf_new(const double *x, size_t n) {
+    tbuf b = tbuf_alloc(n);
+    float *f = malloc((n ? n : 1) * sizeof *f);
+    ck_assert_ptr_nonnull(f);
+    for (size_t i = 0; i < n; i++) f[i] = (float)x[i];
+    if (n) ck_assert_int_eq(lirf_buf_write(tctx(), b.v, f, n), LIRF_OK);
+    free(f);
+    return b;
+}
+
+tbuf tbuf_new_int(const int32_t *x, size_t n) {
+    tbuf b = tbuf_alloc(n);
+    if (n) ck_assert_int_eq(lirf_buf_write(tctx(), b.v, x, n), LIRF_OK);
+    return b;
+}
+
+tbuf tbuf_zeros(size_t n) {
+    tbuf b = tbuf_alloc(n);
+    if (n) ck_assert_int_eq(lirf_buf_fill(tctx(), b.v, 0.0f), LIRF_OK);
+    return b;
+}
+
+void tbuf_get(tbuf *b, double *out, size_t n) {
+    float *f = malloc((n ? n : 1) * sizeof *f);
+    ck_assert_ptr_nonnull(f);
+    lirf_status st = lirf_buf_read(tctx(), b->v, f, n);
+    ck_assert_msg(st == LIRF_OK, "read: %s", lirf_error_message());
+    for (size_t i = 0; i < n; i++) out[i] = f[i];
+    free(f);
+}
+
+void tbuf_get_int(tbuf *b, int32_t *out, size_t n) {
+    lirf_status st = lirf_buf_read(tctx(), b->v, out, n);
+    ck_assert_msg(st == LIRF_OK, "read: %s", lirf_error_message());
+}
+
+int tbuf_guards_ok(tbuf *b) {
+    size_t total = b->whole.n;
+    uint32_t *host = malloc(total * 4);
+    ck_assert_ptr_nonnull(host);
+    ck_assert_int_eq(lirf_buf_read(tctx(), b->whole, host, total), LIRF_OK);
+    int ok = 1;
+    for (size_t i = 0; i < TGUARD; i++) {
+        if (host[i] != GUARD_BITS || host[total - 1 - i] != GUARD_BITS) ok = 0;
+    }
+    free(host);
+    return ok;
+}
+
+void tbuf_free(tbuf *b) {
+    lirf_buf_free(tctx(), &b->whole);
+    b->v = LIRF_NOBUF;
+}
+
+size_t tclose(const char *what, const double *got, const double *want, size_t n, double atol,
+              double rtol) {
+    size_t bad = 0, worst = 0;
+    double worst_excess = -1;
+    for (size_t i = 0; i < n; i++) {
+        double g = got[i], w = want[i];
+        if (isnan(g) && isnan(w)) continue;
+        double err = fabs(g - w), lim = atol + rtol * fabs(w);
+        int viol = !(err <= lim); /* NaN counts */
+        if (viol) {
+            bad++;
+            double ex = isnan(err) ? INFINITY : err - lim;
+            if (ex > worst_excess) {
+                worst_excess = ex;
+                worst = i;
+            }
+        }
+    }
+    if (bad)
+        fprintf(stderr, "%s: %zu of %zu elements differ; worst [%zu]: got %.9g want %.9g\n", what,
+                bad, n, worst, got[worst], want[worst]);
+    return bad;
+}
+
+size_t tsame_int(const char *what, const int32_t *got, const int32_t *want, size_t n) {
+    size_t bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (got[i] != want[i]) {
+            if (!bad)
+                fprintf(stderr, "%s: first difference at [%zu]: got %d want %d\n", what, i,
+                        (int)got[i], (int)want[i]);
+            bad++;
+        }
+    }
+    return bad;
+}
+
+void tfd_grad(tfd_fn f, void *ctx, double *x, size_t n, double h, double *grad) {
+    for (size_t i = 0; i < n; i++) {
+        double keep = x[i];
+        x[i] = keep + h;
+        double fp = f(ctx, x);
+        x[i] = keep - h;
+        double fm = f(ctx, x);
+        x[i] = keep;
+        grad[i] = (fp - fm) / (2 * h);
+    }
+}
+
+int trun(Suite *s) {
+    SRunner *sr = srunner_create(s);
+    srunner_set_fork_status(sr, CK_NOFORK);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
