@@ -1,0 +1,284 @@
+/* The runtime: device choice, the program binary cache (second context builds
+ * nothing; corrupt, truncated and foreign entries are rejected and rebuilt),
+ * buffers and accounting, scratch and arena reuse, launches, error reporting. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ops.h"
+#include "util.h"
+
+static char g_cache[256];
+
+static lirf_ctx *fresh_ctx(void) {
+    lirf_ctx *ctx;
+    setenv("LIRF_CACHE_DIR", g_cache, 1);
+    lirf_status st = lirf_ctx_create(&ctx, NULL);
+    ck_assert_msg(st == LIRF_OK, "%s", lirf_error_message());
+    return ctx;
+}
+
+/* relu through the given context; checks the result */
+static void run_relu(lirf_ctx *ctx) {
+    float x[5] = {-1, 2, -3, 4, 0.5f}, y[5];
+    lirf_buf b;
+    ck_assert_int_eq(lirf_buf_alloc(ctx, 5, &b), LIRF_OK);
+    ck_assert_int_eq(lirf_buf_write(ctx, b, x, 5), LIRF_OK);
+    ck_assert_int_eq(lirf_relu_forward(ctx, b, b, 5), LIRF_OK);
+    ck_assert_int_eq(lirf_buf_read(ctx, b, y, 5), LIRF_OK);
+    ck_assert(y[0] == 0 && y[1] == 2 && y[2] == 0 && y[3] == 4 && y[4] == 0.5f);
+    lirf_buf_free(ctx, &b);
+}
+
+static char *only_cache_file(void) {
+    static char path[512];
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "ls %s/*.bin", g_cache);
+    FILE *p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    ck_assert_ptr_nonnull(fgets(path, sizeof path, p));
+    path[strcspn(path, "\n")] = 0;
+    pclose(p);
+    return path;
+}
+
+START_TEST(program_cache_second_context_builds_nothing) {
+    snprintf(g_cache, sizeof g_cache, "/tmp/lirf-test-cache-%ld", (long)getpid());
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", g_cache);
+    ck_assert_int_eq(system(cmd), 0);
+
+    lirf_ctx *a = fresh_ctx();
+    run_relu(a);
+    ck_assert_uint_eq(lirf_ctx_stats(a)->programs_built, 1);
+    ck_assert_uint_eq(lirf_ctx_stats(a)->programs_cached, 0);
+    lirf_ctx_destroy(a);
+
+    lirf_ctx *b = fresh_ctx();
+    run_relu(b);
+    ck_assert_uint_eq(lirf_ctx_stats(b)->programs_built, 0);
+    ck_assert_uint_eq(lirf_ctx_stats(b)->programs_cached, 1);
+    lirf_ctx_destroy(b);
+
+    /* flip one byte of the payload: the checksum catches it */
+    char *path = only_cache_file();
+    FILE *f = fopen(path, "r+b");
+    ck_assert_ptr_nonnull(f);
+    fseek(f, 60, SEEK_SET);
+    int c = fgetc(f);
+    fseek(f, 60, SEEK_SET);
+    fputc(c ^ 0x5a, f);
+    fclose(f);
+    lirf_ctx *d = fresh_ctx();
+    run_relu(d);
+    ck_assert_uint_eq(lirf_ctx_stats(d)->cache_rejected, 1);
+    ck_assert_uint_eq(lirf_ctx_stats(d)->programs_built, 1);
+    lirf_ctx_destroy(d);
+
+    /* truncate it */
+    path = only_cache_file();
+    struct stat sb;
+    ck_assert_int_eq(stat(path, &sb), 0);
+    ck_assert_int_eq(truncate(path, sb.st_size / 2), 0);
+    lirf_ctx *e = fresh_ctx();
+    run_relu(e);
+    ck_assert_uint_eq(lirf_ctx_stats(e)->cache_rejected, 1);
+    ck_assert_uint_eq(lirf_ctx_stats(e)->programs_built, 1);
+    lirf_ctx_destroy(e);
+
+    /* a well-formed entry whose payload is not a binary at all */
+    path = only_cache_file();
+    f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    fputs("LIRFPRG1", f);
+    unsigned char sz[8] = {4, 0, 0, 0, 0, 0, 0, 0};
+    fwrite(sz, 1, 8, f);
+    unsigned char zero[32] = {0};
+    fwrite(zero, 1, 32, f); /* wrong hash of "junk" */
+    fputs("junk", f);
+    fclose(f);
+    lirf_ctx *g = fresh_ctx();
+    run_relu(g);
+    ck_assert_uint_eq(lirf_ctx_stats(g)->cache_rejected, 1);
+    lirf_ctx_destroy(g);
+
+    /* and after the rebuild, the next context loads it again */
+    lirf_ctx *h = fresh_ctx();
+    run_relu(h);
+    ck_assert_uint_eq(lirf_ctx_stats(h)->programs_built, 0);
+    lirf_ctx_destroy(h);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", g_cache);
+    ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
+START_TEST(device_choice) {
+    lirf_device_info *devs;
+    size_t n, idx;
+    ck_assert_int_eq(lirf_list_devices(&devs, &n), LIRF_OK);
+    ck_assert_uint_gt(n, 0);
+    ck_assert_int_eq(lirf_choose_device(devs, n, NULL, &idx), LIRF_OK);
+    /* the default is a GPU when there is one */
+    int any_gpu = 0;
+    for (size_t i = 0; i < n; i++) any_gpu |= (devs[i].type & CL_DEVICE_TYPE_GPU) != 0;
+    if (any_gpu) ck_assert(devs[idx].type & CL_DEVICE_TYPE_GPU);
+    char spec[32];
+    snprintf(spec, sizeof spec, "%u:%u", devs[n - 1].platform_index, devs[n - 1].device_index);
+    ck_assert_int_eq(lirf_choose_device(devs, n, spec, &idx), LIRF_OK);
+    ck_assert_uint_eq(idx, n - 1);
+    /* a substring of the name, in another case */
+    char sub[8] = {0};
+    for (int i = 0; i < 4 && devs[0].name[i]; i++) sub[i] = (char)(devs[0].name[i] ^ 0x20 * ((devs[0].name[i] | 0x20) >= 'a' && (devs[0].name[i] | 0x20) <= 'z'));
+    ck_assert_int_eq(lirf_choose_device(devs, n, sub, &idx), LIRF_OK);
+    ck_assert_int_eq(lirf_choose_device(devs, n, "99:99", &idx), LIRF_E_NO_DEVICE);
+    ck_assert_int_eq(lirf_choose_device(devs, n, "no-such-device-xyz", &idx), LIRF_E_NO_DEVICE);
+    ck_assert_ptr_nonnull(strstr(lirf_error_message(), "no-such-device-xyz"));
+    free(devs);
+}
+END_TEST
+
+START_TEST(no_platform_message) {
+    /* With the ICD loader pointed at an empty vendor directory, `lirf devices`
+     * says what to install and exits 2, without crashing. */
+    const char *bin = getenv("LIRF_BIN");
+    if (!bin) bin = "./lirf";
+    char cmd[600];
+    snprintf(cmd, sizeof cmd,
+             "mkdir -p /tmp/lirf-empty-icd && OCL_ICD_VENDORS=/tmp/lirf-empty-icd "
+             "OPENCL_VENDOR_PATH=/tmp/lirf-empty-icd %s devices 2>&1",
+             bin);
+    FILE *p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    char out[4096] = {0};
+    size_t got = fread(out, 1, sizeof out - 1, p);
+    int rc = pclose(p);
+    ck_assert_uint_gt(got, 0);
+    ck_assert_msg(WIFEXITED(rc) && WEXITSTATUS(rc) == 2, "exit status %d, output: %s", rc, out);
+    ck_assert_msg(strstr(out, "no OpenCL platform") && strstr(out, "apt-get install"), "%s", out);
+}
+END_TEST
+
+START_TEST(errors_name_the_call) {
+    lirf_ctx *ctx = tctx();
+    cl_kernel k;
+    ck_assert_int_eq(lirf_kernel_get(ctx, "no_such_program", "x", &k), LIRF_E_NOT_FOUND);
+    ck_assert_int_eq(lirf_kernel_get(ctx, "elementwise", "no_such_kernel", &k), LIRF_E_NOT_FOUND);
+    ck_assert_ptr_nonnull(strstr(lirf_error_message(), "CL_INVALID_KERNEL_NAME"));
+    ck_assert_ptr_nonnull(strstr(lirf_error_message(), ".c:")); /* file:line */
+    ck_assert_int_eq(lirf_kernel_get(ctx, "elementwise", "relu_forward", &k), LIRF_OK);
+    ck_assert_int_eq(lirf_set_args(ctx, k, "bbi", LIRF_NOBUF, LIRF_NOBUF, 3), LIRF_E_NULL);
+    ck_assert_int_eq(lirf_set_args(ctx, k, "z"), LIRF_E_INVALID);
+    size_t zero = 0;
+    ck_assert_int_eq(lirf_launch(ctx, k, "relu", 1, &zero, NULL), LIRF_E_INVALID);
+    ck_assert_str_eq(lirf_cl_error_name(CL_OUT_OF_RESOURCES), "CL_OUT_OF_RESOURCES");
+    ck_assert_str_eq(lirf_clblast_status_name(-1017), "CLBlastInvalidDimension");
+    ck_assert_str_eq(lirf_status_name(LIRF_E_SHAPE), "LIRF_E_SHAPE");
+}
+END_TEST
+
+START_TEST(build_failure_prints_log) {
+    /* developer option: sources from disk; a broken kernel gives LIRF_E_BUILD
+     * with the compiler's log in the message */
+    char dir[128];
+    snprintf(dir, sizeof dir, "/tmp/lirf-bad-kernels-%ld", (long)getpid());
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "mkdir -p %s && printf '__kernel void broken(__global float *x) { x[0] = undefined_name; }\\n' > %s/broken.cl", dir, dir);
+    ck_assert_int_eq(system(cmd), 0);
+    setenv("LIRF_KERNEL_DIR", dir, 1);
+    lirf_ctx *ctx;
+    setenv("LIRF_CACHE_DIR", "off", 1);
+    ck_assert_int_eq(lirf_ctx_create(&ctx, NULL), LIRF_OK);
+    cl_kernel k;
+    ck_assert_int_eq(lirf_kernel_get(ctx, "broken", "broken", &k), LIRF_E_BUILD);
+    ck_assert_ptr_nonnull(strstr(lirf_error_message(), "undefined_name"));
+    lirf_ctx_destroy(ctx);
+    unsetenv("LIRF_KERNEL_DIR");
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
+START_TEST(buffers_accounting_and_views) {
+    lirf_ctx *ctx = tctx();
+    size_t before = lirf_ctx_stats(ctx)->bytes_in_use;
+    lirf_buf b, v;
+    ck_assert_int_eq(lirf_buf_alloc(ctx, 1000, &b), LIRF_OK);
+    ck_assert_uint_eq(lirf_ctx_stats(ctx)->bytes_in_use, before + 4000);
+    ck_assert_uint_ge(lirf_ctx_stats(ctx)->bytes_peak, before + 4000);
+    ck_assert_int_eq(lirf_buf_view(b, 990, 10, &v), LIRF_OK);
+    ck_assert_int_eq(lirf_buf_view(b, 990, 11, &v), LIRF_E_SHAPE);
+    ck_assert_int_eq(lirf_buf_view(b, 2000, 0, &v), LIRF_E_SHAPE);
+    ck_assert_int_eq(lirf_buf_alloc(ctx, 0, &v), LIRF_E_INVALID);
+    /* write through a view, read back through the whole */
+    float x[10], y[1000];
+    for (int i = 0; i < 10; i++) x[i] = (float)i;
+    ck_assert_int_eq(lirf_buf_view(b, 990, 10, &v), LIRF_OK);
+    ck_assert_int_eq(lirf_buf_fill(ctx, b, -1.0f), LIRF_OK);
+    ck_assert_int_eq(lirf_buf_write(ctx, v, x, 10), LIRF_OK);
+    ck_assert_int_eq(lirf_buf_write(ctx, v, x, 11), LIRF_E_SHAPE);
+    ck_assert_int_eq(lirf_buf_read(ctx, b, y, 1000), LIRF_OK);
+    ck_assert(y[989] == -1.0f && y[990] == 0.0f && y[999] == 9.0f);
+    lirf_buf c;
+    ck_assert_int_eq(lirf_buf_alloc(ctx, 10, &c), LIRF_OK);
+    ck_assert_int_eq(lirf_buf_copy(ctx, c, v, 10), LIRF_OK);
+    ck_assert_int_eq(lirf_buf_read(ctx, c, y, 10), LIRF_OK);
+    ck_assert(y[3] == 3.0f);
+    lirf_buf_free(ctx, &c);
+    lirf_buf_free(ctx, &b);
+    ck_assert_ptr_null(b.mem);
+    ck_assert_uint_eq(lirf_ctx_stats(ctx)->bytes_in_use, before);
+}
+END_TEST
+
+START_TEST(scratch_and_arena_allocate_nothing_after_first_pass) {
+    lirf_ctx *ctx = tctx();
+    lirf_buf s;
+    ck_assert_int_eq(lirf_scratch(ctx, 0, 5000, &s), LIRF_OK);
+    uint64_t allocs = lirf_ctx_stats(ctx)->allocations;
+    ck_assert_int_eq(lirf_scratch(ctx, 0, 4000, &s), LIRF_OK);
+    ck_assert_int_eq(lirf_scratch(ctx, 0, 5000, &s), LIRF_OK);
+    ck_assert_uint_eq(lirf_ctx_stats(ctx)->allocations, allocs);
+    ck_assert_int_eq(lirf_scratch(ctx, 9, 1, &s), LIRF_E_INVALID);
+
+    lirf_arena *a;
+    ck_assert_int_eq(lirf_arena_create(ctx, 1000, &a), LIRF_OK);
+    const size_t sizes[] = {700, 1 << 20, 33, (1 << 20) + 5, 64};
+    lirf_buf first[5], second[5], third[5];
+    for (int pass = 0; pass < 3; pass++) {
+        lirf_buf *out = pass == 0 ? first : pass == 1 ? second : third;
+        for (int i = 0; i < 5; i++) ck_assert_int_eq(lirf_arena_get(a, sizes[i], &out[i]), LIRF_OK);
+        if (pass == 0) ck_assert_uint_gt(lirf_arena_chunks(a), 1);
+        /* views of one pass never overlap */
+        for (int i = 0; i < 5; i++)
+            for (int j = 0; j < i; j++)
+                if (out[i].mem == out[j].mem)
+                    ck_assert(out[i].off >= out[j].off + out[j].n ||
+                              out[j].off >= out[i].off + out[i].n);
+        if (pass == 1) allocs = lirf_ctx_stats(ctx)->allocations;
+        if (pass == 2) {
+            ck_assert_uint_eq(lirf_ctx_stats(ctx)->allocations, allocs);
+            for (int i = 0; i < 5; i++) /* the same layout each pass after the first */
+                ck_assert(third[i].mem == second[i].mem && third[i].off == second[i].off);
+        }
+        ck_assert_int_eq(lirf_arena_reset(a), LIRF_OK);
+        ck_assert_uint_eq(lirf_arena_chunks(a), 1);
+    }
+    lirf_arena_destroy(a);
+}
+END_TEST
+
+int main(void) {
+    Suite *s = suite_create("runtime");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, device_choice);
+    tcase_add_test(tc, errors_name_the_call);
+    tcase_add_test(tc, buffers_accounting_and_views);
+    tcase_add_test(tc, scratch_and_arena_allocate_nothing_after_first_pass);
+    tcase_add_test(tc, no_platform_message);
+    tcase_add_test(tc, build_failure_prints_log);
+    tcase_add_test(tc, program_cache_second_context_builds_nothing);
+    suite_add_tcase(s, tc);
+    return trun(s);
+}
