@@ -4,10 +4,26 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static lirf_ctx *g_ctx;
 
 static void tctx_release(void) {
+    /* The suite's second run must build no OpenCL program: everything comes
+     * from the on-disk binary cache filled by the first run. */
+    const char *expect = getenv("LIRF_EXPECT_CACHED");
+    if (g_ctx && expect && *expect && strcmp(expect, "0")) {
+        uint64_t built = lirf_ctx_stats(g_ctx)->programs_built;
+        fprintf(stderr, "programs built %llu, loaded from cache %llu\n",
+                (unsigned long long)built,
+                (unsigned long long)lirf_ctx_stats(g_ctx)->programs_cached);
+        if (built) {
+            fprintf(stderr, "FAIL: LIRF_EXPECT_CACHED is set but %llu program(s) were built\n",
+                    (unsigned long long)built);
+            lirf_ctx_destroy(g_ctx);
+            _exit(1);
+        }
+    }
     lirf_ctx_destroy(g_ctx);
     g_ctx = NULL;
 }
