@@ -12,6 +12,7 @@ typedef struct {
 typedef struct {
     char *program, *kernel;
     cl_kernel k;
+    int traced; /* written to $LIRF_KERNEL_TRACE already */
 } lirf_kernel_entry;
 
 struct lirf_ctx {

@@ -268,7 +268,7 @@ lirf_status lirf_kernel_get(lirf_ctx *ctx, const char *program, const char *kern
         clReleaseKernel(k);
         return LIRF_FAIL(LIRF_E_NOMEM, "out of host memory");
     }
-    ctx->kernels[ctx->nkernels++] = (lirf_kernel_entry){pn, kn, k};
+    ctx->kernels[ctx->nkernels++] = (lirf_kernel_entry){pn, kn, k, 0};
     *out = k;
     return LIRF_OK;
 }
@@ -361,6 +361,26 @@ lirf_status lirf_set_args(lirf_ctx *ctx, cl_kernel k, const char *fmt, ...) {
     return st;
 }
 
+/* With $LIRF_KERNEL_TRACE=FILE, the name of every kernel launched is appended
+ * to FILE once per context (the test suite uses it to prove that every
+ * __kernel in cl_kernels/ is exercised by a test). */
+static void trace_kernel(lirf_ctx *ctx, cl_kernel k) {
+    const char *path = getenv("LIRF_KERNEL_TRACE");
+    if (!path || !*path) return;
+    for (size_t i = 0; i < ctx->nkernels; i++) {
+        lirf_kernel_entry *e = &ctx->kernels[i];
+        if (e->k != k) continue;
+        if (e->traced) return;
+        e->traced = 1;
+        FILE *f = fopen(path, "a");
+        if (f) {
+            fprintf(f, "%s %s\n", e->program, e->kernel);
+            fclose(f);
+        }
+        return;
+    }
+}
+
 lirf_status lirf_launch(lirf_ctx *ctx, cl_kernel k, const char *label, cl_uint dim,
                         const size_t *gws, const size_t *lws) {
     if (!ctx || !k || !gws) return LIRF_FAIL(LIRF_E_NULL, "lirf_launch: NULL argument");
@@ -381,6 +401,7 @@ lirf_status lirf_launch(lirf_ctx *ctx, cl_kernel k, const char *label, cl_uint d
                          lirf_cl_error_name(err), err);
     }
     ctx->stats.kernel_launches++;
+    trace_kernel(ctx, k);
     return LIRF_OK;
 }
 
