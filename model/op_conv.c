@@ -134,14 +134,15 @@ lirf_status lirf_conv2d_backward(lirf_ctx *ctx, lirf_buf dx, lirf_buf dw, lirf_b
     conv_dims d;
     LIRF_TRY(check_shape(op, s, &d));
     LIRF_TRY(lirf_check_opt_buf(dx, d.N * d.CHW, op, "dx"));
-    LIRF_TRY(lirf_check_buf(dw, d.K * d.CRS, op, "dw"));
+    LIRF_TRY(lirf_check_opt_buf(dw, d.K * d.CRS, op, "dw"));
     LIRF_TRY(lirf_check_opt_buf(db, d.K, op, "db"));
     LIRF_TRY(lirf_check_buf(dy, d.N * d.KHoWo, op, "dy"));
     LIRF_TRY(lirf_check_buf(x, d.N * d.CHW, op, "x"));
     LIRF_TRY(lirf_check_buf(w, d.K * d.CRS, op, "w"));
 
-    lirf_buf col, dyp, dcol = LIRF_NOBUF; /* (CRS, L), (K, L), (CRS, L) */
-    LIRF_TRY(lirf_scratch(ctx, 0, d.CRS * d.nb * d.HoWo, &col));
+    if (!dx.mem && !dw.mem && !db.mem) return LIRF_OK; /* nothing asked for */
+    lirf_buf col = LIRF_NOBUF, dyp, dcol = LIRF_NOBUF; /* (CRS, L), (K, L), (CRS, L) */
+    if (dw.mem) LIRF_TRY(lirf_scratch(ctx, 0, d.CRS * d.nb * d.HoWo, &col));
     LIRF_TRY(lirf_scratch(ctx, 1, d.K * d.nb * d.HoWo, &dyp));
     if (dx.mem) LIRF_TRY(lirf_scratch(ctx, 2, d.CRS * d.nb * d.HoWo, &dcol));
     cl_kernel kp, kdb = NULL, kc = NULL;
@@ -156,12 +157,13 @@ lirf_status lirf_conv2d_backward(lirf_ctx *ctx, lirf_buf dx, lirf_buf dw, lirf_b
 
     for (size_t n0 = 0; n0 < d.N; n0 += d.nb) {
         size_t nb = d.N - n0 < d.nb ? d.N - n0 : d.nb, L = nb * d.HoWo;
-        LIRF_TRY(im2col(ctx, col, sub(x, n0 * d.CHW, nb * d.CHW), (int)nb, s));
+        if (dw.mem) LIRF_TRY(im2col(ctx, col, sub(x, n0 * d.CHW, nb * d.CHW), (int)nb, s));
         LIRF_TRY(lirf_set_args(ctx, kp, "bbiii", dyp, sub(dy, n0 * d.KHoWo, nb * d.KHoWo),
                                (int)nb, s->K, (int)d.HoWo));
         LIRF_TRY(lirf_launch1(ctx, kp, "conv2d_backward/nchw_to_gemm", d.K * L));
         /* dw (K, CRS) += dyp (K, L) x col^T (L, CRS) */
-        LIRF_TRY(lirf_gemm(ctx, LIRF_NO_TRANS, LIRF_TRANS, d.K, d.CRS, L, 1.0f, dyp, L, col, L,
+        if (dw.mem)
+            LIRF_TRY(lirf_gemm(ctx, LIRF_NO_TRANS, LIRF_TRANS, d.K, d.CRS, L, 1.0f, dyp, L, col, L,
                            1.0f, dw, d.CRS));
         if (db.mem) {
             size_t gws = d.K * wg, lws = wg;

@@ -33,13 +33,14 @@ lirf_status lirf_linear_backward(lirf_ctx *ctx, lirf_buf dx, lirf_buf dw, lirf_b
     static const char *op = "linear_backward";
     LIRF_TRY(check_linear(op, x, w, db, "db", N, I, O));
     LIRF_TRY(lirf_check_opt_buf(dx, (size_t)N * I, op, "dx"));
-    LIRF_TRY(lirf_check_buf(dw, (size_t)O * I, op, "dw"));
+    LIRF_TRY(lirf_check_opt_buf(dw, (size_t)O * I, op, "dw"));
     LIRF_TRY(lirf_check_buf(dy, (size_t)N * O, op, "dy"));
     if (dx.mem)
         LIRF_TRY(lirf_gemm(ctx, LIRF_NO_TRANS, LIRF_NO_TRANS, (size_t)N, (size_t)I, (size_t)O, 1.0f,
                            dy, (size_t)O, w, (size_t)I, 0.0f, dx, (size_t)I));
-    LIRF_TRY(lirf_gemm(ctx, LIRF_TRANS, LIRF_NO_TRANS, (size_t)O, (size_t)I, (size_t)N, 1.0f, dy,
-                       (size_t)O, x, (size_t)I, 1.0f, dw, (size_t)I));
+    if (dw.mem)
+        LIRF_TRY(lirf_gemm(ctx, LIRF_TRANS, LIRF_NO_TRANS, (size_t)O, (size_t)I, (size_t)N, 1.0f,
+                           dy, (size_t)O, x, (size_t)I, 1.0f, dw, (size_t)I));
     if (!db.mem) return LIRF_OK;
     cl_kernel k;
     size_t wg;

@@ -53,7 +53,8 @@ int lirf_conv_out_w(const lirf_conv_shape *s);
  * im2col + GEMM; temporaries in scratch slots 0..2. */
 lirf_status lirf_conv2d_forward(lirf_ctx *ctx, lirf_buf y, lirf_buf x, lirf_buf w, lirf_buf b,
                                 const lirf_conv_shape *s);
-/* dx (optional) written; dw accumulated; db (optional) accumulated. */
+/* dx (optional) written; dw (optional) accumulated; db (optional) accumulated.
+ * A frozen layer passes dw = db = LIRF_NOBUF and gets only dx. */
 lirf_status lirf_conv2d_backward(lirf_ctx *ctx, lirf_buf dx, lirf_buf dw, lirf_buf db, lirf_buf dy,
                                  lirf_buf x, lirf_buf w, const lirf_conv_shape *s);
 
@@ -97,7 +98,7 @@ lirf_status lirf_gap_backward(lirf_ctx *ctx, lirf_buf dx, lirf_buf dy, int N, in
 /* y (N,O) = x (N,I) w^T + b; w (O,I), b (O, optional). */
 lirf_status lirf_linear_forward(lirf_ctx *ctx, lirf_buf y, lirf_buf x, lirf_buf w, lirf_buf b,
                                 int N, int I, int O);
-/* dx (optional) written, dw accumulated, db (optional) accumulated. */
+/* dx (optional) written, dw (optional) accumulated, db (optional) accumulated. */
 lirf_status lirf_linear_backward(lirf_ctx *ctx, lirf_buf dx, lirf_buf dw, lirf_buf db, lirf_buf dy,
                                  lirf_buf x, lirf_buf w, int N, int I, int O);
 

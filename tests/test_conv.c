@@ -97,6 +97,17 @@ static void check_case(const lirf_conv_shape *s, int bias, uint64_t seed) {
     ck_assert_close("conv dx untouched", got, dx_before, z.x, 0, 0);
     ck_assert(tbuf_guards_ok(&bdw));
 
+    /* a frozen layer: dw and db absent, dx written as before, dw untouched */
+    double *dw_before = malloc(z.w * sizeof *dw_before);
+    tbuf_get(&bdw, dw_before, z.w);
+    st = lirf_conv2d_backward(ctx, bdx.v, LIRF_NOBUF, LIRF_NOBUF, bdy.v, bx.v, bw.v, s);
+    ck_assert_msg(st == LIRF_OK, "backward (dx only): %s", lirf_error_message());
+    tbuf_get(&bdx, got, z.x);
+    ck_assert_close("conv dx (frozen layer)", got, dx, z.x, ATOL_Y, RTOL_Y);
+    tbuf_get(&bdw, got, z.w);
+    ck_assert_close("conv dw untouched", got, dw_before, z.w, 0, 0);
+    free(dw_before);
+
     tbuf_free(&bx), tbuf_free(&bw), tbuf_free(&bb), tbuf_free(&by);
     tbuf_free(&bdy), tbuf_free(&bdx), tbuf_free(&bdw), tbuf_free(&bdb);
     free(x), free(w), free(b), free(dy), free(dw0), free(db0), free(dxg), free(yg);
@@ -173,11 +184,12 @@ START_TEST(chunked_batch) {
         ck_assert_int_eq(setenv("LIRF_CONV_CHUNK_ELEMS", cases[i].limit, 1), 0);
         uint64_t g0 = gemm_calls();
         check_case(&s, 1, 200 + i);
-        /* forward: one GEMM per chunk; backward: two (dw, dx), then one (dw) */
-        ck_assert_msg(gemm_calls() - g0 == 4 * cases[i].chunks,
+        /* forward: one GEMM per chunk; backward: two (dw, dx), then one (dw),
+         * then one (dx, frozen layer) */
+        ck_assert_msg(gemm_calls() - g0 == 5 * cases[i].chunks,
                       "limit %s: %llu GEMMs, want %llu", cases[i].limit,
                       (unsigned long long)(gemm_calls() - g0),
-                      (unsigned long long)(4 * cases[i].chunks));
+                      (unsigned long long)(5 * cases[i].chunks));
     }
     unsetenv("LIRF_CONV_CHUNK_ELEMS");
 }
@@ -275,7 +287,6 @@ START_TEST(invalid_arguments_rejected) {
     ck_assert_int_eq(lirf_conv2d_forward(ctx, nob, x.v, w.v, b.v, &s), LIRF_E_NULL);
     ck_assert_int_eq(lirf_conv2d_forward(ctx, y.v, nob, w.v, b.v, &s), LIRF_E_NULL);
     ck_assert_int_eq(lirf_conv2d_forward(ctx, y.v, x.v, nob, b.v, &s), LIRF_E_NULL);
-    ck_assert_int_eq(lirf_conv2d_backward(ctx, dx.v, nob, db.v, y.v, x.v, w.v, &s), LIRF_E_NULL);
     ck_assert_int_eq(lirf_conv2d_backward(ctx, dx.v, dw.v, db.v, nob, x.v, w.v, &s), LIRF_E_NULL);
     ck_assert_int_eq(lirf_conv2d_backward(ctx, dx.v, dw.v, db.v, y.v, nob, w.v, &s), LIRF_E_NULL);
     ck_assert_int_eq(lirf_conv2d_backward(ctx, dx.v, dw.v, db.v, y.v, x.v, nob, &s), LIRF_E_NULL);
