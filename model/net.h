@@ -1,0 +1,113 @@
+/* Networks: ResNet-18 (CIFAR variant) and the CNN student (METHOD.md).
+ *
+ * A net holds the parameters of a range of stages, so that a network can run
+ * as lower ∘ upper at a named split (LIRF splits ResNet-18 after layer2):
+ *   ResNet-18: 0 stem (conv1, bn1, relu), 1..4 layer1..layer4, 5 head (pool, fc)
+ *   CNN:       0..2 conv blocks (conv, bn, 2x2 max-pool, relu), 3 head (fc1, relu, fc2)
+ * Tensor names follow torchvision (conv1.weight, layer1.0.bn1.running_mean, fc.bias ...).
+ *
+ * Memory: all trainable parameters of a net live in one device block (params),
+ * with gradients and momentum in blocks of the same layout, so that zeroing the
+ * gradients and the SGD update are one launch each; BN running statistics in a
+ * fourth block; num_batches_tracked counters on the host. Activations of a
+ * forward pass are views in a caller's arena, recorded on a tape that the
+ * backward pass reads; a net can run several passes (several tapes) per step.
+ */
+#ifndef LIRF_NET_H
+#define LIRF_NET_H
+
+#include <stdint.h>
+
+#include "ops.h"
+
+typedef enum { LIRF_ARCH_RESNET18 = 0, LIRF_ARCH_CNN = 1 } lirf_arch;
+
+#define LIRF_MAX_STAGES 6
+
+typedef struct {
+    lirf_arch arch;
+    int width;            /* ResNet-18: stage widths w, 2w, 4w, 8w (64 in the paper); CNN: unused */
+    int in_c, in_h, in_w; /* the whole network's input */
+    int classes;
+    int first, last;      /* stages held (inclusive); the whole net: 0 .. lirf_arch_stages()-1 */
+    int mid[4][2];        /* ResNet: channels inside block b of layer l+1 (conv1 out, bn1,
+                             conv2 in); 0 = the stage width. Pruned deposit modules. */
+} lirf_net_config;
+
+int lirf_arch_stages(lirf_arch arch);
+const char *lirf_arch_name(lirf_arch arch);                 /* "resnet18_cifar", "cnn" */
+lirf_status lirf_arch_parse(const char *name, lirf_arch *out);
+const char *lirf_stage_name(lirf_arch arch, int stage);       /* "stem", "layer1", ... */
+int lirf_stage_parse(lirf_arch arch, const char *name);       /* -1 if unknown */
+/* Output shape (per sample) of `stage` for the whole-network config c; stage -1
+ * is the input. The head's output is (classes, 1, 1). */
+void lirf_stage_shape(const lirf_net_config *c, int stage, int *ch, int *h, int *w);
+
+typedef enum { LIRF_T_PARAM = 0, LIRF_T_STAT, LIRF_T_COUNT } lirf_tensor_kind;
+
+typedef struct {
+    char name[96];
+    lirf_tensor_kind kind; /* PARAM: trainable (params block); STAT: BN running stats;
+                              COUNT: num_batches_tracked, int64 on the host */
+    int stage;
+    int ndim;
+    int shape[4];
+    size_t off, n; /* in its block (elements) */
+} lirf_tensor_desc;
+
+typedef struct lirf_net lirf_net;
+
+lirf_status lirf_net_create(lirf_ctx *ctx, const lirf_net_config *c, lirf_net **out);
+void lirf_net_destroy(lirf_net *net);
+const lirf_net_config *lirf_net_cfg(const lirf_net *net);
+lirf_ctx *lirf_net_ctx(const lirf_net *net);
+
+size_t lirf_net_ntensors(const lirf_net *net);
+const lirf_tensor_desc *lirf_net_tensor(const lirf_net *net, size_t i);
+int lirf_net_find(const lirf_net *net, const char *name); /* index, or -1 */
+size_t lirf_net_nparams(const lirf_net *net);             /* trainable elements */
+lirf_buf lirf_net_params(const lirf_net *net);             /* (nparams) */
+lirf_buf lirf_net_grads(const lirf_net *net);              /* (nparams) */
+lirf_buf lirf_net_momentum(const lirf_net *net);           /* (nparams) */
+lirf_buf lirf_net_stats(const lirf_net *net);              /* BN running stats */
+/* A tensor's device view (PARAM or STAT), or its gradient (PARAM). */
+lirf_buf lirf_net_tensor_buf(const lirf_net *net, size_t i);
+lirf_buf lirf_net_tensor_grad(const lirf_net *net, size_t i);
+/* Host copies: float for PARAM / STAT, int64_t for COUNT. */
+lirf_status lirf_net_tensor_get(lirf_net *net, size_t i, void *host);
+lirf_status lirf_net_tensor_set(lirf_net *net, size_t i, const void *host);
+
+/* torchvision's initialisation (conv: kaiming normal, fan_out; BN 1 / 0;
+ * linear: U(-1/sqrt(fan_in), 1/sqrt(fan_in))), from a seeded host RNG.
+ * Momentum zeroed, running stats 0 / 1, counters 0. */
+lirf_status lirf_net_init(lirf_net *net, uint64_t seed);
+/* Copies every tensor of src whose name and shape dst has (stats, counters
+ * included); LIRF_E_SHAPE if a shared name differs in shape. *copied counts. */
+lirf_status lirf_net_copy(lirf_net *dst, const lirf_net *src, size_t *copied);
+lirf_status lirf_net_zero_grads(lirf_net *net);
+
+typedef enum {
+    LIRF_MODE_EVAL = 0,  /* BN running stats; no tape needed */
+    LIRF_MODE_TRAIN,     /* BN batch stats (running stats updated); backward gives param grads */
+    LIRF_MODE_TRAIN_BN_FIXED, /* BN running stats, affine params and all others trained */
+    LIRF_MODE_FROZEN,    /* BN running stats; backward gives only the input gradient */
+} lirf_mode;
+
+typedef struct lirf_tape lirf_tape;
+lirf_status lirf_tape_create(lirf_tape **out);
+void lirf_tape_destroy(lirf_tape *t);
+
+/* x (N, c, h, w): the input of stage cfg.first. *out: a view in ws holding the
+ * output of stage cfg.last. With a tape (required unless EVAL) the pass can be
+ * differentiated. */
+lirf_status lirf_net_forward(lirf_net *net, lirf_arena *ws, lirf_tape *tape, lirf_mode mode,
+                             lirf_buf x, int N, lirf_buf *out);
+/* dout: gradient of the output. Parameter gradients accumulate into the net's
+ * gradient block (not in FROZEN mode). dx: the input gradient is written to a
+ * new view in ws when dx != NULL. */
+lirf_status lirf_net_backward(lirf_net *net, lirf_arena *ws, lirf_tape *tape, lirf_buf dout,
+                              lirf_buf *dx);
+/* The output of `stage` recorded on a tape (for attention losses and probes). */
+lirf_status lirf_tape_output(const lirf_tape *t, int stage, lirf_buf *out);
+
+#endif
