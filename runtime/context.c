@@ -73,6 +73,7 @@ lirf_status lirf_ctx_create(lirf_ctx **out, const char *spec) {
     }
     const char *prof = getenv("LIRF_PROFILE");
     cl_command_queue_properties qp = (prof && *prof && strcmp(prof, "0")) ? CL_QUEUE_PROFILING_ENABLE : 0;
+    ctx->profiling = qp != 0;
     ctx->queue = clCreateCommandQueue(ctx->context, ctx->dev.device, qp, &err);
     if (err != CL_SUCCESS) {
         clReleaseContext(ctx->context);
@@ -95,6 +96,8 @@ lirf_status lirf_ctx_create(lirf_ctx **out, const char *spec) {
 void lirf_ctx_destroy(lirf_ctx *ctx) {
     if (!ctx) return;
     if (ctx->queue) clFinish(ctx->queue);
+    lirf_profile_reset(ctx);
+    free(ctx->pending);
     for (int i = 0; i < LIRF_SCRATCH_SLOTS; i++)
         if (ctx->scratch[i].mem) lirf_mem_release(ctx, ctx->scratch[i].mem);
     if (ctx->dummy) lirf_mem_release(ctx, ctx->dummy);
@@ -323,4 +326,94 @@ void lirf_arena_destroy(lirf_arena *a) {
     if (!a) return;
     for (size_t i = 0; i < a->nchunks; i++) lirf_buf_free(a->ctx, &a->chunks[i]);
     free(a);
+}
+
+/* ---- profiling ---- */
+int lirf_profiling(const lirf_ctx *ctx) { return ctx && ctx->profiling; }
+
+void lirf_profile_add(lirf_ctx *ctx, const char *label, double ms) {
+    size_t j = 0;
+    while (j < ctx->nprof && strcmp(ctx->prof[j].label, label)) j++;
+    if (j == ctx->nprof) {
+        if (ctx->nprof == sizeof ctx->prof / sizeof ctx->prof[0]) return;
+        ctx->prof[j].label = label;
+        ctx->prof[j].ms = 0;
+        ctx->prof[j].count = 0;
+        ctx->nprof++;
+    }
+    ctx->prof[j].ms += ms;
+    ctx->prof[j].count++;
+}
+
+static void profile_drain(lirf_ctx *ctx) {
+    for (size_t i = 0; i < ctx->npending; i++) {
+        cl_ulong t0 = 0, t1 = 0;
+        clWaitForEvents(1, &ctx->pending[i].ev);
+        clGetEventProfilingInfo(ctx->pending[i].ev, CL_PROFILING_COMMAND_START, sizeof t0, &t0, NULL);
+        clGetEventProfilingInfo(ctx->pending[i].ev, CL_PROFILING_COMMAND_END, sizeof t1, &t1, NULL);
+        clReleaseEvent(ctx->pending[i].ev);
+        lirf_profile_add(ctx, ctx->pending[i].label, t1 > t0 ? (double)(t1 - t0) * 1e-6 : 0);
+    }
+    ctx->npending = 0;
+}
+
+void lirf_profile_event(lirf_ctx *ctx, cl_event ev, const char *label) {
+    if (!ctx->profiling) {
+        clReleaseEvent(ev);
+        return;
+    }
+    if (ctx->npending == ctx->cap_pending) {
+        if (ctx->npending >= 4096) {
+            clFinish(ctx->queue);
+            profile_drain(ctx);
+        } else {
+            size_t cap = ctx->cap_pending ? 2 * ctx->cap_pending : 256;
+            void *p = realloc(ctx->pending, cap * sizeof *ctx->pending);
+            if (!p) {
+                clReleaseEvent(ev);
+                return;
+            }
+            ctx->pending = p;
+            ctx->cap_pending = cap;
+        }
+    }
+    ctx->pending[ctx->npending].ev = ev;
+    ctx->pending[ctx->npending].label = label;
+    ctx->npending++;
+}
+
+static int by_time(const void *a, const void *b) {
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x < y) - (x > y);
+}
+
+lirf_status lirf_profile_report(lirf_ctx *ctx, FILE *out) {
+    if (!ctx || !out) return LIRF_FAIL(LIRF_E_NULL, "lirf_profile_report: NULL argument");
+    if (!ctx->profiling) {
+        fprintf(out, "(profiling is off: set LIRF_PROFILE=1)\n");
+        return LIRF_OK;
+    }
+    LIRF_CHECK_CL(clFinish(ctx->queue), "clFinish");
+    profile_drain(ctx);
+    struct { double ms; size_t i; } rows[128];
+    double total = 0;
+    for (size_t i = 0; i < ctx->nprof; i++) rows[i].ms = ctx->prof[i].ms, rows[i].i = i, total += ctx->prof[i].ms;
+    qsort(rows, ctx->nprof, sizeof rows[0], by_time);
+    fprintf(out, "| op | calls | total ms | ms/call | share |\n|---|---:|---:|---:|---:|\n");
+    for (size_t k = 0; k < ctx->nprof; k++) {
+        size_t i = rows[k].i;
+        fprintf(out, "| %s | %llu | %.1f | %.3f | %.1f%% |\n", ctx->prof[i].label,
+                (unsigned long long)ctx->prof[i].count, ctx->prof[i].ms,
+                ctx->prof[i].ms / (double)(ctx->prof[i].count ? ctx->prof[i].count : 1),
+                total > 0 ? 100.0 * ctx->prof[i].ms / total : 0.0);
+    }
+    fprintf(out, "| total | | %.1f | | |\n", total);
+    return LIRF_OK;
+}
+
+void lirf_profile_reset(lirf_ctx *ctx) {
+    if (!ctx) return;
+    for (size_t i = 0; i < ctx->npending; i++) clReleaseEvent(ctx->pending[i].ev);
+    ctx->npending = 0;
+    ctx->nprof = 0;
 }

@@ -27,7 +27,17 @@ struct lirf_ctx {
     size_t nkernels, cap_kernels;
     lirf_buf scratch[LIRF_SCRATCH_SLOTS];
     cl_mem dummy; /* 1-element buffer for absent optional arguments */
+    /* profiling ($LIRF_PROFILE): events not yet read, and totals per label */
+    int profiling;
+    struct { cl_event ev; const char *label; } *pending;
+    size_t npending, cap_pending;
+    struct { const char *label; double ms; uint64_t count; } prof[128];
+    size_t nprof;
 };
+
+/* Takes ownership of ev (profiling on) and charges its time to label. */
+void lirf_profile_event(lirf_ctx *ctx, cl_event ev, const char *label);
+void lirf_profile_add(lirf_ctx *ctx, const char *label, double ms);
 
 lirf_status lirf_mem_create(lirf_ctx *ctx, size_t bytes, cl_mem *out);
 void lirf_mem_release(lirf_ctx *ctx, cl_mem m);

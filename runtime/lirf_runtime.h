@@ -21,6 +21,7 @@
 #include <CL/cl.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define LIRF_VERSION "0.1.0"
 
@@ -220,6 +221,15 @@ lirf_status lirf_gemm_batched(lirf_ctx *ctx, lirf_trans ta, lirf_trans tb, size_
                               size_t K, float alpha, lirf_buf A, size_t lda, size_t stride_a,
                               lirf_buf B, size_t ldb, size_t stride_b, float beta, lirf_buf C,
                               size_t ldc, size_t stride_c, size_t batch);
+
+/* ---- profiling ----------------------------------------------------------
+ * With LIRF_PROFILE=1 every launch and GEMM is timed with OpenCL events and
+ * charged to its label (labels must be string literals). */
+int lirf_profiling(const lirf_ctx *ctx);
+/* Prints a table (label, calls, total ms, share) of everything since the
+ * last reset, sorted by time; waits for the queue first. */
+lirf_status lirf_profile_report(lirf_ctx *ctx, FILE *out);
+void lirf_profile_reset(lirf_ctx *ctx);
 
 /* ---- small helpers ------------------------------------------------------- */
 /* SHA-256 (libsodium) as 64 lowercase hex chars + NUL. */

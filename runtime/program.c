@@ -394,13 +394,16 @@ lirf_status lirf_launch(lirf_ctx *ctx, cl_kernel k, const char *label, cl_uint d
             g[i] = (g[i] + lws[i] - 1) / lws[i] * lws[i];
         }
     }
-    cl_int err = clEnqueueNDRangeKernel(ctx->queue, k, dim, NULL, g, lws, 0, NULL, NULL);
+    cl_event ev = NULL;
+    cl_int err = clEnqueueNDRangeKernel(ctx->queue, k, dim, NULL, g, lws, 0, NULL,
+                                        ctx->profiling ? &ev : NULL);
     if (err != CL_SUCCESS) {
         lirf_status st = lirf_cl_fail(err, "clEnqueueNDRangeKernel", __FILE__, __LINE__);
         return LIRF_FAIL(st, "clEnqueueNDRangeKernel(%s) failed: %s (%d)", label,
                          lirf_cl_error_name(err), err);
     }
     ctx->stats.kernel_launches++;
+    if (ev) lirf_profile_event(ctx, ev, label);
     trace_kernel(ctx, k);
     return LIRF_OK;
 }
