@@ -10,6 +10,8 @@ PKGS=(
   libclblast-dev                             # GEMM
   libsodium-dev                              # SHA-256 (program cache keys, fingerprints)
   libarchive-dev libjansson-dev              # deposit archives, JSON
+  libpng-dev libjpeg62-turbo-dev             # image-folder data sets
+  dataset-fashion-mnist                      # the default data set
   check libsubunit-dev                       # unit tests
   libopenblas-dev                            # bench/: the CPU peer for GEMM
 )
