@@ -13,7 +13,9 @@ static void usage(FILE *f) {
             "\n"
             "commands:\n"
             "  devices     list OpenCL platforms and devices, and which one lirf would use\n"
-            "  selftest    run every layer op once on the device against its C reference\n"
+            "  selftest    run layer ops on the device against their C references\n"
+            "  train       train ResNet-18 or the CNN student (default data: Fashion-MNIST)\n"
+            "  eval        accuracy of a checkpoint, overall, per class and Pre / Dep\n"
             "\n"
             "global options:\n"
             "  --device SPEC   device to use: P:D (platform:device index) or part of the\n"
@@ -59,6 +61,8 @@ int main(int argc, char **argv) {
     char **sub_argv = argv + i;
     if (!strcmp(cmd, "devices")) return cmd_devices(device, sub_argc, sub_argv);
     if (!strcmp(cmd, "selftest")) return cmd_selftest(device, sub_argc, sub_argv);
+    if (!strcmp(cmd, "train")) return cmd_train(device, sub_argc, sub_argv);
+    if (!strcmp(cmd, "eval")) return cmd_eval(device, sub_argc, sub_argv);
     fprintf(stderr, "lirf: unknown command \"%s\" (see lirf --help)\n", cmd);
     return 2;
 }

@@ -1,0 +1,123 @@
+/* Data sets, read with libarchive (never extracted to disk), as uint8 images.
+ *
+ * Readers: Fashion-MNIST (gzip IDX, Debian's dataset-fashion-mnist: the default
+ * when no path is given), CIFAR-10 / CIFAR-100 binary versions (folder or
+ * .tar.gz), and image folders (one sub-folder per class of PNG / JPEG files,
+ * torchvision's ImageFolder convention; a folder or a tar archive, optionally
+ * compressed), decoded with libpng / libjpeg-turbo and resized.
+ * All outside bytes are untrusted: any malformed input gives LIRF_E_FORMAT (or
+ * LIRF_E_IO) with a message naming the file and what is wrong.
+ */
+#ifndef LIRF_DATA_H
+#define LIRF_DATA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lirf_runtime.h"
+
+typedef enum {
+    LIRF_DATA_AUTO = 0,      /* guess from the path (file names inside) */
+    LIRF_DATA_FASHION_MNIST, /* train-images-idx3-ubyte.gz etc. */
+    LIRF_DATA_CIFAR10,       /* data_batch_{1..5}.bin, test_batch.bin */
+    LIRF_DATA_CIFAR100,      /* train.bin, test.bin (fine labels) */
+    LIRF_DATA_IMAGEFOLDER,
+} lirf_data_kind;
+
+typedef struct {
+    const char *path;      /* NULL or "": Fashion-MNIST from the Debian package */
+    lirf_data_kind kind;
+    int train;             /* 1: training split, 0: test split */
+    int image_size;        /* image folders: resize to image_size^2 (0: 32) */
+    const int32_t *classes; /* keep only samples of these classes (NULL: all); samples of
+                              other classes are skipped unread where the format allows
+                              (image folders: their files are never opened) */
+    int nclasses;
+    size_t limit;          /* at most this many samples (0: all) */
+} lirf_data_opts;
+
+typedef struct {
+    int n, c, h, w;          /* pixels (n, c, h, w), uint8 */
+    uint8_t *pixels;
+    int32_t *labels;         /* (n), in [0, num_classes) — original class indices */
+    int num_classes;         /* classes of the whole data set, not only those kept */
+    char **class_names;      /* num_classes names */
+    lirf_data_kind kind;
+    char source[1024];       /* the path read */
+} lirf_dataset;
+
+/* Where Debian's dataset-fashion-mnist installs its files (found the way
+ * `dpkg -L dataset-fashion-mnist` shows); LIRF_E_NOT_FOUND with an
+ * apt-get hint when absent. */
+lirf_status lirf_fashion_mnist_dir(char *out, size_t outlen);
+
+lirf_status lirf_dataset_load(const lirf_data_opts *o, lirf_dataset *out);
+void lirf_dataset_free(lirf_dataset *d);
+
+/* Per-channel mean and std of pixels/255 over the whole set (for preprocessing:
+ * x = (p/255 - mean[c]) / std[c]). mean, std: c floats each. */
+void lirf_dataset_stats(const lirf_dataset *d, float *mean, float *std);
+
+/* ---- images (model/data_image.c) -----------------------------------------
+ * PNG and JPEG decoding and resizing, usable on their own. */
+typedef struct lirf_image_decoder lirf_image_decoder;
+lirf_status lirf_image_decoder_new(lirf_image_decoder **out);
+void lirf_image_decoder_free(lirf_image_decoder *d);
+/* Decodes a PNG or JPEG held in memory (told apart by signature) into
+ * interleaved 8-bit pixels (h, w, c): c = 1 for grayscale, 3 for colour
+ * (palette and 16-bit expanded/scaled to 8-bit RGB/gray; alpha dropped).
+ * *pixels points into the decoder and stays valid until its next call.
+ * name only labels error messages (LIRF_E_FORMAT naming it). Images over
+ * LIRF_IMAGE_MAX_SIDE pixels on a side or LIRF_IMAGE_MAX_PIXELS in all are
+ * refused before their pixels are allocated. */
+#define LIRF_IMAGE_MAX_SIDE 16384
+#define LIRF_IMAGE_MAX_PIXELS ((size_t)1 << 26)
+lirf_status lirf_image_decode(lirf_image_decoder *d, const uint8_t *bytes, size_t len,
+                              const char *name, const uint8_t **pixels, int *h, int *w, int *c);
+/* Resizes interleaved src (sh, sw, c) to dst (dh, dw, c): separable triangle
+ * filter widened by the scale when shrinking (PIL's antialiased bilinear,
+ * torchvision's Resize), plain bilinear with half-pixel centres when growing. */
+lirf_status lirf_image_resize(uint8_t *dst, int dh, int dw, const uint8_t *src, int sh, int sw,
+                              int c);
+
+/* ---- shared by the readers in model/data*.c (not for callers) ------------- */
+struct archive;
+struct archive_entry;
+typedef struct {
+    uint8_t *p;
+    size_t n, cap;
+} lirf_bytes; /* a growing byte buffer */
+lirf_status lirf_bytes_reserve(lirf_bytes *b, size_t extra);
+lirf_status lirf_bytes_append(lirf_bytes *b, const void *src, size_t len);
+
+/* Opens one file through libarchive's raw format with every filter: a .gz (or
+ * .xz, ...) reads as its decompressed bytes, a plain file as itself. Missing
+ * file: LIRF_E_NOT_FOUND. */
+lirf_status lirf_data_open_raw(const char *path, struct archive **out);
+/* Opens an archive file of any format / compression libarchive knows. */
+lirf_status lirf_data_open_archive(const char *path, struct archive **out);
+/* The next entry's header; *e NULL at the end of the archive. */
+lirf_status lirf_data_next_header(struct archive *a, struct archive_entry **e, const char *name);
+/* Reads up to len bytes of the current entry; *got < len only at its end.
+ * name labels errors. */
+lirf_status lirf_data_read(struct archive *a, void *buf, size_t len, size_t *got,
+                           const char *name);
+/* 1 if path is a directory / a regular file. */
+int lirf_data_is_dir(const char *path);
+int lirf_data_is_file(const char *path);
+/* Checks o->classes against num_classes and returns a num_classes table of
+ * 0/1 (1: keep); malloc'ed. */
+lirf_status lirf_data_keep_table(const lirf_data_opts *o, int num_classes, uint8_t **keep);
+/* Sets d->num_classes and copies the names (names[i] NULL: "class_i"). */
+lirf_status lirf_data_set_names(lirf_dataset *d, int num_classes, const char *const *names);
+/* Reads a text file of class names (one a line, empty lines skipped) held in
+ * bytes; LIRF_E_FORMAT unless there are exactly num_classes. */
+lirf_status lirf_data_parse_names(lirf_dataset *d, const char *bytes, size_t len, int num_classes,
+                                  const char *name);
+
+/* The readers behind lirf_dataset_load (options already checked; out zeroed). */
+lirf_status lirf_data_load_idx(const lirf_data_opts *o, const char *dir, lirf_dataset *out);
+lirf_status lirf_data_load_cifar(const lirf_data_opts *o, lirf_data_kind kind, lirf_dataset *out);
+lirf_status lirf_data_load_imagefolder(const lirf_data_opts *o, lirf_dataset *out);
+
+#endif
