@@ -164,4 +164,14 @@ lirf_status lirf_augment(lirf_ctx *ctx, lirf_buf y, lirf_buf x, int N, int C, in
  * OpenCL C). */
 uint32_t lirf_aug_hash(uint32_t seed, uint32_t step, uint32_t image, uint32_t k);
 
+/* ---- LIRF columns (cl_kernels/lirf.cl, model/op_lirf.c) --------------------
+ * mask int (K): 1 for a deposit-class column. out (N,K) = mask ? b : a
+ * (Eq. 8's recover logits: a = target, b = deposit path). */
+lirf_status lirf_merge_columns(lirf_ctx *ctx, lirf_buf out, lirf_buf a, lirf_buf b, lirf_buf mask,
+                               int N, int K);
+/* Routes a gradient of merged logits: da += scale * g on mask-0 columns,
+ * db (optional) += scale * g on mask-1 columns. */
+lirf_status lirf_split_columns_acc(lirf_ctx *ctx, lirf_buf da, lirf_buf db, lirf_buf g,
+                                   lirf_buf mask, int N, int K, float scale);
+
 #endif

@@ -85,4 +85,10 @@ void ref_augment(double *y, const double *x, int N, int C, int H, int W,
 void ref_gemm(int ta, int tb, size_t M, size_t N, size_t K, double alpha, const double *A,
               size_t lda, const double *B, size_t ldb, double beta, double *C, size_t ldc);
 
+/* LIRF columns */
+void ref_merge_columns(double *out, const double *a, const double *b, const int32_t *mask, int N,
+                       int K);
+void ref_split_columns_acc(double *da, double *db, const double *g, const int32_t *mask, int N,
+                           int K, double scale);
+
 #endif
