@@ -31,3 +31,41 @@ int cmd_train(const char *device, int argc, char **argv);
 int cmd_eval(const char *device, int argc, char **argv);
 int load_dataset_cli(const char *path, lirf_data_kind kind, int train, int image_size,
                      const int32_t *classes, int nclasses, size_t limit, lirf_dataset *ds);
+int cmd_deposit(const char *device, int argc, char **argv);
+int cmd_withdraw(const char *device, int argc, char **argv);
+int cmd_demo(const char *device, int argc, char **argv);
+
+#include <jansson.h>
+#include "train.h"
+typedef struct {
+    const char *data, *test_data, *out;
+    lirf_data_kind kind;
+    lirf_arch arch;
+    int width, image_size, quiet, resume, limit, json;
+    const int32_t *classes;
+    int nclasses;
+    lirf_train_opts o;
+} train_args;
+/* Trains, saves a.out, evaluates on the test split; 0 on success. */
+int train_model(lirf_ctx *ctx, const train_args *a, double *acc_out, json_t **summary);
+
+/* ---- LIRF commands (cli/cmd_lirf.c, cli/cmd_eval.c) ---- */
+#include "lirf.h"
+typedef struct {
+    char label[64];
+    const char *path;
+    int64_t *counts; /* 2 per class: correct, samples */
+    double pre, dep, avg;
+    int has;
+} column;
+/* Evaluates each column's checkpoint and prints Table 1 (Markdown, or JSON). 1 on success. */
+int eval_table(lirf_ctx *ctx, const char *data, lirf_data_kind kind, int train, int batch,
+               const int32_t *dep, int ndep, column *cols, int ncols, const char *ipre,
+               const char *idep, FILE *out, int json);
+void print_table1(FILE *out, column *cols, int ncols, int json);
+int parse_deposit_opts(int argc, char **argv, int *i, lirf_deposit_opts *o, int *bad);
+int run_deposit(lirf_ctx *ctx, const char *model, const char *data, lirf_data_kind kind,
+                int image_size, size_t limit, const int32_t *dep, int ndep,
+                const lirf_deposit_opts *o,
+                const char *target_out, const char *archive_out, const char *exact_archive_out,
+                int compression, int quiet, json_t **summary);

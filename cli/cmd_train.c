@@ -59,72 +59,20 @@ int load_dataset_cli(const char *path, lirf_data_kind kind, int train, int image
     return 1;
 }
 
-int cmd_train(const char *device, int argc, char **argv) {
-    const char *data = NULL, *test_data = NULL, *out = "lirf-model.safetensors", *v;
-    lirf_data_kind kind = LIRF_DATA_AUTO;
-    lirf_arch arch = LIRF_ARCH_RESNET18;
-    int width = 16, image_size = 32, json = 0, quiet = 0, resume = 0, limit = 0, bad = 0;
-    int32_t *classes = NULL;
-    int nclasses = 0;
-    const char *classes_arg = NULL;
-    lirf_train_opts o;
-    lirf_train_opts_default(&o);
-    for (int i = 1; i < argc && !bad; i++) {
-        if (arg_flag(argv, i, "-h") || arg_flag(argv, i, "--help")) return usage(stdout), 0;
-        else if (arg_value(argc, argv, &i, "--data", &data, &bad)) {}
-        else if (arg_value(argc, argv, &i, "--test-data", &test_data, &bad)) {}
-        else if (arg_value(argc, argv, &i, "--format", &v, &bad)) bad = bad || !parse_data_kind(v, &kind);
-        else if (arg_value(argc, argv, &i, "--image-size", &v, &bad)) bad = bad || !parse_int(v, 8, 1024, "--image-size", &image_size);
-        else if (arg_value(argc, argv, &i, "--classes", &classes_arg, &bad)) {}
-        else if (arg_value(argc, argv, &i, "--limit", &v, &bad)) bad = bad || !parse_int(v, 1, 1 << 30, "--limit", &limit);
-        else if (arg_value(argc, argv, &i, "--arch", &v, &bad)) {
-            if (!bad && lirf_arch_parse(v, &arch) != LIRF_OK) {
-                fprintf(stderr, "lirf: %s\n", lirf_error_message());
-                bad = 1;
-            }
-        }
-        else if (arg_value(argc, argv, &i, "--width", &v, &bad)) bad = bad || !parse_int(v, 1, 1024, "--width", &width);
-        else if (arg_value(argc, argv, &i, "--epochs", &v, &bad)) bad = bad || !parse_int(v, 1, 100000, "--epochs", &o.epochs);
-        else if (arg_value(argc, argv, &i, "--batch", &v, &bad)) bad = bad || !parse_int(v, 2, 65536, "--batch", &o.batch);
-        else if (arg_value(argc, argv, &i, "--lr", &v, &bad)) bad = bad || !parse_float(v, 0, 100, "--lr", &o.lr);
-        else if (arg_value(argc, argv, &i, "--momentum", &v, &bad)) bad = bad || !parse_float(v, 0, 0.999, "--momentum", &o.momentum);
-        else if (arg_value(argc, argv, &i, "--wd", &v, &bad)) bad = bad || !parse_float(v, 0, 1, "--wd", &o.wd);
-        else if (arg_value(argc, argv, &i, "--warmup", &v, &bad)) bad = bad || !parse_float(v, 0, 1000, "--warmup", &o.warmup);
-        else if (arg_value(argc, argv, &i, "--schedule", &v, &bad)) {
-            if (!bad && lirf_sched_parse(v, &o.sched) != LIRF_OK) {
-                fprintf(stderr, "lirf: %s\n", lirf_error_message());
-                bad = 1;
-            }
-        }
-        else if (arg_value(argc, argv, &i, "--seed", &v, &bad)) {
-            int s;
-            bad = bad || !parse_int(v, 0, 2147483647, "--seed", &s);
-            o.seed = (uint32_t)s;
-        }
-        else if (arg_value(argc, argv, &i, "--crop-pad", &v, &bad)) bad = bad || !parse_int(v, 0, 64, "--crop-pad", &o.aug.pad);
-        else if (arg_flag(argv, i, "--no-flip")) o.aug.flip = 0;
-        else if (arg_value(argc, argv, &i, "--rotate", &v, &bad)) bad = bad || !parse_float(v, 0, 180, "--rotate", &o.aug.max_rot_deg);
-        else if (arg_value(argc, argv, &i, "--out", &out, &bad)) {}
-        else if (arg_flag(argv, i, "--resume")) resume = 1;
-        else if (arg_value(argc, argv, &i, "--save-every", &v, &bad)) bad = bad || !parse_int(v, 1, 1 << 30, "--save-every", &o.save_every);
-        else if (arg_flag(argv, i, "--json")) json = 1;
-        else if (arg_flag(argv, i, "--quiet")) quiet = 1;
-        else {
-            fprintf(stderr, "lirf train: unknown option %s (see lirf train --help)\n", argv[i]);
-            bad = 1;
-        }
-    }
-    if (bad) return 2;
-    if (classes_arg && !parse_class_list(classes_arg, LIRF_MAX_CLASSES, &classes, &nclasses)) return 2;
-
+int train_model(lirf_ctx *ctx, const train_args *a, double *acc_out, json_t **summary) {
+    const char *data = a->data, *test_data = a->test_data, *out = a->out;
+    lirf_data_kind kind = a->kind;
+    lirf_arch arch = a->arch;
+    int width = a->width, image_size = a->image_size, quiet = a->quiet, resume = a->resume;
+    int limit = a->limit, nclasses = a->nclasses;
+    const int32_t *classes = a->classes;
+    lirf_train_opts o = a->o;
     int rc = 2;
-    lirf_ctx *ctx = NULL;
     lirf_dataset tr = {0}, te = {0};
     lirf_loader *ltr = NULL, *lte = NULL;
     lirf_net *net = NULL;
     lirf_model_meta meta = {0};
     lirf_status st;
-    if (cli_open(device, &ctx)) goto done;
     double t_load = lirf_now();
     if (!load_dataset_cli(data, kind, 1, image_size, classes, nclasses, (size_t)limit, &tr)) goto done;
     if (!load_dataset_cli(test_data ? test_data : data, kind, 0, image_size, NULL, 0, 0, &te)) goto done;
@@ -184,7 +132,14 @@ int cmd_train(const char *device, int argc, char **argv) {
     int64_t correct = 0, total = 0;
     for (int k = 0; k < tr.num_classes; k++) correct += counts[2 * k], total += counts[2 * k + 1];
     double acc = total ? 100.0 * (double)correct / (double)total : 0;
-    if (json) {
+    if (acc_out) *acc_out = acc;
+    if (summary)
+        *summary = json_pack("{s:s,s:s,s:i,s:i,s:i,s:f,s:f,s:f,s:f,s:I}", "model", out, "arch",
+                             lirf_arch_name(arch), "width", width, "epochs", o.epochs, "batch",
+                             o.batch, "seconds", res.seconds, "images_per_s", res.images_per_s,
+                             "final_loss", res.last_loss, "test_accuracy", acc, "parameters",
+                             (json_int_t)lirf_net_nparams(net));
+    if (a->json) {
         printf("{\"model\":\"%s\",\"arch\":\"%s\",\"width\":%d,\"epochs\":%d,\"batch\":%d,"
                "\"seconds\":%.1f,\"images_per_s\":%.1f,\"final_loss\":%.5f,\"test_accuracy\":%.2f,"
                "\"per_class\":[",
@@ -208,6 +163,76 @@ done:
     lirf_net_destroy(net);
     lirf_dataset_free(&tr);
     lirf_dataset_free(&te);
+    return rc;
+}
+
+int cmd_train(const char *device, int argc, char **argv) {
+    const char *data = NULL, *test_data = NULL, *out = "lirf-model.safetensors", *v;
+    lirf_data_kind kind = LIRF_DATA_AUTO;
+    lirf_arch arch = LIRF_ARCH_RESNET18;
+    int width = 16, image_size = 32, json = 0, quiet = 0, resume = 0, limit = 0, bad = 0;
+    int32_t *classes = NULL;
+    int nclasses = 0;
+    const char *classes_arg = NULL;
+    lirf_train_opts o;
+    lirf_train_opts_default(&o);
+    for (int i = 1; i < argc && !bad; i++) {
+        if (arg_flag(argv, i, "-h") || arg_flag(argv, i, "--help")) return usage(stdout), 0;
+        else if (arg_value(argc, argv, &i, "--data", &data, &bad)) {}
+        else if (arg_value(argc, argv, &i, "--test-data", &test_data, &bad)) {}
+        else if (arg_value(argc, argv, &i, "--format", &v, &bad)) bad = bad || !parse_data_kind(v, &kind);
+        else if (arg_value(argc, argv, &i, "--image-size", &v, &bad)) bad = bad || !parse_int(v, 8, 1024, "--image-size", &image_size);
+        else if (arg_value(argc, argv, &i, "--classes", &classes_arg, &bad)) {}
+        else if (arg_value(argc, argv, &i, "--limit", &v, &bad)) bad = bad || !parse_int(v, 1, 1 << 30, "--limit", &limit);
+        else if (arg_value(argc, argv, &i, "--arch", &v, &bad)) {
+            if (!bad && lirf_arch_parse(v, &arch) != LIRF_OK) {
+                fprintf(stderr, "lirf: %s\n", lirf_error_message());
+                bad = 1;
+            }
+        }
+        else if (arg_value(argc, argv, &i, "--width", &v, &bad)) bad = bad || !parse_int(v, 1, 1024, "--width", &width);
+        else if (arg_value(argc, argv, &i, "--epochs", &v, &bad)) bad = bad || !parse_int(v, 1, 100000, "--epochs", &o.epochs);
+        else if (arg_value(argc, argv, &i, "--batch", &v, &bad)) bad = bad || !parse_int(v, 2, 65536, "--batch", &o.batch);
+        else if (arg_value(argc, argv, &i, "--lr", &v, &bad)) bad = bad || !parse_float(v, 0, 100, "--lr", &o.lr);
+        else if (arg_value(argc, argv, &i, "--momentum", &v, &bad)) bad = bad || !parse_float(v, 0, 0.999, "--momentum", &o.momentum);
+        else if (arg_value(argc, argv, &i, "--wd", &v, &bad)) bad = bad || !parse_float(v, 0, 1, "--wd", &o.wd);
+        else if (arg_value(argc, argv, &i, "--warmup", &v, &bad)) bad = bad || !parse_float(v, 0, 1000, "--warmup", &o.warmup);
+        else if (arg_value(argc, argv, &i, "--schedule", &v, &bad)) {
+            if (!bad && lirf_sched_parse(v, &o.sched) != LIRF_OK) {
+                fprintf(stderr, "lirf: %s\n", lirf_error_message());
+                bad = 1;
+            }
+        }
+        else if (arg_value(argc, argv, &i, "--seed", &v, &bad)) {
+            int s;
+            bad = bad || !parse_int(v, 0, 2147483647, "--seed", &s);
+            o.seed = (uint32_t)s;
+        }
+        else if (arg_value(argc, argv, &i, "--crop-pad", &v, &bad)) bad = bad || !parse_int(v, 0, 64, "--crop-pad", &o.aug.pad);
+        else if (arg_flag(argv, i, "--no-flip")) o.aug.flip = 0;
+        else if (arg_value(argc, argv, &i, "--rotate", &v, &bad)) bad = bad || !parse_float(v, 0, 180, "--rotate", &o.aug.max_rot_deg);
+        else if (arg_value(argc, argv, &i, "--out", &out, &bad)) {}
+        else if (arg_flag(argv, i, "--resume")) resume = 1;
+        else if (arg_value(argc, argv, &i, "--save-every", &v, &bad)) bad = bad || !parse_int(v, 1, 1 << 30, "--save-every", &o.save_every);
+        else if (arg_flag(argv, i, "--json")) json = 1;
+        else if (arg_flag(argv, i, "--quiet")) quiet = 1;
+        else {
+            fprintf(stderr, "lirf train: unknown option %s (see lirf train --help)\n", argv[i]);
+            bad = 1;
+        }
+    }
+    if (bad) return 2;
+    if (classes_arg && !parse_class_list(classes_arg, LIRF_MAX_CLASSES, &classes, &nclasses)) return 2;
+
+    lirf_ctx *ctx = NULL;
+    if (cli_open(device, &ctx)) {
+        free(classes);
+        return 2;
+    }
+    train_args ta = {.data = data, .test_data = test_data, .out = out, .kind = kind, .arch = arch,
+                     .width = width, .image_size = image_size, .quiet = quiet, .resume = resume,
+                     .limit = limit, .classes = classes, .nclasses = nclasses, .json = json, .o = o};
+    int rc = train_model(ctx, &ta, NULL, NULL);
     free(classes);
     lirf_ctx_destroy(ctx);
     return rc;

@@ -15,7 +15,10 @@ static void usage(FILE *f) {
             "  devices     list OpenCL platforms and devices, and which one lirf would use\n"
             "  selftest    run layer ops on the device against their C references\n"
             "  train       train ResNet-18 or the CNN student (default data: Fashion-MNIST)\n"
-            "  eval        accuracy of a checkpoint, overall, per class and Pre / Dep\n"
+            "  eval        accuracy of checkpoints; with several, the paper's Table 1\n"
+            "  deposit     remove classes' knowledge into a deposit archive (LIRF)\n"
+            "  withdraw    put it back: target net + deposit archive -> recover net\n"
+            "  demo        the whole job on Fashion-MNIST: train, deposit, withdraw, Table 1\n"
             "\n"
             "global options:\n"
             "  --device SPEC   device to use: P:D (platform:device index) or part of the\n"
@@ -63,6 +66,9 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "selftest")) return cmd_selftest(device, sub_argc, sub_argv);
     if (!strcmp(cmd, "train")) return cmd_train(device, sub_argc, sub_argv);
     if (!strcmp(cmd, "eval")) return cmd_eval(device, sub_argc, sub_argv);
+    if (!strcmp(cmd, "deposit")) return cmd_deposit(device, sub_argc, sub_argv);
+    if (!strcmp(cmd, "withdraw")) return cmd_withdraw(device, sub_argc, sub_argv);
+    if (!strcmp(cmd, "demo")) return cmd_demo(device, sub_argc, sub_argv);
     fprintf(stderr, "lirf: unknown command \"%s\" (see lirf --help)\n", cmd);
     return 2;
 }

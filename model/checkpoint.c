@@ -51,11 +51,12 @@ static lirf_status meta_strings(const lirf_model_meta *m, char **names_json, cha
     return LIRF_OK;
 }
 
-lirf_status lirf_checkpoint_save(const char *path, lirf_net *const *nets,
-                                 const char *const *prefixes, size_t count,
-                                 const lirf_model_meta *meta, const char *const *extra_keys,
-                                 const char *const *extra_vals, size_t nextra) {
-    if (!path || !nets || !meta) return LIRF_FAIL(LIRF_E_NULL, "checkpoint_save: NULL argument");
+static lirf_status save_any(const char *path, void **mem, size_t *mem_len, lirf_net *const *nets,
+                            const char *const *prefixes, size_t count,
+                            const lirf_model_meta *meta, const char *const *extra_keys,
+                            const char *const *extra_vals, size_t nextra) {
+    if ((!path && !mem) || !nets || !meta)
+        return LIRF_FAIL(LIRF_E_NULL, "checkpoint_save: NULL argument");
     size_t total = 0;
     for (size_t k = 0; k < count; k++) total += lirf_net_ntensors(nets[k]);
     lirf_st_tensor *ts = calloc(total ? total : 1, sizeof *ts);
@@ -101,13 +102,30 @@ lirf_status lirf_checkpoint_save(const char *path, lirf_net *const *nets,
         size_t nk = 9;
         if (mid[0]) keys[nk] = "mid", vals[nk++] = mid;
         for (size_t i = 0; i < nextra && nk < 32; i++) keys[nk] = extra_keys[i], vals[nk++] = extra_vals[i];
-        st = lirf_st_write(path, ts, nt, keys, vals, nk);
+        st = path ? lirf_st_write(path, ts, nt, keys, vals, nk)
+                  : lirf_st_write_mem(ts, nt, keys, vals, nk, mem, mem_len);
     }
     free(names_json), free(pre_json);
     for (size_t i = 0; i < nt; i++) free(names[i]), free(bufs[i]);
     if (st != LIRF_OK && nt < total && names && bufs) free(names[nt]), free(bufs[nt]);
     free(ts), free(bufs), free(names);
     return st;
+}
+
+lirf_status lirf_checkpoint_save(const char *path, lirf_net *const *nets,
+                                 const char *const *prefixes, size_t count,
+                                 const lirf_model_meta *meta, const char *const *extra_keys,
+                                 const char *const *extra_vals, size_t nextra) {
+    if (!path) return LIRF_FAIL(LIRF_E_NULL, "checkpoint_save: NULL path");
+    return save_any(path, NULL, NULL, nets, prefixes, count, meta, extra_keys, extra_vals, nextra);
+}
+
+lirf_status lirf_checkpoint_save_mem(void **buf, size_t *len, lirf_net *const *nets,
+                                     const char *const *prefixes, size_t count,
+                                     const lirf_model_meta *meta, const char *const *extra_keys,
+                                     const char *const *extra_vals, size_t nextra) {
+    if (!buf || !len) return LIRF_FAIL(LIRF_E_NULL, "checkpoint_save_mem: NULL output");
+    return save_any(NULL, buf, len, nets, prefixes, count, meta, extra_keys, extra_vals, nextra);
 }
 
 static lirf_status meta_int(const lirf_safetensors *st, const char *path, const char *key, int lo,
@@ -123,10 +141,24 @@ static lirf_status meta_int(const lirf_safetensors *st, const char *path, const 
     return LIRF_OK;
 }
 
+static lirf_status parse_meta(const char *path, lirf_safetensors *st, lirf_model_meta *m);
+
 lirf_status lirf_checkpoint_open(const char *path, lirf_safetensors *st, lirf_model_meta *m) {
     if (!path || !st || !m) return LIRF_FAIL(LIRF_E_NULL, "checkpoint_open: NULL argument");
     memset(m, 0, sizeof *m);
     LIRF_TRY(lirf_st_read(path, st));
+    return parse_meta(path, st, m);
+}
+
+lirf_status lirf_checkpoint_open_mem(const void *buf, size_t len, const char *what,
+                                     lirf_safetensors *st, lirf_model_meta *m) {
+    if (!buf || !st || !m) return LIRF_FAIL(LIRF_E_NULL, "checkpoint_open_mem: NULL argument");
+    memset(m, 0, sizeof *m);
+    LIRF_TRY(lirf_st_read_mem(buf, len, what, st));
+    return parse_meta(what, st, m);
+}
+
+static lirf_status parse_meta(const char *path, lirf_safetensors *st, lirf_model_meta *m) {
     lirf_status s = LIRF_OK;
     const char *arch = lirf_st_meta(st, "arch");
     if (!arch) s = LIRF_FAIL(LIRF_E_FORMAT, "%s: not a lirf checkpoint (no \"arch\" in the metadata)", path);

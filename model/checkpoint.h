@@ -31,6 +31,15 @@ lirf_status lirf_checkpoint_save(const char *path, lirf_net *const *nets,
                                  const lirf_model_meta *meta, const char *const *extra_keys,
                                  const char *const *extra_vals, size_t nextra);
 
+/* The same into a malloc'ed buffer (archive members). */
+lirf_status lirf_checkpoint_save_mem(void **buf, size_t *len, lirf_net *const *nets,
+                                     const char *const *prefixes, size_t count,
+                                     const lirf_model_meta *meta, const char *const *extra_keys,
+                                     const char *const *extra_vals, size_t nextra);
+/* Opens checkpoint bytes already in memory (`what` names them in errors). */
+lirf_status lirf_checkpoint_open_mem(const void *buf, size_t len, const char *what,
+                                     lirf_safetensors *st, lirf_model_meta *meta);
+
 /* Reads a checkpoint and its metadata (missing or malformed metadata:
  * LIRF_E_FORMAT naming the key). */
 lirf_status lirf_checkpoint_open(const char *path, lirf_safetensors *st, lirf_model_meta *meta);

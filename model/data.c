@@ -361,6 +361,9 @@ lirf_status lirf_dataset_load(const lirf_data_opts *o, lirf_dataset *out) {
     if (!out) return LIRF_FAIL(LIRF_E_NULL, "lirf_dataset_load: out is NULL");
     memset(out, 0, sizeof *out);
     if (!o) return LIRF_FAIL(LIRF_E_NULL, "lirf_dataset_load: options are NULL");
+    const char *nodata = getenv("LIRF_NO_DATA");
+    if (nodata && *nodata && strcmp(nodata, "0"))
+        return LIRF_FAIL(LIRF_E_NOT_FOUND, "reading data is disabled (LIRF_NO_DATA is set)");
     if (o->image_size < 0 || o->image_size > 4096)
         return LIRF_FAIL(LIRF_E_INVALID, "image_size %d is out of range [0, 4096]", o->image_size);
     if (o->nclasses < 0) return LIRF_FAIL(LIRF_E_INVALID, "nclasses is %d", o->nclasses);

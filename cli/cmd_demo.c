@@ -1,0 +1,215 @@
+/* lirf demo: the main job. Train T0 on Fashion-MNIST (or reuse it), deposit
+ * classes 0,1,2, withdraw, evaluate, print Table 1, keep every artifact in one
+ * folder. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "lirf.h"
+#include "lirf_archive.h"
+
+
+static void usage(FILE *f) {
+    fprintf(f,
+        "usage: lirf [--device SPEC] demo [options]\n"
+        "\n"
+        "The whole LIRF job, with nothing to download: trains T0 (ResNet-18) on Fashion-MNIST\n"
+        "from Debian's dataset-fashion-mnist (or reuses OUT/original.safetensors), deposits\n"
+        "classes 0,1,2 (30%% of the classes, as in the paper), withdraws them again (the\n"
+        "paper's recover net and lirf's exact mode), evaluates every net on the test split\n"
+        "and prints Table 1. Every artifact stays in OUT: original.safetensors,\n"
+        "target.safetensors, deposit.lirf, deposit-exact.lirf, recover.safetensors,\n"
+        "recover-exact.safetensors, table1.md, table1.json, summary.json.\n"
+        "\n"
+        "  --out DIR              output folder (default lirf-demo)\n"
+        "  --retrain              train T0 even if OUT/original.safetensors exists\n"
+        "  --deposit-classes L    (default 0,1,2)\n"
+        "  --width W              ResNet-18 width (default 16)\n"
+        "  --epochs N             T0's epochs (default 3)\n"
+        "  --deposit-epochs N     deposit epochs (default 3; the paper's 20 with --full)\n"
+        "  --batch N              (default 128)\n"
+        "  --limit N              use at most N training images (T0, and the deposit)\n"
+        "  --full                 the paper's setting for a GPU: width 64, CIFAR-10 from\n"
+        "                         ../shared/data/cifar10 (or --data), 30 T0 epochs, 20 deposit\n"
+        "                         epochs, T = 10\n"
+        "  --data PATH, --format F, --image-size N   other data\n"
+        "  any lirf deposit method option (--lambda-at, --T, --no-prune, --pt-all, ...)\n"
+        "\n"
+        "Defaults are sized to finish within about 20 minutes on 2 CPU cores through PoCL.\n");
+}
+
+static int exists(const char *p) { return access(p, R_OK) == 0; }
+
+int cmd_demo(const char *device, int argc, char **argv) {
+    const char *out = "lirf-demo", *dep_arg = "0,1,2", *data = NULL, *test_data = NULL, *v;
+    lirf_data_kind kind = LIRF_DATA_AUTO;
+    int width = 16, epochs = 3, dep_epochs = -1, batch = 128, limit = 0, full = 0, retrain = 0;
+    int image_size = 0, bad = 0;
+    lirf_deposit_opts o;
+    lirf_deposit_opts_default(&o);
+    for (int i = 1; i < argc && !bad; i++) {
+        if (arg_flag(argv, i, "-h") || arg_flag(argv, i, "--help")) return usage(stdout), 0;
+        else if (arg_value(argc, argv, &i, "--out", &out, &bad)) {}
+        else if (arg_flag(argv, i, "--retrain")) retrain = 1;
+        else if (arg_flag(argv, i, "--full")) full = 1;
+        else if (arg_value(argc, argv, &i, "--deposit-classes", &dep_arg, &bad)) {}
+        else if (arg_value(argc, argv, &i, "--width", &v, &bad)) bad = bad || !parse_int(v, 1, 1024, "--width", &width);
+        else if (arg_value(argc, argv, &i, "--epochs", &v, &bad)) bad = bad || !parse_int(v, 1, 100000, "--epochs", &epochs);
+        else if (arg_value(argc, argv, &i, "--deposit-epochs", &v, &bad)) bad = bad || !parse_int(v, 1, 100000, "--deposit-epochs", &dep_epochs);
+        else if (arg_value(argc, argv, &i, "--batch", &v, &bad)) bad = bad || !parse_int(v, 2, 65536, "--batch", &batch);
+        else if (arg_value(argc, argv, &i, "--limit", &v, &bad)) bad = bad || !parse_int(v, 1, 1 << 30, "--limit", &limit);
+        else if (arg_value(argc, argv, &i, "--data", &data, &bad)) {}
+        else if (arg_value(argc, argv, &i, "--test-data", &test_data, &bad)) {}
+        else if (arg_value(argc, argv, &i, "--format", &v, &bad)) bad = bad || !parse_data_kind(v, &kind);
+        else if (arg_value(argc, argv, &i, "--image-size", &v, &bad)) bad = bad || !parse_int(v, 8, 1024, "--image-size", &image_size);
+        else if (parse_deposit_opts(argc, argv, &i, &o, &bad)) {}
+        else {
+            fprintf(stderr, "lirf demo: unknown option %s (see lirf demo --help)\n", argv[i]);
+            bad = 1;
+        }
+    }
+    if (bad) return 2;
+    if (full) {
+        int wset = 0;
+        for (int i = 1; i < argc; i++) wset |= !strncmp(argv[i], "--width", 7);
+        if (!wset) width = 64;
+        if (epochs == 3) epochs = 30;
+        if (!data) {
+            data = "../shared/data/cifar10/train.tar.gz";
+            if (!test_data) test_data = "../shared/data/cifar10/test.tar.gz";
+            kind = LIRF_DATA_IMAGEFOLDER;
+        }
+    }
+    o.epochs = dep_epochs > 0 ? dep_epochs : full ? 20 : 3;
+    o.batch = batch;
+    int32_t *dep = NULL;
+    int ndep = 0;
+    if (!parse_class_list(dep_arg, LIRF_MAX_CLASSES, &dep, &ndep)) return 2;
+    if (mkdir(out, 0755) != 0 && errno != EEXIST) {
+        fprintf(stderr, "lirf demo: cannot create %s: %s\n", out, strerror(errno));
+        free(dep);
+        return 2;
+    }
+    char p_orig[1024], p_target[1024], p_arch[1024], p_arch_x[1024], p_rec[1024], p_rec_x[1024];
+    char p_md[1024], p_json[1024], p_sum[1024];
+    snprintf(p_orig, sizeof p_orig, "%s/original.safetensors", out);
+    snprintf(p_target, sizeof p_target, "%s/target.safetensors", out);
+    snprintf(p_arch, sizeof p_arch, "%s/deposit.lirf", out);
+    snprintf(p_arch_x, sizeof p_arch_x, "%s/deposit-exact.lirf", out);
+    snprintf(p_rec, sizeof p_rec, "%s/recover.safetensors", out);
+    snprintf(p_rec_x, sizeof p_rec_x, "%s/recover-exact.safetensors", out);
+    snprintf(p_md, sizeof p_md, "%s/table1.md", out);
+    snprintf(p_json, sizeof p_json, "%s/table1.json", out);
+    snprintf(p_sum, sizeof p_sum, "%s/summary.json", out);
+
+    lirf_ctx *ctx;
+    if (cli_open(device, &ctx)) {
+        free(dep);
+        return 2;
+    }
+    const lirf_device_info *di = lirf_ctx_device(ctx);
+    fprintf(stderr, "lirf demo: device %s (%s, driver %s); output in %s/\n", di->name,
+            di->platform_name, di->driver, out);
+    double t_start = lirf_now(), t_train = 0, t_dep = 0, t_wd = 0, t_eval = 0;
+    json_t *sum = json_object(), *train_sum = NULL, *dep_sum = NULL, *wd1 = NULL, *wd2 = NULL;
+    int rc = 2;
+    /* 1. T0 */
+    if (!retrain && exists(p_orig)) {
+        fprintf(stderr, "lirf demo: [1/4] reusing T0 %s (--retrain to train it again)\n", p_orig);
+        json_object_set_new(sum, "t0", json_pack("{s:s,s:b}", "model", p_orig, "reused", 1));
+    } else {
+        fprintf(stderr, "lirf demo: [1/4] training T0: ResNet-18 width %d, %d epochs\n", width, epochs);
+        train_args ta = {.data = data, .test_data = test_data, .out = p_orig, .kind = kind,
+                         .arch = LIRF_ARCH_RESNET18, .width = width,
+                         .image_size = image_size ? image_size : 32, .limit = limit};
+        lirf_train_opts_default(&ta.o);
+        ta.o.epochs = epochs;
+        ta.o.batch = batch;
+        ta.o.seed = o.seed;
+        ta.o.aug.pad = full ? 4 : 2;
+        double t = lirf_now();
+        if (train_model(ctx, &ta, NULL, &train_sum)) goto done;
+        t_train = lirf_now() - t;
+        json_object_set_new(sum, "t0", train_sum);
+        train_sum = NULL;
+    }
+    /* 2. deposit */
+    fprintf(stderr, "lirf demo: [2/4] deposit of classes %s (%d epochs)\n", dep_arg, o.epochs);
+    double t = lirf_now();
+    if (run_deposit(ctx, p_orig, data, kind, image_size, (size_t)limit, dep, ndep, &o, p_target, p_arch, p_arch_x,
+                    LIRF_ARCHIVE_PLAIN, 0, &dep_sum))
+        goto done;
+    t_dep = lirf_now() - t;
+    json_object_set_new(sum, "deposit", dep_sum);
+    dep_sum = NULL;
+    /* 3. withdraw, with no data */
+    fprintf(stderr, "lirf demo: [3/4] withdraw (no data, no training)\n");
+    t = lirf_now();
+    lirf_status st;
+    if ((st = lirf_withdraw(ctx, p_target, p_arch, p_rec, &wd1)) ||
+        (st = lirf_withdraw(ctx, p_target, p_arch_x, p_rec_x, &wd2))) {
+        cli_error(st, "withdraw");
+        goto done;
+    }
+    t_wd = lirf_now() - t;
+    json_object_set_new(sum, "withdraw", json_pack("[o,o]", wd1, wd2));
+    wd1 = wd2 = NULL;
+    /* 4. Table 1 */
+    fprintf(stderr, "lirf demo: [4/4] evaluating on the test split\n");
+    t = lirf_now();
+    column cols[4];
+    memset(cols, 0, sizeof cols);
+    snprintf(cols[0].label, sizeof cols[0].label, "Original"), cols[0].path = p_orig;
+    snprintf(cols[1].label, sizeof cols[1].label, "Deposit"), cols[1].path = p_target;
+    snprintf(cols[2].label, sizeof cols[2].label, "Withdrawal (paper)"), cols[2].path = p_rec;
+    snprintf(cols[3].label, sizeof cols[3].label, "Withdrawal (exact)"), cols[3].path = p_rec_x;
+    FILE *md = fopen(p_md, "w"), *js = fopen(p_json, "w");
+    if (!md || !js) {
+        fprintf(stderr, "lirf demo: cannot write %s: %s\n", p_md, strerror(errno));
+        if (md) fclose(md);
+        if (js) fclose(js);
+        goto done;
+    }
+    const char *test_split = test_data ? test_data : data;
+    int ok = eval_table(ctx, test_split, kind, 0, 256, dep, ndep, cols, 4, NULL, NULL, md, 0);
+    if (ok) {
+        /* the JSON and the screen from the same counts */
+        for (int i = 0; i < 4; i++) free(cols[i].counts), cols[i].counts = NULL;
+        ok = eval_table(ctx, test_split, kind, 0, 256, dep, ndep, cols, 4, NULL, NULL, js, 1);
+    }
+    fclose(md);
+    fclose(js);
+    for (int i = 0; i < 4; i++) free(cols[i].counts);
+    if (!ok) goto done;
+    t_eval = lirf_now() - t;
+    double total = lirf_now() - t_start;
+    json_object_set_new(sum, "device", json_pack("{s:s,s:s,s:s,s:s}", "name", di->name, "platform",
+                                                 di->platform_name, "driver", di->driver,
+                                                 "opencl_c", di->c_version));
+    json_object_set_new(sum, "seconds", json_pack("{s:f,s:f,s:f,s:f,s:f}", "train_t0", t_train,
+                                                  "deposit", t_dep, "withdraw", t_wd, "evaluate",
+                                                  t_eval, "total", total));
+    json_object_set_new(sum, "lirf_version", json_string(LIRF_VERSION));
+    json_dump_file(sum, p_sum, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    FILE *f = fopen(p_md, "r");
+    char line[512];
+    printf("\nTable 1 (test split, deposit classes %s; %s):\n\n", dep_arg, di->name);
+    while (f && fgets(line, sizeof line, f)) fputs(line, stdout);
+    if (f) fclose(f);
+    printf("\nF and H-Mean refer to the target (Deposit column). \"Withdrawal (paper)\" is the\n"
+           "paper's recover net (column rule, Eq. 8); \"Withdrawal (exact)\" is lirf's exact\n"
+           "mode, whose archive holds T0's lower part.\n");
+    printf("total %.0f s (T0 %.0f s, deposit %.0f s, withdraw %.1f s, evaluation %.0f s); "
+           "artifacts in %s/\n", total, t_train, t_dep, t_wd, t_eval, out);
+    rc = 0;
+done:
+    json_decref(sum), json_decref(train_sum), json_decref(dep_sum), json_decref(wd1), json_decref(wd2);
+    free(dep);
+    lirf_ctx_destroy(ctx);
+    return rc;
+}

@@ -1,0 +1,306 @@
+/* lirf deposit, lirf withdraw: the LIRF method on checkpoints and archives. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "lirf.h"
+#include "lirf_archive.h"
+
+static void deposit_usage(FILE *f) {
+    fprintf(f,
+        "usage: lirf [--device SPEC] deposit --model T0 --deposit-classes LIST [options]\n"
+        "\n"
+        "Removes the deposit classes' knowledge from T0: trains, on those classes' training\n"
+        "samples only, a target net that no longer recognises them and a pruned deposit\n"
+        "module that keeps it (docs/METHOD.md). Writes the target net (a checkpoint) and the\n"
+        "deposit archive (a tar holding manifest.json and deposit.safetensors).\n"
+        "\n"
+        "  --model PATH          the original network T0 (a lirf checkpoint, ResNet-18)\n"
+        "  --deposit-classes L   classes to deposit, e.g. 0,1,2\n"
+        "  --data PATH, --format F, --image-size N   as for lirf train (default Fashion-MNIST);\n"
+        "                        only the deposit classes' training samples are read\n"
+        "  --limit N             use at most N of them\n"
+        "  --target PATH         output target net (default target.safetensors)\n"
+        "  --archive PATH        output deposit archive (default deposit.lirf)\n"
+        "  --compress C          none | gzip | zstd (default none)\n"
+        "  --mode M              paper: the archive holds the pruned deposit module (default);\n"
+        "                        exact: it holds T0's lower part, so withdraw restores T0\n"
+        "method (paper defaults):\n"
+        "  --split S             layer1..layer4 (default layer2)\n"
+        "  --prune-rate R        share of inner filters pruned (default 0.5)\n"
+        "  --lambda-at X (100)   --lambda-kp X (10)   --lambda-pt X (10)   --lambda-re X (10)\n"
+        "  --T X                 distillation temperature (default 10)\n"
+        "  --eps X               attention filter (default 0.005)\n"
+        "  --no-at --no-kp --no-pt --no-re --no-prune   ablations (the paper's Table 2)\n"
+        "  --pt-all              L_pt over all classes (METHOD.md's measured variant)\n"
+        "  --bn batch|fixed      BN of the trained lower parts: batch statistics (default) or\n"
+        "                        T0's running statistics kept\n"
+        "optimisation:\n"
+        "  --epochs N (20)  --batch N (128)  --lr X (0.01)  --momentum X (0.9)  --wd X (5e-4)\n"
+        "  --seed N (1)  --crop-pad N (4)  --no-flip  --rotate DEG (0)\n"
+        "  --json    --quiet\n");
+}
+
+int parse_deposit_opts(int argc, char **argv, int *i, lirf_deposit_opts *o, int *bad) {
+    const char *v;
+    if (arg_value(argc, argv, i, "--split", &v, bad)) {
+        int s = *bad ? -1 : lirf_stage_parse(LIRF_ARCH_RESNET18, v);
+        if (!*bad && (s < 1 || s > 4)) {
+            fprintf(stderr, "lirf: --split is layer1, layer2, layer3 or layer4\n");
+            *bad = 1;
+        }
+        o->split = s;
+    }
+    else if (arg_value(argc, argv, i, "--prune-rate", &v, bad)) *bad = *bad || !parse_float(v, 0, 0.99, "--prune-rate", &o->prune_rate);
+    else if (arg_value(argc, argv, i, "--lambda-at", &v, bad)) *bad = *bad || !parse_float(v, 0, 1e6, "--lambda-at", &o->lambda_at);
+    else if (arg_value(argc, argv, i, "--lambda-kp", &v, bad)) *bad = *bad || !parse_float(v, 0, 1e6, "--lambda-kp", &o->lambda_kp);
+    else if (arg_value(argc, argv, i, "--lambda-pt", &v, bad)) *bad = *bad || !parse_float(v, 0, 1e6, "--lambda-pt", &o->lambda_pt);
+    else if (arg_value(argc, argv, i, "--lambda-re", &v, bad)) *bad = *bad || !parse_float(v, 0, 1e6, "--lambda-re", &o->lambda_re);
+    else if (arg_value(argc, argv, i, "--T", &v, bad)) *bad = *bad || !parse_float(v, 0.01, 1000, "--T", &o->T);
+    else if (arg_value(argc, argv, i, "--eps", &v, bad)) *bad = *bad || !parse_float(v, 0, 1, "--eps", &o->eps);
+    else if (arg_flag(argv, *i, "--no-at")) o->lambda_at = 0;
+    else if (arg_flag(argv, *i, "--no-kp")) o->lambda_kp = 0;
+    else if (arg_flag(argv, *i, "--no-pt")) o->lambda_pt = 0;
+    else if (arg_flag(argv, *i, "--no-re")) o->lambda_re = 0;
+    else if (arg_flag(argv, *i, "--no-prune")) o->prune_rate = 0;
+    else if (arg_flag(argv, *i, "--pt-all")) o->pt_all = 1;
+    else if (arg_value(argc, argv, i, "--bn", &v, bad)) {
+        if (!*bad && strcmp(v, "batch") && strcmp(v, "fixed")) {
+            fprintf(stderr, "lirf: --bn is batch or fixed\n");
+            *bad = 1;
+        }
+        o->bn_batch_stats = !*bad && !strcmp(v, "batch");
+    }
+    else if (arg_value(argc, argv, i, "--mode", &v, bad)) {
+        if (!*bad && strcmp(v, "paper") && strcmp(v, "exact")) {
+            fprintf(stderr, "lirf: --mode is paper or exact\n");
+            *bad = 1;
+        }
+        o->mode = !*bad && !strcmp(v, "exact") ? LIRF_DEPOSIT_EXACT : LIRF_DEPOSIT_PAPER;
+    }
+    else if (arg_value(argc, argv, i, "--epochs", &v, bad)) *bad = *bad || !parse_int(v, 1, 100000, "--epochs", &o->epochs);
+    else if (arg_value(argc, argv, i, "--batch", &v, bad)) *bad = *bad || !parse_int(v, 2, 65536, "--batch", &o->batch);
+    else if (arg_value(argc, argv, i, "--lr", &v, bad)) *bad = *bad || !parse_float(v, 0, 100, "--lr", &o->lr);
+    else if (arg_value(argc, argv, i, "--momentum", &v, bad)) *bad = *bad || !parse_float(v, 0, 0.999, "--momentum", &o->momentum);
+    else if (arg_value(argc, argv, i, "--wd", &v, bad)) *bad = *bad || !parse_float(v, 0, 1, "--wd", &o->wd);
+    else if (arg_value(argc, argv, i, "--seed", &v, bad)) {
+        int s = 0;
+        *bad = *bad || !parse_int(v, 0, 2147483647, "--seed", &s);
+        o->seed = (uint32_t)s;
+    }
+    else if (arg_value(argc, argv, i, "--crop-pad", &v, bad)) *bad = *bad || !parse_int(v, 0, 64, "--crop-pad", &o->aug.pad);
+    else if (arg_flag(argv, *i, "--no-flip")) o->aug.flip = 0;
+    else if (arg_value(argc, argv, i, "--rotate", &v, bad)) *bad = *bad || !parse_float(v, 0, 180, "--rotate", &o->aug.max_rot_deg);
+    else return 0;
+    return 1;
+}
+
+int run_deposit(lirf_ctx *ctx, const char *model, const char *data, lirf_data_kind kind,
+                int image_size, size_t limit, const int32_t *dep, int ndep,
+                const lirf_deposit_opts *o,
+                const char *target_out, const char *archive_out, const char *exact_archive_out,
+                int compression, int quiet, json_t **summary) {
+    int rc = 2;
+    lirf_net *t0 = NULL;
+    lirf_model_meta meta = {0};
+    lirf_dataset ds = {0};
+    lirf_loader *ld = NULL;
+    lirf_lirf *l = NULL;
+    lirf_status st;
+    if ((st = lirf_checkpoint_load(ctx, model, &meta, &t0))) {
+        cli_error(st, "loading T0");
+        goto done;
+    }
+    /* only the deposit classes' training samples are read */
+    if (!load_dataset_cli(data, kind, 1, image_size ? image_size : meta.cfg.in_h, dep, ndep, limit, &ds))
+        goto done;
+    if (ds.c != meta.cfg.in_c || ds.h != meta.cfg.in_h || ds.w != meta.cfg.in_w ||
+        ds.num_classes != meta.cfg.classes) {
+        fprintf(stderr, "lirf: the data (%dx%dx%d, %d classes) does not fit T0 (%dx%dx%d, %d "
+                        "classes)\n", ds.c, ds.h, ds.w, ds.num_classes, meta.cfg.in_c,
+                meta.cfg.in_h, meta.cfg.in_w, meta.cfg.classes);
+        goto done;
+    }
+    if ((st = lirf_lirf_create(ctx, t0, &meta, o->split, dep, ndep, o->prune_rate, &l))) {
+        cli_error(st, "preparing the deposit");
+        goto done;
+    }
+    lirf_loader_opts lo = {.data = &ds, .batch = o->batch, .shuffle = 1, .drop_last = 0,
+                           .seed = o->seed};
+    memcpy(lo.mean, meta.mean, sizeof lo.mean);
+    memcpy(lo.std, meta.std, sizeof lo.std);
+    if ((st = lirf_loader_create(ctx, &lo, &ld))) {
+        cli_error(st, "preparing batches");
+        goto done;
+    }
+    size_t p_whole = lirf_net_nparams(l->t0_lower) + lirf_net_nparams(l->upper);
+    size_t p_dep = lirf_net_nparams(o->mode == LIRF_DEPOSIT_EXACT ? l->t0_lower : l->deposit);
+    if (!quiet)
+        fprintf(stderr, "lirf: deposit of classes %d%s from %s: %d training images, %d epochs; "
+                        "deposit module %zu parameters (%.1f KiB) beside %zu in the whole network\n",
+                dep[0], ndep > 1 ? ",..." : "", model, ds.n, o->epochs, p_dep,
+                (double)p_dep * 4 / 1024, p_whole);
+    lirf_deposit_result res;
+    if ((st = lirf_deposit_train(l, ld, o, quiet, &res))) {
+        cli_error(st, "deposit training");
+        goto done;
+    }
+    if ((st = lirf_save_target(l, target_out, o))) {
+        cli_error(st, "saving the target net");
+        goto done;
+    }
+    json_t *run = json_pack("{s:s,s:f,s:f,s:I}", "t0", model, "seconds", res.seconds,
+                            "images_per_s", res.images_per_s, "deposit_images", (json_int_t)ds.n);
+    if ((st = lirf_save_deposit(l, archive_out, o, compression, run))) {
+        json_decref(run);
+        cli_error(st, "writing the deposit archive");
+        goto done;
+    }
+    if (exact_archive_out) {
+        lirf_deposit_opts eo = *o;
+        eo.mode = LIRF_DEPOSIT_EXACT;
+        if ((st = lirf_save_deposit(l, exact_archive_out, &eo, compression, run))) {
+            json_decref(run);
+            cli_error(st, "writing the exact deposit archive");
+            goto done;
+        }
+    }
+    if (summary) {
+        *summary = json_pack("{s:s,s:s,s:O,s:f,s:f,s:I,s:I,s:I,s:{s:f,s:f,s:f,s:f,s:f,s:f}}",
+                             "target", target_out, "archive", archive_out, "run", run, "seconds",
+                             res.seconds, "images_per_s", res.images_per_s, "deposit_parameters",
+                             (json_int_t)p_dep, "deposit_bytes", (json_int_t)(p_dep * 4),
+                             "whole_parameters", (json_int_t)p_whole, "last_losses", "L_all",
+                             res.last[0], "CE_random", res.last[1], "L_at", res.last[2], "L_kp",
+                             res.last[3], "L_pt", res.last[4], "L_re", res.last[5]);
+        json_object_set_new(*summary, "options", lirf_deposit_opts_json(o));
+    }
+    json_decref(run);
+    if (!quiet)
+        fprintf(stderr, "lirf: deposit done in %.1f s; target %s, archive %s\n", res.seconds,
+                target_out, archive_out);
+    rc = 0;
+done:
+    lirf_lirf_destroy(l);
+    lirf_loader_destroy(ld);
+    lirf_dataset_free(&ds);
+    lirf_net_destroy(t0);
+    lirf_model_meta_free(&meta);
+    return rc;
+}
+
+int cmd_deposit(const char *device, int argc, char **argv) {
+    const char *model = NULL, *dep_arg = NULL, *data = NULL, *target = "target.safetensors";
+    const char *archive = "deposit.lirf", *v;
+    lirf_data_kind kind = LIRF_DATA_AUTO;
+    int image_size = 0, json = 0, quiet = 0, bad = 0, comp = LIRF_ARCHIVE_PLAIN, limit = 0;
+    lirf_deposit_opts o;
+    lirf_deposit_opts_default(&o);
+    for (int i = 1; i < argc && !bad; i++) {
+        if (arg_flag(argv, i, "-h") || arg_flag(argv, i, "--help")) return deposit_usage(stdout), 0;
+        else if (arg_value(argc, argv, &i, "--model", &model, &bad)) {}
+        else if (arg_value(argc, argv, &i, "--deposit-classes", &dep_arg, &bad)) {}
+        else if (arg_value(argc, argv, &i, "--data", &data, &bad)) {}
+        else if (arg_value(argc, argv, &i, "--format", &v, &bad)) bad = bad || !parse_data_kind(v, &kind);
+        else if (arg_value(argc, argv, &i, "--image-size", &v, &bad)) bad = bad || !parse_int(v, 8, 1024, "--image-size", &image_size);
+        else if (arg_value(argc, argv, &i, "--limit", &v, &bad)) bad = bad || !parse_int(v, 1, 1 << 30, "--limit", &limit);
+        else if (arg_value(argc, argv, &i, "--target", &target, &bad)) {}
+        else if (arg_value(argc, argv, &i, "--archive", &archive, &bad)) {}
+        else if (arg_value(argc, argv, &i, "--compress", &v, &bad)) {
+            if (bad) break;
+            if (!strcmp(v, "none")) comp = LIRF_ARCHIVE_PLAIN;
+            else if (!strcmp(v, "gzip")) comp = LIRF_ARCHIVE_GZIP;
+            else if (!strcmp(v, "zstd")) comp = LIRF_ARCHIVE_ZSTD;
+            else {
+                fprintf(stderr, "lirf: --compress is none, gzip or zstd\n");
+                bad = 1;
+            }
+        }
+        else if (arg_flag(argv, i, "--json")) json = 1;
+        else if (arg_flag(argv, i, "--quiet")) quiet = 1;
+        else if (parse_deposit_opts(argc, argv, &i, &o, &bad)) {}
+        else {
+            fprintf(stderr, "lirf deposit: unknown option %s (see lirf deposit --help)\n", argv[i]);
+            bad = 1;
+        }
+    }
+    if (bad) return 2;
+    if (!model || !dep_arg) {
+        fprintf(stderr, "lirf deposit: --model and --deposit-classes are required\n");
+        return 2;
+    }
+    int32_t *dep = NULL;
+    int ndep = 0;
+    if (!parse_class_list(dep_arg, LIRF_MAX_CLASSES, &dep, &ndep)) return 2;
+    lirf_ctx *ctx;
+    if (cli_open(device, &ctx)) {
+        free(dep);
+        return 2;
+    }
+    json_t *summary = NULL;
+    int rc = run_deposit(ctx, model, data, kind, image_size, (size_t)limit, dep, ndep, &o, target, archive, NULL,
+                         comp, quiet, json ? &summary : NULL);
+    if (rc == 0 && summary) {
+        char *s = json_dumps(summary, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        if (s) puts(s);
+        free(s);
+    } else if (rc == 0) {
+        printf("target net: %s\ndeposit archive: %s\n", target, archive);
+    }
+    json_decref(summary);
+    free(dep);
+    lirf_ctx_destroy(ctx);
+    return rc;
+}
+
+static void withdraw_usage(FILE *f) {
+    fprintf(f,
+        "usage: lirf [--device SPEC] withdraw --target PATH --archive PATH [--out PATH]\n"
+        "\n"
+        "Puts the deposited knowledge back: target net + deposit archive -> recover net,\n"
+        "with no data and no training. Refuses an archive whose manifest or checksums are\n"
+        "wrong, or that was deposited from another network (upper-part fingerprint).\n"
+        "\n"
+        "  --target PATH    the target net written by lirf deposit\n"
+        "  --archive PATH   the deposit archive\n"
+        "  --out PATH       the recover net (default recover.safetensors); lirf eval reads it\n"
+        "  --json           print a JSON report\n");
+}
+
+int cmd_withdraw(const char *device, int argc, char **argv) {
+    const char *target = NULL, *archive = NULL, *out = "recover.safetensors";
+    int json = 0, bad = 0;
+    for (int i = 1; i < argc && !bad; i++) {
+        if (arg_flag(argv, i, "-h") || arg_flag(argv, i, "--help")) return withdraw_usage(stdout), 0;
+        else if (arg_value(argc, argv, &i, "--target", &target, &bad)) {}
+        else if (arg_value(argc, argv, &i, "--archive", &archive, &bad)) {}
+        else if (arg_value(argc, argv, &i, "--out", &out, &bad)) {}
+        else if (arg_flag(argv, i, "--json")) json = 1;
+        else {
+            fprintf(stderr, "lirf withdraw: unknown option %s (see lirf withdraw --help)\n", argv[i]);
+            bad = 1;
+        }
+    }
+    if (bad) return 2;
+    if (!target || !archive) {
+        fprintf(stderr, "lirf withdraw: --target and --archive are required\n");
+        return 2;
+    }
+    lirf_ctx *ctx;
+    if (cli_open(device, &ctx)) return 2;
+    json_t *rep = NULL;
+    lirf_status st = lirf_withdraw(ctx, target, archive, out, &rep);
+    int rc = 0;
+    if (st != LIRF_OK) rc = cli_error(st, "withdraw");
+    else if (json) {
+        char *s = json_dumps(rep, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        if (s) puts(s);
+        free(s);
+    } else {
+        printf("recover net: %s\n", out);
+    }
+    json_decref(rep);
+    lirf_ctx_destroy(ctx);
+    return rc;
+}

@@ -1,0 +1,101 @@
+/* LIRF: knowledge deposit and withdrawal (docs/METHOD.md, the paper's Eq. 2-9).
+ *
+ *   T0 = upper ∘ lower at the split (default layer2). Deposit trains, on the
+ *   deposit classes' training samples only, the target's lower part (from T0's)
+ *   and a pruned deposit module (from T0's lower part, L1-norm filter ranking),
+ *   through the frozen upper part:
+ *     L_all = CE(z_T, y_random) - λ_at L_at(T_lower(x), T0_lower(x))
+ *           + λ_kp L_kd(g(z_T), g(z_0)) + λ_pt L_kd(ḡ(z_r), ḡ(z_0)) + λ_re CE(z~, y)
+ *   Recover logits z~: preservation columns from the target, deposit columns
+ *   from the deposit path (Eq. 8) — the same rule in training, withdraw and eval.
+ *
+ * Two modes:
+ *   paper  the method as published (the deposit archive holds the pruned module);
+ *   exact  lirf's own: the same target net, and an archive that holds T0's lower
+ *          part losslessly, so that withdraw gives back T0 itself.
+ */
+#ifndef LIRF_LIRF_H
+#define LIRF_LIRF_H
+
+#include <jansson.h>
+
+#include "train.h"
+
+typedef enum { LIRF_DEPOSIT_PAPER = 0, LIRF_DEPOSIT_EXACT } lirf_deposit_mode;
+
+typedef struct {
+    lirf_deposit_mode mode;
+    int split;              /* stage index: 2 = layer2 */
+    float prune_rate;       /* share of each block's inner filters removed (0.5) */
+    float lambda_at, lambda_kp, lambda_pt, lambda_re; /* 100, 10, 10, 10 */
+    float T, eps;           /* 10, 0.005 */
+    int epochs, batch;
+    float lr, momentum, wd;
+    uint32_t seed;
+    lirf_aug_params aug;
+    int bn_batch_stats;     /* 1: BN of the trained lower parts uses batch statistics */
+    int pt_all;             /* variant: L_pt over all classes, not only the deposit ones */
+} lirf_deposit_opts;
+
+void lirf_deposit_opts_default(lirf_deposit_opts *o);
+/* Every option as a JSON object (recorded in archives and outputs). */
+json_t *lirf_deposit_opts_json(const lirf_deposit_opts *o);
+
+/* The nets of a deposit: built from T0, trained, evaluated. */
+typedef struct {
+    lirf_ctx *ctx;
+    lirf_model_meta meta;      /* T0's (class names borrowed) */
+    int split, K;
+    lirf_net *t0_lower, *upper, *target_lower, *deposit;
+    int32_t dep[LIRF_MAX_CLASSES];
+    int ndep;
+    int mid[4][2];             /* the deposit module's inner widths */
+    int32_t *kept;             /* pruning record: kept filter indices, block after block */
+    size_t nkept;
+    lirf_buf mask, pre_cols, dep_cols; /* device (K), (K - ndep), (ndep) int32 */
+} lirf_lirf;
+
+/* From T0 (a whole net) and the deposit classes. prune_rate 0: no pruning. */
+lirf_status lirf_lirf_create(lirf_ctx *ctx, lirf_net *t0, const lirf_model_meta *meta, int split,
+                             const int32_t *dep, int ndep, float prune_rate, lirf_lirf **out);
+void lirf_lirf_destroy(lirf_lirf *l);
+
+typedef struct {
+    double seconds, images_per_s;
+    double last[6]; /* last batch: L_all, CE_random, L_at, L_kp, L_pt, L_re */
+    size_t steps;
+} lirf_deposit_result;
+
+/* Trains target_lower and deposit on `data` (deposit-class samples only). */
+lirf_status lirf_deposit_train(lirf_lirf *l, lirf_loader *data, const lirf_deposit_opts *o,
+                               int quiet, lirf_deposit_result *res);
+
+/* Logits callbacks for lirf_eval_counts: the target net (target_lower +
+ * upper), the recover net (column rule), and the deposit path alone. */
+lirf_status lirf_target_logits(void *l, lirf_arena *ws, lirf_buf x, int n, lirf_buf *logits);
+lirf_status lirf_recover_logits(void *l, lirf_arena *ws, lirf_buf x, int n, lirf_buf *logits);
+lirf_status lirf_deposit_path_logits(void *l, lirf_arena *ws, lirf_buf x, int n,
+                                     lirf_buf *logits);
+
+/* SHA-256 over the upper part's tensors (names, shapes, float bytes, in order). */
+lirf_status lirf_upper_fingerprint(lirf_net *upper, char hex[65]);
+
+/* Saves the target net (target_lower + upper) as an ordinary checkpoint. */
+lirf_status lirf_save_target(lirf_lirf *l, const char *path, const lirf_deposit_opts *o);
+/* Writes the deposit archive (paper: the pruned module; exact: T0's lower part). */
+lirf_status lirf_save_deposit(lirf_lirf *l, const char *path, const lirf_deposit_opts *o,
+                              int compression, const json_t *extra);
+
+/* Withdraw: target checkpoint + deposit archive -> recover checkpoint, no data. */
+lirf_status lirf_withdraw(lirf_ctx *ctx, const char *target_path, const char *archive_path,
+                          const char *recover_path, json_t **report);
+
+/* A checkpoint of any kind (model, recover) as a logits callback. */
+typedef struct lirf_model lirf_model;
+lirf_status lirf_model_open(lirf_ctx *ctx, const char *path, lirf_model **out);
+void lirf_model_close(lirf_model *m);
+const lirf_model_meta *lirf_model_meta_of(const lirf_model *m);
+const char *lirf_model_kind(const lirf_model *m); /* "model" or "recover" */
+lirf_status lirf_model_logits(void *m, lirf_arena *ws, lirf_buf x, int n, lirf_buf *logits);
+
+#endif
