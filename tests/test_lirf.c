@@ -1,0 +1,286 @@
+/* LIRF deposit and withdraw: the pruning record, a short deposit training,
+ * target / archive / withdraw round trips (recover logits equal the in-memory
+ * recover net's exactly; the column rule holds exactly), withdraw with data
+ * reading disabled, the exact mode giving back T0, and refusals of a deposit
+ * that belongs to another network. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lirf.h"
+#include "lirf_archive.h"
+#include "util.h"
+
+#define K 10
+#define S 12 /* image side */
+
+static lirf_dataset synthetic(int n, uint32_t seed, const int32_t *only, int nonly) {
+    lirf_dataset d = {0};
+    d.n = 0, d.c = 1, d.h = S, d.w = S, d.num_classes = K;
+    d.pixels = malloc((size_t)n * S * S);
+    d.labels = malloc((size_t)n * sizeof *d.labels);
+    d.class_names = calloc(K, sizeof *d.class_names);
+    for (int k = 0; k < K; k++) {
+        d.class_names[k] = malloc(16);
+        snprintf(d.class_names[k], 16, "c%d", k);
+    }
+    trng r = {seed};
+    for (int i = 0; i < n; i++) {
+        int lab = only ? only[i % nonly] : i % K;
+        for (int p = 0; p < S * S; p++) /* a class-dependent pattern plus noise */
+            d.pixels[(size_t)d.n * S * S + p] =
+                (uint8_t)((((p * (lab + 3)) % 17) * 12 + trng_int(&r, 0, 40)) & 0xff);
+        d.labels[d.n++] = lab;
+    }
+    return d;
+}
+
+static lirf_model_meta meta_for(lirf_dataset *d) {
+    lirf_model_meta m = {0};
+    m.cfg = (lirf_net_config){.arch = LIRF_ARCH_RESNET18, .width = 4, .in_c = 1, .in_h = S,
+                              .in_w = S, .classes = K, .first = 0, .last = 5};
+    m.class_names = d->class_names;
+    m.mean[0] = 0.4f, m.std[0] = 0.3f;
+    return m;
+}
+
+static lirf_loader *loader(lirf_dataset *d, const lirf_model_meta *m, int shuffle) {
+    lirf_loader_opts lo = {.data = d, .batch = 16, .shuffle = shuffle, .seed = 3};
+    lo.mean[0] = m->mean[0], lo.std[0] = m->std[0];
+    lirf_loader *l;
+    ck_assert_int_eq(lirf_loader_create(tctx(), &lo, &l), LIRF_OK);
+    return l;
+}
+
+/* logits of the first batch of `l` by fn */
+static float *first_logits(lirf_loader *l, lirf_logits_fn fn, void *user, int *n) {
+    lirf_arena *ws;
+    ck_assert_int_eq(lirf_arena_create(tctx(), 0, &ws), LIRF_OK);
+    lirf_buf x, y, z;
+    ck_assert_int_eq(lirf_loader_start(l, 0, 0), LIRF_OK);
+    ck_assert_int_eq(lirf_loader_next(l, &x, &y, n), LIRF_OK);
+    lirf_status st = fn(user, ws, x, *n, &z);
+    ck_assert_msg(st == LIRF_OK, "%s", lirf_error_message());
+    float *out = malloc((size_t)*n * K * sizeof *out);
+    ck_assert_int_eq(lirf_buf_read(tctx(), z, out, (size_t)*n * K), LIRF_OK);
+    lirf_arena_destroy(ws);
+    return out;
+}
+
+static lirf_net *make_t0(uint64_t seed) {
+    lirf_net_config c = {.arch = LIRF_ARCH_RESNET18, .width = 4, .in_c = 1, .in_h = S, .in_w = S,
+                         .classes = K, .first = 0, .last = 5};
+    lirf_net *n;
+    ck_assert_int_eq(lirf_net_create(tctx(), &c, &n), LIRF_OK);
+    ck_assert_int_eq(lirf_net_init(n, seed), LIRF_OK);
+    return n;
+}
+
+static char g_dir[256];
+static const char *tmp(const char *name) {
+    static char paths[8][512];
+    static int k;
+    char *p = paths[k++ % 8];
+    snprintf(p, 512, "%s/%s", g_dir, name);
+    return p;
+}
+
+START_TEST(pruning_keeps_the_largest_filters) {
+    lirf_dataset d = synthetic(20, 1, NULL, 0);
+    lirf_model_meta m = meta_for(&d);
+    lirf_net *t0 = make_t0(11);
+    int32_t dep[3] = {0, 1, 2};
+    lirf_lirf *l;
+    ck_assert_int_eq(lirf_lirf_create(tctx(), t0, &m, 2, dep, 3, 0.5f, &l), LIRF_OK);
+    size_t off = 0;
+    for (int s = 1; s <= 2; s++)
+        for (int b = 0; b < 2; b++) {
+            int F = 4 << (s - 1), keep = l->mid[s - 1][b];
+            ck_assert_int_eq(keep, F / 2);
+            char name[64];
+            snprintf(name, sizeof name, "layer%d.%d.conv1.weight", s, b);
+            int i = lirf_net_find(t0, name);
+            const lirf_tensor_desc *d0 = lirf_net_tensor(t0, (size_t)i);
+            float *w = malloc(d0->n * sizeof *w);
+            ck_assert_int_eq(lirf_net_tensor_get(t0, (size_t)i, w), LIRF_OK);
+            size_t per = d0->n / (size_t)F;
+            double norm[64];
+            for (int f = 0; f < F; f++) {
+                norm[f] = 0;
+                for (size_t k = 0; k < per; k++) norm[f] += fabs(w[f * per + k]);
+            }
+            /* every kept filter's norm >= every dropped filter's */
+            double min_kept = 1e30, max_dropped = -1;
+            int kept_flag[64] = {0};
+            for (int k = 0; k < keep; k++) kept_flag[l->kept[off + (size_t)k]] = 1;
+            for (int f = 0; f < F; f++) {
+                if (kept_flag[f]) min_kept = fmin(min_kept, norm[f]);
+                else max_dropped = fmax(max_dropped, norm[f]);
+            }
+            ck_assert(min_kept >= max_dropped);
+            /* the deposit module's conv1 rows are T0's kept rows */
+            int j = lirf_net_find(l->deposit, name);
+            const lirf_tensor_desc *dd = lirf_net_tensor(l->deposit, (size_t)j);
+            ck_assert_int_eq(dd->shape[0], keep);
+            float *wd = malloc(dd->n * sizeof *wd);
+            ck_assert_int_eq(lirf_net_tensor_get(l->deposit, (size_t)j, wd), LIRF_OK);
+            for (int k = 0; k < keep; k++)
+                ck_assert(!memcmp(wd + k * per, w + (size_t)l->kept[off + (size_t)k] * per,
+                                  per * sizeof *w));
+            /* conv2 takes the kept channels */
+            snprintf(name, sizeof name, "layer%d.%d.conv2.weight", s, b);
+            const lirf_tensor_desc *c2 = lirf_net_tensor(l->deposit, (size_t)lirf_net_find(l->deposit, name));
+            ck_assert_int_eq(c2->shape[1], keep);
+            off += (size_t)keep;
+            free(w), free(wd);
+        }
+    ck_assert_uint_lt(lirf_net_nparams(l->deposit), lirf_net_nparams(l->t0_lower));
+    lirf_lirf_destroy(l);
+    lirf_net_destroy(t0);
+    m.class_names = NULL;
+    lirf_dataset_free(&d);
+}
+END_TEST
+
+START_TEST(deposit_archive_withdraw_round_trip) {
+    int32_t dep[3] = {0, 1, 2};
+    lirf_dataset dr = synthetic(48, 2, dep, 3); /* the deposit set: deposit classes only */
+    lirf_dataset te = synthetic(40, 3, NULL, 0);
+    lirf_model_meta m = meta_for(&dr);
+    lirf_net *t0 = make_t0(12);
+    lirf_lirf *l;
+    ck_assert_int_eq(lirf_lirf_create(tctx(), t0, &m, 2, dep, 3, 0.5f, &l), LIRF_OK);
+    lirf_deposit_opts o;
+    lirf_deposit_opts_default(&o);
+    o.epochs = 2, o.batch = 16, o.aug.pad = 1;
+    lirf_loader *ld = loader(&dr, &m, 1);
+    lirf_deposit_result res;
+    lirf_status st = lirf_deposit_train(l, ld, &o, 1, &res);
+    ck_assert_msg(st == LIRF_OK, "%s", lirf_error_message());
+    ck_assert_uint_eq(res.steps, 6);
+    for (int i = 0; i < 6; i++) ck_assert(isfinite(res.last[i]));
+    /* the target changed, T0's copy did not */
+    lirf_loader *lt = loader(&te, &m, 0);
+    int n;
+    float *z_t0 = first_logits(lt, lirf_net_logits, t0, &n);
+    float *z_tg = first_logits(lt, lirf_target_logits, l, &n);
+    float *z_dp = first_logits(lt, lirf_deposit_path_logits, l, &n);
+    float *z_rc = first_logits(lt, lirf_recover_logits, l, &n);
+    ck_assert(memcmp(z_t0, z_tg, (size_t)n * K * sizeof *z_t0) != 0);
+    for (int i = 0; i < n * K; i++) /* the column rule, exactly */
+        ck_assert(z_rc[i] == ((i % K) < 3 ? z_dp[i] : z_tg[i]));
+
+    ck_assert_int_eq(lirf_save_target(l, tmp("target.safetensors"), &o), LIRF_OK);
+    ck_assert_int_eq(lirf_save_deposit(l, tmp("deposit.lirf"), &o, LIRF_ARCHIVE_GZIP, NULL), LIRF_OK);
+    lirf_deposit_opts ox = o;
+    ox.mode = LIRF_DEPOSIT_EXACT;
+    ck_assert_int_eq(lirf_save_deposit(l, tmp("exact.lirf"), &ox, LIRF_ARCHIVE_PLAIN, NULL), LIRF_OK);
+
+    /* withdraw needs no data: reading any data set is disabled meanwhile */
+    setenv("LIRF_NO_DATA", "1", 1);
+    lirf_data_opts dopt = {.train = 1};
+    lirf_dataset none;
+    ck_assert_int_ne(lirf_dataset_load(&dopt, &none), LIRF_OK);
+    st = lirf_withdraw(tctx(), tmp("target.safetensors"), tmp("deposit.lirf"),
+                       tmp("recover.safetensors"), NULL);
+    ck_assert_msg(st == LIRF_OK, "%s", lirf_error_message());
+    st = lirf_withdraw(tctx(), tmp("target.safetensors"), tmp("exact.lirf"),
+                       tmp("recover-exact.safetensors"), NULL);
+    ck_assert_msg(st == LIRF_OK, "%s", lirf_error_message());
+    unsetenv("LIRF_NO_DATA");
+
+    lirf_model *rec, *rex, *tg;
+    ck_assert_int_eq(lirf_model_open(tctx(), tmp("recover.safetensors"), &rec), LIRF_OK);
+    ck_assert_str_eq(lirf_model_kind(rec), "recover");
+    float *z_file = first_logits(lt, lirf_model_logits, rec, &n);
+    ck_assert_msg(!memcmp(z_file, z_rc, (size_t)n * K * sizeof *z_rc),
+                  "the withdrawn recover net differs from the in-memory one");
+    ck_assert_int_eq(lirf_model_open(tctx(), tmp("recover-exact.safetensors"), &rex), LIRF_OK);
+    float *z_ex = first_logits(lt, lirf_model_logits, rex, &n);
+    ck_assert_msg(!memcmp(z_ex, z_t0, (size_t)n * K * sizeof *z_t0),
+                  "the exact mode does not give back T0");
+    ck_assert_int_eq(lirf_model_open(tctx(), tmp("target.safetensors"), &tg), LIRF_OK);
+    float *z_tf = first_logits(lt, lirf_model_logits, tg, &n);
+    ck_assert(!memcmp(z_tf, z_tg, (size_t)n * K * sizeof *z_tg));
+
+    /* a deposit from another network is refused: T0 with one changed weight */
+    lirf_net *other = make_t0(12);
+    int fc = lirf_net_find(other, "fc.bias");
+    float b[K];
+    ck_assert_int_eq(lirf_net_tensor_get(other, (size_t)fc, b), LIRF_OK);
+    b[4] += 0.01f;
+    ck_assert_int_eq(lirf_net_tensor_set(other, (size_t)fc, b), LIRF_OK);
+    lirf_lirf *l2;
+    ck_assert_int_eq(lirf_lirf_create(tctx(), other, &m, 2, dep, 3, 0.5f, &l2), LIRF_OK);
+    ck_assert_int_eq(lirf_save_target(l2, tmp("other.safetensors"), &o), LIRF_OK);
+    st = lirf_withdraw(tctx(), tmp("other.safetensors"), tmp("deposit.lirf"), tmp("x.safetensors"),
+                       NULL);
+    ck_assert_int_eq(st, LIRF_E_FORMAT);
+    ck_assert_ptr_nonnull(strstr(lirf_error_message(), "fingerprint"));
+    ck_assert_int_ne(access(tmp("x.safetensors"), F_OK), 0);
+    /* a plain checkpoint is not a target net */
+    lirf_model_meta mm = m;
+    lirf_net *nets[1] = {t0};
+    const char *pre[1] = {""};
+    ck_assert_int_eq(lirf_checkpoint_save(tmp("plain.safetensors"), nets, pre, 1, &mm, NULL, NULL, 0),
+                     LIRF_OK);
+    ck_assert_int_eq(lirf_withdraw(tctx(), tmp("plain.safetensors"), tmp("deposit.lirf"),
+                                   tmp("x.safetensors"), NULL),
+                     LIRF_E_FORMAT);
+    /* a damaged archive is refused */
+    FILE *f = fopen(tmp("deposit.lirf"), "r+b");
+    ck_assert_ptr_nonnull(f);
+    fseek(f, -100, SEEK_END);
+    fputc(0x42, f);
+    fclose(f);
+    ck_assert_int_ne(lirf_withdraw(tctx(), tmp("target.safetensors"), tmp("deposit.lirf"),
+                                   tmp("x.safetensors"), NULL),
+                     LIRF_OK);
+
+    free(z_t0), free(z_tg), free(z_dp), free(z_rc), free(z_file), free(z_ex), free(z_tf);
+    lirf_model_close(rec), lirf_model_close(rex), lirf_model_close(tg);
+    lirf_lirf_destroy(l2), lirf_net_destroy(other);
+    lirf_lirf_destroy(l);
+    lirf_loader_destroy(ld), lirf_loader_destroy(lt);
+    lirf_net_destroy(t0);
+    m.class_names = NULL;
+    lirf_dataset_free(&dr), lirf_dataset_free(&te);
+}
+END_TEST
+
+START_TEST(invalid_deposits_rejected) {
+    lirf_dataset d = synthetic(10, 4, NULL, 0);
+    lirf_model_meta m = meta_for(&d);
+    lirf_net *t0 = make_t0(13);
+    lirf_lirf *l;
+    int32_t all[K] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9}, bad[2] = {3, 11}, twice[2] = {2, 2};
+    ck_assert_int_eq(lirf_lirf_create(tctx(), t0, &m, 2, all, K, 0.5f, &l), LIRF_E_INVALID);
+    ck_assert_int_eq(lirf_lirf_create(tctx(), t0, &m, 2, bad, 2, 0.5f, &l), LIRF_E_INVALID);
+    ck_assert_int_eq(lirf_lirf_create(tctx(), t0, &m, 2, twice, 2, 0.5f, &l), LIRF_E_INVALID);
+    ck_assert_int_eq(lirf_lirf_create(tctx(), t0, &m, 5, all, 3, 0.5f, &l), LIRF_E_INVALID);
+    ck_assert_int_eq(lirf_lirf_create(tctx(), t0, &m, 2, all, 3, 1.0f, &l), LIRF_E_INVALID);
+    lirf_net_destroy(t0);
+    m.class_names = NULL;
+    lirf_dataset_free(&d);
+}
+END_TEST
+
+int main(void) {
+    snprintf(g_dir, sizeof g_dir, "/tmp/lirf-test-lirf-%ld", (long)getpid());
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "mkdir -p %s", g_dir);
+    if (system(cmd) != 0) return 1;
+    Suite *s = suite_create("lirf");
+    TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, pruning_keeps_the_largest_filters);
+    tcase_add_test(tc, deposit_archive_withdraw_round_trip);
+    tcase_add_test(tc, invalid_deposits_rejected);
+    suite_add_tcase(s, tc);
+    int rc = trun(s);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", g_dir);
+    if (system(cmd) != 0) rc = 1;
+    return rc;
+}
