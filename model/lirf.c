@@ -27,13 +27,13 @@ json_t *lirf_deposit_opts_json(const lirf_deposit_opts *o) {
     return json_pack("{s:s,s:i,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:i,s:i,s:f,s:f,s:f,s:i,s:i,s:i,s:f,"
                      "s:s,s:b}",
                      "mode", o->mode == LIRF_DEPOSIT_EXACT ? "exact" : "paper", "split", o->split,
-                     "prune_rate", (double)o->prune_rate, "lambda_at", (double)o->lambda_at,
-                     "lambda_kp", (double)o->lambda_kp, "lambda_pt", (double)o->lambda_pt,
-                     "lambda_re", (double)o->lambda_re, "T", (double)o->T, "eps", (double)o->eps,
-                     "epochs", o->epochs, "batch", o->batch, "lr", (double)o->lr, "momentum",
-                     (double)o->momentum, "weight_decay", (double)o->wd, "seed", (int)o->seed,
+                     "prune_rate", lirf_tidy(o->prune_rate), "lambda_at", lirf_tidy(o->lambda_at),
+                     "lambda_kp", lirf_tidy(o->lambda_kp), "lambda_pt", lirf_tidy(o->lambda_pt),
+                     "lambda_re", lirf_tidy(o->lambda_re), "T", lirf_tidy(o->T), "eps", lirf_tidy(o->eps),
+                     "epochs", o->epochs, "batch", o->batch, "lr", lirf_tidy(o->lr), "momentum",
+                     lirf_tidy(o->momentum), "weight_decay", lirf_tidy(o->wd), "seed", (int)o->seed,
                      "crop_pad", o->aug.pad, "flip", o->aug.flip, "rotate",
-                     (double)o->aug.max_rot_deg, "bn", o->bn_batch_stats ? "batch" : "fixed",
+                     lirf_tidy(o->aug.max_rot_deg), "bn", o->bn_batch_stats ? "batch" : "fixed",
                      "pt_all_classes", o->pt_all);
 }
 

@@ -63,6 +63,12 @@ double lirf_now(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+double lirf_tidy(float x) {
+    char b[32];
+    snprintf(b, sizeof b, "%.6g", (double)x);
+    return strtod(b, NULL);
+}
+
 void lirf_progress_init(lirf_progress *p, FILE *out) {
     memset(p, 0, sizeof *p);
     p->out = out;
@@ -110,11 +116,11 @@ static void state_path(char *out, size_t n, const char *model) {
 
 static char *opts_json(const lirf_train_opts *o) {
     json_t *j = json_pack("{s:i,s:i,s:f,s:f,s:f,s:s,s:f,s:f,s:i,s:i,s:i,s:f}", "epochs", o->epochs,
-                          "batch", o->batch, "lr", (double)o->lr, "momentum", (double)o->momentum,
-                          "weight_decay", (double)o->wd, "schedule", lirf_sched_name(o->sched),
-                          "warmup", (double)o->warmup, "step_gamma", (double)o->step_gamma,
+                          "batch", o->batch, "lr", lirf_tidy(o->lr), "momentum", lirf_tidy(o->momentum),
+                          "weight_decay", lirf_tidy(o->wd), "schedule", lirf_sched_name(o->sched),
+                          "warmup", lirf_tidy(o->warmup), "step_gamma", lirf_tidy(o->step_gamma),
                           "seed", (int)o->seed, "crop_pad", o->aug.pad, "flip", o->aug.flip,
-                          "rotate", (double)o->aug.max_rot_deg);
+                          "rotate", lirf_tidy(o->aug.max_rot_deg));
     char *s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(j);
     return s;

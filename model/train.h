@@ -42,6 +42,8 @@ void lirf_progress_update(lirf_progress *p, const char *what, int epoch, int epo
                           size_t images);
 void lirf_progress_end(lirf_progress *p);
 double lirf_now(void);
+/* A float as the double it was written as (6 significant digits), for JSON. */
+double lirf_tidy(float x);
 
 /* Where a run writes: the model checkpoint and its training-state sidecar
  * (<model>.state.safetensors: momentum, epoch, step, options). */
