@@ -293,7 +293,11 @@ lirf_status lirf_arena_get(lirf_arena *a, size_t n, lirf_buf *out) {
         if (a->nchunks == ARENA_MAX_CHUNKS)
             return LIRF_FAIL(LIRF_E_DEVICE_MEM, "arena: more than %d chunks in one pass",
                              ARENA_MAX_CHUNKS);
-        size_t want = rounded > (size_t)1 << 20 ? rounded : (size_t)1 << 20;
+        /* geometric growth keeps the number of chunks of a first pass small */
+        size_t have = 0;
+        for (size_t i = 0; i < a->nchunks; i++) have += a->chunks[i].n;
+        size_t want = have > ((size_t)1 << 20) ? have : (size_t)1 << 20;
+        if (want < rounded) want = rounded;
         LIRF_TRY(lirf_buf_alloc(a->ctx, want, &a->chunks[a->nchunks]));
         a->nchunks++;
         a->used = 0;
