@@ -143,7 +143,15 @@ START_TEST(no_platform_message) {
     /* With the ICD loader pointed at an empty vendor directory, `lirf devices`
      * says what to install and exits 2, without crashing. */
     const char *bin = getenv("LIRF_BIN");
-    if (!bin) bin = "./lirf";
+    char self[1024];
+    if (!bin) { /* beside this test binary, where CMake puts it */
+        ssize_t k = readlink("/proc/self/exe", self, sizeof self - 8);
+        ck_assert(k > 0);
+        self[k] = 0;
+        char *slash = strrchr(self, '/');
+        strcpy(slash ? slash + 1 : self, "lirf");
+        bin = self;
+    }
     char cmd[600];
     snprintf(cmd, sizeof cmd,
              "mkdir -p /tmp/lirf-empty-icd && OCL_ICD_VENDORS=/tmp/lirf-empty-icd "
