@@ -152,7 +152,7 @@ START_TEST(no_platform_message) {
         strcpy(slash ? slash + 1 : self, "lirf");
         bin = self;
     }
-    char cmd[600];
+    char cmd[1600];
     snprintf(cmd, sizeof cmd,
              "mkdir -p /tmp/lirf-empty-icd && OCL_ICD_VENDORS=/tmp/lirf-empty-icd "
              "OPENCL_VENDOR_PATH=/tmp/lirf-empty-icd %s devices 2>&1",
