@@ -3,18 +3,18 @@
 # the ICD loader, runs the whole test suite on the GPU, the training benchmark
 # (beside PyTorch CUDA when this machine's python3 has it), and the demo.
 #
-#   bench/gpu/run.sh [BUILD_DIR] [LIB_DIR]
+#   bench/gpu/run.sh [RUN_DIR]
 #
-# BUILD_DIR (default build-gpu): lirf built on a Debian 12 machine
-# (bench/gpu/prepare.sh makes it and LIB_DIR, the shared libraries lirf needs
-# that a bare machine may lack). On AMD or Intel GPU machines, set
+# RUN_DIR (default gpu-run): made by bench/gpu/prepare.sh on a Debian 12
+# machine: bin/ (lirf, tests, benchmarks) and lib/ (the shared libraries they
+# need that a bare machine may lack). On AMD or Intel GPU machines, set
 # OCL_ICD_VENDORS to their driver's vendors folder (or install their ICD) and
 # LIRF_DEVICE to part of the device name; the rest is the same.
 set -u
 cd "$(dirname "$0")/../.."
-B=${1:-build-gpu}
-L=${2:-gpu-libs}
-export LD_LIBRARY_PATH="$PWD/$L${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+R=${1:-gpu-run}
+B=$R/bin
+export LD_LIBRARY_PATH="$PWD/$R/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export LIRF_SOURCE_DIR=$PWD HOME=${HOME:-/tmp} CK_FORK=no
 export LIRF_CACHE_DIR=${LIRF_CACHE_DIR:-/tmp/lirf-cache}
 budget=${GPU_BUDGET_S:-420}
@@ -62,7 +62,7 @@ for p in /usr/bin/python3 python3; do
 done
 for cfg in "64 3,32,32 64" "16 1,28,28 128"; do
   set -- $cfg
-  "$B/bench/bench_train" --width "$1" --in "$2" --batch "$3" --steps 20 --warmup 3
+  "$B/bench_train" --width "$1" --in "$2" --batch "$3" --steps 20 --warmup 3
   if [ -n "$py" ]; then
     "$py" bench/train_peer.py --width "$1" --in "$2" --batch "$3" --steps 20 --device cuda
   fi
