@@ -10,60 +10,102 @@
  *   dcol (CRS, L): W^T x dyp, gathered back into dx by col2im.
  * x, y, dy and dx arrive already offset to the chunk's first image.
  * Every buffer is a (pointer, element offset) pair; every kernel bound-checks
- * its global id (the host rounds global sizes up). */
+ * its global ids (the host rounds global sizes up).
+ *
+ * Speed (PoCL and other CPU drivers compile a work-group into loops over the
+ * work-items and vectorise the innermost one, dimension 0; GPUs coalesce
+ * along dimension 0): every kernel runs on a multi-dimensional range whose
+ * dimension 0 walks consecutive addresses of its output (a row of col, a
+ * plane of NCHW) and whose channel and image parts are uniform along it. The
+ * divisions of a flat index into (image,) row and column are done in float
+ * (conv_div), which vectorises where integer division does not. The loops over
+ * the filter taps have constant trip counts, unrolled, in the kernels for the
+ * common sizes (1x1, up to 3x3): a loop left inside the work-item loop stops
+ * the vectorisation. The plain kernels (im2col, col2im) take any size. */
 
-__kernel void im2col(__global float *col, int col_off, __global const float *x, int x_off,
-                     int nb, int C, int H, int W, int R, int S, int stride, int pad, int Ho,
-                     int Wo) {
-    int i = get_global_id(0);
-    int HoWo = Ho * Wo, L = nb * HoWo;
-    if (i >= C * R * S * L) return;
-    int row = i / L, cidx = i - row * L;
-    int img = cidx / HoWo, p = cidx - img * HoWo;
-    int ho = p / Wo, wo = p - ho * Wo;
-    int s = row % S, rc = row / S;
-    int r = rc % R, c = rc / R;
-    int h = ho * stride - pad + r, w = wo * stride - pad + s;
-    float v = 0.0f;
-    if (h >= 0 && h < H && w >= 0 && w < W) v = x[x_off + ((img * C + c) * H + h) * W + w];
-    col[col_off + i] = v;
+/* a / b for 0 <= a < 2^22 and b >= 1, given inv_b = 1.0f / b. The float
+ * estimate a * inv_b has a relative error below 2^-23, i.e. an absolute error
+ * below 1/2 for quotients below 2^22, so it is off by at most one after
+ * truncation; one step on the remainder corrects it. The host guarantees the
+ * bound (padded planes below 2^22 pixels). */
+int conv_div(int a, int b, float inv_b) {
+    int q = (int)((float)a * inv_b);
+    int r = a - q * b;
+    return q + (r >= b) - (r < 0);
 }
 
-/* y (nb,K,HoWo) = tmp (K, nb*HoWo) permuted, + b[k] when has_bias. */
+/* im2col over the range (L, C), L = nb*HoWo < 2^22 (the host's chunks keep
+ * it so): the work-item of column j = img*HoWo + p of col and channel c writes
+ * the R*S taps of output pixel p of image img, one per row of col, so that
+ * dimension 0 runs along the rows of col whatever the plane size. inv_howo =
+ * 1.0f / HoWo, inv_wo = 1.0f / Wo. Loops run to RMAX, SMAX: constants in
+ * im2col_k1 (R = S = 1) and im2col_k3 (R, S <= 3), where UNROLL
+ * (_Pragma("unroll")) unrolls them; R and S in im2col (any size; UNROLL
+ * empty). The body is a macro, not a function, so that it is inlined whatever
+ * the compiler's heuristics (a call or a loop left in the work-item loop stops
+ * PoCL vectorising it). */
+#define IM2COL_ARGS                                                                               \
+    __global float *col, int col_off, __global const float *x, int x_off, int nb, int C,          \
+        int H, int W, int R, int S, int stride, int pad, int Ho, int Wo, float inv_howo,          \
+        float inv_wo
+#define IM2COL_BODY(RMAX, SMAX, UNROLL)                                                           \
+    int j = get_global_id(0), c = get_global_id(1);                                               \
+    int HoWo = Ho * Wo, L = nb * HoWo;                                                            \
+    if (j >= L || c >= C) return;                                                                 \
+    int img = conv_div(j, HoWo, inv_howo), p = j - img * HoWo;                                    \
+    int ho = conv_div(p, Wo, inv_wo), wo = p - ho * Wo;                                           \
+    int h0 = ho * stride - pad, w0 = wo * stride - pad;                                           \
+    __global const float *xp = x + x_off + (img * C + c) * H * W;                                 \
+    __global float *cp = col + col_off + c * R * S * L + j;                                       \
+    UNROLL for (int r = 0; r < (RMAX); r++) {                                                     \
+        int h = h0 + r;                                                                           \
+        int hv = r < R && h >= 0 && h < H;                                                        \
+        UNROLL for (int s = 0; s < (SMAX); s++) {                                                 \
+            int w = w0 + s;                                                                       \
+            float v = 0.0f;                                                                       \
+            if (hv && s < S && w >= 0 && w < W) v = xp[h * W + w];                                \
+            if (r < R && s < S) cp[(r * S + s) * L] = v;                                          \
+        }                                                                                         \
+    }
+
+__kernel void im2col_k1(IM2COL_ARGS) { IM2COL_BODY(1, 1, _Pragma("unroll")) }
+__kernel void im2col_k3(IM2COL_ARGS) { IM2COL_BODY(3, 3, _Pragma("unroll")) }
+__kernel void im2col(IM2COL_ARGS) { IM2COL_BODY(R, S, ) }
+
+/* y (nb,K,HoWo) = tmp (K, nb*HoWo) permuted, + b[k] when has_bias; range
+ * (HoWo, K, nb). */
 __kernel void gemm_to_nchw(__global float *y, int y_off, __global const float *tmp, int tmp_off,
                            __global const float *b, int b_off, int has_bias, int nb, int K,
                            int HoWo) {
-    int i = get_global_id(0);
-    if (i >= nb * K * HoWo) return;
-    int img = i / (K * HoWo), rem = i - img * K * HoWo;
-    int k = rem / HoWo, p = rem - k * HoWo;
-    float v = tmp[tmp_off + k * nb * HoWo + img * HoWo + p];
+    int p = get_global_id(0), k = get_global_id(1), img = get_global_id(2);
+    if (p >= HoWo || k >= K || img >= nb) return;
+    float v = tmp[tmp_off + (k * nb + img) * HoWo + p];
     if (has_bias) v += b[b_off + k];
-    y[y_off + i] = v;
+    y[y_off + (img * K + k) * HoWo + p] = v;
 }
 
-/* dyp (K, nb*HoWo) = dy (nb,K,HoWo) permuted. */
+/* dyp (K, nb*HoWo) = dy (nb,K,HoWo) permuted; range (HoWo, K, nb). Also the
+ * im2col of a 1x1, stride 1, unpadded convolution (K = C). */
 __kernel void nchw_to_gemm(__global float *dyp, int dyp_off, __global const float *dy, int dy_off,
                            int nb, int K, int HoWo) {
-    int i = get_global_id(0);
-    int L = nb * HoWo;
-    if (i >= K * L) return;
-    int k = i / L, cidx = i - k * L;
-    int img = cidx / HoWo, p = cidx - img * HoWo;
-    dy_off += (img * K + k) * HoWo + p;
-    dyp[dyp_off + i] = dy[dy_off];
+    int p = get_global_id(0), k = get_global_id(1), img = get_global_id(2);
+    if (p >= HoWo || k >= K || img >= nb) return;
+    dyp[dyp_off + (k * nb + img) * HoWo + p] = dy[dy_off + (img * K + k) * HoWo + p];
 }
 
-/* db[k] += sum_j dyp[k, j], j < L. One work-group per k; a fixed-shape tree
- * reduction in local memory, so the result does not depend on scheduling.
- * The local size must be a power of two (lirf_kernel_wg gives one). */
+/* db[k] += sum_j dyp[k, j0 + j], j < n, for the rows k of dyp (K, ld). One
+ * work-group per k; a fixed-shape tree reduction in local memory, so the
+ * result does not depend on scheduling. The local size must be a power of two
+ * (lirf_kernel_wg gives one). The host launches it on slices of the columns
+ * (j0, n), so that no work-item loops more than a few thousand times (Mesa's
+ * llvmpipe cuts loops at 65535 iterations). */
 __kernel void row_sum_acc(__global float *db, int db_off, __global const float *dyp, int dyp_off,
-                          int K, int L, __local float *part) {
+                          int K, int j0, int n, int ld, __local float *part) {
     int k = get_group_id(0);
     int t = get_local_id(0), nt = get_local_size(0);
     if (k >= K) return; /* uniform across the work-group */
     float acc = 0.0f;
-    for (int j = t; j < L; j += nt) acc += dyp[dyp_off + k * L + j];
+    for (int j = t; j < n; j += nt) acc += dyp[dyp_off + k * ld + j0 + j];
     part[t] = acc;
     barrier(CLK_LOCAL_MEM_FENCE);
     for (int m = nt / 2; m > 0; m /= 2) {
@@ -73,33 +115,61 @@ __kernel void row_sum_acc(__global float *db, int db_off, __global const float *
     if (t == 0) db[db_off + k] += part[0];
 }
 
-/* dx (nb,C,H,W) = col2im(dcol (CRS, nb*HoWo)) as a gather: each input element
- * sums, over the taps (r, s), the output positions (ho, wo) that read it
- * (h = ho*stride - pad + r). Written, not accumulated; no atomics. */
-__kernel void col2im(__global float *dx, int dx_off, __global const float *dcol, int dcol_off,
-                     int nb, int C, int H, int W, int R, int S, int stride, int pad, int Ho,
-                     int Wo) {
-    int i = get_global_id(0);
-    if (i >= nb * C * H * W) return;
-    int w = i % W, t = i / W;
-    int h = t % H;
-    t /= H;
-    int c = t % C, img = t / C;
-    int HoWo = Ho * Wo, L = nb * HoWo;
-    int base = dcol_off + img * HoWo;
+/* dx (nb,C,H,W) = col2im(dcol (CRS, nb*HoWo)) as a gather over the range
+ * (H*W, C, nb), inv_w = 1.0f / W: the work-item of input pixel q = h*W + w of
+ * channel c of image img sums, in increasing r then s, the taps (r, s) whose
+ * output position (ho, wo) reads it (h = ho*stride - pad + r). Written, not
+ * accumulated; no atomics. Bodies are macros, as for im2col.
+ *
+ * Stride 1 (col2im_s1k3: R, S <= 3, unrolled): every tap, ho = h + pad - r. */
+#define COL2IM_ARGS                                                                               \
+    __global float *dx, int dx_off, __global const float *dcol, int dcol_off, int nb, int C,      \
+        int H, int W, int R, int S, int stride, int pad, int Ho, int Wo, float inv_w,             \
+        float inv_stride, int tmax
+#define COL2IM_HEAD                                                                               \
+    int q = get_global_id(0), c = get_global_id(1), img = get_global_id(2);                       \
+    int HoWo = Ho * Wo, L = nb * HoWo;                                                            \
+    if (q >= H * W || c >= C || img >= nb) return;                                                \
+    int h = conv_div(q, W, inv_w), w = q - h * W;                                                 \
+    __global const float *dp = dcol + dcol_off + c * R * S * L + img * HoWo;                      \
     float acc = 0.0f;
-    for (int r = 0; r < R; r++) {
-        int hh = h + pad - r; /* = ho * stride */
-        if (hh < 0 || hh % stride != 0) continue;
-        int ho = hh / stride;
-        if (ho >= Ho) continue;
-        for (int s = 0; s < S; s++) {
-            int ww = w + pad - s;
-            if (ww < 0 || ww % stride != 0) continue;
-            int wo = ww / stride;
-            if (wo >= Wo) continue;
-            acc += dcol[base + ((c * R + r) * S + s) * L + ho * Wo + wo];
+#define COL2IM_TAIL dx[dx_off + (img * C + c) * H * W + q] = acc;
+
+__kernel void col2im_s1k3(COL2IM_ARGS) {
+    (void)stride, (void)inv_stride, (void)tmax; /* stride 1: not needed */
+    COL2IM_HEAD
+#pragma unroll
+    for (int r = 0; r < 3; r++) {
+        int ho = h + pad - r;
+        int hv = r < R && ho >= 0 && ho < Ho;
+#pragma unroll
+        for (int s = 0; s < 3; s++) {
+            int wo = w + pad - s;
+            if (hv && s < S && wo >= 0 && wo < Wo) acc += dp[(r * S + s) * L + ho * Wo + wo];
         }
     }
-    dx[dx_off + i] = acc;
+    COL2IM_TAIL
 }
+
+/* Any stride: the taps reaching pixel h are r = r0 + i*stride with r0 = (h +
+ * pad) mod stride, ho = (h + pad) / stride - i, i < TMAX = ceil(max(R, S) /
+ * stride) (likewise s). TMAX is a constant in col2im_t1 (1x1, or 3x3 with
+ * stride 3) and col2im_t2 (3x3 stride 2), unrolled; tmax in col2im (any
+ * size; UNROLL empty). */
+#define COL2IM_STRIDED(TMAX, UNROLL)                                                              \
+    COL2IM_HEAD                                                                                   \
+    int hq = conv_div(h + pad, stride, inv_stride), r0 = h + pad - hq * stride;                   \
+    int wq = conv_div(w + pad, stride, inv_stride), s0 = w + pad - wq * stride;                   \
+    UNROLL for (int i = 0; i < (TMAX); i++) {                                                     \
+        int r = r0 + i * stride, ho = hq - i;                                                     \
+        int hv = r < R && ho >= 0 && ho < Ho;                                                     \
+        UNROLL for (int j = 0; j < (TMAX); j++) {                                                 \
+            int s = s0 + j * stride, wo = wq - j;                                                 \
+            if (hv && s < S && wo >= 0 && wo < Wo) acc += dp[(r * S + s) * L + ho * Wo + wo];     \
+        }                                                                                         \
+    }                                                                                             \
+    COL2IM_TAIL
+
+__kernel void col2im_t1(COL2IM_ARGS) { COL2IM_STRIDED(1, _Pragma("unroll")) }
+__kernel void col2im_t2(COL2IM_ARGS) { COL2IM_STRIDED(2, _Pragma("unroll")) }
+__kernel void col2im(COL2IM_ARGS) { COL2IM_STRIDED(tmax, ) }

@@ -3,7 +3,9 @@
  *
  * The batch runs in chunks of nb images so that the scratch stays bounded:
  * nb = max(1, min(N, limit / (max(CRS, K) * HoWo))) with CRS = C*R*S, where
- * limit is the element budget of one scratch slot, 64 Mi floats by default.
+ * limit is the element budget of one scratch slot, 64 Mi floats by default;
+ * also nb * HoWo < 2^22 (im2col indexes a chunk's columns in float) and
+ * nb * C*H*W <= INT_MAX (int indices into x).
  * The environment variable LIRF_CONV_CHUNK_ELEMS (a positive integer) sets
  * another limit; the tests use it to force several chunks.
  *
@@ -11,6 +13,17 @@
  *   0: col  (CRS, L)  im2col of the chunk's input
  *   1: tmp  (K, L)    forward GEMM output; in backward dyp, dy in GEMM layout
  *   2: dcol (CRS, L)  W^T x dyp, gathered into dx by col2im (backward with dx)
+ * Shortcuts: a 1x1, stride-1, unpadded ("pointwise") conv needs no im2col: col
+ * is x permuted to GEMM layout and dx is dcol permuted back. With one image
+ * per chunk (nb = 1) the GEMM layout (rows, HoWo) of an image is its NCHW
+ * layout, so the GEMMs read and write x, y (no bias), dy and (pointwise) dx in
+ * place and the matching scratch is not used.
+ *
+ * Kernels run on 2-D or 3-D ranges whose dimension 0 walks consecutive
+ * addresses (a row of col, a plane of NCHW), see launch3 and conv.cl; the
+ * kernel for a shape is picked by filter size and stride (im2col, col2im).
+ * Limit: the padded input plane (H + 2 pad) * (W + 2 pad) is below 2^22
+ * pixels (the kernels divide pixel indices in float).
  */
 #include <limits.h>
 #include <stdlib.h>
@@ -18,6 +31,7 @@
 #include "ops.h"
 
 #define CONV_CHUNK_DEFAULT ((size_t)64 << 20)
+#define CONV_MAX_PLANE (1LL << 22) /* (H + 2 pad) * (W + 2 pad) must stay below */
 
 static int out_size(long long in, long long pad, long long k, long long stride) {
     if (stride <= 0 || in <= 0 || k <= 0 || pad < 0) return 0;
@@ -65,6 +79,10 @@ static lirf_status check_shape(const char *op, const lirf_conv_shape *s, conv_di
     if (Ho <= 0 || Wo <= 0)
         return LIRF_FAIL(LIRF_E_SHAPE, "%s: kernel %dx%d does not fit input %dx%d with pad %d", op,
                          s->R, s->S, s->H, s->W, s->pad);
+    /* the kernels divide pixel indices in float (conv.cl: conv_div) */
+    if ((long long)(s->H + 2LL * s->pad) * (s->W + 2LL * s->pad) >= CONV_MAX_PLANE)
+        return LIRF_FAIL(LIRF_E_INVALID, "%s: padded input plane %lldx%lld has 2^22 pixels or more",
+                         op, s->H + 2LL * s->pad, s->W + 2LL * s->pad);
     d->N = (size_t)s->N;
     d->CHW = (size_t)s->C * s->H * s->W;
     d->HoWo = (size_t)Ho * Wo;
@@ -73,14 +91,17 @@ static lirf_status check_shape(const char *op, const lirf_conv_shape *s, conv_di
     d->CRS = (size_t)s->C * s->R * s->S;
     size_t rows = d->CRS > d->K ? d->CRS : d->K;
     size_t per_image = rows * d->HoWo;
-    if (per_image > (size_t)INT_MAX)
-        return LIRF_FAIL(LIRF_E_INVALID, "%s: one image needs %zu scratch elements (> INT_MAX)",
-                         op, per_image);
+    if (per_image > (size_t)INT_MAX || d->CHW > (size_t)INT_MAX)
+        return LIRF_FAIL(LIRF_E_INVALID, "%s: one image needs %zu scratch elements or has %zu "
+                         "input elements (> INT_MAX)", op, per_image, d->CHW);
     size_t limit = chunk_limit();
     if (limit > (size_t)INT_MAX) limit = (size_t)INT_MAX;
     size_t nb = limit / per_image;
     if (nb < 1) nb = 1;
     if (nb > d->N) nb = d->N;
+    if (nb > (size_t)(CONV_MAX_PLANE - 1) / d->HoWo) /* im2col: nb * HoWo < 2^22 */
+        nb = (size_t)(CONV_MAX_PLANE - 1) / d->HoWo;
+    if (nb > (size_t)INT_MAX / d->CHW) nb = (size_t)INT_MAX / d->CHW; /* int x indices */
     d->nb = nb;
     return LIRF_OK;
 }
@@ -90,14 +111,87 @@ static lirf_buf sub(lirf_buf b, size_t off, size_t n) {
     return (lirf_buf){b.mem, b.off + off, n};
 }
 
+/* A 1x1, stride-1, unpadded convolution: col is x in GEMM layout (a permute;
+ * for one image, x itself) and dx is dcol in NCHW layout. */
+static int is_pointwise(const lirf_conv_shape *s) {
+    return s->R == 1 && s->S == 1 && s->stride == 1 && s->pad == 0;
+}
+
+/* Launch k over the range (n0, n1, n2): dimension 0 is the pixel in a plane
+ * (consecutive addresses), 1 the channel, 2 the image. The local size is
+ * (l0, l1, 1), at most 256 and within the kernel's limit (lirf_kernel_wg):
+ * l0 is the kernel's preferred work-group multiple m (the SIMD width; queried)
+ * times a power of two: the largest one that rounds n0 up by at most 1/8,
+ * else the one that rounds it up least. `narrow` caps l0 at max(m, 32): for
+ * kernels with little work per item (a few taps) a group then spans several
+ * channels, and PoCL hoists the per-pixel index arithmetic out of the loop over
+ * them. l1 is the largest power of two that divides n1 and fills the group. */
+static lirf_status launch3(lirf_ctx *ctx, cl_kernel k, const char *label, size_t n0, size_t n1,
+                           size_t n2, int narrow) {
+    size_t wg, m = 1;
+    LIRF_TRY(lirf_kernel_wg(ctx, k, 256, &wg));
+    LIRF_CHECK_CL(clGetKernelWorkGroupInfo(k, lirf_ctx_device(ctx)->device,
+                                           CL_KERNEL_PREFERRED_WORK_GROUP_SIZE_MULTIPLE,
+                                           sizeof m, &m, NULL),
+                  "clGetKernelWorkGroupInfo");
+    if (m < 1 || m > wg) m = 1;
+    size_t cap = narrow ? (m > 32 ? m : 32) : wg;
+    size_t l0 = 0, best = 0;
+    for (size_t l = m; l <= wg && l <= cap; l *= 2) {
+        size_t padded = (n0 + l - 1) / l * l;
+        if (padded * 8 <= n0 * 9) l0 = l;                 /* the largest with little waste */
+        if (!best || padded < (n0 + best - 1) / best * best) best = l; /* least waste */
+        if (l >= n0) break;                              /* one group covers the plane */
+    }
+    if (!l0) l0 = best ? best : 1;
+    size_t l1 = 1;
+    while (l0 * l1 * 2 <= wg && n1 % (l1 * 2) == 0) l1 *= 2;
+    size_t gws[3] = {n0, n1, n2}, lws[3] = {l0, l1, 1};
+    return lirf_launch(ctx, k, label, 3, gws, lws);
+}
+
+/* col (CRS, nb*HoWo) = im2col of x (nb, C, H, W). */
 static lirf_status im2col(lirf_ctx *ctx, lirf_buf col, lirf_buf x, int nb,
                           const lirf_conv_shape *s) {
     int Ho = lirf_conv_out_h(s), Wo = lirf_conv_out_w(s);
     cl_kernel k;
-    LIRF_TRY(lirf_kernel_get(ctx, "conv", "im2col", &k));
-    LIRF_TRY(lirf_set_args(ctx, k, "bbiiiiiiiiii", col, x, nb, s->C, s->H, s->W, s->R, s->S,
-                           s->stride, s->pad, Ho, Wo));
-    return lirf_launch1(ctx, k, "conv2d/im2col", (size_t)s->C * s->R * s->S * nb * Ho * Wo);
+    if (is_pointwise(s)) {
+        LIRF_TRY(lirf_kernel_get(ctx, "conv", "nchw_to_gemm", &k));
+        LIRF_TRY(lirf_set_args(ctx, k, "bbiii", col, x, nb, s->C, Ho * Wo));
+        return launch3(ctx, k, "conv2d/im2col", (size_t)Ho * Wo, (size_t)s->C, (size_t)nb, 0);
+    }
+    int taps = s->R > s->S ? s->R : s->S;
+    const char *name = taps == 1 ? "im2col_k1" : taps <= 3 ? "im2col_k3" : "im2col";
+    LIRF_TRY(lirf_kernel_get(ctx, "conv", name, &k));
+    LIRF_TRY(lirf_set_args(ctx, k, "bbiiiiiiiiiiff", col, x, nb, s->C, s->H, s->W, s->R, s->S,
+                           s->stride, s->pad, Ho, Wo, 1.0 / ((double)Ho * Wo), 1.0 / Wo));
+    return launch3(ctx, k, "conv2d/im2col", (size_t)nb * Ho * Wo, (size_t)s->C, 1, taps == 1);
+}
+
+/* dx (nb, C, H, W) = col2im of dcol (CRS, nb*HoWo), written. */
+static lirf_status col2im(lirf_ctx *ctx, lirf_buf dx, lirf_buf dcol, int nb,
+                          const lirf_conv_shape *s) {
+    int Ho = lirf_conv_out_h(s), Wo = lirf_conv_out_w(s);
+    cl_kernel k;
+    if (is_pointwise(s)) {
+        LIRF_TRY(lirf_kernel_get(ctx, "conv", "gemm_to_nchw", &k));
+        LIRF_TRY(lirf_set_args(ctx, k, "bboiiii", dx, dcol, LIRF_NOBUF, 0, nb, s->C, Ho * Wo));
+        return launch3(ctx, k, "conv2d_backward/col2im", (size_t)Ho * Wo, (size_t)s->C,
+                       (size_t)nb, 0);
+    }
+    /* stride 1 up to 3x3: every tap, unrolled; else the taps reaching a pixel,
+     * at most tmax per dimension */
+    int taps = s->R > s->S ? s->R : s->S;
+    int tmax = (taps + s->stride - 1) / s->stride;
+    const char *name = s->stride == 1 && taps <= 3 ? "col2im_s1k3"
+                       : tmax == 1                ? "col2im_t1"
+                       : tmax == 2                ? "col2im_t2"
+                                                  : "col2im";
+    LIRF_TRY(lirf_kernel_get(ctx, "conv", name, &k));
+    LIRF_TRY(lirf_set_args(ctx, k, "bbiiiiiiiiiiffi", dx, dcol, nb, s->C, s->H, s->W, s->R, s->S,
+                           s->stride, s->pad, Ho, Wo, 1.0 / s->W, 1.0 / s->stride, tmax));
+    return launch3(ctx, k, "conv2d_backward/col2im", (size_t)s->H * s->W, (size_t)s->C,
+                   (size_t)nb, s->stride > 1);
 }
 
 lirf_status lirf_conv2d_forward(lirf_ctx *ctx, lirf_buf y, lirf_buf x, lirf_buf w, lirf_buf b,
@@ -110,20 +204,27 @@ lirf_status lirf_conv2d_forward(lirf_ctx *ctx, lirf_buf y, lirf_buf x, lirf_buf 
     LIRF_TRY(lirf_check_buf(w, d.K * d.CRS, op, "w"));
     LIRF_TRY(lirf_check_opt_buf(b, d.K, op, "b"));
 
-    lirf_buf col, tmp; /* (CRS, L), (K, L) */
-    LIRF_TRY(lirf_scratch(ctx, 0, d.CRS * d.nb * d.HoWo, &col));
-    LIRF_TRY(lirf_scratch(ctx, 1, d.K * d.nb * d.HoWo, &tmp));
+    /* With one image per chunk, GEMM layout (K, HoWo) is NCHW: the GEMM writes y
+     * directly (without bias); a pointwise conv reads x directly. */
+    int one = d.nb == 1, direct_x = one && is_pointwise(s), direct_y = one && !b.mem;
+    lirf_buf col = LIRF_NOBUF, tmp = LIRF_NOBUF; /* (CRS, L), (K, L) */
+    if (!direct_x) LIRF_TRY(lirf_scratch(ctx, 0, d.CRS * d.nb * d.HoWo, &col));
+    if (!direct_y) LIRF_TRY(lirf_scratch(ctx, 1, d.K * d.nb * d.HoWo, &tmp));
     cl_kernel kp;
     LIRF_TRY(lirf_kernel_get(ctx, "conv", "gemm_to_nchw", &kp));
 
     for (size_t n0 = 0; n0 < d.N; n0 += d.nb) {
         size_t nb = d.N - n0 < d.nb ? d.N - n0 : d.nb, L = nb * d.HoWo;
-        LIRF_TRY(im2col(ctx, col, sub(x, n0 * d.CHW, nb * d.CHW), (int)nb, s));
+        lirf_buf xc = sub(x, n0 * d.CHW, nb * d.CHW), yc = sub(y, n0 * d.KHoWo, nb * d.KHoWo);
+        if (direct_x) col = xc;
+        else LIRF_TRY(im2col(ctx, col, xc, (int)nb, s));
+        if (direct_y) tmp = yc;
         LIRF_TRY(lirf_gemm(ctx, LIRF_NO_TRANS, LIRF_NO_TRANS, d.K, L, d.CRS, 1.0f, w, d.CRS, col,
                            L, 0.0f, tmp, L));
-        LIRF_TRY(lirf_set_args(ctx, kp, "bboiiii", sub(y, n0 * d.KHoWo, nb * d.KHoWo), tmp, b,
-                               b.mem != NULL, (int)nb, s->K, (int)d.HoWo));
-        LIRF_TRY(lirf_launch1(ctx, kp, "conv2d_forward/gemm_to_nchw", nb * d.KHoWo));
+        if (direct_y) continue;
+        LIRF_TRY(lirf_set_args(ctx, kp, "bboiiii", yc, tmp, b, b.mem != NULL, (int)nb, s->K,
+                               (int)d.HoWo));
+        LIRF_TRY(launch3(ctx, kp, "conv2d_forward/gemm_to_nchw", d.HoWo, d.K, nb, 0));
     }
     return LIRF_OK;
 }
@@ -141,43 +242,52 @@ lirf_status lirf_conv2d_backward(lirf_ctx *ctx, lirf_buf dx, lirf_buf dw, lirf_b
     LIRF_TRY(lirf_check_buf(w, d.K * d.CRS, op, "w"));
 
     if (!dx.mem && !dw.mem && !db.mem) return LIRF_OK; /* nothing asked for */
-    lirf_buf col = LIRF_NOBUF, dyp, dcol = LIRF_NOBUF; /* (CRS, L), (K, L), (CRS, L) */
-    if (dw.mem) LIRF_TRY(lirf_scratch(ctx, 0, d.CRS * d.nb * d.HoWo, &col));
-    LIRF_TRY(lirf_scratch(ctx, 1, d.K * d.nb * d.HoWo, &dyp));
-    if (dx.mem) LIRF_TRY(lirf_scratch(ctx, 2, d.CRS * d.nb * d.HoWo, &dcol));
-    cl_kernel kp, kdb = NULL, kc = NULL;
+    /* With one image per chunk, dy is already in GEMM layout; a pointwise conv
+     * reads x directly and its dcol GEMM writes dx directly. */
+    int one = d.nb == 1, pw = one && is_pointwise(s);
+    lirf_buf col = LIRF_NOBUF, dyp = LIRF_NOBUF, dcol = LIRF_NOBUF; /* (CRS, L), (K, L), (CRS, L) */
+    if (dw.mem && !pw) LIRF_TRY(lirf_scratch(ctx, 0, d.CRS * d.nb * d.HoWo, &col));
+    if (!one) LIRF_TRY(lirf_scratch(ctx, 1, d.K * d.nb * d.HoWo, &dyp));
+    if (dx.mem && !pw) LIRF_TRY(lirf_scratch(ctx, 2, d.CRS * d.nb * d.HoWo, &dcol));
+    cl_kernel kp, kdb = NULL;
     size_t wg = 1;
     LIRF_TRY(lirf_kernel_get(ctx, "conv", "nchw_to_gemm", &kp));
     if (db.mem) {
         LIRF_TRY(lirf_kernel_get(ctx, "conv", "row_sum_acc", &kdb));
         LIRF_TRY(lirf_kernel_wg(ctx, kdb, 256, &wg));
     }
-    if (dx.mem) LIRF_TRY(lirf_kernel_get(ctx, "conv", "col2im", &kc));
-    int Ho = lirf_conv_out_h(s), Wo = lirf_conv_out_w(s);
 
     for (size_t n0 = 0; n0 < d.N; n0 += d.nb) {
         size_t nb = d.N - n0 < d.nb ? d.N - n0 : d.nb, L = nb * d.HoWo;
-        if (dw.mem) LIRF_TRY(im2col(ctx, col, sub(x, n0 * d.CHW, nb * d.CHW), (int)nb, s));
-        LIRF_TRY(lirf_set_args(ctx, kp, "bbiii", dyp, sub(dy, n0 * d.KHoWo, nb * d.KHoWo),
-                               (int)nb, s->K, (int)d.HoWo));
-        LIRF_TRY(lirf_launch1(ctx, kp, "conv2d_backward/nchw_to_gemm", d.K * L));
+        lirf_buf xc = sub(x, n0 * d.CHW, nb * d.CHW), dyc = sub(dy, n0 * d.KHoWo, nb * d.KHoWo);
+        lirf_buf dxc = dx.mem ? sub(dx, n0 * d.CHW, nb * d.CHW) : LIRF_NOBUF;
+        if (dw.mem) {
+            if (pw) col = xc;
+            else LIRF_TRY(im2col(ctx, col, xc, (int)nb, s));
+        }
+        if (one) {
+            dyp = dyc;
+        } else {
+            LIRF_TRY(lirf_set_args(ctx, kp, "bbiii", dyp, dyc, (int)nb, s->K, (int)d.HoWo));
+            LIRF_TRY(launch3(ctx, kp, "conv2d_backward/nchw_to_gemm", d.HoWo, d.K, nb, 0));
+        }
         /* dw (K, CRS) += dyp (K, L) x col^T (L, CRS) */
         if (dw.mem)
             LIRF_TRY(lirf_gemm(ctx, LIRF_NO_TRANS, LIRF_TRANS, d.K, d.CRS, L, 1.0f, dyp, L, col, L,
-                           1.0f, dw, d.CRS));
-        if (db.mem) {
-            size_t gws = d.K * wg, lws = wg;
-            LIRF_TRY(lirf_set_args(ctx, kdb, "bbiiL", db, dyp, s->K, (int)L, wg * sizeof(float)));
+                               1.0f, dw, d.CRS));
+        /* db (K) += row sums of dyp (K, L), on column slices of 4096 per work-item */
+        for (size_t j0 = 0; db.mem && j0 < L; j0 += 4096 * wg) {
+            size_t gws = d.K * wg, lws = wg, n = L - j0 < 4096 * wg ? L - j0 : 4096 * wg;
+            LIRF_TRY(lirf_set_args(ctx, kdb, "bbiiiiL", db, dyp, s->K, (int)j0, (int)n, (int)L,
+                                   wg * sizeof(float)));
             LIRF_TRY(lirf_launch(ctx, kdb, "conv2d_backward/db", 1, &gws, &lws));
         }
         if (dx.mem) {
             /* dcol (CRS, L) = w^T (CRS, K) x dyp (K, L) */
+            if (pw) dcol = dxc;
             LIRF_TRY(lirf_gemm(ctx, LIRF_TRANS, LIRF_NO_TRANS, d.CRS, L, d.K, 1.0f, w, d.CRS, dyp,
                                L, 0.0f, dcol, L));
-            LIRF_TRY(lirf_set_args(ctx, kc, "bbiiiiiiiiii", sub(dx, n0 * d.CHW, nb * d.CHW), dcol,
-                                   (int)nb, s->C, s->H, s->W, s->R, s->S, s->stride, s->pad, Ho,
-                                   Wo));
-            LIRF_TRY(lirf_launch1(ctx, kc, "conv2d_backward/col2im", nb * d.CHW));
+            if (!pw) LIRF_TRY(col2im(ctx, dxc, dcol, (int)nb, s));
         }
     }
     return LIRF_OK;

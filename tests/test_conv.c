@@ -1,12 +1,15 @@
 /* Convolution: lirf_conv2d_forward / _backward (cl_kernels/conv.cl,
  * model/op_conv.c) against the direct-loop references (model/ref/ref_conv.c);
- * the references' gradients by central finite differences; chunking of the
- * batch (LIRF_CONV_CHUNK_ELEMS); invalid arguments.
+ * the references' gradients by central finite differences; every specialised
+ * kernel (1x1, 3x3 stride 1/2/3, larger filters) on odd sizes; chunking of the
+ * batch (LIRF_CONV_CHUNK_ELEMS, and planes large enough to be split); invalid
+ * arguments.
  *
  * Tolerances (float device vs double reference, inputs in [-1, 1]):
  * y and dx atol 1e-4 rtol 1e-4 (sums of at most C*R*S*... <= 300 terms of
  * size <= 1); dw and db atol 2e-4 rtol 1e-4 (sums of up to N*Ho*Wo = 400
- * terms). Finite differences: the loss is linear in each input, so central
+ * terms); db of large_plane_chunks (4.3 M terms) atol 1e-2 rtol 1e-3.
+ * Finite differences: the loss is linear in each input, so central
  * differences are exact up to rounding: atol 1e-8. */
 #include <math.h>
 #include <stdlib.h>
@@ -169,6 +172,51 @@ START_TEST(resnet_sized) {
 }
 END_TEST
 
+/* Every specialised kernel of conv.cl (see op_conv.c: im2col, col2im):
+ * 1x1 stride 1 unpadded (no im2col: permutes), 1x1 with stride or pad
+ * (im2col_k1, col2im_t1), 3x3 stride 1 (im2col_k3, col2im_s1k3), 3x3 stride 2
+ * (col2im_t2), 3x3 stride 3 (col2im_t1 with three taps per dimension), and
+ * the plain kernels for larger filters (im2col, col2im), all on odd sizes. */
+START_TEST(pointwise_1x1_s1) {
+    lirf_conv_shape s = {3, 5, 7, 9, 6, 1, 1, 1, 0};
+    check_case(&s, 1, 110);
+    check_case(&s, 0, 111);
+    lirf_conv_shape t = {1, 4, 5, 3, 7, 1, 1, 1, 0}; /* one image: x, y, dx used in place */
+    check_case(&t, 0, 112);
+    check_case(&t, 1, 113);
+}
+END_TEST
+
+START_TEST(one_by_one_strided_or_padded) {
+    lirf_conv_shape s = {2, 3, 9, 7, 5, 1, 1, 2, 0}; /* odd sizes, stride 2 */
+    check_case(&s, 1, 114);
+    lirf_conv_shape t = {2, 3, 7, 8, 4, 1, 1, 3, 1}; /* stride 3, pad 1 */
+    check_case(&t, 0, 115);
+    lirf_conv_shape u = {2, 2, 5, 6, 3, 1, 1, 1, 1}; /* stride 1 but padded: im2col_k1 */
+    check_case(&u, 1, 116);
+}
+END_TEST
+
+START_TEST(strided_3x3_odd) {
+    lirf_conv_shape s = {3, 3, 9, 11, 4, 3, 3, 2, 1}; /* col2im_t2 */
+    check_case(&s, 1, 117);
+    lirf_conv_shape t = {2, 2, 10, 7, 3, 3, 3, 3, 0}; /* col2im_t1, 3 taps apart */
+    check_case(&t, 0, 118);
+    lirf_conv_shape u = {2, 2, 8, 9, 3, 3, 2, 2, 2}; /* 3x2, pad 2 */
+    check_case(&u, 1, 119);
+}
+END_TEST
+
+START_TEST(large_filters) {
+    lirf_conv_shape s = {2, 3, 9, 8, 4, 5, 5, 1, 2}; /* plain im2col, col2im (5 taps) */
+    check_case(&s, 1, 120);
+    lirf_conv_shape t = {2, 2, 13, 11, 3, 7, 7, 2, 3}; /* ImageNet-style stem: 4 taps */
+    check_case(&t, 0, 121);
+    lirf_conv_shape u = {2, 2, 7, 9, 3, 1, 4, 1, 1}; /* 1x4: plain im2col, col2im */
+    check_case(&u, 1, 122);
+}
+END_TEST
+
 static uint64_t gemm_calls(void) { return lirf_ctx_stats(tctx())->gemm_calls; }
 
 /* The batch split into chunks: per image max(CRS, K) * HoWo = 27 * 42 = 1134
@@ -192,6 +240,45 @@ START_TEST(chunked_batch) {
                       (unsigned long long)(5 * cases[i].chunks));
     }
     unsetenv("LIRF_CONV_CHUNK_ELEMS");
+}
+END_TEST
+
+/* Chunks also keep nb * Ho * Wo below 2^22 (im2col indexes a chunk's
+ * columns in float): 3 images of 1200x1200 run as chunks of 2 and 1. y, dx
+ * and db (a float sum of 4.3 M terms: atol 1e-2, rtol 1e-3) against the
+ * reference; dw is left out here (check_case covers it on chunks), as its
+ * GEMM has K = 2.9 M, which CLBlast gets wrong on Mesa rusticl (llvmpipe). */
+START_TEST(large_plane_chunks) {
+    lirf_ctx *ctx = tctx();
+    lirf_conv_shape s = {3, 1, 1200, 1200, 1, 3, 3, 1, 1};
+    conv_sizes z = sizes_of(&s);
+    trng r = {210};
+    double *x = rnd(&r, z.x, -1, 1), *w = rnd(&r, z.w, -1, 1), *b = rnd(&r, 1, -1, 1);
+    double *dy = rnd(&r, z.y, -1, 1), db0 = 0.25, db = db0;
+    to_float(x, z.x), to_float(w, z.w), to_float(b, 1), to_float(dy, z.y);
+    double *y = malloc(z.y * sizeof *y), *dx = malloc(z.x * sizeof *dx);
+    double *got = malloc(z.x * sizeof *got); /* z.x == z.y */
+    ref_conv2d_forward(y, x, w, b, &s);
+    double dw_unused[9] = {0}; /* the reference always computes dw */
+    ref_conv2d_backward(dx, dw_unused, &db, dy, x, w, &s);
+    tbuf bx = tbuf_new(x, z.x), bw = tbuf_new(w, z.w), bb = tbuf_new(b, 1), by = tbuf_new(y, z.y);
+    tbuf bdy = tbuf_new(dy, z.y), bdx = tbuf_new(y, z.x), bdb = tbuf_new(&db0, 1);
+    uint64_t g0 = gemm_calls();
+    ck_assert_int_eq(lirf_conv2d_forward(ctx, by.v, bx.v, bw.v, bb.v, &s), LIRF_OK);
+    ck_assert_int_eq(lirf_conv2d_backward(ctx, bdx.v, LIRF_NOBUF, bdb.v, bdy.v, bx.v, bw.v, &s),
+                     LIRF_OK);
+    ck_assert_msg(gemm_calls() - g0 == 2 * 2, "%llu GEMMs, want 4 (2 chunks)",
+                  (unsigned long long)(gemm_calls() - g0));
+    tbuf_get(&by, got, z.y);
+    ck_assert_close("large y", got, y, z.y, ATOL_Y, RTOL_Y);
+    tbuf_get(&bdx, got, z.x);
+    ck_assert_close("large dx", got, dx, z.x, ATOL_Y, RTOL_Y);
+    tbuf_get(&bdb, got, 1);
+    ck_assert_close("large db", got, &db, 1, 1e-2, 1e-3);
+    ck_assert(tbuf_guards_ok(&by) && tbuf_guards_ok(&bdx) && tbuf_guards_ok(&bdb));
+    tbuf_free(&bx), tbuf_free(&bw), tbuf_free(&bb), tbuf_free(&by);
+    tbuf_free(&bdy), tbuf_free(&bdx), tbuf_free(&bdb);
+    free(x), free(w), free(b), free(dy), free(y), free(dx), free(got);
 }
 END_TEST
 
@@ -283,6 +370,13 @@ START_TEST(invalid_arguments_rejected) {
     ck_assert_int_eq(lirf_conv2d_backward(ctx, dx.v, dw.v, db.v, y.v, x.v, w.v, &s), LIRF_E_SHAPE);
     s.R = 3;
     s.pad = 1;
+    /* padded plane of 2^22 pixels or more (2046 + 2 = 2048) */
+    lirf_conv_shape big = {1, 1, 2046, 2046, 1, 3, 3, 1, 1};
+    ck_assert_int_eq(lirf_conv2d_forward(ctx, y.v, x.v, w.v, b.v, &big), LIRF_E_INVALID);
+    ck_assert_int_eq(lirf_conv2d_backward(ctx, dx.v, dw.v, db.v, y.v, x.v, w.v, &big),
+                     LIRF_E_INVALID);
+    big.H = big.W = 2045; /* 2047 x 2047 is below: only the views are too small */
+    ck_assert_int_eq(lirf_conv2d_forward(ctx, y.v, x.v, w.v, b.v, &big), LIRF_E_SHAPE);
     /* NULL required buffers */
     ck_assert_int_eq(lirf_conv2d_forward(ctx, nob, x.v, w.v, b.v, &s), LIRF_E_NULL);
     ck_assert_int_eq(lirf_conv2d_forward(ctx, y.v, nob, w.v, b.v, &s), LIRF_E_NULL);
@@ -330,7 +424,12 @@ int main(void) {
     tcase_add_test(tc, downsample_1x1_s2_p0);
     tcase_add_test(tc, s1_p0_non_square);
     tcase_add_test(tc, resnet_sized);
+    tcase_add_test(tc, pointwise_1x1_s1);
+    tcase_add_test(tc, one_by_one_strided_or_padded);
+    tcase_add_test(tc, strided_3x3_odd);
+    tcase_add_test(tc, large_filters);
     tcase_add_test(tc, chunked_batch);
+    tcase_add_test(tc, large_plane_chunks);
     tcase_add_test(tc, invalid_arguments_rejected);
     suite_add_tcase(s, tc);
     return trun(s);
