@@ -58,7 +58,8 @@ typedef struct {
     double pre, dep, avg;
     int has;
 } column;
-/* Evaluates each column's checkpoint and prints Table 1 (Markdown, or JSON). 1 on success. */
+/* Evaluates each column's checkpoint (filling cols) and prints Table 1 to out
+ * (Markdown, or JSON; out NULL: no printing). 1 on success. */
 int eval_table(lirf_ctx *ctx, const char *data, lirf_data_kind kind, int train, int batch,
                const int32_t *dep, int ndep, column *cols, int ncols, const char *ipre,
                const char *idep, FILE *out, int json);

@@ -159,7 +159,7 @@ int eval_table(lirf_ctx *ctx, const char *data, lirf_data_kind kind, int train, 
         }
         free(a.counts), free(b.counts);
     }
-    if (ok) {
+    if (ok && out) {
         column all[12];
         int n = 0;
         if (ind.has) all[n++] = ind;
