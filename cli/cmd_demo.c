@@ -33,7 +33,8 @@ static void usage(FILE *f) {
         "  --epochs N             T0's epochs (default 3)\n"
         "  --deposit-epochs N     deposit epochs (default 3; the paper's 20 with --full)\n"
         "  --batch N              (default 128)\n"
-        "  --limit N              use at most N training images (T0, and the deposit)\n"
+        "  --limit N              train T0 on at most N training images\n"
+        "  --deposit-limit N      deposit with at most N of the deposit classes' images\n"
         "  --full                 the paper's setting for a GPU: width 64, CIFAR-10 from\n"
         "                         ../shared/data/cifar10 (or --data), 30 T0 epochs, 20 deposit\n"
         "                         epochs, T = 10\n"
@@ -49,7 +50,7 @@ int cmd_demo(const char *device, int argc, char **argv) {
     const char *out = "lirf-demo", *dep_arg = "0,1,2", *data = NULL, *test_data = NULL, *v;
     lirf_data_kind kind = LIRF_DATA_AUTO;
     int width = 16, epochs = 3, dep_epochs = -1, batch = 128, limit = 0, full = 0, retrain = 0;
-    int image_size = 0, bad = 0;
+    int image_size = 0, bad = 0, dep_limit = 0;
     lirf_deposit_opts o;
     lirf_deposit_opts_default(&o);
     for (int i = 1; i < argc && !bad; i++) {
@@ -63,6 +64,7 @@ int cmd_demo(const char *device, int argc, char **argv) {
         else if (arg_value(argc, argv, &i, "--deposit-epochs", &v, &bad)) bad = bad || !parse_int(v, 1, 100000, "--deposit-epochs", &dep_epochs);
         else if (arg_value(argc, argv, &i, "--batch", &v, &bad)) bad = bad || !parse_int(v, 2, 65536, "--batch", &batch);
         else if (arg_value(argc, argv, &i, "--limit", &v, &bad)) bad = bad || !parse_int(v, 1, 1 << 30, "--limit", &limit);
+        else if (arg_value(argc, argv, &i, "--deposit-limit", &v, &bad)) bad = bad || !parse_int(v, 1, 1 << 30, "--deposit-limit", &dep_limit);
         else if (arg_value(argc, argv, &i, "--data", &data, &bad)) {}
         else if (arg_value(argc, argv, &i, "--test-data", &test_data, &bad)) {}
         else if (arg_value(argc, argv, &i, "--format", &v, &bad)) bad = bad || !parse_data_kind(v, &kind);
@@ -141,7 +143,7 @@ int cmd_demo(const char *device, int argc, char **argv) {
     /* 2. deposit */
     fprintf(stderr, "lirf demo: [2/4] deposit of classes %s (%d epochs)\n", dep_arg, o.epochs);
     double t = lirf_now();
-    if (run_deposit(ctx, p_orig, data, kind, image_size, (size_t)limit, dep, ndep, &o, p_target, p_arch, p_arch_x,
+    if (run_deposit(ctx, p_orig, data, kind, image_size, (size_t)dep_limit, dep, ndep, &o, p_target, p_arch, p_arch_x,
                     LIRF_ARCHIVE_PLAIN, 0, &dep_sum))
         goto done;
     t_dep = lirf_now() - t;

@@ -43,6 +43,7 @@ static void usage(FILE *f) {
         "                       goes to PATH.state.safetensors\n"
         "  --resume             continue from PATH.state.safetensors (same options)\n"
         "  --save-every N       also save the training state every N steps\n"
+        "  --max-steps N        stop after N steps of the schedule (state saved; --resume goes on)\n"
         "  --json               print the result as JSON on stdout\n"
         "  --quiet              no progress output\n");
 }
@@ -121,6 +122,12 @@ int train_model(lirf_ctx *ctx, const train_args *a, double *acc_out, json_t **su
     lirf_train_result res;
     if ((st = lirf_train_run(ctx, net, ltr, &o, &io, &res))) {
         cli_error(st, "training");
+        goto done;
+    }
+    if (res.stopped) {
+        printf("stopped after %zu steps (--max-steps); the state is in %s.state.safetensors: "
+               "continue with --resume\n", res.steps, out);
+        rc = 0;
         goto done;
     }
     int64_t *counts = calloc(2 * (size_t)tr.num_classes, sizeof *counts);
@@ -214,6 +221,11 @@ int cmd_train(const char *device, int argc, char **argv) {
         else if (arg_value(argc, argv, &i, "--out", &out, &bad)) {}
         else if (arg_flag(argv, i, "--resume")) resume = 1;
         else if (arg_value(argc, argv, &i, "--save-every", &v, &bad)) bad = bad || !parse_int(v, 1, 1 << 30, "--save-every", &o.save_every);
+        else if (arg_value(argc, argv, &i, "--max-steps", &v, &bad)) {
+            int m = 0;
+            bad = bad || !parse_int(v, 1, 2147483647, "--max-steps", &m);
+            o.max_steps = m;
+        }
         else if (arg_flag(argv, i, "--json")) json = 1;
         else if (arg_flag(argv, i, "--quiet")) quiet = 1;
         else {

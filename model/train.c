@@ -277,7 +277,15 @@ lirf_status lirf_train_run(lirf_ctx *ctx, lirf_net *net, lirf_loader *train,
             if (io->model_path && o->save_every > 0 && (b + 1) % (size_t)o->save_every == 0 &&
                 b + 1 < spe)
                 st = save_state(net, io->model_path, io->meta, o, e, b + 1);
+            if (o->max_steps > 0 && gstep + 1 >= (size_t)o->max_steps && gstep + 1 < total) {
+                res->stopped = 1;
+                if (io->model_path && st == LIRF_OK)
+                    st = b + 1 < spe ? save_state(net, io->model_path, io->meta, o, e, b + 1)
+                                     : save_state(net, io->model_path, io->meta, o, e + 1, 0);
+                break;
+            }
         }
+        if (res->stopped) break;
         if (st == LIRF_OK && io->model_path) {
             /* the state first, then the model: both are complete files at all times */
             st = save_state(net, io->model_path, io->meta, o, e + 1, 0);

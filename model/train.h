@@ -21,6 +21,8 @@ typedef struct {
     uint32_t seed;
     lirf_aug_params aug;
     int save_every;       /* also checkpoint every this many steps (0: per epoch only) */
+    long max_steps;       /* stop (state saved) once this many steps of the schedule are done;
+                             0: run to the end. A later --resume continues. */
 } lirf_train_opts;
 
 void lirf_train_opts_default(lirf_train_opts *o);
@@ -59,6 +61,7 @@ typedef struct {
     size_t steps;
     int resumed_epoch;
     size_t resumed_step;
+    int stopped;          /* max_steps reached before the end */
 } lirf_train_result;
 
 /* Trains net (the whole network) on `train` with cross-entropy. */
