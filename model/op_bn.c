@@ -50,7 +50,7 @@ lirf_status lirf_bn_forward_train(lirf_ctx *ctx, lirf_buf y, lirf_buf save_mean,
                                   lirf_buf running_var, lirf_buf x, lirf_buf gamma,
                                   lirf_buf beta, int N, int C, int HW, float eps, float momentum) {
     const char *op = "bn_forward_train";
-    size_t total;
+    size_t total = 0;
     LIRF_TRY(bn_dims(op, N, C, HW, &total));
     if ((size_t)N * HW < 2)
         return LIRF_FAIL(LIRF_E_INVALID, "%s: one value per channel (N*HW = 1) has no variance",
@@ -83,7 +83,7 @@ lirf_status lirf_bn_forward_infer(lirf_ctx *ctx, lirf_buf y, lirf_buf x, lirf_bu
                                   lirf_buf beta, lirf_buf running_mean, lirf_buf running_var,
                                   int N, int C, int HW, float eps) {
     const char *op = "bn_forward_infer";
-    size_t total;
+    size_t total = 0;
     LIRF_TRY(bn_dims(op, N, C, HW, &total));
     LIRF_TRY(bn_eps(op, eps));
     LIRF_TRY(lirf_check_buf(y, total, op, "y"));
@@ -115,7 +115,7 @@ lirf_status lirf_bn_backward(lirf_ctx *ctx, lirf_buf dx, lirf_buf dgamma, lirf_b
                              lirf_buf dy, lirf_buf x, lirf_buf save_mean, lirf_buf save_invstd,
                              lirf_buf gamma, int N, int C, int HW) {
     const char *op = "bn_backward";
-    size_t total;
+    size_t total = 0;
     LIRF_TRY(bn_dims(op, N, C, HW, &total));
     LIRF_TRY(lirf_check_buf(dx, total, op, "dx"));
     LIRF_TRY(lirf_check_buf(dgamma, C, op, "dgamma"));
@@ -142,7 +142,7 @@ lirf_status lirf_bn_backward_infer(lirf_ctx *ctx, lirf_buf dx, lirf_buf dgamma, 
                                    lirf_buf running_mean, lirf_buf running_var, int N, int C,
                                    int HW, float eps) {
     const char *op = "bn_backward_infer";
-    size_t total;
+    size_t total = 0;
     LIRF_TRY(bn_dims(op, N, C, HW, &total));
     LIRF_TRY(bn_eps(op, eps));
     LIRF_TRY(lirf_check_buf(dx, total, op, "dx"));

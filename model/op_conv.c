@@ -197,7 +197,7 @@ static lirf_status col2im(lirf_ctx *ctx, lirf_buf dx, lirf_buf dcol, int nb,
 lirf_status lirf_conv2d_forward(lirf_ctx *ctx, lirf_buf y, lirf_buf x, lirf_buf w, lirf_buf b,
                                 const lirf_conv_shape *s) {
     const char *op = "conv2d_forward";
-    conv_dims d;
+    conv_dims d = {0};
     LIRF_TRY(check_shape(op, s, &d));
     LIRF_TRY(lirf_check_buf(y, d.N * d.KHoWo, op, "y"));
     LIRF_TRY(lirf_check_buf(x, d.N * d.CHW, op, "x"));
@@ -232,7 +232,7 @@ lirf_status lirf_conv2d_forward(lirf_ctx *ctx, lirf_buf y, lirf_buf x, lirf_buf 
 lirf_status lirf_conv2d_backward(lirf_ctx *ctx, lirf_buf dx, lirf_buf dw, lirf_buf db, lirf_buf dy,
                                  lirf_buf x, lirf_buf w, const lirf_conv_shape *s) {
     const char *op = "conv2d_backward";
-    conv_dims d;
+    conv_dims d = {0};
     LIRF_TRY(check_shape(op, s, &d));
     LIRF_TRY(lirf_check_opt_buf(dx, d.N * d.CHW, op, "dx"));
     LIRF_TRY(lirf_check_opt_buf(dw, d.K * d.CRS, op, "dw"));
