@@ -155,7 +155,7 @@ lirf_status lirf_buf_alloc(lirf_ctx *ctx, size_t n, lirf_buf *out) {
     if (!ctx || !out) return LIRF_FAIL(LIRF_E_NULL, "lirf_buf_alloc: NULL argument");
     if (n == 0) return LIRF_FAIL(LIRF_E_INVALID, "lirf_buf_alloc: 0 elements");
     if (n > SIZE_MAX / 4) return LIRF_FAIL(LIRF_E_INVALID, "lirf_buf_alloc: %zu elements", n);
-    cl_mem m;
+    cl_mem m = NULL;
     LIRF_TRY(lirf_mem_create(ctx, n * 4, &m));
     *out = (lirf_buf){m, 0, n};
     return LIRF_OK;
