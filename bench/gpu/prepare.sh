@@ -8,7 +8,7 @@ cd "$(dirname "$0")/../.."
 cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build-gpu -j"$(nproc)" >/dev/null
 rm -rf gpu-run && mkdir -p gpu-run/bin gpu-run/lib
-cp build-gpu/lirf build-gpu/test_* build-gpu/bench/bench_* gpu-run/bin/
+cp build-gpu/lirf build-gpu/test_* build-gpu/bench/bench_train build-gpu/bench/bench_conv gpu-run/bin/
 strip gpu-run/bin/*
 for b in gpu-run/bin/*; do ldd "$b"; done | awk '$3 ~ /^\// {print $3}' | sort -u |
   grep -vE '/(libc|libm|libpthread|libdl|librt|ld-linux[^/]*)\.so' |
