@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fileutil.h"
 #include "lirf_archive.h"
 
 #define READ_BLOCK ((size_t)64 << 10) /* libarchive's read block from a file */
@@ -79,33 +80,6 @@ static lirf_status ar_fail(struct archive *a, const char *what, const char *doin
         return LIRF_FAIL(LIRF_E_IO, "%s: I/O error %s: %s", what, doing, msg);
     return LIRF_FAIL(LIRF_E_FORMAT, "%s: corrupt, truncated or not a tar archive (%s): %s", what,
                      doing, msg);
-}
-
-/* fsync the folder holding path, so that the rename itself is durable. */
-static lirf_status fsync_parent(const char *path) {
-    const char *slash = strrchr(path, '/');
-    char *dir;
-    if (!slash)
-        dir = strdup(".");
-    else if (slash == path)
-        dir = strdup("/");
-    else
-        dir = strndup(path, (size_t)(slash - path));
-    if (!dir) return LIRF_FAIL(LIRF_E_NOMEM, "out of memory");
-    int fd = open(dir, O_RDONLY | O_DIRECTORY);
-    if (fd < 0) {
-        lirf_status st = LIRF_FAIL(LIRF_E_IO, "%s: cannot open folder to fsync: %s", dir,
-                                   strerror(errno));
-        free(dir);
-        return st;
-    }
-    lirf_status st = LIRF_OK;
-    /* Some file systems cannot fsync a folder (EINVAL); nothing more to do there. */
-    if (fsync(fd) != 0 && errno != EINVAL)
-        st = LIRF_FAIL(LIRF_E_IO, "%s: fsync of folder failed: %s", dir, strerror(errno));
-    close(fd);
-    free(dir);
-    return st;
 }
 
 /* ---- writer ---------------------------------------------------------------- */
@@ -370,7 +344,7 @@ lirf_status lirf_archive_write(const char *path, const char *manifest_json, cons
     if (st != LIRF_OK) unlink(tmp);
     free(tmp);
     LIRF_TRY(st);
-    return fsync_parent(path);
+    return lirf_fsync_parent(path);
 }
 
 /* ---- reader ---------------------------------------------------------------- */

@@ -9,6 +9,7 @@
  * The data bytes are little-endian; this file assumes a little-endian host and
  * refuses to run on another (LIRF_E_UNSUPPORTED).
  */
+#include "fileutil.h"
 #include "safetensors.h"
 
 #include <errno.h>
@@ -590,33 +591,6 @@ lirf_status lirf_st_write_mem(const lirf_st_tensor *tensors, size_t count,
     return LIRF_OK;
 }
 
-/* fsync the folder holding path, so that the rename itself is durable. */
-static lirf_status fsync_parent(const char *path) {
-    const char *slash = strrchr(path, '/');
-    char *dir;
-    if (!slash)
-        dir = strdup(".");
-    else if (slash == path)
-        dir = strdup("/");
-    else
-        dir = strndup(path, (size_t)(slash - path));
-    if (!dir) return LIRF_FAIL(LIRF_E_NOMEM, "out of memory");
-    int fd = open(dir, O_RDONLY | O_DIRECTORY);
-    if (fd < 0) {
-        lirf_status st = LIRF_FAIL(LIRF_E_IO, "%s: cannot open folder to fsync: %s", dir,
-                                   strerror(errno));
-        free(dir);
-        return st;
-    }
-    lirf_status st = LIRF_OK;
-    /* Some file systems cannot fsync a folder (EINVAL); nothing more to do there. */
-    if (fsync(fd) != 0 && errno != EINVAL)
-        st = LIRF_FAIL(LIRF_E_IO, "%s: fsync of folder failed: %s", dir, strerror(errno));
-    close(fd);
-    free(dir);
-    return st;
-}
-
 lirf_status lirf_st_write(const char *path, const lirf_st_tensor *tensors, size_t count,
                           const char *const *meta_keys, const char *const *meta_vals,
                           size_t meta_count) {
@@ -662,5 +636,5 @@ lirf_status lirf_st_write(const char *path, const lirf_st_tensor *tensors, size_
         return st;
     }
     free(tmp);
-    return fsync_parent(path);
+    return lirf_fsync_parent(path);
 }

@@ -1,0 +1,34 @@
+/* File-system helpers (see fileutil.h). */
+#include "fileutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+lirf_status lirf_fsync_parent(const char *path) {
+    const char *slash = strrchr(path, '/');
+    char *dir;
+    if (!slash)
+        dir = strdup(".");
+    else if (slash == path)
+        dir = strdup("/");
+    else
+        dir = strndup(path, (size_t)(slash - path));
+    if (!dir) return LIRF_FAIL(LIRF_E_NOMEM, "out of memory");
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (fd < 0) {
+        lirf_status st = LIRF_FAIL(LIRF_E_IO, "%s: cannot open folder to fsync: %s", dir,
+                                   strerror(errno));
+        free(dir);
+        return st;
+    }
+    lirf_status st = LIRF_OK;
+    /* Some file systems cannot fsync a folder (EINVAL); nothing more to do there. */
+    if (fsync(fd) != 0 && errno != EINVAL)
+        st = LIRF_FAIL(LIRF_E_IO, "%s: fsync of folder failed: %s", dir, strerror(errno));
+    close(fd);
+    free(dir);
+    return st;
+}
