@@ -241,7 +241,9 @@ static void usage(FILE *f) {
             "  --quick       6 shapes, small batch: a smoke run\n"
             "  --append FILE append the printed block, with the command line, to FILE\n"
             "Environment: LIRF_DEVICE picks the OpenCL device (see `lirf devices`);\n"
-            "LIRF_CONV_CHUNK_ELEMS changes the chunking as it does in op_conv.c.\n");
+            "LIRF_CONV_CHUNK_ELEMS changes the chunking as it does in op_conv.c;\n"
+            "LIRF_GEMM_TUNING=off uses CLBlast's default parameters instead of lirf's tuned\n"
+            "ones (`lirf tune`; the block names the parameters used).\n");
 }
 
 static int parse_int(const char *name, const char *v, int lo, int hi, int *out) {
@@ -362,6 +364,22 @@ int main(int argc, char **argv) {
          dev->platform_name, dev->platform_version, dev->driver, (unsigned)dev->compute_units);
     emit("- OpenBLAS: %s; %d threads (openblas_get_num_threads)\n", openblas_get_config(),
          openblas_get_num_threads());
+    {
+        const char *env = getenv("LIRF_GEMM_TUNING");
+        lirf_gemm_tuning tt;
+        int tuned = lirf_gemm_tuning_current(ctx, &tt);
+        emit("- CLBlast parameters: %s (LIRF_GEMM_TUNING %s)", lirf_gemm_tuning_source(ctx),
+             env ? env : "unset");
+        if (tuned) {
+            emit("; XGEMM_MIN_INDIRECT_SIZE %zu", tt.min_indirect);
+            for (int c = 0; c < 3; c++) {
+                emit("; %s Xgemm", lirf_gemm_class_names[c]);
+                for (int p = 0; p < LIRF_XGEMM_NPARAMS; p++)
+                    emit(" %s=%zu", lirf_xgemm_param_names[p], tt.cls[c].xgemm[p]);
+            }
+        }
+        emit("\n");
+    }
     const char *pocl = getenv("POCL_MAX_PTHREAD_COUNT");
     emit("- threads: %d for OpenBLAS; the OpenCL driver runs its own pool (PoCL: "
          "POCL_MAX_PTHREAD_COUNT=%s, else all online cores)\n",

@@ -5,6 +5,7 @@
 /* Each returns the process exit status: 0 ok, 1 check failed, 2 error/usage. */
 int cmd_devices(const char *device, int argc, char **argv);
 int cmd_selftest(const char *device, int argc, char **argv);
+int cmd_tune(const char *device, int argc, char **argv); /* cmd_tune.c */
 
 /* Prints "lirf: <status>: <message>" for a failed call; returns 2. */
 int cli_error(lirf_status st, const char *what);

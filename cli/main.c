@@ -19,6 +19,7 @@ static void usage(FILE *f) {
             "  deposit     remove classes' knowledge into a deposit archive (LIRF)\n"
             "  withdraw    put it back: target net + deposit archive -> recover net\n"
             "  demo        the whole job on Fashion-MNIST: train, deposit, withdraw, Table 1\n"
+            "  tune        find and store GEMM parameters for this device (CLBlast)\n"
             "\n"
             "global options:\n"
             "  --device SPEC   device to use: P:D (platform:device index) or part of the\n"
@@ -69,6 +70,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "deposit")) return cmd_deposit(device, sub_argc, sub_argv);
     if (!strcmp(cmd, "withdraw")) return cmd_withdraw(device, sub_argc, sub_argv);
     if (!strcmp(cmd, "demo")) return cmd_demo(device, sub_argc, sub_argv);
+    if (!strcmp(cmd, "tune")) return cmd_tune(device, sub_argc, sub_argv);
     fprintf(stderr, "lirf: unknown command \"%s\" (see lirf --help)\n", cmd);
     return 2;
 }

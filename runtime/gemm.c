@@ -1,9 +1,49 @@
-/* GEMM through CLBlast, with the runtime's scratch as CLBlast's temp buffer. */
+/* GEMM through CLBlast, with the runtime's scratch as CLBlast's temp buffer.
+ *
+ * With tuned parameters in use (tune.c) each call first makes CLBlast hold the
+ * Xgemm parameters of its transpose class, then asks for the column-major
+ * product C^T (N,M) = op(B)^T op(A)^T, which is the row-major C (M,N) in the
+ * same memory. CLBlast's indirect kernels want column-major operands; given
+ * row-major ones it transposes C in and out (and, for NT, both operands) into
+ * temporaries. Swapped, the forward (NN) copies only the small weight matrix,
+ * dcol (TN) copies nothing, and dW (NT, with the GEMMK 1 kernel) copies only
+ * the small dW. Without tuning (LIRF_GEMM_TUNING=off, unknown device) the call
+ * is the plain row-major one.
+ */
 #include <time.h>
 
 #include <clblast_c.h>
 
 #include "internal.h"
+
+/* tune.c: 1 if ctx's device has tuned parameters in use, after making CLBlast
+ * hold those of class cls (ta * 2 + tb); *st reports a failed override. */
+int lirf_gemm_tuning_prepare(lirf_ctx *ctx, int cls, lirf_status *st);
+
+/* One CLBlast call's layout and operand order. */
+typedef struct {
+    CLBlastLayout layout;
+    CLBlastTranspose ta, tb;
+    size_t m, n;
+    lirf_buf a, b;
+    size_t lda, ldb, sa, sb;
+} blast_call;
+
+/* Row-major as given, or (tuned) column-major with A and B swapped. */
+static lirf_status blast_args(lirf_ctx *ctx, lirf_trans ta, lirf_trans tb, size_t M, size_t N,
+                              lirf_buf A, size_t lda, size_t sa, lirf_buf B, size_t ldb, size_t sb,
+                              blast_call *c) {
+    lirf_status st;
+    int tuned = lirf_gemm_tuning_prepare(ctx, (int)ta * 2 + (int)tb, &st);
+    if (st != LIRF_OK) return st;
+    CLBlastTranspose cta = ta ? CLBlastTransposeYes : CLBlastTransposeNo;
+    CLBlastTranspose ctb = tb ? CLBlastTransposeYes : CLBlastTransposeNo;
+    if (tuned)
+        *c = (blast_call){CLBlastLayoutColMajor, ctb, cta, N, M, B, A, ldb, lda, sb, sa};
+    else
+        *c = (blast_call){CLBlastLayoutRowMajor, cta, ctb, M, N, A, B, lda, ldb, sa, sb};
+    return LIRF_OK;
+}
 
 static lirf_status check_matrix(const char *what, lirf_buf m, size_t rows, size_t cols, size_t ld,
                                 size_t stride, size_t batch) {
@@ -44,11 +84,11 @@ lirf_status lirf_gemm(lirf_ctx *ctx, lirf_trans ta, lirf_trans tb, size_t M, siz
                       lirf_buf C, size_t ldc) {
     if (!ctx) return LIRF_FAIL(LIRF_E_NULL, "gemm: NULL context");
     LIRF_TRY(check_all(ta, tb, M, N, K, A, lda, 0, B, ldb, 0, C, ldc, 0, 1));
-    CLBlastTranspose cta = ta ? CLBlastTransposeYes : CLBlastTransposeNo;
-    CLBlastTranspose ctb = tb ? CLBlastTransposeYes : CLBlastTransposeNo;
+    blast_call c;
+    LIRF_TRY(blast_args(ctx, ta, tb, M, N, A, lda, 0, B, ldb, 0, &c));
     size_t temp_bytes = 0;
-    CLBlastStatusCode s = CLBlastSGemmTempBufferSize(CLBlastLayoutRowMajor, cta, ctb, M, N, K,
-                                                     A.off, lda, B.off, ldb, C.off, ldc,
+    CLBlastStatusCode s = CLBlastSGemmTempBufferSize(c.layout, c.ta, c.tb, c.m, c.n, K, c.a.off,
+                                                     c.lda, c.b.off, c.ldb, C.off, ldc,
                                                      &ctx->queue, &temp_bytes);
     if (s != CLBlastSuccess) return blast_fail(s, "CLBlastSGemmTempBufferSize", M, N, K);
     lirf_buf temp;
@@ -61,9 +101,9 @@ lirf_status lirf_gemm(lirf_ctx *ctx, lirf_trans ta, lirf_trans tb, size_t M, siz
         clFinish(ctx->queue);
         clock_gettime(CLOCK_MONOTONIC, &t0);
     }
-    s = CLBlastSgemmWithTempBuffer(CLBlastLayoutRowMajor, cta, ctb, M, N, K, alpha, A.mem, A.off,
-                                   lda, B.mem, B.off, ldb, beta, C.mem, C.off, ldc, &ctx->queue,
-                                   NULL, temp.mem);
+    s = CLBlastSgemmWithTempBuffer(c.layout, c.ta, c.tb, c.m, c.n, K, alpha, c.a.mem, c.a.off,
+                                   c.lda, c.b.mem, c.b.off, c.ldb, beta, C.mem, C.off, ldc,
+                                   &ctx->queue, NULL, temp.mem);
     if (s != CLBlastSuccess) return blast_fail(s, "CLBlastSgemm", M, N, K);
     if (ctx->profiling) {
         clFinish(ctx->queue);
@@ -82,10 +122,11 @@ lirf_status lirf_gemm_batched(lirf_ctx *ctx, lirf_trans ta, lirf_trans tb, size_
     if (!ctx) return LIRF_FAIL(LIRF_E_NULL, "gemm: NULL context");
     LIRF_TRY(check_all(ta, tb, M, N, K, A, lda, stride_a, B, ldb, stride_b, C, ldc, stride_c,
                        batch));
+    blast_call c;
+    LIRF_TRY(blast_args(ctx, ta, tb, M, N, A, lda, stride_a, B, ldb, stride_b, &c));
     CLBlastStatusCode s = CLBlastSgemmStridedBatched(
-        CLBlastLayoutRowMajor, ta ? CLBlastTransposeYes : CLBlastTransposeNo,
-        tb ? CLBlastTransposeYes : CLBlastTransposeNo, M, N, K, alpha, A.mem, A.off, lda, stride_a,
-        B.mem, B.off, ldb, stride_b, beta, C.mem, C.off, ldc, stride_c, batch, &ctx->queue, NULL);
+        c.layout, c.ta, c.tb, c.m, c.n, K, alpha, c.a.mem, c.a.off, c.lda, c.sa, c.b.mem, c.b.off,
+        c.ldb, c.sb, beta, C.mem, C.off, ldc, stride_c, batch, &ctx->queue, NULL);
     if (s != CLBlastSuccess) return blast_fail(s, "CLBlastSgemmStridedBatched", M, N, K);
     ctx->stats.gemm_calls++;
     return LIRF_OK;

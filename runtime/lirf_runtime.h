@@ -235,4 +235,60 @@ void lirf_profile_reset(lirf_ctx *ctx);
 /* SHA-256 (libsodium) as 64 lowercase hex chars + NUL. */
 void lirf_sha256_hex(const void *data, size_t len, char out[65]);
 
+/* ---- GEMM tuning (CLBlast parameters; runtime/tune.c) ----------------------
+ * lirf keeps one CLBlast Xgemm parameter set per transpose class of lirf_gemm
+ * and applies it before each call of that class. With parameters in use,
+ * lirf_gemm asks CLBlast for the column-major product C^T = op(B)^T op(A)^T
+ * (the same numbers, fewer internal copies). Sources, first found: the file
+ * lirf_gemm_tuning_file() written by `lirf tune` ("file"), a table shipped for
+ * the devices it was measured on ("shipped"), else CLBlast's defaults
+ * ("default"); LIRF_GEMM_TUNING=off gives "off" (CLBlast's defaults, the call
+ * lirf made before tuning). Chosen in lirf_ctx_create and logged at info. */
+#define LIRF_GEMM_CLASSES 4     /* index ta * 2 + tb: NN, NT, TN, TT */
+#define LIRF_XGEMM_NPARAMS 16
+extern const char *const lirf_xgemm_param_names[LIRF_XGEMM_NPARAMS]; /* GEMMK ... VWN */
+extern const char *const lirf_gemm_class_names[LIRF_GEMM_CLASSES];   /* "NN" ... "TT" */
+typedef struct {
+    int set;                          /* 1 when xgemm holds parameters */
+    size_t xgemm[LIRF_XGEMM_NPARAMS]; /* in lirf_xgemm_param_names order */
+} lirf_gemm_class_params;
+typedef struct {
+    lirf_gemm_class_params cls[LIRF_GEMM_CLASSES];
+    size_t min_indirect; /* CLBlast XGEMM_MIN_INDIRECT_SIZE; 0 = CLBlast's own */
+} lirf_gemm_tuning;
+
+/* Picks and applies the parameters as above; lirf_ctx_create calls it. */
+lirf_status lirf_gemm_tuning_init(lirf_ctx *ctx);
+/* "file", "shipped", "default", "off", or "set" (lirf_gemm_tuning_use). */
+const char *lirf_gemm_tuning_source(const lirf_ctx *ctx);
+/* 1 and *out (may be NULL) when parameters are in use for ctx's device. */
+int lirf_gemm_tuning_current(const lirf_ctx *ctx, lirf_gemm_tuning *out);
+/* Use t (every class set and valid, else LIRF_E_INVALID) from now on for
+ * ctx's device (CLBlast is told at the next lirf_gemm); t NULL goes back to the
+ * plain call ("off" if source is "off", else "default"). Once a GEMM has run
+ * with lirf's parameters, CLBlast's own cannot be restored in that process
+ * (its C API cannot read them): the plain call then stays correct, with the
+ * parameters applied last. State is per device: every context on the device
+ * sees the last lirf_gemm_tuning_init / lirf_gemm_tuning_use. */
+lirf_status lirf_gemm_tuning_use(lirf_ctx *ctx, const lirf_gemm_tuning *t, const char *source);
+/* LIRF_OK if the 16 Xgemm values are in range and meet the kernel's
+ * constraints (dev may be NULL: no device limits); else LIRF_E_INVALID with
+ * the reason in why (no error recorded). */
+lirf_status lirf_gemm_params_check(const size_t *xgemm, const lirf_device_info *dev, char *why,
+                                   size_t cap);
+/* The shipped parameters for dev: 1 and *out (may be NULL) if there are any. */
+int lirf_gemm_tuning_shipped(const lirf_device_info *dev, lirf_gemm_tuning *out);
+/* <cache_dir>/gemm-tuning-<hash of platform, device, version, driver>.json */
+lirf_status lirf_gemm_tuning_file(const char *cache_dir, const lirf_device_info *dev, char *path,
+                                  size_t cap);
+/* Reads and validates a tuning file for dev: LIRF_E_NOT_FOUND if absent,
+ * LIRF_E_FORMAT for bad JSON, another device, unknown keys, classes, kernels
+ * or parameters, missing or invalid values. TT defaults to NN. */
+lirf_status lirf_gemm_tuning_load(const char *path, const lirf_device_info *dev,
+                                  lirf_gemm_tuning *out);
+/* Writes t (validated) atomically; measured_json, if not NULL, is stored under
+ * "measured" (informational, ignored when read). */
+lirf_status lirf_gemm_tuning_save(const char *path, const lirf_device_info *dev,
+                                  const lirf_gemm_tuning *t, const char *measured_json);
+
 #endif
