@@ -35,7 +35,7 @@ static lirf_status pool_dims(const char *op, int N, int C, int H, int W, size_t 
 lirf_status lirf_maxpool2_forward(lirf_ctx *ctx, lirf_buf y, lirf_buf idx, lirf_buf x, int N,
                                   int C, int H, int W) {
     const char *op = "maxpool2_forward";
-    size_t in_total, out_total;
+    size_t in_total = 0, out_total = 0;
     LIRF_TRY(pool_dims(op, N, C, H, W, &in_total, &out_total));
     LIRF_TRY(lirf_check_buf(y, out_total, op, "y"));
     LIRF_TRY(lirf_check_buf(idx, out_total, op, "idx"));
@@ -49,7 +49,7 @@ lirf_status lirf_maxpool2_forward(lirf_ctx *ctx, lirf_buf y, lirf_buf idx, lirf_
 lirf_status lirf_maxpool2_backward(lirf_ctx *ctx, lirf_buf dx, lirf_buf dy, lirf_buf idx, int N,
                                    int C, int H, int W) {
     const char *op = "maxpool2_backward";
-    size_t in_total, out_total;
+    size_t in_total = 0, out_total = 0;
     LIRF_TRY(pool_dims(op, N, C, H, W, &in_total, &out_total));
     LIRF_TRY(lirf_check_buf(dx, in_total, op, "dx"));
     LIRF_TRY(lirf_check_buf(dy, out_total, op, "dy"));
@@ -62,7 +62,7 @@ lirf_status lirf_maxpool2_backward(lirf_ctx *ctx, lirf_buf dx, lirf_buf dy, lirf
 
 lirf_status lirf_gap_forward(lirf_ctx *ctx, lirf_buf y, lirf_buf x, int N, int C, int HW) {
     const char *op = "gap_forward";
-    size_t total;
+    size_t total = 0;
     LIRF_TRY(dims3(op, N, C, HW, &total));
     size_t NC = (size_t)N * C;
     LIRF_TRY(lirf_check_buf(y, NC, op, "y"));
@@ -79,7 +79,7 @@ lirf_status lirf_gap_forward(lirf_ctx *ctx, lirf_buf y, lirf_buf x, int N, int C
 
 lirf_status lirf_gap_backward(lirf_ctx *ctx, lirf_buf dx, lirf_buf dy, int N, int C, int HW) {
     const char *op = "gap_backward";
-    size_t total;
+    size_t total = 0;
     LIRF_TRY(dims3(op, N, C, HW, &total));
     LIRF_TRY(lirf_check_buf(dx, total, op, "dx"));
     LIRF_TRY(lirf_check_buf(dy, (size_t)N * C, op, "dy"));

@@ -149,19 +149,21 @@ typedef struct {
 } shipped_entry;
 
 static const shipped_entry SHIPPED[] = {
-    /* PoCL 3.1 (Debian 12) on 2 cores of a Xeon with AVX-512, 2026-11-27: `lirf tune
-     * --budget 900` (507 s). NN and TN share one set: the tuner's NN pick (VWN 2)
-     * was within the noise of VWN 8 in an interleaved rerun, and one set is one
-     * CLBlast compilation fewer. One work-item per work-group, 32x16 tiles of 8-wide
-     * vectors; NT the 2-D register-tiled kernel (GEMMK 1) with 16-wide vectors. */
+    /* PoCL 3.1 (Debian 12), 2 cores of a Xeon with AVX-512, 2026-11-27, from
+     * `lirf tune --budget 600` (137 s). One work-item per work-group, 16-wide
+     * vectors along M (512-bit FMAs), scalar loads along N, no K unrolling.
+     * NN and TN share one set (the tuner's TN pick, NWG 8, was within 6% of
+     * NWG 16, and one set is one CLBlast compilation fewer); NT uses the 2-D
+     * register-tiled kernel (GEMMK 1), which reads both operands along K. The
+     * direct kernel only below 64^3 multiply-adds (CLBlast's: 576^3). */
     {"OpenCL 3.0 PoCL HSTR: pthread-x86_64-pc-linux-gnu-skylake-avx512",
      "OpenCL C 1.2 PoCL",
      "3.1+debian",
      64,
-     {/* NN */ {0, 1, 16, 2, 1, 1, 32, 1, 1, 16, 0, 0, 0, 0, 8, 8},
-      /* NT */ {1, 16, 1, 1, 1, 1, 16, 1, 1, 16, 0, 0, 0, 0, 16, 8},
-      /* TN */ {0, 1, 16, 2, 1, 1, 32, 1, 1, 16, 0, 0, 0, 0, 8, 8},
-      /* TT */ {0, 1, 16, 2, 1, 1, 32, 1, 1, 16, 0, 0, 0, 0, 8, 8}}},
+     {/* NN */ {0, 1, 16, 1, 1, 1, 32, 1, 1, 16, 0, 0, 0, 0, 16, 1},
+      /* NT */ {1, 8, 1, 1, 1, 1, 16, 1, 1, 16, 0, 0, 0, 0, 16, 1},
+      /* TN */ {0, 1, 16, 1, 1, 1, 32, 1, 1, 16, 0, 0, 0, 0, 16, 1},
+      /* TT */ {0, 1, 16, 1, 1, 1, 32, 1, 1, 16, 0, 0, 0, 0, 16, 1}}},
 };
 
 int lirf_gemm_tuning_shipped(const lirf_device_info *dev, lirf_gemm_tuning *out) {
