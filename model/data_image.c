@@ -65,7 +65,7 @@ static int grow_rows(lirf_image_decoder *d, size_t h) {
 
 /* ---- JPEG ------------------------------------------------------------------ */
 
-static void jerr_exit(j_common_ptr ci) {
+static void jerr_longjmp(j_common_ptr ci) {
     jerr_mgr *m = (jerr_mgr *)(void *)ci->err;
     ci->err->format_message(ci, m->msg);
     longjmp(m->jb, 1);
@@ -74,7 +74,7 @@ static void jerr_exit(j_common_ptr ci) {
 /* Warnings are ignored (harmless ones are common in real data sets), except a
  * premature end of the file: libjpeg would fill the rest with gray. */
 static void jerr_emit(j_common_ptr ci, int level) {
-    if (level < 0 && ci->err->msg_code == JWRN_JPEG_EOF) jerr_exit(ci);
+    if (level < 0 && ci->err->msg_code == JWRN_JPEG_EOF) jerr_longjmp(ci);
 }
 
 static lirf_status decode_jpeg(lirf_image_decoder *d, const uint8_t *bytes, size_t len,
@@ -197,7 +197,7 @@ lirf_status lirf_image_decoder_new(lirf_image_decoder **out) {
     lirf_image_decoder *d = calloc(1, sizeof *d);
     if (!d) return LIRF_FAIL(LIRF_E_NOMEM, "out of host memory");
     d->jpg.err = jpeg_std_error(&d->jerr.pub);
-    d->jerr.pub.error_exit = jerr_exit;
+    d->jerr.pub.error_exit = jerr_longjmp;
     d->jerr.pub.emit_message = jerr_emit;
     if (setjmp(d->jerr.jb)) { /* jpeg_create_decompress can fail on memory */
         free(d);
