@@ -3,7 +3,8 @@
  *
  * The batch runs in chunks of nb images so that the scratch stays bounded:
  * nb = max(1, min(N, limit / (max(CRS, K) * HoWo))) with CRS = C*R*S, where
- * limit is the element budget of one scratch slot, 64 Mi floats by default;
+ * limit is the element budget of one scratch slot, 64 Mi floats by default
+ * and at most 4/5 of the device's largest allocation (a slot grows to 1.25x);
  * also nb * HoWo < 2^22 (im2col indexes a chunk's columns in float) and
  * nb * C*H*W <= INT_MAX (int indices into x).
  * The environment variable LIRF_CONV_CHUNK_ELEMS (a positive integer) sets
@@ -71,7 +72,8 @@ static size_t chunk_limit(void) {
     return CONV_CHUNK_DEFAULT;
 }
 
-static lirf_status check_shape(const char *op, const lirf_conv_shape *s, conv_dims *d) {
+static lirf_status check_shape(lirf_ctx *ctx, const char *op, const lirf_conv_shape *s,
+                               conv_dims *d) {
     if (!s) return LIRF_FAIL(LIRF_E_NULL, "%s: shape is NULL", op);
     LIRF_TRY(lirf_check_dims(op, 8, s->N, s->C, s->H, s->W, s->K, s->R, s->S, s->stride));
     if (s->pad < 0) return LIRF_FAIL(LIRF_E_INVALID, "%s: pad is %d (must be >= 0)", op, s->pad);
@@ -95,6 +97,10 @@ static lirf_status check_shape(const char *op, const lirf_conv_shape *s, conv_di
         return LIRF_FAIL(LIRF_E_INVALID, "%s: one image needs %zu scratch elements or has %zu "
                          "input elements (> INT_MAX)", op, per_image, d->CHW);
     size_t limit = chunk_limit();
+    /* a scratch slot grows to 1.25x what is asked: keep it within the device's
+     * largest allocation */
+    cl_ulong max_alloc = lirf_ctx_device(ctx)->max_alloc;
+    if (max_alloc && limit > max_alloc / sizeof(float) / 5 * 4) limit = max_alloc / sizeof(float) / 5 * 4;
     if (limit > (size_t)INT_MAX) limit = (size_t)INT_MAX;
     size_t nb = limit / per_image;
     if (nb < 1) nb = 1;
@@ -198,7 +204,7 @@ lirf_status lirf_conv2d_forward(lirf_ctx *ctx, lirf_buf y, lirf_buf x, lirf_buf 
                                 const lirf_conv_shape *s) {
     const char *op = "conv2d_forward";
     conv_dims d = {0};
-    LIRF_TRY(check_shape(op, s, &d));
+    LIRF_TRY(check_shape(ctx, op, s, &d));
     LIRF_TRY(lirf_check_buf(y, d.N * d.KHoWo, op, "y"));
     LIRF_TRY(lirf_check_buf(x, d.N * d.CHW, op, "x"));
     LIRF_TRY(lirf_check_buf(w, d.K * d.CRS, op, "w"));
@@ -233,7 +239,7 @@ lirf_status lirf_conv2d_backward(lirf_ctx *ctx, lirf_buf dx, lirf_buf dw, lirf_b
                                  lirf_buf x, lirf_buf w, const lirf_conv_shape *s) {
     const char *op = "conv2d_backward";
     conv_dims d = {0};
-    LIRF_TRY(check_shape(op, s, &d));
+    LIRF_TRY(check_shape(ctx, op, s, &d));
     LIRF_TRY(lirf_check_opt_buf(dx, d.N * d.CHW, op, "dx"));
     LIRF_TRY(lirf_check_opt_buf(dw, d.K * d.CRS, op, "dw"));
     LIRF_TRY(lirf_check_opt_buf(db, d.K, op, "db"));

@@ -298,6 +298,10 @@ lirf_status lirf_arena_get(lirf_arena *a, size_t n, lirf_buf *out) {
         size_t have = 0;
         for (size_t i = 0; i < a->nchunks; i++) have += a->chunks[i].n;
         size_t want = have > ((size_t)1 << 20) ? have : (size_t)1 << 20;
+        /* never a chunk above the device's largest allocation unless one
+         * request needs it (then lirf_mem_create says so) */
+        size_t cap = a->ctx->dev.max_alloc ? (size_t)(a->ctx->dev.max_alloc / sizeof(float)) : 0;
+        if (cap && want > cap) want = cap;
         if (want < rounded) want = rounded;
         LIRF_TRY(lirf_buf_alloc(a->ctx, want, &a->chunks[a->nchunks]));
         a->nchunks++;
@@ -316,6 +320,11 @@ lirf_status lirf_arena_reset(lirf_arena *a) {
         size_t total = 0;
         for (size_t i = 0; i < a->nchunks; i++) total += a->chunks[i].n;
         if (a->pass_total > total) total = a->pass_total;
+        size_t cap = a->ctx->dev.max_alloc ? (size_t)(a->ctx->dev.max_alloc / sizeof(float)) : 0;
+        if (cap && total > cap) { /* keep the chunks: the next pass fits them the same way */
+            a->cur = a->used = a->pass_total = 0;
+            return LIRF_OK;
+        }
         for (size_t i = 0; i < a->nchunks; i++) lirf_buf_free(a->ctx, &a->chunks[i]);
         a->nchunks = 0;
         LIRF_TRY(lirf_buf_alloc(a->ctx, total, &a->chunks[0]));

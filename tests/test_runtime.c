@@ -277,6 +277,38 @@ START_TEST(scratch_and_arena_allocate_nothing_after_first_pass) {
 }
 END_TEST
 
+/* Device memory faults: an allocation above the device's largest allocation is
+ * refused with the bytes asked for and a hint; the arena never makes a chunk
+ * above it while each request fits (it keeps several chunks instead of merging
+ * them into one too large). The device's limit is lowered for the test. */
+START_TEST(device_memory_limits) {
+    lirf_ctx *ctx = tctx();
+    lirf_device_info *dev = (lirf_device_info *)lirf_ctx_device(ctx);
+    cl_ulong saved = dev->max_alloc;
+    dev->max_alloc = (cl_ulong)4 << 20; /* 4 MiB = 1 Mi floats */
+    lirf_buf b = LIRF_NOBUF;
+    ck_assert_int_eq(lirf_buf_alloc(ctx, (1 << 20) + 1, &b), LIRF_E_DEVICE_MEM);
+    ck_assert_ptr_null(b.mem);
+    const char *msg = lirf_error_message();
+    ck_assert_ptr_nonnull(strstr(msg, "4194308 bytes"));
+    ck_assert_ptr_nonnull(strstr(msg, "smaller batch"));
+
+    lirf_arena *a;
+    ck_assert_int_eq(lirf_arena_create(ctx, 0, &a), LIRF_OK);
+    for (int pass = 0; pass < 2; pass++) {
+        lirf_buf v;
+        for (int i = 0; i < 6; i++) ck_assert_int_eq(lirf_arena_get(a, 600000, &v), LIRF_OK);
+        ck_assert_uint_ge(lirf_arena_chunks(a), 6); /* two never share a 1 Mi chunk */
+        ck_assert_int_eq(lirf_arena_reset(a), LIRF_OK);
+        ck_assert_uint_ge(lirf_arena_chunks(a), 6); /* not merged above the limit */
+    }
+    lirf_buf big;
+    ck_assert_int_eq(lirf_arena_get(a, 2 << 20, &big), LIRF_E_DEVICE_MEM);
+    lirf_arena_destroy(a);
+    dev->max_alloc = saved;
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("runtime");
     TCase *tc = tcase_create("core");
@@ -284,6 +316,7 @@ int main(void) {
     tcase_add_test(tc, errors_name_the_call);
     tcase_add_test(tc, buffers_accounting_and_views);
     tcase_add_test(tc, scratch_and_arena_allocate_nothing_after_first_pass);
+    tcase_add_test(tc, device_memory_limits);
     tcase_add_test(tc, no_platform_message);
     tcase_add_test(tc, build_failure_prints_log);
     tcase_add_test(tc, program_cache_second_context_builds_nothing);
