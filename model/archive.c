@@ -899,8 +899,9 @@ static lirf_status before_deposit(reader *r) {
     const lirf_key *dk = r->keys ? r->keys->decrypt : NULL;
     if (r->d.signer[0] && !r->got_sig)
         return LIRF_FAIL(LIRF_E_FORMAT,
-                         "%s: manifest.json names signer %s, but the archive has no manifest.sig: "
-                         "the signature was removed", what, r->d.signer);
+                         "%s: manifest.json names signer %s, but the archive has no manifest.sig "
+                         "before deposit.safetensors: the signature was removed or misplaced",
+                         what, r->d.signer);
     if (vk && !r->got_sig)
         return LIRF_FAIL(LIRF_E_FORMAT,
                          "%s: the archive is not signed, but a signature by key %s is required "

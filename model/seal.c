@@ -388,12 +388,16 @@ lirf_status lirf_key_load(const char *path, lirf_key_kind want, lirf_key **out) 
         return LIRF_FAIL(LIRF_E_IO, "%s: cannot open: %s", path, strerror(errno));
     }
     struct stat sb;
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        lirf_status st = LIRF_FAIL(LIRF_E_IO, "%s: %s", path,
-                                   S_ISDIR(sb.st_mode) ? "is a folder, not a key file"
-                                                       : "not a regular file");
+    if (fstat(fd, &sb) != 0) {
+        lirf_status st = LIRF_FAIL(LIRF_E_IO, "%s: cannot stat: %s", path, strerror(errno));
         close(fd);
         return st;
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        close(fd);
+        return LIRF_FAIL(LIRF_E_IO, "%s: %s", path,
+                         S_ISDIR(sb.st_mode) ? "is a folder, not a key file"
+                                             : "not a regular file, not a key file");
     }
     /* Read into secure memory: it may be a secret key file. */
     unsigned char *buf = sodium_malloc(LIRF_KEY_FILE_MAX + 1);
