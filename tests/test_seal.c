@@ -126,8 +126,9 @@ static void remember_secrets(const char *key_path) {
 /* No secret (nor its first 12 characters) appears in s. */
 static void no_secret(const char *s, const char *where) {
     for (int i = 0; i < g_nsecrets; i++) {
-        char head[13];
-        snprintf(head, sizeof head, "%s", g_secrets[i]);
+        char head[13]; /* every secret is 44 (base64) or 64 (hex) characters */
+        memcpy(head, g_secrets[i], 12);
+        head[12] = 0;
         ck_assert_msg(strstr(s, head) == NULL, "%s: a secret key appears in: %s", where, s);
     }
 }
@@ -223,6 +224,7 @@ static int untar(const void *buf, size_t len, tmem *ms, int max) {
         ms[n].len = (size_t)archive_entry_size(e);
         ms[n].data = malloc(ms[n].len + 1);
         ck_assert_int_eq(archive_read_data(a, ms[n].data, ms[n].len), (la_ssize_t)ms[n].len);
+        ms[n].data[ms[n].len] = 0; /* a string, for the text members */
         n++;
     }
     archive_read_free(a);
@@ -514,7 +516,6 @@ START_TEST(sign_verify) {
     ck_assert_str_eq(json_string_value(json_object_get(s, "key_id")), lirf_key_id(g_pub[ALICE]));
     json_decref(s);
     no_secret((const char *)ms[0].data, "manifest");
-    ms[1].data[ms[1].len] = 0;
     no_secret((const char *)ms[1].data, "manifest.sig");
     free_members(ms, 3);
     /* the same through a file */
@@ -918,7 +919,7 @@ static const char *lirf_bin(void) {
 
 /* Runs `lirf ARGS` (stderr with stdout); returns its exit status. */
 static int run_lirf(const char *args, char *out, size_t cap) {
-    char cmd[4096];
+    char cmd[8400];
     snprintf(cmd, sizeof cmd, "%s %s 2>&1", lirf_bin(), args);
     FILE *p = popen(cmd, "r");
     ck_assert_ptr_nonnull(p);
@@ -930,8 +931,9 @@ static int run_lirf(const char *args, char *out, size_t cap) {
 }
 
 /* A tiny target net and its deposit archive, sealed as asked (no training:
- * withdraw does not care how good the nets are). */
-static void tiny_deposit(const char *target, const char *archive, const lirf_archive_seal *seal) {
+ * withdraw does not care how good the nets are); t0_path: T0 saved there too. */
+static void tiny_deposit(const char *target, const char *archive, const lirf_archive_seal *seal,
+                         const char *t0_path) {
     lirf_net_config c = {.arch = LIRF_ARCH_RESNET18, .width = 4, .in_c = 1, .in_h = 12,
                          .in_w = 12, .classes = 10, .first = 0, .last = 5};
     lirf_net *t0;
@@ -940,6 +942,12 @@ static void tiny_deposit(const char *target, const char *archive, const lirf_arc
     lirf_model_meta m = {0};
     m.cfg = c;
     m.mean[0] = 0.4f, m.std[0] = 0.3f;
+    if (t0_path) {
+        lirf_net *nets[1] = {t0};
+        const char *pre[1] = {""};
+        ck_assert_msg(lirf_checkpoint_save(t0_path, nets, pre, 1, &m, NULL, NULL, 0) == LIRF_OK,
+                      "%s", lirf_error_message());
+    }
     int32_t dep[2] = {0, 1};
     lirf_lirf *l;
     ck_assert_int_eq(lirf_lirf_create(tctx(), t0, &m, 2, dep, 2, 0.5f, &l), LIRF_OK);
@@ -952,10 +960,29 @@ static void tiny_deposit(const char *target, const char *archive, const lirf_arc
     lirf_net_destroy(t0);
 }
 
+/* n 12x12 images (IDX, as Fashion-MNIST), labels 0..9 in turn. */
+static void write_idx(const char *images, const char *labels, int n) {
+    unsigned char h[16] = {0, 0, 8, 3, (unsigned char)(n >> 24), (unsigned char)(n >> 16),
+                           (unsigned char)(n >> 8), (unsigned char)n, 0, 0, 0, 12, 0, 0, 0, 12};
+    unsigned char *px = rand_bytes((size_t)n * 144, 11);
+    FILE *f = fopen(images, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(h, 1, 16, f), 16);
+    ck_assert_uint_eq(fwrite(px, 1, (size_t)n * 144, f), (size_t)n * 144);
+    fclose(f);
+    free(px);
+    h[3] = 1;
+    f = fopen(labels, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(h, 1, 8, f), 8);
+    for (int i = 0; i < n; i++) fputc(i % 10, f);
+    fclose(f);
+}
+
 START_TEST(cli_end_to_end) {
     keys();
     static char out[16384];
-    char args[3000];
+    char args[8192];
     /* keygen through the command */
     snprintf(args, sizeof args, "keygen --out %s", tpath("cli"));
     ck_assert_msg(run_lirf(args, out, sizeof out) == 0, "%s", out);
@@ -976,14 +1003,17 @@ START_TEST(cli_end_to_end) {
 
     /* signed by the CLI's key, encrypted to bob */
     lirf_archive_seal seal = {cli_sec, g_pub[BOB]};
-    const char *target = tpath("target.safetensors"), *sealed = tpath("sealed.lirf");
-    const char *plain = tpath("plain.lirf"), *rec = tpath("recover.safetensors");
+    char target[600], sealed[600], plain[600], rec[600]; /* tpath's buffers rotate */
+    snprintf(target, sizeof target, "%s", tpath("target.safetensors"));
+    snprintf(sealed, sizeof sealed, "%s", tpath("sealed.lirf"));
+    snprintf(plain, sizeof plain, "%s", tpath("plain.lirf"));
+    snprintf(rec, sizeof rec, "%s", tpath("recover.safetensors"));
     char bobk[600], bobp[600], evep[600];
     snprintf(bobk, sizeof bobk, "%s.key", tpath("bob"));
     snprintf(bobp, sizeof bobp, "%s.pub", tpath("bob"));
     snprintf(evep, sizeof evep, "%s.pub", tpath("eve"));
-    tiny_deposit(target, sealed, &seal);
-    tiny_deposit(NULL, plain, NULL);
+    tiny_deposit(target, sealed, &seal, tpath("t0.safetensors"));
+    tiny_deposit(NULL, plain, NULL, NULL);
     lirf_key_free(cli_sec);
 
     snprintf(args, sizeof args,
@@ -1042,6 +1072,29 @@ START_TEST(cli_end_to_end) {
     snprintf(args, sizeof args, "withdraw --target %s --archive %s --out %s", target, plain, rec);
     ck_assert_msg(run_lirf(args, out, sizeof out) == 0, "%s", out);
     ck_assert_ptr_null(strstr(out, "signature"));
+    /* lirf deposit --sign --encrypt-to on a tiny IDX data set (one epoch),
+     * then lirf withdraw with the keys */
+    write_idx(tpath("train-images-idx3-ubyte"), tpath("train-labels-idx1-ubyte"), 32);
+    snprintf(args, sizeof args,
+             "deposit --model %s --deposit-classes 0,1 --data %s --format fashion-mnist "
+             "--epochs 1 --batch 8 --sign %s --encrypt-to %s --archive %s --target %s --quiet",
+             tpath("t0.safetensors"), tmpdir(), sec, bobp, tpath("cli.lirf"),
+             tpath("cli-target.safetensors"));
+    ck_assert_msg(run_lirf(args, out, sizeof out) == 0, "%s", out);
+    char want[128];
+    snprintf(want, sizeof want, "encrypted to key %s", lirf_key_id(g_pub[BOB]));
+    ck_assert_msg(strstr(out, "signed by key") && strstr(out, want), "%s", out);
+    snprintf(args, sizeof args,
+             "withdraw --target %s --archive %s --out %s --verify-key %s --decrypt-key %s",
+             tpath("cli-target.safetensors"), tpath("cli.lirf"), rec, pub, bobk);
+    ck_assert_msg(run_lirf(args, out, sizeof out) == 0, "%s", out);
+    ck_assert_msg(strstr(out, "signature: verified") && strstr(out, "decrypted"), "%s", out);
+    snprintf(args, sizeof args,
+             "withdraw --target %s --archive %s --out %s --verify-key %s --decrypt-key %s",
+             tpath("cli-target.safetensors"), tpath("cli.lirf"), tpath("x.safetensors"), evep,
+             bobk);
+    ck_assert_int_eq(run_lirf(args, out, sizeof out), 2);
+    ck_assert_msg(strstr(out, "expected key"), "%s", out);
     /* deposit refuses a bad key before any work */
     snprintf(args, sizeof args,
              "deposit --model %s --deposit-classes 0,1 --sign %s --archive %s", target, pub,
