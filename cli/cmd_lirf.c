@@ -24,6 +24,15 @@ static void deposit_usage(FILE *f) {
         "  --target PATH         output target net (default target.safetensors)\n"
         "  --archive PATH        output deposit archive (default deposit.lirf)\n"
         "  --compress C          none | gzip | zstd (default none)\n"
+        "  --sign KEY            sign the archive with secret key KEY (NAME.key from lirf\n"
+        "                        keygen): Ed25519 over manifest.json, which holds the\n"
+        "                        deposit's size and SHA-256; lirf withdraw --verify-key\n"
+        "                        checks it\n"
+        "  --encrypt-to PUB      encrypt the deposit to public key PUB (NAME.pub):\n"
+        "                        XChaCha20-Poly1305 with a fresh key sealed to PUB;\n"
+        "                        only PUB's secret key (withdraw --decrypt-key) opens it.\n"
+        "                        The manifest stays readable; the target net is neither\n"
+        "                        signed nor encrypted (docs/archive.md)\n"
         "  --mode M              paper: the archive holds the pruned deposit module (default);\n"
         "                        exact: it holds T0's lower part, so withdraw restores T0\n"
         "method (paper defaults):\n"
@@ -100,7 +109,7 @@ int run_deposit(lirf_ctx *ctx, const char *model, const char *data, lirf_data_ki
                 int image_size, size_t limit, const int32_t *dep, int ndep,
                 const lirf_deposit_opts *o,
                 const char *target_out, const char *archive_out, const char *exact_archive_out,
-                int compression, int quiet, json_t **summary) {
+                int compression, const lirf_archive_seal *seal, int quiet, json_t **summary) {
     int rc = 2;
     lirf_net *t0 = NULL;
     lirf_model_meta meta = {0};
@@ -152,7 +161,7 @@ int run_deposit(lirf_ctx *ctx, const char *model, const char *data, lirf_data_ki
     }
     json_t *run = json_pack("{s:s,s:f,s:f,s:I}", "t0", model, "seconds", res.seconds,
                             "images_per_s", res.images_per_s, "deposit_images", (json_int_t)ds.n);
-    if ((st = lirf_save_deposit(l, archive_out, o, compression, run))) {
+    if ((st = lirf_save_deposit_sealed(l, archive_out, o, compression, run, seal))) {
         json_decref(run);
         cli_error(st, "writing the deposit archive");
         goto done;
@@ -160,7 +169,7 @@ int run_deposit(lirf_ctx *ctx, const char *model, const char *data, lirf_data_ki
     if (exact_archive_out) {
         lirf_deposit_opts eo = *o;
         eo.mode = LIRF_DEPOSIT_EXACT;
-        if ((st = lirf_save_deposit(l, exact_archive_out, &eo, compression, run))) {
+        if ((st = lirf_save_deposit_sealed(l, exact_archive_out, &eo, compression, run, seal))) {
             json_decref(run);
             cli_error(st, "writing the exact deposit archive");
             goto done;
@@ -192,7 +201,7 @@ done:
 
 int cmd_deposit(const char *device, int argc, char **argv) {
     const char *model = NULL, *dep_arg = NULL, *data = NULL, *target = "target.safetensors";
-    const char *archive = "deposit.lirf", *v;
+    const char *archive = "deposit.lirf", *v, *sign = NULL, *encrypt_to = NULL;
     lirf_data_kind kind = LIRF_DATA_AUTO;
     int image_size = 0, json = 0, quiet = 0, bad = 0, comp = LIRF_ARCHIVE_PLAIN, limit = 0;
     lirf_deposit_opts o;
@@ -207,6 +216,8 @@ int cmd_deposit(const char *device, int argc, char **argv) {
         else if (arg_value(argc, argv, &i, "--limit", &v, &bad)) bad = bad || !parse_int(v, 1, 1 << 30, "--limit", &limit);
         else if (arg_value(argc, argv, &i, "--target", &target, &bad)) {}
         else if (arg_value(argc, argv, &i, "--archive", &archive, &bad)) {}
+        else if (arg_value(argc, argv, &i, "--sign", &sign, &bad)) {}
+        else if (arg_value(argc, argv, &i, "--encrypt-to", &encrypt_to, &bad)) {}
         else if (arg_value(argc, argv, &i, "--compress", &v, &bad)) {
             if (bad) break;
             if (!strcmp(v, "none")) comp = LIRF_ARCHIVE_PLAIN;
@@ -233,22 +244,37 @@ int cmd_deposit(const char *device, int argc, char **argv) {
     int32_t *dep = NULL;
     int ndep = 0;
     if (!parse_class_list(dep_arg, LIRF_MAX_CLASSES, &dep, &ndep)) return 2;
-    lirf_ctx *ctx;
-    if (cli_open(device, &ctx)) {
+    /* the keys first: a wrong path fails now, not after the training */
+    lirf_archive_seal seal = {NULL, NULL};
+    lirf_key *sk = NULL, *pk = NULL;
+    lirf_ctx *ctx = NULL;
+    if (load_key_cli(sign, LIRF_KEY_SECRET, "--sign", &sk) ||
+        load_key_cli(encrypt_to, LIRF_KEY_PUBLIC, "--encrypt-to", &pk) || cli_open(device, &ctx)) {
+        lirf_key_free(sk);
+        lirf_key_free(pk);
         free(dep);
         return 2;
     }
+    seal.sign = sk;
+    seal.encrypt_to = pk;
     json_t *summary = NULL;
     int rc = run_deposit(ctx, model, data, kind, image_size, (size_t)limit, dep, ndep, &o, target, archive, NULL,
-                         comp, quiet, json ? &summary : NULL);
+                         comp, &seal, quiet, json ? &summary : NULL);
     if (rc == 0 && summary) {
+        json_object_set_new(summary, "signed_by", sk ? json_string(lirf_key_id(sk)) : json_null());
+        json_object_set_new(summary, "encrypted_to",
+                            pk ? json_string(lirf_key_id(pk)) : json_null());
         char *s = json_dumps(summary, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         if (s) puts(s);
         free(s);
     } else if (rc == 0) {
         printf("target net: %s\ndeposit archive: %s\n", target, archive);
+        if (sk) printf("signed by key %s\n", lirf_key_id(sk));
+        if (pk) printf("deposit encrypted to key %s\n", lirf_key_id(pk));
     }
     json_decref(summary);
+    lirf_key_free(sk);
+    lirf_key_free(pk);
     free(dep);
     lirf_ctx_destroy(ctx);
     return rc;
@@ -257,25 +283,40 @@ int cmd_deposit(const char *device, int argc, char **argv) {
 static void withdraw_usage(FILE *f) {
     fprintf(f,
         "usage: lirf [--device SPEC] withdraw --target PATH --archive PATH [--out PATH]\n"
+        "                                     [--verify-key PUB] [--decrypt-key KEY]\n"
         "\n"
         "Puts the deposited knowledge back: target net + deposit archive -> recover net,\n"
         "with no data and no training. Refuses an archive whose manifest or checksums are\n"
         "wrong, or that was deposited from another network (upper-part fingerprint).\n"
         "\n"
-        "  --target PATH    the target net written by lirf deposit\n"
-        "  --archive PATH   the deposit archive\n"
-        "  --out PATH       the recover net (default recover.safetensors); lirf eval reads it\n"
-        "  --json           print a JSON report\n");
+        "  --target PATH      the target net written by lirf deposit\n"
+        "  --archive PATH     the deposit archive\n"
+        "  --out PATH         the recover net (default recover.safetensors); lirf eval reads it\n"
+        "  --verify-key PUB   require a valid signature by public key PUB (NAME.pub from\n"
+        "                     lirf keygen): an unsigned archive, one signed by another key,\n"
+        "                     or one with any byte of its members changed or a member\n"
+        "                     swapped is refused\n"
+        "  --decrypt-key KEY  the secret key (NAME.key) an encrypted deposit was encrypted\n"
+        "                     to; without it an encrypted archive is refused\n"
+        "  --json             print a JSON report\n"
+        "\n"
+        "Without --verify-key a signed archive is still checked against the key it names,\n"
+        "which shows it intact but not who made it; an encrypted archive that decrypts\n"
+        "was made for your key, by anyone holding your public key. Only --verify-key\n"
+        "proves the origin (docs/archive.md).\n");
 }
 
 int cmd_withdraw(const char *device, int argc, char **argv) {
     const char *target = NULL, *archive = NULL, *out = "recover.safetensors";
+    const char *verify = NULL, *decrypt = NULL;
     int json = 0, bad = 0;
     for (int i = 1; i < argc && !bad; i++) {
         if (arg_flag(argv, i, "-h") || arg_flag(argv, i, "--help")) return withdraw_usage(stdout), 0;
         else if (arg_value(argc, argv, &i, "--target", &target, &bad)) {}
         else if (arg_value(argc, argv, &i, "--archive", &archive, &bad)) {}
         else if (arg_value(argc, argv, &i, "--out", &out, &bad)) {}
+        else if (arg_value(argc, argv, &i, "--verify-key", &verify, &bad)) {}
+        else if (arg_value(argc, argv, &i, "--decrypt-key", &decrypt, &bad)) {}
         else if (arg_flag(argv, i, "--json")) json = 1;
         else {
             fprintf(stderr, "lirf withdraw: unknown option %s (see lirf withdraw --help)\n", argv[i]);
@@ -287,10 +328,17 @@ int cmd_withdraw(const char *device, int argc, char **argv) {
         fprintf(stderr, "lirf withdraw: --target and --archive are required\n");
         return 2;
     }
-    lirf_ctx *ctx;
-    if (cli_open(device, &ctx)) return 2;
+    lirf_key *vk = NULL, *dk = NULL;
+    lirf_ctx *ctx = NULL;
+    if (load_key_cli(verify, LIRF_KEY_PUBLIC, "--verify-key", &vk) ||
+        load_key_cli(decrypt, LIRF_KEY_SECRET, "--decrypt-key", &dk) || cli_open(device, &ctx)) {
+        lirf_key_free(vk);
+        lirf_key_free(dk);
+        return 2;
+    }
+    lirf_archive_unseal keys = {vk, dk};
     json_t *rep = NULL;
-    lirf_status st = lirf_withdraw(ctx, target, archive, out, &rep);
+    lirf_status st = lirf_withdraw_sealed(ctx, target, archive, out, &keys, &rep);
     int rc = 0;
     if (st != LIRF_OK) rc = cli_error(st, "withdraw");
     else if (json) {
@@ -299,8 +347,18 @@ int cmd_withdraw(const char *device, int argc, char **argv) {
         free(s);
     } else {
         printf("recover net: %s\n", out);
+        const char *by = json_string_value(json_object_get(rep, "signed_by"));
+        const char *to = json_string_value(json_object_get(rep, "encrypted_to"));
+        if (by && vk) printf("signature: verified, by key %s\n", by);
+        else if (by) printf("signature: intact, by key %s, but not verified (no --verify-key)\n", by);
+        if (to) printf("deposit: decrypted (it was encrypted to key %s)\n", to);
     }
+    if (st == LIRF_OK && dk && !json_is_string(json_object_get(rep, "encrypted_to")))
+        fprintf(stderr, "lirf withdraw: note: the archive is not encrypted; --decrypt-key was "
+                        "not needed\n");
     json_decref(rep);
+    lirf_key_free(vk);
+    lirf_key_free(dk);
     lirf_ctx_destroy(ctx);
     return rc;
 }

@@ -498,6 +498,12 @@ static size_t count_params(lirf_net *n) { return lirf_net_nparams(n); }
 
 lirf_status lirf_save_deposit(lirf_lirf *l, const char *path, const lirf_deposit_opts *o,
                               int compression, const json_t *extra) {
+    return lirf_save_deposit_sealed(l, path, o, compression, extra, NULL);
+}
+
+lirf_status lirf_save_deposit_sealed(lirf_lirf *l, const char *path, const lirf_deposit_opts *o,
+                                     int compression, const json_t *extra,
+                                     const lirf_archive_seal *seal) {
     char fp[65];
     LIRF_TRY(lirf_upper_fingerprint(l->upper, fp));
     int exact = o->mode == LIRF_DEPOSIT_EXACT;
@@ -562,7 +568,7 @@ lirf_status lirf_save_deposit(lirf_lirf *l, const char *path, const lirf_deposit
     if (extra) json_object_set(man, "run", (json_t *)extra);
     char *mj = json_dumps(man, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(man);
-    lirf_status st = mj ? lirf_archive_write(path, mj, bytes, len, compression)
+    lirf_status st = mj ? lirf_archive_write_sealed(path, mj, bytes, len, compression, seal)
                         : LIRF_FAIL(LIRF_E_NOMEM, "out of host memory");
     free(mj);
     free(bytes);
@@ -589,6 +595,12 @@ static lirf_status parse_classes(const char *s, int32_t *out, int *n, int K, con
 
 lirf_status lirf_withdraw(lirf_ctx *ctx, const char *target_path, const char *archive_path,
                           const char *recover_path, json_t **report) {
+    return lirf_withdraw_sealed(ctx, target_path, archive_path, recover_path, NULL, report);
+}
+
+lirf_status lirf_withdraw_sealed(lirf_ctx *ctx, const char *target_path, const char *archive_path,
+                                 const char *recover_path, const lirf_archive_unseal *unseal,
+                                 json_t **report) {
     if (!ctx || !target_path || !archive_path || !recover_path)
         return LIRF_FAIL(LIRF_E_NULL, "withdraw: NULL argument");
     lirf_safetensors tst = {0}, dst = {0};
@@ -608,7 +620,8 @@ lirf_status lirf_withdraw(lirf_ctx *ctx, const char *target_path, const char *ar
     int last = lirf_arch_stages(tm.cfg.arch) - 1;
     STEP(lirf_checkpoint_make_net(ctx, &tst, target_path, &tm, "", 0, split, &tl));
     STEP(lirf_checkpoint_make_net(ctx, &tst, target_path, &tm, "", split + 1, last, &up));
-    STEP(lirf_archive_read(archive_path, &man, &bytes, &len));
+    lirf_archive_info info;
+    STEP(lirf_archive_read_sealed(archive_path, unseal, &man, &bytes, &len, &info));
     /* the archive must describe this network */
     const char *arch = json_string_value(json_object_get(man, "architecture"));
     const char *msplit = json_string_value(json_object_get(man, "split"));
@@ -675,6 +688,13 @@ lirf_status lirf_withdraw(lirf_ctx *ctx, const char *target_path, const char *ar
                             archive_path, "recover", recover_path, "mode", mode,
                             "deposit_classes", dep, "upper_fingerprint_sha256", fp,
                             "deposit_parameters", (json_int_t)lirf_net_nparams(dp));
+    if (report && *report) {
+        json_object_set_new(*report, "signed_by",
+                            info.is_signed ? json_string(info.signer) : json_null());
+        json_object_set_new(*report, "signature_verified", json_boolean(info.verified));
+        json_object_set_new(*report, "encrypted_to",
+                            info.encrypted ? json_string(info.recipient) : json_null());
+    }
 out:
     lirf_net_destroy(tl), lirf_net_destroy(up), lirf_net_destroy(dp);
     json_decref(man);

@@ -19,6 +19,7 @@
 
 #include <jansson.h>
 
+#include "lirf_archive.h"
 #include "train.h"
 
 typedef enum { LIRF_DEPOSIT_PAPER = 0, LIRF_DEPOSIT_EXACT } lirf_deposit_mode;
@@ -85,10 +86,21 @@ lirf_status lirf_save_target(lirf_lirf *l, const char *path, const lirf_deposit_
 /* Writes the deposit archive (paper: the pruned module; exact: T0's lower part). */
 lirf_status lirf_save_deposit(lirf_lirf *l, const char *path, const lirf_deposit_opts *o,
                               int compression, const json_t *extra);
+/* The same, signed and/or encrypted (seal: lirf_archive.h; NULL: plain). */
+lirf_status lirf_save_deposit_sealed(lirf_lirf *l, const char *path, const lirf_deposit_opts *o,
+                                     int compression, const json_t *extra,
+                                     const lirf_archive_seal *seal);
 
 /* Withdraw: target checkpoint + deposit archive -> recover checkpoint, no data. */
 lirf_status lirf_withdraw(lirf_ctx *ctx, const char *target_path, const char *archive_path,
                           const char *recover_path, json_t **report);
+/* The same with keys (lirf_archive_read_sealed; NULL: none): keys->verify
+ * requires the archive signed by that key, keys->decrypt opens an encrypted
+ * deposit. The report adds "signed_by" (key id or null), "signature_verified"
+ * and "encrypted_to" (key id or null). */
+lirf_status lirf_withdraw_sealed(lirf_ctx *ctx, const char *target_path, const char *archive_path,
+                                 const char *recover_path, const lirf_archive_unseal *keys,
+                                 json_t **report);
 
 /* A checkpoint of any kind (model, recover) as a logits callback. */
 typedef struct lirf_model lirf_model;

@@ -484,7 +484,7 @@ enum {
     R_DOTDOT, R_NESTED, R_ABSOLUTE, R_DOT_SLASH, R_SYMLINK, R_HARDLINK, R_DIR, R_CHARDEV,
     R_EXTRA_AFTER, R_EXTRA_FIRST, R_DUP_MANIFEST, R_DUP_DEPOSIT, R_NO_DEPOSIT, R_NO_MANIFEST,
     R_EMPTY, R_DEPOSIT_FIRST, R_LARGER, R_SMALLER, R_SMALLER_ZERO, R_CHECKSUM, R_FORMAT, R_NO_FORMAT,
-    R_FORMAT_NUM, R_VERSION2, R_VERSION_STR, R_NO_VERSION, R_MEMBERS_OBJ, R_NO_MEMBERS,
+    R_FORMAT_NUM, R_VERSION3, R_VERSION_STR, R_NO_VERSION, R_MEMBERS_OBJ, R_NO_MEMBERS,
     R_MEMBERS_EMPTY, R_MEMBERS_NAME, R_MEMBERS_TWICE, R_MEMBERS_SHA, R_MEMBERS_SIZE, R_HUGE,
     R_MANIFEST_2MIB, R_BAD_JSON, R_NOT_OBJECT, R_DUP_KEYS, R_COUNT
 };
@@ -514,7 +514,7 @@ static const char *const R_WORDS[R_COUNT][2] = {
     [R_FORMAT] = {"something-else", "not a lirf deposit"},
     [R_NO_FORMAT] = {"format", "not a lirf deposit"},
     [R_FORMAT_NUM] = {"not a string", "not a lirf deposit"},
-    [R_VERSION2] = {"format_version 2", "reads format_version 1"},
+    [R_VERSION3] = {"format_version 3", "reads format_version 1 and 2"},
     [R_VERSION_STR] = {"format_version", "integer"},
     [R_NO_VERSION] = {"format_version", NULL},
     [R_MEMBERS_OBJ] = {"members", "not an array"},
@@ -572,7 +572,7 @@ static unsigned char *refusal_archive(int r, size_t *len) {
     case R_FORMAT: json_object_set_new(jm, "format", json_string("something-else")); break;
     case R_NO_FORMAT: json_object_del(jm, "format"); break;
     case R_FORMAT_NUM: json_object_set_new(jm, "format", json_integer(1)); break;
-    case R_VERSION2: json_object_set_new(jm, "format_version", json_integer(2)); break;
+    case R_VERSION3: json_object_set_new(jm, "format_version", json_integer(3)); break;
     case R_VERSION_STR: json_object_set_new(jm, "format_version", json_string("1")); break;
     case R_NO_VERSION: json_object_del(jm, "format_version"); break;
     case R_MEMBERS_OBJ: json_object_set_new(jm, "members", json_object()); break;
