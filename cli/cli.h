@@ -71,7 +71,8 @@ int run_deposit(lirf_ctx *ctx, const char *model, const char *data, lirf_data_ki
                 int image_size, size_t limit, const int32_t *dep, int ndep,
                 const lirf_deposit_opts *o,
                 const char *target_out, const char *archive_out, const char *exact_archive_out,
-                int compression, const lirf_archive_seal *seal, int quiet, json_t **summary);
+                int compression, const lirf_archive_seal *seal, const lirf_deposit_io *io,
+                int quiet, json_t **summary);
 /* Loads the key file at path (NULL: *out = NULL, nothing to do) of the kind
  * wanted; errors are printed naming flag. 0 on success, else 2. */
 int load_key_cli(const char *path, lirf_key_kind kind, const char *flag, lirf_key **out);

@@ -150,7 +150,7 @@ int cmd_demo(const char *device, int argc, char **argv) {
     fprintf(stderr, "lirf demo: [2/4] deposit of classes %s (%d epochs)\n", dep_arg, o.epochs);
     double t = lirf_now();
     if (run_deposit(ctx, p_orig, data, kind, image_size, (size_t)dep_limit, dep, ndep, &o, p_target, p_arch, p_arch_x,
-                    LIRF_ARCHIVE_PLAIN, NULL, 0, &dep_sum))
+                    LIRF_ARCHIVE_PLAIN, NULL, NULL, 0, &dep_sum))
         goto done;
     t_dep = lirf_now() - t;
     json_object_set_new(sum, "deposit", dep_sum);

@@ -33,6 +33,9 @@ static void deposit_usage(FILE *f) {
         "                        only PUB's secret key (withdraw --decrypt-key) opens it.\n"
         "                        The manifest stays readable; the target net is neither\n"
         "                        signed nor encrypted (docs/archive.md)\n"
+        "  --resume              continue from TARGET.state.safetensors (written at every\n"
+        "                        epoch end; same options and T0 required)\n"
+        "  --save-every N        also write that state every N steps (default 0: epoch ends)\n"
         "  --mode M              paper: the archive holds the pruned deposit module (default);\n"
         "                        exact: it holds T0's lower part, so withdraw restores T0\n"
         "method (paper defaults):\n"
@@ -109,7 +112,8 @@ int run_deposit(lirf_ctx *ctx, const char *model, const char *data, lirf_data_ki
                 int image_size, size_t limit, const int32_t *dep, int ndep,
                 const lirf_deposit_opts *o,
                 const char *target_out, const char *archive_out, const char *exact_archive_out,
-                int compression, const lirf_archive_seal *seal, int quiet, json_t **summary) {
+                int compression, const lirf_archive_seal *seal, const lirf_deposit_io *io,
+                int quiet, json_t **summary) {
     int rc = 2;
     lirf_net *t0 = NULL;
     lirf_model_meta meta = {0};
@@ -151,7 +155,7 @@ int run_deposit(lirf_ctx *ctx, const char *model, const char *data, lirf_data_ki
                 dep[0], ndep > 1 ? ",..." : "", model, ds.n, o->epochs, p_dep,
                 (double)p_dep * 4 / 1024, p_whole);
     lirf_deposit_result res;
-    if ((st = lirf_deposit_train(l, ld, o, quiet, &res))) {
+    if ((st = lirf_deposit_train_io(l, ld, o, io, quiet, &res))) {
         cli_error(st, "deposit training");
         goto done;
     }
@@ -204,6 +208,7 @@ int cmd_deposit(const char *device, int argc, char **argv) {
     const char *archive = "deposit.lirf", *v, *sign = NULL, *encrypt_to = NULL;
     lirf_data_kind kind = LIRF_DATA_AUTO;
     int image_size = 0, json = 0, quiet = 0, bad = 0, comp = LIRF_ARCHIVE_PLAIN, limit = 0;
+    int resume = 0, save_every = 0;
     lirf_deposit_opts o;
     lirf_deposit_opts_default(&o);
     for (int i = 1; i < argc && !bad; i++) {
@@ -230,6 +235,8 @@ int cmd_deposit(const char *device, int argc, char **argv) {
         }
         else if (arg_flag(argv, i, "--json")) json = 1;
         else if (arg_flag(argv, i, "--quiet")) quiet = 1;
+        else if (arg_flag(argv, i, "--resume")) resume = 1;
+        else if (arg_value(argc, argv, &i, "--save-every", &v, &bad)) bad = bad || !parse_int(v, 0, 1 << 30, "--save-every", &save_every);
         else if (parse_deposit_opts(argc, argv, &i, &o, &bad)) {}
         else {
             fprintf(stderr, "lirf deposit: unknown option %s (see lirf deposit --help)\n", argv[i]);
@@ -258,8 +265,11 @@ int cmd_deposit(const char *device, int argc, char **argv) {
     seal.sign = sk;
     seal.encrypt_to = pk;
     json_t *summary = NULL;
+    char state[1100];
+    snprintf(state, sizeof state, "%s.state.safetensors", target);
+    lirf_deposit_io io = {state, resume, save_every};
     int rc = run_deposit(ctx, model, data, kind, image_size, (size_t)limit, dep, ndep, &o, target, archive, NULL,
-                         comp, &seal, quiet, json ? &summary : NULL);
+                         comp, &seal, &io, quiet, json ? &summary : NULL);
     if (rc == 0 && summary) {
         json_object_set_new(summary, "signed_by", sk ? json_string(lirf_key_id(sk)) : json_null());
         json_object_set_new(summary, "encrypted_to",

@@ -469,10 +469,12 @@ lirf_status lirf_archive_write_sealed(const char *path, const char *manifest_jso
         }
     }
     prepared_free(&p);
+    if (st == LIRF_OK) lirf_crash_point("archive-write-mid");
     if (st == LIRF_OK && fsync(fd) != 0)
         st = LIRF_FAIL(LIRF_E_IO, "%s: fsync of %s failed: %s", path, tmp, strerror(errno));
     if (close(fd) != 0 && st == LIRF_OK)
         st = LIRF_FAIL(LIRF_E_IO, "%s: close of %s failed: %s", path, tmp, strerror(errno));
+    if (st == LIRF_OK) lirf_crash_point("archive-write-rename");
     if (st == LIRF_OK && rename(tmp, path) != 0)
         st = LIRF_FAIL(LIRF_E_IO, "%s: cannot rename %s to it: %s", path, tmp, strerror(errno));
     if (st != LIRF_OK) unlink(tmp);

@@ -2,6 +2,8 @@
 #include "fileutil.h"
 
 #include <errno.h>
+#include <signal.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,4 +33,17 @@ lirf_status lirf_fsync_parent(const char *path) {
     close(fd);
     free(dir);
     return st;
+}
+
+void lirf_crash_point(const char *site) {
+    static int calls; /* of the configured site */
+    const char *v = getenv("LIRF_CRASH_AT");
+    if (!v || !site) return;
+    const char *colon = strrchr(v, ':');
+    size_t n = strlen(site);
+    if (!colon || (size_t)(colon - v) != n || strncmp(v, site, n)) return;
+    if (++calls == atoi(colon + 1)) {
+        fprintf(stderr, "lirf: LIRF_CRASH_AT=%s: killing the process here\n", v);
+        raise(SIGKILL);
+    }
 }

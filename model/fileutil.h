@@ -9,4 +9,14 @@
  * File systems that cannot fsync a folder (EINVAL) are not an error. */
 lirf_status lirf_fsync_parent(const char *path);
 
+/* A test hook for the crash tests (tests/test_crash.c): when the environment
+ * variable LIRF_CRASH_AT is "SITE:N", the Nth call (counted from 1 in this
+ * process) with that site kills the process with SIGKILL, as a power cut or
+ * `kill -9` would. Sites: "st-write-mid" (a checkpoint's temporary file half
+ * written), "st-write-rename" (written and synced, not yet renamed),
+ * "archive-write-mid", "archive-write-rename" (the same for deposit archives),
+ * "deposit-step" and "train-step" (after a step's update). Without the
+ * variable it does nothing. */
+void lirf_crash_point(const char *site);
+
 #endif

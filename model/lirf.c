@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "fileutil.h"
 #include "lirf_archive.h"
 
 void lirf_deposit_opts_default(lirf_deposit_opts *o) {
@@ -279,10 +281,133 @@ static uint64_t mix64(uint64_t z) {
         if ((st = (call)) != LIRF_OK) goto out; \
     } while (0)
 
+/* ---- the deposit's training state (for --resume) ---- */
+static char *dep_state_opts(const lirf_lirf *l, const lirf_deposit_opts *o) {
+    json_t *j = lirf_deposit_opts_json(o);
+    json_t *dc = json_array();
+    for (int i = 0; i < l->ndep; i++) json_array_append_new(dc, json_integer(l->dep[i]));
+    json_object_set_new(j, "deposit_classes", dc);
+    char *s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(j);
+    return s;
+}
+
+/* the momentum of `net` as the parameters of a temporary twin, for saving */
+static lirf_status momentum_twin(lirf_net *net, lirf_net **out) {
+    lirf_net_config c = *lirf_net_cfg(net);
+    LIRF_TRY(lirf_net_create(lirf_net_ctx(net), &c, out));
+    lirf_status st = lirf_buf_copy(lirf_net_ctx(net), lirf_net_params(*out),
+                                   lirf_net_momentum(net), lirf_net_nparams(net));
+    if (st != LIRF_OK) lirf_net_destroy(*out), *out = NULL;
+    return st;
+}
+
+static lirf_status dep_state_save(lirf_lirf *l, const lirf_deposit_opts *o, const char *path,
+                                  int epoch, size_t step) {
+    char es[32], ss[32], fp[65];
+    LIRF_TRY(lirf_upper_fingerprint(l->upper, fp));
+    snprintf(es, sizeof es, "%d", epoch);
+    snprintf(ss, sizeof ss, "%zu", step);
+    char *oj = dep_state_opts(l, o);
+    if (!oj) return LIRF_FAIL(LIRF_E_NOMEM, "out of host memory");
+    const char *keys[] = {"state_format", "epoch", "step", "deposit_opts", "upper_fingerprint_sha256"};
+    const char *vals[] = {"lirf-deposit-state-1", es, ss, oj, fp};
+    lirf_net *mt = NULL, *md = NULL;
+    lirf_status st = momentum_twin(l->target_lower, &mt);
+    if (st == LIRF_OK) st = momentum_twin(l->deposit, &md);
+    if (st == LIRF_OK) {
+        lirf_net *nets[4] = {l->target_lower, mt, l->deposit, md};
+        const char *pre[4] = {"target.param.", "target.momentum.", "deposit.param.",
+                              "deposit.momentum."};
+        st = lirf_checkpoint_save(path, nets, pre, 4, &l->meta, keys, vals, 5);
+    }
+    lirf_net_destroy(mt), lirf_net_destroy(md);
+    free(oj);
+    return st;
+}
+
+static lirf_status load_momentum(const lirf_safetensors *st, const char *path, const char *pre,
+                                 lirf_net *net) {
+    lirf_net *twin;
+    lirf_net_config c = *lirf_net_cfg(net);
+    LIRF_TRY(lirf_net_create(lirf_net_ctx(net), &c, &twin));
+    lirf_status s = lirf_checkpoint_load_net(st, path, pre, twin);
+    if (s == LIRF_OK)
+        s = lirf_buf_copy(lirf_net_ctx(net), lirf_net_momentum(net), lirf_net_params(twin),
+                          lirf_net_nparams(net));
+    lirf_net_destroy(twin);
+    return s;
+}
+
+static lirf_status dep_state_load(lirf_lirf *l, const lirf_deposit_opts *o, const char *path,
+                                  int *epoch, size_t *step, int *found) {
+    *found = 0;
+    if (access(path, F_OK) != 0) return LIRF_OK;
+    lirf_safetensors st;
+    lirf_model_meta meta;
+    LIRF_TRY(lirf_checkpoint_open(path, &st, &meta));
+    lirf_status s = LIRF_OK;
+    const char *fmt = lirf_st_meta(&st, "state_format"), *e = lirf_st_meta(&st, "epoch");
+    const char *sp = lirf_st_meta(&st, "step"), *oj = lirf_st_meta(&st, "deposit_opts");
+    const char *fp = lirf_st_meta(&st, "upper_fingerprint_sha256");
+    char mine_fp[65];
+    char *mine = NULL;
+    if (!fmt || strcmp(fmt, "lirf-deposit-state-1") || !e || !sp || !oj || !fp)
+        s = LIRF_FAIL(LIRF_E_FORMAT, "%s: not a deposit state file", path);
+    if (s == LIRF_OK) s = lirf_upper_fingerprint(l->upper, mine_fp);
+    if (s == LIRF_OK && strcmp(fp, mine_fp))
+        s = LIRF_FAIL(LIRF_E_INVALID, "%s belongs to a deposit from another T0; start afresh "
+                      "without --resume", path);
+    if (s == LIRF_OK && (!(mine = dep_state_opts(l, o)) || strcmp(mine, oj)))
+        s = LIRF_FAIL(LIRF_E_INVALID,
+                      "%s was written with other deposit options (%.400s); resume with the same "
+                      "options, or start afresh without --resume", path, oj);
+    free(mine);
+    char *end1 = NULL, *end2 = NULL;
+    long ev = 0;
+    unsigned long long sv = 0;
+    if (s == LIRF_OK) {
+        ev = strtol(e, &end1, 10);
+        sv = strtoull(sp, &end2, 10);
+        if (*end1 || *end2 || ev < 0 || ev > o->epochs || sv > (1ull << 40))
+            s = LIRF_FAIL(LIRF_E_FORMAT, "%s: bad epoch/step (%.20s, %.20s)", path, e, sp);
+    }
+    if (s == LIRF_OK) s = lirf_checkpoint_load_net(&st, path, "target.param.", l->target_lower);
+    if (s == LIRF_OK) s = load_momentum(&st, path, "target.momentum.", l->target_lower);
+    if (s == LIRF_OK) s = lirf_checkpoint_load_net(&st, path, "deposit.param.", l->deposit);
+    if (s == LIRF_OK) s = load_momentum(&st, path, "deposit.momentum.", l->deposit);
+    if (s == LIRF_OK) {
+        *epoch = (int)ev;
+        *step = (size_t)sv;
+        *found = 1;
+    }
+    lirf_model_meta_free(&meta);
+    lirf_st_free(&st);
+    return s;
+}
+
 lirf_status lirf_deposit_train(lirf_lirf *l, lirf_loader *data, const lirf_deposit_opts *o,
                                int quiet, lirf_deposit_result *res) {
+    return lirf_deposit_train_io(l, data, o, NULL, quiet, res);
+}
+
+lirf_status lirf_deposit_train_io(lirf_lirf *l, lirf_loader *data, const lirf_deposit_opts *o,
+                                  const lirf_deposit_io *io, int quiet, lirf_deposit_result *res) {
     if (!l || !data || !o || !res) return LIRF_FAIL(LIRF_E_NULL, "deposit: NULL argument");
     memset(res, 0, sizeof *res);
+    const char *state = io && io->state_path ? io->state_path : NULL;
+    int start_epoch = 0;
+    size_t start_step = 0;
+    if (state && io->resume) {
+        int found;
+        LIRF_TRY(dep_state_load(l, o, state, &start_epoch, &start_step, &found));
+        if (found) {
+            lirf_log(LIRF_LOG_WARN, "resuming the deposit at epoch %d, step %zu",
+                     start_epoch + 1, start_step);
+            res->resumed_epoch = start_epoch;
+            res->resumed_step = start_step;
+        }
+    }
     lirf_ctx *ctx = l->ctx;
     const lirf_net_config *c = &l->meta.cfg;
     int K = l->K, npre = K - l->ndep;
@@ -308,9 +433,11 @@ lirf_status lirf_deposit_train(lirf_lirf *l, lirf_loader *data, const lirf_depos
     double t0 = lirf_now();
     lirf_buf L[6];
     for (int i = 0; i < 6; i++) L[i] = (lirf_buf){losses.mem, losses.off + (size_t)i, 1};
-    for (int e = 0; e < o->epochs; e++) {
-        STEP(lirf_loader_start(data, e, 0));
-        for (size_t b = 0;; b++) {
+    pr.done_at_start = (size_t)start_epoch * spe + start_step;
+    for (int e = start_epoch; e < o->epochs; e++) {
+        size_t b0 = e == start_epoch ? start_step : 0;
+        STEP(lirf_loader_start(data, e, b0));
+        for (size_t b = b0;; b++) {
             lirf_buf x, y, xa, feat0, z0, featT, zT, featR, zR, zm, dzT, dzR, dzm, dfT, dfR;
             int n;
             STEP(lirf_loader_next(data, &x, &y, &n));
@@ -403,7 +530,12 @@ lirf_status lirf_deposit_train(lirf_lirf *l, lirf_loader *data, const lirf_depos
             res->steps++;
             lirf_progress_update(&pr, "deposit", e + 1, o->epochs, b + 1, spe, gstep + 1, total,
                                  lv[0], images);
+            if (state && io->save_every > 0 && (b + 1) % (size_t)io->save_every == 0 &&
+                b + 1 < spe)
+                STEP(dep_state_save(l, o, state, e, b + 1));
+            lirf_crash_point("deposit-step");
         }
+        if (state) STEP(dep_state_save(l, o, state, e + 1, 0));
     }
     lirf_progress_end(&pr);
     res->seconds = lirf_now() - t0;

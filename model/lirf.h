@@ -65,11 +65,27 @@ typedef struct {
     double seconds, images_per_s;
     double last[6]; /* last batch: L_all, CE_random, L_at, L_kp, L_pt, L_re */
     size_t steps;
+    int resumed_epoch;   /* where a resumed run started (0, 0 otherwise) */
+    size_t resumed_step;
 } lirf_deposit_result;
 
 /* Trains target_lower and deposit on `data` (deposit-class samples only). */
 lirf_status lirf_deposit_train(lirf_lirf *l, lirf_loader *data, const lirf_deposit_opts *o,
                                int quiet, lirf_deposit_result *res);
+
+/* The training state of a deposit, for --resume: state_path (NULL: none) gets
+ * both trained lower parts, their momentum, the epoch and step reached, the
+ * options and the upper part's fingerprint, written atomically at every epoch
+ * end and every save_every steps (0: epoch ends only). With resume, a state
+ * file at state_path (if present) is loaded and training goes on from it; one
+ * written with other options or from another T0 is refused. The same seed on
+ * the same device then gives the same nets as an uninterrupted run. */
+typedef struct {
+    const char *state_path;
+    int resume, save_every;
+} lirf_deposit_io;
+lirf_status lirf_deposit_train_io(lirf_lirf *l, lirf_loader *data, const lirf_deposit_opts *o,
+                                  const lirf_deposit_io *io, int quiet, lirf_deposit_result *res);
 
 /* Logits callbacks for lirf_eval_counts: the target net (target_lower +
  * upper), the recover net (column rule), and the deposit path alone. */

@@ -617,9 +617,11 @@ lirf_status lirf_st_write(const char *path, const lirf_st_tensor *tensors, size_
     unsigned char len8[8];
     put_le64(len8, hlen);
     int ok = fwrite(len8, 1, 8, f) == 8 && fwrite(hdr, 1, hlen, f) == hlen;
-    for (size_t i = 0; ok && i < count; i++)
+    for (size_t i = 0; ok && i < count; i++) {
+        if (i == count / 2 && fflush(f) == 0) lirf_crash_point("st-write-mid");
         if (tensors[i].nbytes)
             ok = fwrite(tensors[i].data, 1, tensors[i].nbytes, f) == tensors[i].nbytes;
+    }
     free(hdr);
     if (!ok || fflush(f) != 0) {
         st = LIRF_FAIL(LIRF_E_IO, "%s: write failed: %s", tmp, strerror(errno));
@@ -628,6 +630,7 @@ lirf_status lirf_st_write(const char *path, const lirf_st_tensor *tensors, size_
     }
     if (fclose(f) != 0 && st == LIRF_OK)
         st = LIRF_FAIL(LIRF_E_IO, "%s: close failed: %s", tmp, strerror(errno));
+    if (st == LIRF_OK) lirf_crash_point("st-write-rename");
     if (st == LIRF_OK && rename(tmp, path) != 0)
         st = LIRF_FAIL(LIRF_E_IO, "%s: cannot rename to %s: %s", tmp, path, strerror(errno));
     if (st != LIRF_OK) {

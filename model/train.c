@@ -1,6 +1,8 @@
 /* Training and evaluation (see train.h). */
 #include "train.h"
 
+#include "fileutil.h"
+
 #include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
@@ -241,6 +243,13 @@ lirf_status lirf_train_run(lirf_ctx *ctx, lirf_net *net, lirf_loader *train,
     double t0 = lirf_now();
     size_t images = 0;
     float l = 0;
+    /* a run stopped after its last state was written but before the model was:
+     * the state holds the final weights */
+    if (st == LIRF_OK && start_epoch >= o->epochs && io->model_path) {
+        lirf_net *nets[1] = {net};
+        const char *pre[1] = {""};
+        st = lirf_checkpoint_save(io->model_path, nets, pre, 1, io->meta, NULL, NULL, 0);
+    }
     for (int e = start_epoch; e < o->epochs && st == LIRF_OK; e++) {
         size_t b0 = e == start_epoch ? start_step : 0;
         st = lirf_loader_start(train, e, b0);
@@ -270,6 +279,7 @@ lirf_status lirf_train_run(lirf_ctx *ctx, lirf_net *net, lirf_loader *train,
                 break;
             if ((st = lirf_buf_read(ctx, loss, &l, 1))) break;
             if ((st = check_finite(l, e, b + 1))) break;
+            lirf_crash_point("train-step");
             images += (size_t)n;
             res->steps++;
             lirf_progress_update(&pr, "train", e + 1, o->epochs, b + 1, spe, gstep + 1, total, l,
