@@ -44,3 +44,19 @@ __kernel void scale(__global float *y, int y_off, float alpha, int n) {
     if (i >= n) return;
     y[y_off + i] *= alpha;
 }
+
+/* count[c_off] += the number of x[0..n) that are NaN or infinite. Each work-group
+ * adds its partial count with one integer atomic (exact whatever the order). */
+__kernel void count_nonfinite(__global int *count, int c_off, __global const float *x, int x_off,
+                              int n, __local int *part) {
+    int lid = get_local_id(0), wg = get_local_size(0);
+    int c = 0;
+    for (int i = get_global_id(0); i < n; i += get_global_size(0)) c += isfinite(x[x_off + i]) ? 0 : 1;
+    part[lid] = c;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    if (lid == 0) {
+        int s = 0;
+        for (int j = 0; j < wg; j++) s += part[j];
+        if (s) atomic_add(count + c_off, s);
+    }
+}

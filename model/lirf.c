@@ -508,24 +508,45 @@ lirf_status lirf_deposit_train_io(lirf_lirf *l, lirf_loader *data, const lirf_de
             STEP(lirf_net_backward(l->target_lower, ws, tl, dfT, NULL));
             STEP(lirf_net_backward(l->upper, ws, tu2, dzR, &dfR));
             STEP(lirf_net_backward(l->deposit, ws, tr, dfR, NULL));
-            STEP(lirf_sgd_step(ctx, lirf_net_params(l->target_lower),
-                               lirf_net_momentum(l->target_lower), lirf_net_grads(l->target_lower),
-                               lirf_net_nparams(l->target_lower), o->lr, o->momentum, o->wd));
-            STEP(lirf_sgd_step(ctx, lirf_net_params(l->deposit), lirf_net_momentum(l->deposit),
-                               lirf_net_grads(l->deposit), lirf_net_nparams(l->deposit), o->lr,
-                               o->momentum, o->wd));
-            float lv[6];
-            STEP(lirf_buf_read(ctx, losses, lv, 6));
+            /* the losses and the counts of non-finite gradients, in one read: a bad
+             * step stops before its update */
+            lirf_buf badT = {losses.mem, losses.off + 6, 1}, badR = {losses.mem, losses.off + 7, 1};
+            STEP(lirf_net_count_nonfinite(l->target_lower, badT));
+            STEP(lirf_net_count_nonfinite(l->deposit, badR));
+            float lv[8];
+            STEP(lirf_buf_read(ctx, losses, lv, 8));
+            int32_t nbad[2];
+            memcpy(nbad, &lv[6], sizeof nbad);
             lv[0] = lv[1] - o->lambda_at * lv[2] + o->lambda_kp * lv[3] + o->lambda_pt * lv[4] +
                     o->lambda_re * lv[5];
             for (int i = 0; i < 6; i++) res->last[i] = lv[i];
             if (!isfinite(lv[0])) {
                 st = LIRF_FAIL(LIRF_E_NUMERIC,
                                "a deposit loss became non-finite at epoch %d, step %zu "
-                               "(CE %g, L_at %g, L_kp %g, L_pt %g, L_re %g); try a smaller --lr",
+                               "(CE %g, L_at %g, L_kp %g, L_pt %g, L_re %g); stopping before the "
+                               "update (the last state on disk is kept); try a smaller --lr",
                                e + 1, b + 1, lv[1], lv[2], lv[3], lv[4], lv[5]);
                 goto out;
             }
+            for (int part = 0; part < 2; part++) {
+                if (!nbad[part]) continue;
+                char name[160];
+                STEP(lirf_net_nonfinite_name(part ? l->deposit : l->target_lower, name,
+                                                  sizeof name));
+                st = LIRF_FAIL(LIRF_E_NUMERIC,
+                               "the %s's %s became non-finite at epoch %d, step "
+                               "%zu (%d values); stopping before the update (the last state on "
+                               "disk is kept); try a smaller --lr",
+                               part ? "deposit module" : "target's lower part",
+                               name[0] ? name : "tensors", e + 1, b + 1, (int)nbad[part]);
+                goto out;
+            }
+            STEP(lirf_sgd_step(ctx, lirf_net_params(l->target_lower),
+                               lirf_net_momentum(l->target_lower), lirf_net_grads(l->target_lower),
+                               lirf_net_nparams(l->target_lower), o->lr, o->momentum, o->wd));
+            STEP(lirf_sgd_step(ctx, lirf_net_params(l->deposit), lirf_net_momentum(l->deposit),
+                               lirf_net_grads(l->deposit), lirf_net_nparams(l->deposit), o->lr,
+                               o->momentum, o->wd));
             images += (size_t)n;
             res->steps++;
             lirf_progress_update(&pr, "deposit", e + 1, o->epochs, b + 1, spe, gstep + 1, total,

@@ -446,6 +446,51 @@ lirf_status lirf_net_zero_grads(lirf_net *n) {
     return n->nparams ? lirf_buf_fill(n->ctx, n->grads, 0) : LIRF_OK;
 }
 
+lirf_status lirf_net_count_nonfinite(lirf_net *n, lirf_buf counter) {
+    if (!n) return LIRF_FAIL(LIRF_E_NULL, "lirf_net_count_nonfinite: NULL net");
+    LIRF_TRY(lirf_buf_fill_int(n->ctx, counter, 0));
+    lirf_buf stats = lirf_net_stats(n);
+    if (n->nparams) LIRF_TRY(lirf_count_nonfinite(n->ctx, counter, n->grads, n->nparams));
+    if (stats.mem && stats.n) LIRF_TRY(lirf_count_nonfinite(n->ctx, counter, stats, stats.n));
+    return LIRF_OK;
+}
+
+/* the first non-finite element of a tensor, read from the device */
+static lirf_status first_nonfinite(lirf_net *n, lirf_buf b, float *tmp, int *found, int *is_nan) {
+    *found = 0;
+    LIRF_TRY(lirf_buf_read(n->ctx, b, tmp, b.n));
+    for (size_t j = 0; j < b.n; j++)
+        if (!isfinite(tmp[j])) {
+            *found = 1, *is_nan = isnan(tmp[j]);
+            break;
+        }
+    return LIRF_OK;
+}
+
+lirf_status lirf_net_nonfinite_name(lirf_net *n, char *name, size_t cap) {
+    if (!n || !name || cap == 0) return LIRF_FAIL(LIRF_E_NULL, "lirf_net_nonfinite_name: NULL");
+    name[0] = 0;
+    size_t most = 1;
+    for (size_t i = 0; i < lirf_net_ntensors(n); i++)
+        if (lirf_net_tensor(n, i)->n > most) most = lirf_net_tensor(n, i)->n;
+    float *tmp = malloc(most * sizeof *tmp);
+    if (!tmp) return LIRF_FAIL(LIRF_E_NOMEM, "out of host memory");
+    lirf_status st = LIRF_OK;
+    for (int pass = 0; pass < 2 && st == LIRF_OK && !name[0]; pass++) /* gradients, then stats */
+        for (size_t i = 0; i < lirf_net_ntensors(n) && st == LIRF_OK && !name[0]; i++) {
+            const lirf_tensor_desc *t = lirf_net_tensor(n, i);
+            if (t->kind != (pass ? LIRF_T_STAT : LIRF_T_PARAM) || !t->n) continue;
+            int found, is_nan;
+            st = first_nonfinite(n, pass ? lirf_net_tensor_buf(n, i) : lirf_net_tensor_grad(n, i),
+                                 tmp, &found, &is_nan);
+            if (st == LIRF_OK && found)
+                snprintf(name, cap, "%s %s (%s)", pass ? "running statistic" : "gradient of",
+                         t->name, is_nan ? "NaN" : "infinite");
+        }
+    free(tmp);
+    return st;
+}
+
 /* ---- tape ---- */
 lirf_status lirf_tape_create(lirf_tape **out) {
     if (!out) return LIRF_FAIL(LIRF_E_NULL, "lirf_tape_create: NULL output");

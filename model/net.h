@@ -85,6 +85,14 @@ lirf_status lirf_net_init(lirf_net *net, uint64_t seed);
  * included); LIRF_E_SHAPE if a shared name differs in shape. *copied counts. */
 lirf_status lirf_net_copy(lirf_net *dst, const lirf_net *src, size_t *copied);
 lirf_status lirf_net_zero_grads(lirf_net *net);
+/* Non-finite numbers after a training step's forward and backward: counter
+ * (one int32 on the device, zeroed here) gets how many gradient elements and
+ * BN running statistics are NaN or infinite (enqueued, not waited for).
+ * lirf_net_nonfinite_name then names the first tensor with one, e.g.
+ * "gradient of layer1.0.conv1.weight (NaN)" (reads them to the host: for the
+ * error path only); "" if none. */
+lirf_status lirf_net_count_nonfinite(lirf_net *net, lirf_buf counter);
+lirf_status lirf_net_nonfinite_name(lirf_net *net, char *name, size_t cap);
 
 typedef enum {
     LIRF_MODE_EVAL = 0,  /* BN running stats; no tape needed */

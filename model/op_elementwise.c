@@ -68,3 +68,19 @@ lirf_status lirf_scale(lirf_ctx *ctx, lirf_buf y, float alpha, size_t n) {
     LIRF_TRY(lirf_set_args(ctx, k, "bfi", y, (double)alpha, (int)n));
     return lirf_launch1(ctx, k, "scale", n);
 }
+
+lirf_status lirf_count_nonfinite(lirf_ctx *ctx, lirf_buf count, lirf_buf x, size_t n) {
+    LIRF_TRY(check_n("count_nonfinite", n));
+    LIRF_TRY(lirf_check_buf(count, 1, "count_nonfinite", "count"));
+    LIRF_TRY(lirf_check_buf(x, n, "count_nonfinite", "x"));
+    cl_kernel k;
+    LIRF_TRY(lirf_kernel_get(ctx, "elementwise", "count_nonfinite", &k));
+    size_t wg;
+    LIRF_TRY(lirf_kernel_wg(ctx, k, 256, &wg));
+    /* a few work-groups per compute unit, each looping over its share */
+    size_t groups = (n + wg - 1) / wg;
+    if (groups > 64) groups = 64;
+    size_t global = groups * wg;
+    LIRF_TRY(lirf_set_args(ctx, k, "bbiL", count, x, (int)n, wg * sizeof(cl_int)));
+    return lirf_launch(ctx, k, "count_nonfinite", 1, &global, &wg);
+}

@@ -39,6 +39,10 @@ lirf_status lirf_add_relu(lirf_ctx *ctx, lirf_buf y, lirf_buf a, lirf_buf b, siz
 lirf_status lirf_axpy(lirf_ctx *ctx, lirf_buf y, float alpha, lirf_buf x, size_t n);
 /* y *= alpha */
 lirf_status lirf_scale(lirf_ctx *ctx, lirf_buf y, float alpha, size_t n);
+/* count[0] (int32) += how many of x[0..n) are NaN or infinite (an exact
+ * integer count; zero count first). Used to stop training on a non-finite
+ * gradient before the update. */
+lirf_status lirf_count_nonfinite(lirf_ctx *ctx, lirf_buf count, lirf_buf x, size_t n);
 
 /* ---- convolution (cl_kernels/conv.cl, model/op_conv.c) ------------------- */
 typedef struct {

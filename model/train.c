@@ -205,9 +205,20 @@ static lirf_status load_state(lirf_net *net, const char *model_path, const lirf_
 static lirf_status check_finite(float loss, int epoch, size_t step) {
     if (isfinite(loss)) return LIRF_OK;
     return LIRF_FAIL(LIRF_E_NUMERIC,
-                     "the loss became %s at epoch %d, step %zu; stopping (the last checkpoint "
-                     "is kept). Try a smaller learning rate.",
+                     "the loss (cross-entropy) became %s at epoch %d, step %zu; stopping before "
+                     "the update (the last checkpoint on disk is kept). Try a smaller learning "
+                     "rate.",
                      isnan(loss) ? "NaN" : "infinite", epoch + 1, step);
+}
+
+static lirf_status nonfinite_grad(lirf_net *net, int32_t count, int epoch, size_t step) {
+    char name[160];
+    LIRF_TRY(lirf_net_nonfinite_name(net, name, sizeof name));
+    return LIRF_FAIL(LIRF_E_NUMERIC,
+                     "the %s became non-finite at epoch %d, step %zu (%d values in all); "
+                     "stopping before the update (the last checkpoint on disk is kept). Try a "
+                     "smaller learning rate.",
+                     name[0] ? name : "gradients", epoch + 1, step, (int)count);
 }
 
 lirf_status lirf_train_run(lirf_ctx *ctx, lirf_net *net, lirf_loader *train,
@@ -235,7 +246,8 @@ lirf_status lirf_train_run(lirf_ctx *ctx, lirf_net *net, lirf_loader *train,
     lirf_buf loss = LIRF_NOBUF;
     lirf_status st = lirf_arena_create(ctx, 0, &ws);
     if (st == LIRF_OK) st = lirf_tape_create(&tape);
-    if (st == LIRF_OK) st = lirf_buf_alloc(ctx, 1, &loss);
+    if (st == LIRF_OK) st = lirf_buf_alloc(ctx, 2, &loss); /* the loss; an int32 counter */
+    lirf_buf bad = {loss.mem, loss.off + 1, 1};
     lirf_progress pr;
     lirf_progress_init(&pr, io->quiet ? NULL : stderr);
     size_t total = (size_t)o->epochs * spe;
@@ -273,12 +285,20 @@ lirf_status lirf_train_run(lirf_ctx *ctx, lirf_net *net, lirf_loader *train,
             if ((st = lirf_buf_fill(ctx, dz, 0))) break;
             if ((st = lirf_softmax_ce_backward(ctx, dz, z, y, n, K, 1.0f))) break;
             if ((st = lirf_net_backward(net, ws, tape, dz, NULL))) break;
+            /* the loss and the count of non-finite gradients and BN statistics, in one read:
+             * a bad step stops before its update */
+            if ((st = lirf_net_count_nonfinite(net, bad))) break;
+            float lb[2];
+            if ((st = lirf_buf_read(ctx, (lirf_buf){loss.mem, loss.off, 2}, lb, 2))) break;
+            l = lb[0];
+            int32_t nbad;
+            memcpy(&nbad, &lb[1], sizeof nbad);
+            if ((st = check_finite(l, e, b + 1))) break;
+            if (nbad && (st = nonfinite_grad(net, nbad, e, b + 1))) break;
             if ((st = lirf_sgd_step(ctx, lirf_net_params(net), lirf_net_momentum(net),
                                     lirf_net_grads(net), lirf_net_nparams(net), lr, o->momentum,
                                     o->wd)))
                 break;
-            if ((st = lirf_buf_read(ctx, loss, &l, 1))) break;
-            if ((st = check_finite(l, e, b + 1))) break;
             lirf_crash_point("train-step");
             images += (size_t)n;
             res->steps++;

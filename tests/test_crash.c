@@ -6,6 +6,7 @@
  * finish the job with the same result, byte for byte, as an uninterrupted run
  * with the same seed. Tiny nets and data: the whole test takes a minute or so. */
 #include <check.h>
+#include <math.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -264,6 +265,42 @@ START_TEST(deposit_killed_anywhere_resumes_to_the_same_nets) {
 }
 END_TEST
 
+/* A learning rate far too large: training stops at the first non-finite loss
+ * or gradient with a message naming the step (and the tensor for a gradient),
+ * before that step's update; the state written at the last good step loads
+ * and holds only finite numbers. */
+static void all_finite(const char *path) {
+    lirf_safetensors x;
+    ck_assert_msg(lirf_st_read(path, &x) == LIRF_OK, "%s", lirf_error_message());
+    for (size_t i = 0; i < x.count; i++) {
+        if (x.tensors[i].dtype != LIRF_F32) continue;
+        const float *f = x.tensors[i].data;
+        for (size_t j = 0; j < x.tensors[i].nbytes / 4; j++)
+            ck_assert_msg(isfinite(f[j]), "%s: %s holds a non-finite value", path,
+                          x.tensors[i].name);
+    }
+    lirf_st_free(&x);
+}
+
+START_TEST(divergence_stops_with_the_step_and_keeps_the_last_state) {
+    const char *out = tpath("div.safetensors");
+    char state[700];
+    snprintf(state, sizeof state, "%s.state.safetensors", out);
+    const char *args[] = {"train", "--data", g_dir, "--format", "fashion-mnist", "--width", "4",
+                          "--epochs", "2", "--batch", "16", "--lr", "100", "--wd", "1", "--momentum", "0.99", "--warmup", "0",
+                          "--save-every", "1", "--out", out, "--quiet", NULL};
+    const char *log = tpath("div.log");
+    int s = spawn_lirf(args, NULL, log);
+    char *text = slurp(log);
+    ck_assert_msg(WIFEXITED(s) && WEXITSTATUS(s) == 2, "status %d:\n%s", s, text);
+    ck_assert_msg(strstr(text, "LIRF_E_NUMERIC") && (strstr(text, "the loss (cross-entropy) became") ||
+                                                     strstr(text, "the gradient of ") || strstr(text, "the running statistic ")),
+                  "%s", text);
+    ck_assert_msg(strstr(text, "step ") && strstr(text, "stopping before the update"), "%s", text);
+    if (exists(state)) all_finite(state);
+}
+END_TEST
+
 static void setup(void) {
     write_idx(tpath("train-images-idx3-ubyte"), tpath("train-labels-idx1-ubyte"), 96, 7);
     write_idx(tpath("t10k-images-idx3-ubyte"), tpath("t10k-labels-idx1-ubyte"), 40, 9);
@@ -278,6 +315,7 @@ int main(void) {
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 500);
     tcase_add_checked_fixture(tc, setup, NULL);
+    tcase_add_test(tc, divergence_stops_with_the_step_and_keeps_the_last_state);
     tcase_add_test(tc, train_killed_anywhere_resumes_to_the_same_weights);
     tcase_add_test(tc, deposit_killed_anywhere_resumes_to_the_same_nets);
     suite_add_tcase(s, tc);

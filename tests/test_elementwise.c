@@ -111,6 +111,40 @@ START_TEST(relu_gradient_finite_differences) {
 }
 END_TEST
 
+/* NaN and infinities sprinkled at random places (and none), on awkward sizes
+ * up to several work-group rounds; the count accumulates. */
+START_TEST(count_nonfinite_matches_reference) {
+    trng r = {23};
+    const size_t sizes[] = {1, 7, 93, 1000, 4099, 300001};
+    for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++) {
+        size_t n = sizes[s];
+        double *x = malloc(n * sizeof *x);
+        trand_fill(&r, x, n, -1e30, 1e30);
+        for (int round = 0; round < 3; round++) {
+            size_t bad = round == 0 ? 0 : round == 1 ? 1 : n / 7 + 1;
+            for (size_t j = 0; j < bad; j++) {
+                double u;
+                trand_fill(&r, &u, 1, 0, 1);
+                size_t at = (size_t)(u * (double)n) % n;
+                x[at] = j % 3 == 0 ? NAN : j % 3 == 1 ? INFINITY : -INFINITY;
+            }
+            size_t want = ref_count_nonfinite(x, n);
+            if (round > 0) ck_assert_uint_gt(want, 0);
+            int32_t start = 5;
+            tbuf bx = tbuf_new(x, n), bc = tbuf_new_int(&start, 1);
+            ck_assert_int_eq(lirf_count_nonfinite(tctx(), bc.v, bx.v, n), LIRF_OK);
+            int32_t got;
+            tbuf_get_int(&bc, &got, 1);
+            ck_assert_int_eq(got, 5 + (int32_t)want);
+            ck_assert(tbuf_guards_ok(&bc));
+            tbuf_free(&bx), tbuf_free(&bc);
+        }
+        free(x);
+    }
+    ck_assert_uint_eq(ref_count_nonfinite((double[]){1, NAN, 2, INFINITY}, 4), 2);
+}
+END_TEST
+
 START_TEST(invalid_arguments_rejected) {
     double x[8] = {0};
     tbuf b = tbuf_new(x, 8);
@@ -120,6 +154,9 @@ START_TEST(invalid_arguments_rejected) {
     ck_assert_int_eq(lirf_relu_forward(ctx, b.v, b.v, 9), LIRF_E_SHAPE);
     ck_assert_int_eq(lirf_add(ctx, b.v, b.v, LIRF_NOBUF, 8), LIRF_E_NULL);
     ck_assert_int_eq(lirf_axpy(ctx, b.v, 1.0f, b.v, 100), LIRF_E_SHAPE);
+    ck_assert_int_eq(lirf_count_nonfinite(ctx, LIRF_NOBUF, b.v, 8), LIRF_E_NULL);
+    ck_assert_int_eq(lirf_count_nonfinite(ctx, b.v, b.v, 0), LIRF_E_INVALID);
+    ck_assert_int_eq(lirf_count_nonfinite(ctx, b.v, b.v, 9), LIRF_E_SHAPE);
     ck_assert_str_ne(lirf_error_message(), "");
     tbuf_free(&b);
 }
@@ -131,6 +168,7 @@ int main(void) {
     tcase_add_test(tc, relu_matches_reference);
     tcase_add_test(tc, binary_ops_match_reference);
     tcase_add_test(tc, relu_gradient_finite_differences);
+    tcase_add_test(tc, count_nonfinite_matches_reference);
     tcase_add_test(tc, invalid_arguments_rejected);
     suite_add_tcase(s, tc);
     return trun(s);

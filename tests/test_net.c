@@ -184,11 +184,41 @@ START_TEST(parameter_count_and_names) {
 }
 END_TEST
 
+/* A non-finite gradient is counted on the device and named on the host. */
+START_TEST(nonfinite_gradient_is_named) {
+    lirf_net *n = make(LIRF_ARCH_RESNET18, 0, 5, 4, 1, 12);
+    ck_assert_int_eq(lirf_net_zero_grads(n), LIRF_OK);
+    lirf_buf counter;
+    ck_assert_int_eq(lirf_buf_alloc(tctx(), 1, &counter), LIRF_OK);
+    int32_t got;
+    char name[160];
+    ck_assert_int_eq(lirf_net_count_nonfinite(n, counter), LIRF_OK);
+    ck_assert_int_eq(lirf_buf_read(tctx(), counter, &got, 1), LIRF_OK);
+    ck_assert_int_eq(got, 0);
+    ck_assert_int_eq(lirf_net_nonfinite_name(n, name, sizeof name), LIRF_OK);
+    ck_assert_str_eq(name, "");
+    int i = lirf_net_find(n, "layer3.1.conv2.weight"), j = lirf_net_find(n, "fc.bias");
+    ck_assert(i >= 0 && j >= 0);
+    float nan = NAN, inf = INFINITY;
+    lirf_buf gi = lirf_net_tensor_grad(n, (size_t)i), gj = lirf_net_tensor_grad(n, (size_t)j);
+    ck_assert_int_eq(lirf_buf_write(tctx(), (lirf_buf){gi.mem, gi.off + 7, 1}, &nan, 1), LIRF_OK);
+    ck_assert_int_eq(lirf_buf_write(tctx(), (lirf_buf){gj.mem, gj.off + 3, 1}, &inf, 1), LIRF_OK);
+    ck_assert_int_eq(lirf_net_count_nonfinite(n, counter), LIRF_OK);
+    ck_assert_int_eq(lirf_buf_read(tctx(), counter, &got, 1), LIRF_OK);
+    ck_assert_int_eq(got, 2);
+    ck_assert_int_eq(lirf_net_nonfinite_name(n, name, sizeof name), LIRF_OK);
+    ck_assert_str_eq(name, "gradient of layer3.1.conv2.weight (NaN)"); /* the first in the net's order */
+    lirf_buf_free(tctx(), &counter);
+    lirf_net_destroy(n);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("net");
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, parameter_count_and_names);
+    tcase_add_test(tc, nonfinite_gradient_is_named);
     tcase_add_test(tc, split_equals_whole);
     tcase_add_test(tc, resnet_learns_a_batch);
     tcase_add_test(tc, cnn_learns_a_batch);

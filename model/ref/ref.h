@@ -20,6 +20,7 @@ void ref_add(double *y, const double *a, const double *b, size_t n);
 void ref_add_relu(double *y, const double *a, const double *b, size_t n);
 void ref_axpy(double *y, double alpha, const double *x, size_t n);
 void ref_scale(double *y, double alpha, size_t n);
+size_t ref_count_nonfinite(const double *x, size_t n);
 
 /* convolution; b, dx, db may be NULL */
 void ref_conv2d_forward(double *y, const double *x, const double *w, const double *b,

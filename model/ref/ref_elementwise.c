@@ -1,5 +1,7 @@
 #include "ref.h"
 
+#include <math.h>
+
 void ref_relu_forward(double *y, const double *x, size_t n) {
     for (size_t i = 0; i < n; i++) y[i] = x[i] > 0 ? x[i] : 0;
 }
@@ -25,4 +27,10 @@ void ref_axpy(double *y, double alpha, const double *x, size_t n) {
 
 void ref_scale(double *y, double alpha, size_t n) {
     for (size_t i = 0; i < n; i++) y[i] *= alpha;
+}
+
+size_t ref_count_nonfinite(const double *x, size_t n) {
+    size_t c = 0;
+    for (size_t i = 0; i < n; i++) c += !isfinite(x[i]);
+    return c;
 }
