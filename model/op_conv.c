@@ -4,7 +4,8 @@
  * The batch runs in chunks of nb images so that the scratch stays bounded:
  * nb = max(1, min(N, limit / (max(CRS, K) * HoWo))) with CRS = C*R*S, where
  * limit is the element budget of one scratch slot, 64 Mi floats by default
- * and at most 4/5 of the device's largest allocation (a slot grows to 1.25x);
+ * and at most 2/5 of the device's largest allocation (CLBlast's temporary
+ * buffer for the GEMM holds about two slots' worth; a slot grows to 1.25x);
  * also nb * HoWo < 2^22 (im2col indexes a chunk's columns in float) and
  * nb * C*H*W <= INT_MAX (int indices into x).
  * The environment variable LIRF_CONV_CHUNK_ELEMS (a positive integer) sets
@@ -97,10 +98,11 @@ static lirf_status check_shape(lirf_ctx *ctx, const char *op, const lirf_conv_sh
         return LIRF_FAIL(LIRF_E_INVALID, "%s: one image needs %zu scratch elements or has %zu "
                          "input elements (> INT_MAX)", op, per_image, d->CHW);
     size_t limit = chunk_limit();
-    /* a scratch slot grows to 1.25x what is asked: keep it within the device's
-     * largest allocation */
+    /* keep every buffer within the device's largest allocation: CLBlast's
+     * temporary for a chunk's GEMM holds about (CRS + K) * L <= 2 * limit
+     * elements, and a scratch slot grows to 1.25x what is asked */
     cl_ulong max_alloc = lirf_ctx_device(ctx)->max_alloc;
-    if (max_alloc && limit > max_alloc / sizeof(float) / 5 * 4) limit = max_alloc / sizeof(float) / 5 * 4;
+    if (max_alloc && limit > max_alloc / sizeof(float) / 5 * 2) limit = max_alloc / sizeof(float) / 5 * 2;
     if (limit > (size_t)INT_MAX) limit = (size_t)INT_MAX;
     size_t nb = limit / per_image;
     if (nb < 1) nb = 1;
