@@ -86,6 +86,12 @@ void lirf_image_decoder_free(lirf_image_decoder *d);
 #define LIRF_IMAGE_MAX_PIXELS ((size_t)1 << 26)
 lirf_status lirf_image_decode(lirf_image_decoder *d, const uint8_t *bytes, size_t len,
                               const char *name, const uint8_t **pixels, int *h, int *w, int *c);
+/* Lowers this decoder's limit on pixels in all (0 or more than
+ * LIRF_IMAGE_MAX_PIXELS: back to LIRF_IMAGE_MAX_PIXELS). A few hundred bytes of
+ * progressive JPEG or PNG can describe a 64-megapixel image that takes a
+ * second to decode; a caller that knows its images are small (the fuzz
+ * target) refuses larger ones before decoding. */
+void lirf_image_decoder_set_max_pixels(lirf_image_decoder *d, size_t max_pixels);
 /* Resizes interleaved src (sh, sw, c) to dst (dh, dw, c): separable triangle
  * filter widened by the scale when shrinking (PIL's antialiased bilinear,
  * torchvision's Resize), plain bilinear with half-pixel centres when growing. */

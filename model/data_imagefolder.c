@@ -27,6 +27,7 @@
 #include "data.h"
 
 #define MAX_IMAGE_BYTES ((size_t)256 << 20)
+#define READ_FIRST ((size_t)1 << 20) /* first buffer for an archive entry */
 #define MAX_DEPTH 16
 
 typedef struct {
@@ -573,8 +574,10 @@ static lirf_status from_archive(const lirf_data_opts *o, const lirf_data_src *sr
         }
         size_t want = esize >= 0 ? (size_t)esize + 1 : MAX_IMAGE_BYTES + 1, got;
         data.n = 0;
-        st = lirf_bytes_reserve(&data, esize >= 0 ? want : 1 << 16);
-        /* Unknown size: read in growing steps. */
+        /* The size in the entry's header is only a claim (a few hundred bytes
+         * of tar can declare 256 MiB): memory grows with the bytes actually
+         * read, from at most READ_FIRST. */
+        st = lirf_bytes_reserve(&data, want < READ_FIRST ? want : READ_FIRST);
         while (st == LIRF_OK) {
             size_t room = data.cap - data.n;
             st = lirf_data_read(a, data.p + data.n, room, &got, name);

@@ -1032,6 +1032,20 @@ START_TEST(huge_headers_refused) {
                           lirf_error_message());
         free(m.p);
     }
+    /* a lowered pixel limit (what the fuzz target sets): 8x8 = 64 pixels */
+    for (int jpeg = 0; jpeg < 2; jpeg++) {
+        if (jpeg) make_jpeg(&m, 0, 8, 8, 0, want);
+        else make_png(&m, 1, 8, 8, 0, want);
+        const size_t limits[4] = {63, 64, 0, (size_t)1 << 40};
+        for (int k = 0; k < 4; k++) {
+            lirf_image_decoder_set_max_pixels(dec, limits[k]);
+            lirf_status st = lirf_image_decode(dec, m.p, m.n, "small", &px, &h, &w, &c);
+            ck_assert_msg(k == 0 ? st == LIRF_E_FORMAT : st == LIRF_OK,
+                          "%s under a limit of %zu pixels: %s", jpeg ? "JPEG" : "PNG",
+                          limits[k], lirf_error_message());
+        }
+        free(m.p);
+    }
     lirf_image_decoder_free(dec);
 }
 END_TEST

@@ -6,7 +6,7 @@
  * Oracle: an archive the reader accepts holds a JSON object manifest and a
  * deposit of the declared size; written again (lirf_archive_write_mem, its
  * manifest as the caller's fields) it must read back to the same deposit
- * bytes and the same manifest.
+ * bytes and the same manifest (but for "members", which the writer makes).
  */
 #include <string.h>
 
@@ -44,7 +44,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     size_t len2;
     FUZZ_CHECK(lirf_archive_read_mem(buf, blen, "rewritten", &man2, &dep2, &len2) == LIRF_OK);
     FUZZ_CHECK(len2 == len && (len == 0 || memcmp(dep, dep2, len) == 0));
-    FUZZ_CHECK(json_equal(man, man2));
+    /* the writer makes "members" anew (lower-case SHA-256, its own keys); the
+     * rest of the manifest is the caller's and comes back as it was */
+    json_t *m1 = json_deep_copy(man), *m2 = json_deep_copy(man2);
+    FUZZ_CHECK(m1 && m2);
+    json_object_del(m1, "members"), json_object_del(m2, "members");
+    FUZZ_CHECK(json_equal(m1, m2));
+    json_decref(m1), json_decref(m2);
     json_decref(man2);
     free(dep2);
     free(buf);
