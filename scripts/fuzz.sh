@@ -36,7 +36,7 @@ for t in "${targets[@]}"; do
   fi
   t1=$(date +%s.%N)
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
-  cov=$(grep -E '^#[0-9]+ +DONE' "$log" | grep -o 'cov: [0-9]*' | tail -n 1)
+  cov=$(grep -E '^#[0-9]+[[:space:]]+DONE' "$log" | grep -o 'cov: [0-9]*' | tail -n 1)
   printf 'fuzz_%-12s %10s executions in %6.1f s (%s), no crash, hang or leak\n' \
          "$t" "${execs:-?}" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')" "${cov:-cov: ?}"
   total=$((total + ${execs:-0}))
