@@ -15,3 +15,18 @@ source scripts/sanitizer-env.sh
 # The OpenCL programs are the same as in the plain build: share its cache.
 export LIRF_CACHE_DIR="${LIRF_CACHE_DIR:-$PWD/build/program-cache}"
 ctest --test-dir "$B" --output-on-failure
+# The command itself, sanitized: device listing, its self-test, and a small
+# train -> deposit -> withdraw run (Fashion-MNIST, 256 / 128 samples, one
+# epoch each; about 30 s) through the CLI's argument parsing, checkpoints and
+# a gzip deposit archive.
+"$B/lirf" devices
+"$B/lirf" selftest
+work="$(mktemp -d "${TMPDIR:-/tmp}/lirf-asan-cli.XXXXXX")"
+trap 'rm -rf "$work"' EXIT
+case "$B" in /*) L="$B/lirf" ;; *) L="$PWD/$B/lirf" ;; esac
+(cd "$work" &&
+ "$L" train --limit 256 --epochs 1 --batch 64 --out t0.safetensors --quiet &&
+ "$L" deposit --model t0.safetensors --deposit-classes 0,1 --limit 128 --epochs 1 --batch 64 \
+      --target target.safetensors --archive deposit.lirf --compress gzip --quiet &&
+ "$L" withdraw --target target.safetensors --archive deposit.lirf --out recover.safetensors)
+echo "sanitizer stage: the suite and the lirf command ran clean under ASan + UBSan"
