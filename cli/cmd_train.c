@@ -214,7 +214,7 @@ int cmd_train(const char *device, int argc, char **argv) {
             }
         }
         else if (arg_value(argc, argv, &i, "--seed", &v, &bad)) {
-            int s;
+            int s = 0;
             bad = bad || !parse_int(v, 0, 2147483647, "--seed", &s);
             o.seed = (uint32_t)s;
         }

@@ -68,46 +68,80 @@ static const char *archive_msg(struct archive *a) {
     return m ? m : "unknown libarchive error";
 }
 
-static lirf_status open_with(const char *path, int raw, struct archive **out) {
-    *out = NULL;
-    struct stat st;
-    if (stat(path, &st) != 0) {
-        if (errno == ENOENT || errno == ENOTDIR)
-            return LIRF_FAIL(LIRF_E_NOT_FOUND, "%s: no such file", path);
-        return LIRF_FAIL(LIRF_E_IO, "%s: %s", path, strerror(errno));
+/* Every decompression filter built into this libarchive, and none that runs
+ * an external program: archive_read_support_filter_all would also register
+ * lrzip, grzip and (without liblzo2) lzop, which libarchive decodes by running
+ * `lrzip -d` etc. from PATH whenever the bytes start with their signature. */
+static void support_builtin_filters(struct archive *a) {
+    if (archive_zlib_version()) archive_read_support_filter_gzip(a);
+    if (archive_bzlib_version()) archive_read_support_filter_bzip2(a);
+    if (archive_liblzma_version()) {
+        archive_read_support_filter_xz(a);
+        archive_read_support_filter_lzma(a);
+        archive_read_support_filter_lzip(a);
     }
-    if (!S_ISREG(st.st_mode)) return LIRF_FAIL(LIRF_E_IO, "%s: not a regular file", path);
+    if (archive_liblz4_version()) archive_read_support_filter_lz4(a);
+    if (archive_libzstd_version()) archive_read_support_filter_zstd(a);
+    archive_read_support_filter_compress(a); /* .Z: built in */
+}
+
+static lirf_status open_src(const lirf_data_src *s, int raw, struct archive **out) {
+    *out = NULL;
+    const char *path = s->name ? s->name : "(memory)";
+    if (!s->buf) {
+        struct stat st;
+        if (!s->name) return LIRF_FAIL(LIRF_E_NULL, "data source without a path or bytes");
+        if (stat(path, &st) != 0) {
+            if (errno == ENOENT || errno == ENOTDIR)
+                return LIRF_FAIL(LIRF_E_NOT_FOUND, "%s: no such file", path);
+            return LIRF_FAIL(LIRF_E_IO, "%s: %s", path, strerror(errno));
+        }
+        if (!S_ISREG(st.st_mode)) return LIRF_FAIL(LIRF_E_IO, "%s: not a regular file", path);
+    }
     struct archive *a = archive_read_new();
     if (!a) return LIRF_FAIL(LIRF_E_NOMEM, "archive_read_new failed");
-    archive_read_support_filter_all(a);
+    support_builtin_filters(a);
     if (raw)
         archive_read_support_format_raw(a);
     else
         archive_read_support_format_all(a);
-    if (archive_read_open_filename(a, path, 1 << 16) != ARCHIVE_OK) {
-        lirf_status s = LIRF_FAIL(archive_status(a), "%s: cannot open: %s", path, archive_msg(a));
+    int r = s->buf ? archive_read_open_memory(a, s->buf, s->len)
+                   : archive_read_open_filename(a, path, 1 << 16);
+    if (r != ARCHIVE_OK) {
+        lirf_status st = LIRF_FAIL(archive_status(a), "%s: cannot open: %s", path, archive_msg(a));
         archive_read_free(a);
-        return s;
+        return st;
     }
     *out = a;
     return LIRF_OK;
 }
 
-lirf_status lirf_data_open_archive(const char *path, struct archive **out) {
-    return open_with(path, 0, out);
+lirf_status lirf_data_open_archive_src(const lirf_data_src *s, struct archive **out) {
+    return open_src(s, 0, out);
 }
 
-lirf_status lirf_data_open_raw(const char *path, struct archive **out) {
-    LIRF_TRY(open_with(path, 1, out));
+lirf_status lirf_data_open_archive(const char *path, struct archive **out) {
+    lirf_data_src s = {path, NULL, 0};
+    return open_src(&s, 0, out);
+}
+
+lirf_status lirf_data_open_raw_src(const lirf_data_src *s, struct archive **out) {
+    LIRF_TRY(open_src(s, 1, out));
+    const char *path = s->name ? s->name : "(memory)";
     struct archive_entry *e;
     int r = archive_read_next_header(*out, &e);
     if (r == ARCHIVE_OK || r == ARCHIVE_WARN) return LIRF_OK;
-    lirf_status s = r == ARCHIVE_EOF ? LIRF_FAIL(LIRF_E_FORMAT, "%s: the file is empty", path)
-                                     : LIRF_FAIL(archive_status(*out), "%s: %s", path,
-                                                 archive_msg(*out));
+    lirf_status st = r == ARCHIVE_EOF ? LIRF_FAIL(LIRF_E_FORMAT, "%s: the file is empty", path)
+                                      : LIRF_FAIL(archive_status(*out), "%s: %s", path,
+                                                  archive_msg(*out));
     archive_read_free(*out);
     *out = NULL;
-    return s;
+    return st;
+}
+
+lirf_status lirf_data_open_raw(const char *path, struct archive **out) {
+    lirf_data_src s = {path, NULL, 0};
+    return lirf_data_open_raw_src(&s, out);
 }
 
 lirf_status lirf_data_next_header(struct archive *a, struct archive_entry **e, const char *name) {
@@ -357,13 +391,11 @@ static lirf_status detect(const char *path, lirf_data_kind *kind) {
     return LIRF_OK;
 }
 
-lirf_status lirf_dataset_load(const lirf_data_opts *o, lirf_dataset *out) {
+/* The checks every entry point makes; out zeroed first. */
+static lirf_status check_opts(const lirf_data_opts *o, lirf_dataset *out) {
     if (!out) return LIRF_FAIL(LIRF_E_NULL, "lirf_dataset_load: out is NULL");
     memset(out, 0, sizeof *out);
     if (!o) return LIRF_FAIL(LIRF_E_NULL, "lirf_dataset_load: options are NULL");
-    const char *nodata = getenv("LIRF_NO_DATA");
-    if (nodata && *nodata && strcmp(nodata, "0"))
-        return LIRF_FAIL(LIRF_E_NOT_FOUND, "reading data is disabled (LIRF_NO_DATA is set)");
     if (o->image_size < 0 || o->image_size > 4096)
         return LIRF_FAIL(LIRF_E_INVALID, "image_size %d is out of range [0, 4096]", o->image_size);
     if (o->nclasses < 0) return LIRF_FAIL(LIRF_E_INVALID, "nclasses is %d", o->nclasses);
@@ -371,6 +403,28 @@ lirf_status lirf_dataset_load(const lirf_data_opts *o, lirf_dataset *out) {
         return LIRF_FAIL(LIRF_E_NULL, "nclasses is %d but classes is NULL", o->nclasses);
     if ((int)o->kind < LIRF_DATA_AUTO || (int)o->kind > LIRF_DATA_IMAGEFOLDER)
         return LIRF_FAIL(LIRF_E_INVALID, "unknown data set kind %d", (int)o->kind);
+    return LIRF_OK;
+}
+
+/* A reader's result: no samples is an error; on error out is freed. */
+static lirf_status finish(lirf_status st, const lirf_data_opts *o, lirf_data_kind kind,
+                          lirf_dataset *out) {
+    if (st == LIRF_OK && out->n == 0)
+        st = LIRF_FAIL(LIRF_E_NOT_FOUND, "%s: no samples%s", out->source[0] ? out->source : "data",
+                       o->classes && o->nclasses ? " of the requested classes" : "");
+    if (st != LIRF_OK) {
+        lirf_dataset_free(out);
+        return st;
+    }
+    out->kind = kind;
+    return LIRF_OK;
+}
+
+lirf_status lirf_dataset_load(const lirf_data_opts *o, lirf_dataset *out) {
+    LIRF_TRY(check_opts(o, out));
+    const char *nodata = getenv("LIRF_NO_DATA");
+    if (nodata && *nodata && strcmp(nodata, "0"))
+        return LIRF_FAIL(LIRF_E_NOT_FOUND, "reading data is disabled (LIRF_NO_DATA is set)");
 
     lirf_status st;
     lirf_data_kind kind = o->kind;
@@ -402,20 +456,49 @@ lirf_status lirf_dataset_load(const lirf_data_opts *o, lirf_dataset *out) {
             break;
         }
         case LIRF_DATA_CIFAR10:
-        case LIRF_DATA_CIFAR100: st = lirf_data_load_cifar(o, kind, out); break;
-        case LIRF_DATA_IMAGEFOLDER: st = lirf_data_load_imagefolder(o, out); break;
+        case LIRF_DATA_CIFAR100: st = lirf_data_load_cifar(o, kind, NULL, out); break;
+        case LIRF_DATA_IMAGEFOLDER: st = lirf_data_load_imagefolder(o, NULL, out); break;
         default: st = LIRF_FAIL(LIRF_E_INVALID, "unknown data set kind %d", (int)kind);
         }
     }
-    if (st == LIRF_OK && out->n == 0)
-        st = LIRF_FAIL(LIRF_E_NOT_FOUND, "%s: no samples%s", out->source[0] ? out->source : "data",
-                       o->classes && o->nclasses ? " of the requested classes" : "");
-    if (st != LIRF_OK) {
-        lirf_dataset_free(out);
-        return st;
+    return finish(st, o, kind, out);
+}
+
+lirf_status lirf_dataset_load_mem(const lirf_data_opts *o, const void *buf, size_t len,
+                                  lirf_dataset *out) {
+    LIRF_TRY(check_opts(o, out));
+    if (!buf && len) return LIRF_FAIL(LIRF_E_NULL, "lirf_dataset_load_mem: buf is NULL");
+    lirf_data_src mem = {o->path && o->path[0] ? o->path : "(memory)", buf ? buf : "", len};
+    lirf_data_opts oo = *o;
+    oo.path = mem.name;
+    lirf_status st;
+    switch (o->kind) {
+    case LIRF_DATA_CIFAR10:
+    case LIRF_DATA_CIFAR100: st = lirf_data_load_cifar(&oo, o->kind, &mem, out); break;
+    case LIRF_DATA_IMAGEFOLDER: st = lirf_data_load_imagefolder(&oo, &mem, out); break;
+    default:
+        return LIRF_FAIL(LIRF_E_INVALID,
+                         "lirf_dataset_load_mem reads CIFAR-10/100 or image-folder archives, "
+                         "not %s", kind_name(o->kind));
     }
-    out->kind = kind;
-    return LIRF_OK;
+    return finish(st, o, o->kind, out);
+}
+
+lirf_status lirf_dataset_load_idx_mem(const lirf_data_opts *o, const void *labels,
+                                      size_t labels_len, const void *images, size_t images_len,
+                                      lirf_dataset *out) {
+    LIRF_TRY(check_opts(o, out));
+    if ((!labels && labels_len) || (!images && images_len))
+        return LIRF_FAIL(LIRF_E_NULL, "lirf_dataset_load_idx_mem: NULL bytes");
+    const char *name = o->path && o->path[0] ? o->path : "(memory)";
+    char lname[1100], iname[1100];
+    snprintf(lname, sizeof lname, "%s: labels", name);
+    snprintf(iname, sizeof iname, "%s: images", name);
+    lirf_data_src lab = {lname, labels ? labels : "", labels_len};
+    lirf_data_src img = {iname, images ? images : "", images_len};
+    snprintf(out->source, sizeof out->source, "%s", name);
+    lirf_status st = lirf_data_load_idx_src(o, &lab, &img, out);
+    return finish(st, o, LIRF_DATA_FASHION_MNIST, out);
 }
 
 void lirf_dataset_free(lirf_dataset *d) {

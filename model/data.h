@@ -52,6 +52,18 @@ typedef struct {
 lirf_status lirf_fashion_mnist_dir(char *out, size_t outlen);
 
 lirf_status lirf_dataset_load(const lirf_data_opts *o, lirf_dataset *out);
+/* The same from bytes already in memory (tests, fuzzing): o->path only names
+ * them in messages, and o->kind must be LIRF_DATA_CIFAR10, LIRF_DATA_CIFAR100
+ * or LIRF_DATA_IMAGEFOLDER; buf holds what such a path names when it is an
+ * archive file (any format / compression libarchive reads without running a
+ * program). */
+lirf_status lirf_dataset_load_mem(const lirf_data_opts *o, const void *buf, size_t len,
+                                  lirf_dataset *out);
+/* Fashion-MNIST from the bytes of its labels and images IDX files (gzip or
+ * plain); o->path only names them in messages. */
+lirf_status lirf_dataset_load_idx_mem(const lirf_data_opts *o, const void *labels,
+                                      size_t labels_len, const void *images, size_t images_len,
+                                      lirf_dataset *out);
 void lirf_dataset_free(lirf_dataset *d);
 
 /* Per-channel mean and std of pixels/255 over the whole set (for preprocessing:
@@ -74,6 +86,12 @@ void lirf_image_decoder_free(lirf_image_decoder *d);
 #define LIRF_IMAGE_MAX_PIXELS ((size_t)1 << 26)
 lirf_status lirf_image_decode(lirf_image_decoder *d, const uint8_t *bytes, size_t len,
                               const char *name, const uint8_t **pixels, int *h, int *w, int *c);
+/* Lowers this decoder's limit on pixels in all (0 or more than
+ * LIRF_IMAGE_MAX_PIXELS: back to LIRF_IMAGE_MAX_PIXELS). A few hundred bytes of
+ * progressive JPEG or PNG can describe a 64-megapixel image that takes a
+ * second to decode; a caller that knows its images are small (the fuzz
+ * target) refuses larger ones before decoding. */
+void lirf_image_decoder_set_max_pixels(lirf_image_decoder *d, size_t max_pixels);
 /* Resizes interleaved src (sh, sw, c) to dst (dh, dw, c): separable triangle
  * filter widened by the scale when shrinking (PIL's antialiased bilinear,
  * torchvision's Resize), plain bilinear with half-pixel centres when growing. */
@@ -90,12 +108,21 @@ typedef struct {
 lirf_status lirf_bytes_reserve(lirf_bytes *b, size_t extra);
 lirf_status lirf_bytes_append(lirf_bytes *b, const void *src, size_t len);
 
-/* Opens one file through libarchive's raw format with every filter: a .gz (or
- * .xz, ...) reads as its decompressed bytes, a plain file as itself. Missing
- * file: LIRF_E_NOT_FOUND. */
+/* Where a reader's bytes come from: the file `name`, or, when buf is not
+ * NULL, the len bytes at buf (then `name` only labels messages). */
+typedef struct {
+    const char *name;
+    const void *buf;
+    size_t len;
+} lirf_data_src;
+/* Opens one file through libarchive's raw format with every filter built into
+ * libarchive (never one that runs a program): a .gz (or .xz, ...) reads as its
+ * decompressed bytes, a plain file as itself. Missing file: LIRF_E_NOT_FOUND. */
 lirf_status lirf_data_open_raw(const char *path, struct archive **out);
+lirf_status lirf_data_open_raw_src(const lirf_data_src *s, struct archive **out);
 /* Opens an archive file of any format / compression libarchive knows. */
 lirf_status lirf_data_open_archive(const char *path, struct archive **out);
+lirf_status lirf_data_open_archive_src(const lirf_data_src *s, struct archive **out);
 /* The next entry's header; *e NULL at the end of the archive. */
 lirf_status lirf_data_next_header(struct archive *a, struct archive_entry **e, const char *name);
 /* Reads up to len bytes of the current entry; *got < len only at its end.
@@ -115,9 +142,15 @@ lirf_status lirf_data_set_names(lirf_dataset *d, int num_classes, const char *co
 lirf_status lirf_data_parse_names(lirf_dataset *d, const char *bytes, size_t len, int num_classes,
                                   const char *name);
 
-/* The readers behind lirf_dataset_load (options already checked; out zeroed). */
+/* The readers behind lirf_dataset_load (options already checked; out zeroed).
+ * mem: the archive's bytes in memory instead of the file o->path (NULL: the
+ * path, a folder or an archive file). */
 lirf_status lirf_data_load_idx(const lirf_data_opts *o, const char *dir, lirf_dataset *out);
-lirf_status lirf_data_load_cifar(const lirf_data_opts *o, lirf_data_kind kind, lirf_dataset *out);
-lirf_status lirf_data_load_imagefolder(const lirf_data_opts *o, lirf_dataset *out);
+lirf_status lirf_data_load_idx_src(const lirf_data_opts *o, const lirf_data_src *labels,
+                                   const lirf_data_src *images, lirf_dataset *out);
+lirf_status lirf_data_load_cifar(const lirf_data_opts *o, lirf_data_kind kind,
+                                 const lirf_data_src *mem, lirf_dataset *out);
+lirf_status lirf_data_load_imagefolder(const lirf_data_opts *o, const lirf_data_src *mem,
+                                       lirf_dataset *out);
 
 #endif

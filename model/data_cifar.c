@@ -120,15 +120,15 @@ static const char *basename_of(const char *s) {
     return b ? b + 1 : s;
 }
 
-static lirf_status from_archive(const lirf_data_opts *o, const cifar_fmt *f,
-                                const char *const *files, int nfiles, const char *meta,
-                                lirf_bytes *px, lirf_bytes *lab, size_t maxkeep,
+static lirf_status from_archive(const lirf_data_opts *o, const lirf_data_src *src,
+                                const cifar_fmt *f, const char *const *files, int nfiles,
+                                const char *meta, lirf_bytes *px, lirf_bytes *lab, size_t maxkeep,
                                 lirf_dataset *out) {
     lirf_bytes fpx[5] = {{0}}, flab[5] = {{0}};
     size_t ftaken[5] = {0};
     int seen[5] = {0}, seen_meta = 0;
     struct archive *a;
-    LIRF_TRY(lirf_data_open_archive(o->path, &a));
+    LIRF_TRY(lirf_data_open_archive_src(src, &a));
     lirf_status st = LIRF_OK;
     char name[2048];
     for (;;) {
@@ -173,7 +173,8 @@ static lirf_status from_archive(const lirf_data_opts *o, const cifar_fmt *f,
     return st;
 }
 
-lirf_status lirf_data_load_cifar(const lirf_data_opts *o, lirf_data_kind kind, lirf_dataset *out) {
+lirf_status lirf_data_load_cifar(const lirf_data_opts *o, lirf_data_kind kind,
+                                 const lirf_data_src *mem, lirf_dataset *out) {
     static const char *const c10_train[] = {"data_batch_1.bin", "data_batch_2.bin",
                                             "data_batch_3.bin", "data_batch_4.bin",
                                             "data_batch_5.bin"};
@@ -194,11 +195,12 @@ lirf_status lirf_data_load_cifar(const lirf_data_opts *o, lirf_data_kind kind, l
     f.keep = keep;
     size_t maxkeep = o->limit ? o->limit : SIZE_MAX;
     lirf_bytes px = {0}, lab = {0};
+    lirf_data_src file = {o->path, NULL, 0};
     lirf_status st =
-        lirf_data_is_dir(o->path)
+        !mem && lirf_data_is_dir(o->path)
             ? from_folder(o, &f, files, nfiles, meta, c100 ? "cifar-100-binary" : "cifar-10-batches-bin",
                           &px, &lab, maxkeep, out)
-            : from_archive(o, &f, files, nfiles, meta, &px, &lab, maxkeep, out);
+            : from_archive(o, mem ? mem : &file, &f, files, nfiles, meta, &px, &lab, maxkeep, out);
     free(keep);
     size_t n = lab.n / sizeof(int32_t);
     if (st == LIRF_OK && n > INT32_MAX)

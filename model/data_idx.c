@@ -62,9 +62,10 @@ static lirf_status expect_end(struct archive *a, const char *path, const char *w
     return LIRF_OK;
 }
 
-static lirf_status read_labels(const char *path, lirf_bytes *lab) {
+static lirf_status read_labels(const lirf_data_src *src, lirf_bytes *lab) {
+    const char *path = src->name;
     struct archive *a;
-    LIRF_TRY(lirf_data_open_raw(path, &a));
+    LIRF_TRY(lirf_data_open_raw_src(src, &a));
     uint8_t hdr[8];
     lirf_status st = read_header(a, path, hdr, 8, 0x00000801u, "labels: unsigned bytes, 1 dim");
     size_t n = st == LIRF_OK ? be32(hdr + 4) : 0;
@@ -95,6 +96,13 @@ lirf_status lirf_data_load_idx(const lirf_data_opts *o, const char *dir, lirf_da
     snprintf(stem, sizeof stem, "%s-images-idx3-ubyte", split);
     LIRF_TRY(find_file(dir, stem, img_path, sizeof img_path));
     snprintf(out->source, sizeof out->source, "%s", dir);
+    lirf_data_src lab = {lab_path, NULL, 0}, img = {img_path, NULL, 0};
+    return lirf_data_load_idx_src(o, &lab, &img, out);
+}
+
+lirf_status lirf_data_load_idx_src(const lirf_data_opts *o, const lirf_data_src *labels,
+                                   const lirf_data_src *images, lirf_dataset *out) {
+    const char *lab_path = labels->name, *img_path = images->name;
     LIRF_TRY(lirf_data_set_names(out, 10, FASHION_NAMES));
 
     uint8_t *keep;
@@ -102,13 +110,13 @@ lirf_status lirf_data_load_idx(const lirf_data_opts *o, const char *dir, lirf_da
     lirf_bytes lab = {0}, px = {0};
     uint8_t *skipbuf = NULL;
     struct archive *a = NULL;
-    lirf_status st = read_labels(lab_path, &lab);
+    lirf_status st = read_labels(labels, &lab);
     size_t ntake = 0;
     for (size_t i = 0; st == LIRF_OK && i < lab.n; i++) ntake += keep[lab.p[i]];
     if (o->limit && ntake > o->limit) ntake = o->limit;
 
     uint8_t hdr[16];
-    if (st == LIRF_OK) st = lirf_data_open_raw(img_path, &a);
+    if (st == LIRF_OK) st = lirf_data_open_raw_src(images, &a);
     if (st == LIRF_OK)
         st = read_header(a, img_path, hdr, 16, 0x00000803u, "images: unsigned bytes, 3 dims");
     uint32_t nimg = 0, rows = 0, cols = 0;

@@ -41,6 +41,7 @@ struct lirf_image_decoder {
     char pmsg[256];
     char pwarn[256]; /* libpng's first warning: often the cause of the error */
     int nomem;
+    size_t max_pixels; /* LIRF_IMAGE_MAX_PIXELS unless lowered */
 };
 
 /* ---- buffers ------------------------------------------------------------- */
@@ -89,12 +90,12 @@ static lirf_status decode_jpeg(lirf_image_decoder *d, const uint8_t *bytes, size
     jpeg_mem_src(&d->jpg, bytes, (unsigned long)len);
     jpeg_read_header(&d->jpg, TRUE);
     if (d->jpg.image_width > LIRF_IMAGE_MAX_SIDE || d->jpg.image_height > LIRF_IMAGE_MAX_SIDE ||
-        (size_t)d->jpg.image_width * d->jpg.image_height > LIRF_IMAGE_MAX_PIXELS) {
+        (size_t)d->jpg.image_width * d->jpg.image_height > d->max_pixels) {
         jpeg_abort_decompress(&d->jpg);
         return LIRF_FAIL(LIRF_E_FORMAT,
                          "%s: JPEG of %ux%u pixels (more than %d on a side or %zu in all)", name,
                          (unsigned)d->jpg.image_width, (unsigned)d->jpg.image_height,
-                         LIRF_IMAGE_MAX_SIDE, LIRF_IMAGE_MAX_PIXELS);
+                         LIRF_IMAGE_MAX_SIDE, d->max_pixels);
     }
     switch (d->jpg.jpeg_color_space) {
     case JCS_GRAYSCALE: d->jpg.out_color_space = JCS_GRAYSCALE; break;
@@ -166,8 +167,8 @@ static lirf_status decode_png(lirf_image_decoder *d, const uint8_t *bytes, size_
     png_set_user_limits(d->png, LIRF_IMAGE_MAX_SIDE, LIRF_IMAGE_MAX_SIDE);
     png_read_info(d->png, d->pinfo);
     if ((size_t)png_get_image_width(d->png, d->pinfo) * png_get_image_height(d->png, d->pinfo) >
-        LIRF_IMAGE_MAX_PIXELS)
-        png_error(d->png, "image too large (more pixels than LIRF_IMAGE_MAX_PIXELS)");
+        d->max_pixels)
+        png_error(d->png, "image too large (more pixels than the decoder's limit)");
     png_set_expand(d->png);     /* palette -> RGB, gray < 8 bits -> 8, tRNS -> alpha */
     png_set_scale_16(d->png);   /* 16 -> 8 bits, rounded */
     png_set_strip_alpha(d->png);
@@ -199,6 +200,7 @@ lirf_status lirf_image_decoder_new(lirf_image_decoder **out) {
     d->jpg.err = jpeg_std_error(&d->jerr.pub);
     d->jerr.pub.error_exit = jerr_longjmp;
     d->jerr.pub.emit_message = jerr_emit;
+    d->max_pixels = LIRF_IMAGE_MAX_PIXELS;
     if (setjmp(d->jerr.jb)) { /* jpeg_create_decompress can fail on memory */
         free(d);
         return LIRF_FAIL(LIRF_E_NOMEM, "jpeg_create_decompress failed");
@@ -207,6 +209,12 @@ lirf_status lirf_image_decoder_new(lirf_image_decoder **out) {
     d->jpg_ready = 1;
     *out = d;
     return LIRF_OK;
+}
+
+void lirf_image_decoder_set_max_pixels(lirf_image_decoder *d, size_t max_pixels) {
+    if (d)
+        d->max_pixels = max_pixels && max_pixels < LIRF_IMAGE_MAX_PIXELS ? max_pixels
+                                                                         : LIRF_IMAGE_MAX_PIXELS;
 }
 
 void lirf_image_decoder_free(lirf_image_decoder *d) {

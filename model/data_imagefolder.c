@@ -27,6 +27,7 @@
 #include "data.h"
 
 #define MAX_IMAGE_BYTES ((size_t)256 << 20)
+#define READ_FIRST ((size_t)1 << 20) /* first buffer for an archive entry */
 #define MAX_DEPTH 16
 
 typedef struct {
@@ -316,7 +317,7 @@ static lirf_status from_folder(const lirf_data_opts *o, lirf_dataset *out) {
             st = LIRF_FAIL(LIRF_E_FORMAT, "class folder %s holds no PNG/JPEG images", p);
     }
     if (st == LIRF_OK) {
-        qsort(ss.s, ss.n, sizeof *ss.s, cmp_sample);
+        if (ss.n) qsort(ss.s, ss.n, sizeof *ss.s, cmp_sample);
         st = apply_limit(&ss, o->limit, (int)classes.n);
     }
     if (st == LIRF_OK) st = writer_init(&wr, out, &ss, o->image_size ? o->image_size : 32);
@@ -422,9 +423,10 @@ static int arc_images_in(const entries *e, const char *R, const char *d) {
     return 0;
 }
 
-static lirf_status arc_list(const char *path, entries *e) {
+static lirf_status arc_list(const lirf_data_src *src, entries *e) {
+    const char *path = src->name;
     struct archive *a;
-    LIRF_TRY(lirf_data_open_archive(path, &a));
+    LIRF_TRY(lirf_data_open_archive_src(src, &a));
     lirf_status st = LIRF_OK;
     for (;;) {
         struct archive_entry *en;
@@ -449,7 +451,8 @@ static int cmp_sample_name(const void *a, const void *b) {
     return strcmp((*(const sample *const *)a)->name, (*(const sample *const *)b)->name);
 }
 
-static lirf_status from_archive(const lirf_data_opts *o, lirf_dataset *out) {
+static lirf_status from_archive(const lirf_data_opts *o, const lirf_data_src *src,
+                                lirf_dataset *out) {
     entries e = {{0}, {0}};
     strvec classes = {0};
     samples ss = {0};
@@ -460,7 +463,7 @@ static lirf_status from_archive(const lirf_data_opts *o, lirf_dataset *out) {
     struct archive *a = NULL;
     char R[2048] = "", name[4096];
 
-    lirf_status st = arc_list(o->path, &e);
+    lirf_status st = arc_list(src, &e);
     /* The root: look through single enclosing folders, then pick the split. */
     for (int depth = 0; st == LIRF_OK && depth < MAX_DEPTH; depth++) {
         int has_train = arc_has_dir(&e, R, "train"), has_test = arc_has_dir(&e, R, "test");
@@ -515,7 +518,7 @@ static lirf_status from_archive(const lirf_data_opts *o, lirf_dataset *out) {
         e.files.v[i] = NULL; /* moved into the sample */
         st = samples_push(&ss, (char *)s, (int)(hit - classes.v));
     }
-    if (st == LIRF_OK) qsort(ss.s, ss.n, sizeof *ss.s, cmp_sample);
+    if (st == LIRF_OK && ss.n) qsort(ss.s, ss.n, sizeof *ss.s, cmp_sample);
     for (size_t i = 0; st == LIRF_OK && i < ss.n; i++)
         if (i && !strcmp(ss.s[i].name, ss.s[i - 1].name))
             st = LIRF_FAIL(LIRF_E_FORMAT, "%s: %s appears twice in the archive", o->path,
@@ -541,7 +544,7 @@ static lirf_status from_archive(const lirf_data_opts *o, lirf_dataset *out) {
     if (st == LIRF_OK) {
         for (size_t i = 0; i < ss.n; i++) byname[i] = &ss.s[i];
         qsort(byname, ss.n, sizeof *byname, cmp_sample_name);
-        st = lirf_data_open_archive(o->path, &a);
+        st = lirf_data_open_archive_src(src, &a);
     }
     /* Second pass: decode the selected entries, skip the rest unread. */
     size_t done = 0;
@@ -571,8 +574,10 @@ static lirf_status from_archive(const lirf_data_opts *o, lirf_dataset *out) {
         }
         size_t want = esize >= 0 ? (size_t)esize + 1 : MAX_IMAGE_BYTES + 1, got;
         data.n = 0;
-        st = lirf_bytes_reserve(&data, esize >= 0 ? want : 1 << 16);
-        /* Unknown size: read in growing steps. */
+        /* The size in the entry's header is only a claim (a few hundred bytes
+         * of tar can declare 256 MiB): memory grows with the bytes actually
+         * read, from at most READ_FIRST. */
+        st = lirf_bytes_reserve(&data, want < READ_FIRST ? want : READ_FIRST);
         while (st == LIRF_OK) {
             size_t room = data.cap - data.n;
             st = lirf_data_read(a, data.p + data.n, room, &got, name);
@@ -605,8 +610,11 @@ static lirf_status from_archive(const lirf_data_opts *o, lirf_dataset *out) {
     return st;
 }
 
-lirf_status lirf_data_load_imagefolder(const lirf_data_opts *o, lirf_dataset *out) {
+lirf_status lirf_data_load_imagefolder(const lirf_data_opts *o, const lirf_data_src *mem,
+                                       lirf_dataset *out) {
     snprintf(out->source, sizeof out->source, "%s", o->path);
+    if (mem) return from_archive(o, mem, out);
     if (lirf_data_is_dir(o->path)) return from_folder(o, out);
-    return from_archive(o, out);
+    lirf_data_src file = {o->path, NULL, 0};
+    return from_archive(o, &file, out);
 }

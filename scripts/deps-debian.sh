@@ -13,6 +13,7 @@ PKGS=(
   libpng-dev libjpeg62-turbo-dev             # image-folder data sets
   dataset-fashion-mnist                      # the default data set
   check libsubunit-dev                       # unit tests
+  clang libclang-rt-14-dev                   # the ASan/UBSan build and libFuzzer (docs/reliability.md)
   libopenblas-dev                            # bench/: the CPU peer for GEMM
 )
 missing=()

@@ -2,7 +2,11 @@
 # The test command: install, build (warnings are errors), run the whole suite
 # on the OpenCL device lirf chooses (PoCL on a CPU-only machine), then run it a
 # second time and require that no OpenCL program is built again (every test
-# process checks its context's counter when LIRF_EXPECT_CACHED=1).
+# process checks its context's counter when LIRF_EXPECT_CACHED=1). Then the
+# reliability stage (docs/reliability.md): the whole suite again under ASan +
+# UBSan (a clang build in build-asan), and every fuzz target for a bounded time.
+# LIRF_SKIP_RELIABILITY=1 skips that stage on a developer's machine, never in
+# CI (CI=true).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps-debian.sh
@@ -14,3 +18,11 @@ echo "== test suite, first run (programs built and cached) =="
 ctest --test-dir build --output-on-failure
 echo "== test suite, second run (must build no OpenCL program) =="
 LIRF_EXPECT_CACHED=1 ctest --test-dir build --output-on-failure
+if [ "${LIRF_SKIP_RELIABILITY:-0}" = 1 ] && [ "${CI:-}" != true ]; then
+  echo "== skipped: the sanitizer suite and the fuzz targets (LIRF_SKIP_RELIABILITY=1) =="
+  exit 0
+fi
+echo "== test suite under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan) =="
+bash scripts/sanitize.sh
+echo "== fuzz targets, ${LIRF_FUZZ_SECONDS:-30} s each =="
+bash scripts/fuzz.sh "${LIRF_FUZZ_SECONDS:-30}"

@@ -646,6 +646,138 @@ START_TEST(cifar10_folder_and_archive) {
 }
 END_TEST
 
+/* The whole of a file, malloc'ed. */
+static uint8_t *slurp(const char *path, size_t *n) {
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
+    long len = ftell(f);
+    ck_assert_int_ge(len, 0);
+    rewind(f);
+    uint8_t *b = malloc((size_t)len + 1);
+    ck_assert_ptr_nonnull(b);
+    ck_assert_uint_eq(fread(b, 1, (size_t)len, f), (size_t)len);
+    fclose(f);
+    *n = (size_t)len;
+    return b;
+}
+
+/* lirf_dataset_load_mem / _idx_mem (what the fuzz targets call) give the
+ * same data set as the path they stand for. */
+START_TEST(load_from_memory) {
+    static uint8_t buf[8 * 3074];
+    char *dir = tmpdir();
+    char tgz[4200];
+    fileset fs = {0};
+    for (int f = 0; f < 6; f++) {
+        char name[64];
+        if (f < 5) snprintf(name, sizeof name, "cifar-10-batches-bin/data_batch_%d.bin", f + 1);
+        else snprintf(name, sizeof name, "cifar-10-batches-bin/test_batch.bin");
+        fs_add(&fs, name, buf, cifar_file(buf, f, 3, 0, -1));
+    }
+    snprintf(tgz, sizeof tgz, "%s/c10.tar.gz", dir);
+    fs_write_archive(&fs, tgz, "", 1, 0);
+    fs_free(&fs);
+    size_t n;
+    uint8_t *bytes = slurp(tgz, &n);
+    lirf_dataset a, b;
+    const int32_t cls[] = {2, 5};
+    lirf_data_opts o = opts_of(tgz, LIRF_DATA_CIFAR10, 1);
+    o.classes = cls, o.nclasses = 2;
+    load_ok(&o, &a);
+    lirf_status st = lirf_dataset_load_mem(&o, bytes, n, &b);
+    ck_assert_msg(st == LIRF_OK, "%s", lirf_error_message());
+    same_dataset(&a, &b);
+    ck_assert_int_eq(b.kind, LIRF_DATA_CIFAR10);
+    lirf_dataset_free(&a), lirf_dataset_free(&b);
+    /* truncated: refused, with the name given in path */
+    st = lirf_dataset_load_mem(&o, bytes, n / 2, &b);
+    ck_assert_int_eq(st, LIRF_E_FORMAT);
+    ck_assert_ptr_nonnull(strstr(lirf_error_message(), tgz));
+    ck_assert_ptr_null(b.pixels);
+    o.kind = LIRF_DATA_FASHION_MNIST;
+    ck_assert_int_eq(lirf_dataset_load_mem(&o, bytes, n, &b), LIRF_E_INVALID);
+    free(bytes);
+    rm_rf(dir);
+
+    /* Fashion-MNIST's test split from the Debian package, from memory */
+    char fm[1024], lp[1200], ip[1200];
+    if (lirf_fashion_mnist_dir(fm, sizeof fm) != LIRF_OK) return; /* not installed */
+    snprintf(lp, sizeof lp, "%s/t10k-labels-idx1-ubyte.gz", fm);
+    snprintf(ip, sizeof ip, "%s/t10k-images-idx3-ubyte.gz", fm);
+    size_t ln, in;
+    uint8_t *lab = slurp(lp, &ln), *img = slurp(ip, &in);
+    lirf_data_opts f = opts_of(fm, LIRF_DATA_FASHION_MNIST, 0);
+    f.limit = 500;
+    load_ok(&f, &a);
+    st = lirf_dataset_load_idx_mem(&f, lab, ln, img, in, &b);
+    ck_assert_msg(st == LIRF_OK, "%s", lirf_error_message());
+    same_dataset(&a, &b);
+    lirf_dataset_free(&a), lirf_dataset_free(&b);
+    st = lirf_dataset_load_idx_mem(&f, img, in, lab, ln, &b); /* swapped */
+    ck_assert_int_eq(st, LIRF_E_FORMAT);
+    free(lab), free(img);
+}
+END_TEST
+
+/* Bytes that start with the signature of lrzip, grzip or lzop must not make
+ * libarchive run that program (archive_read_support_filter_all would: it
+ * decodes them through an external `lrzip -d` etc. found on PATH). Fake
+ * programs on PATH record any run. */
+START_TEST(no_external_programs) {
+    char *dir = tmpdir();
+    char bin[4200], marker[4200], p[4300], path[8192];
+    snprintf(bin, sizeof bin, "%s/bin", dir);
+    snprintf(marker, sizeof marker, "%s/ran", dir);
+    mkdirs(bin);
+    const char *progs[] = {"lrzip", "grzip", "lzop"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(p, sizeof p, "%s/%s", bin, progs[i]);
+        FILE *f = fopen(p, "w");
+        ck_assert_ptr_nonnull(f);
+        fprintf(f, "#!/bin/sh\necho %s >> '%s'\ncat\n", progs[i], marker);
+        fclose(f);
+        chmod(p, 0755);
+    }
+    const char *old = getenv("PATH");
+    char *saved = old ? strdup(old) : NULL;
+    snprintf(path, sizeof path, "%s:%s", bin, old ? old : "/usr/bin:/bin");
+    setenv("PATH", path, 1);
+    static const uint8_t sig[3][16] = {
+        {'L', 'R', 'Z', 'I', 0, 6},
+        {'G', 'R', 'Z', 'i', 'p', 'I', 'I', 0, 2, 4, ':', ')'},
+        {0x89, 'L', 'Z', 'O', 0, '\r', '\n', 0x1a, '\n'},
+    };
+    for (int i = 0; i < 3; i++) {
+        uint8_t bytes[64] = {0};
+        memcpy(bytes, sig[i], 16);
+        /* an IDX file, a CIFAR archive file and the same from memory */
+        char fm[4200], lab[4300], img[4300], arc[4300];
+        snprintf(fm, sizeof fm, "%s/fm%d", dir, i);
+        snprintf(lab, sizeof lab, "%s/t10k-labels-idx1-ubyte", fm);
+        snprintf(img, sizeof img, "%s/t10k-images-idx3-ubyte", fm);
+        write_bytes(lab, bytes, sizeof bytes);
+        write_bytes(img, bytes, sizeof bytes);
+        lirf_data_opts o = opts_of(fm, LIRF_DATA_FASHION_MNIST, 0);
+        lirf_dataset d;
+        ck_assert_int_ne(lirf_dataset_load(&o, &d), LIRF_OK);
+        snprintf(arc, sizeof arc, "%s/c10-%d.tar.x", dir, i);
+        write_bytes(arc, bytes, sizeof bytes);
+        o = opts_of(arc, LIRF_DATA_CIFAR10, 0);
+        ck_assert_int_ne(lirf_dataset_load(&o, &d), LIRF_OK);
+        o.kind = LIRF_DATA_IMAGEFOLDER;
+        ck_assert_int_ne(lirf_dataset_load_mem(&o, bytes, sizeof bytes, &d), LIRF_OK);
+    }
+    if (saved) setenv("PATH", saved, 1);
+    else unsetenv("PATH");
+    free(saved);
+    struct stat sb;
+    int ran = stat(marker, &sb) == 0;
+    if (!ran) rm_rf(dir);
+    ck_assert_msg(!ran, "a reader ran an external decompressor (see %s)", marker);
+}
+END_TEST
+
 START_TEST(cifar100_folder) {
     static uint8_t buf[8 * 3074];
     char *dir = tmpdir();
@@ -898,6 +1030,20 @@ START_TEST(huge_headers_refused) {
         else
             ck_assert_msg(st == LIRF_OK && h == 8 && w == 8 && c == 3, "JPEG: %s",
                           lirf_error_message());
+        free(m.p);
+    }
+    /* a lowered pixel limit (what the fuzz target sets): 8x8 = 64 pixels */
+    for (int jpeg = 0; jpeg < 2; jpeg++) {
+        if (jpeg) make_jpeg(&m, 0, 8, 8, 0, want);
+        else make_png(&m, 1, 8, 8, 0, want);
+        const size_t limits[4] = {63, 64, 0, (size_t)1 << 40};
+        for (int k = 0; k < 4; k++) {
+            lirf_image_decoder_set_max_pixels(dec, limits[k]);
+            lirf_status st = lirf_image_decode(dec, m.p, m.n, "small", &px, &h, &w, &c);
+            ck_assert_msg(k == 0 ? st == LIRF_E_FORMAT : st == LIRF_OK,
+                          "%s under a limit of %zu pixels: %s", jpeg ? "JPEG" : "PNG",
+                          limits[k], lirf_error_message());
+        }
         free(m.p);
     }
     lirf_image_decoder_free(dec);
@@ -1302,6 +1448,8 @@ int main(void) {
     tcase_add_test(tc, idx_crafted_files);
     tcase_add_test(tc, cifar10_folder_and_archive);
     tcase_add_test(tc, cifar100_folder);
+    tcase_add_test(tc, load_from_memory);
+    tcase_add_test(tc, no_external_programs);
     tcase_add_test(tc, huge_headers_refused);
     tcase_add_test(tc, image_folder_and_archives);
     tcase_add_test(tc, image_folder_errors_and_filter);
