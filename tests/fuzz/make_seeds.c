@@ -3,10 +3,17 @@
  *   make_seeds OUTDIR     (OUTDIR/<target>/<seed> for every target)
  *
  * Every seed is a small, valid input made with the library's own writers
- * (lirf_st_write_mem, lirf_archive_write_mem) or with libarchive, libpng and
- * libjpeg, so that the fuzzers start from inputs the readers accept and
- * mutate from there. The output is deterministic (fixed times, owners and
- * pixel patterns); the committed corpus is this program's output.
+ * (lirf_st_write_mem, lirf_archive_write_mem, lirf_archive_write_sealed_mem,
+ * lirf_key_save) or with libarchive, libpng and libjpeg, so that the fuzzers
+ * start from inputs the readers accept and mutate from there. The output is
+ * deterministic (fixed times, owners and pixel patterns, and a fixed-seed
+ * random generator in place of libsodium's, below) but for the member times
+ * of the deposit archives, which the archive writer takes from the clock;
+ * the committed corpus is this program's output.
+ *
+ * The keys (corpus/keyfile/test-identity.key and .pub, also embedded in
+ * tests/fuzz/fuzz_sealed.c, and a second identity that signs one sealed seed)
+ * come from that fixed seed: published test keys that nothing may trust.
  */
 #include <archive.h>
 #include <archive_entry.h>
@@ -18,9 +25,11 @@
 
 #include <jpeglib.h>
 #include <png.h>
+#include <sodium.h>
 
 #include "lirf_archive.h"
 #include "safetensors.h"
+#include "seal.h"
 
 static const char *g_out;
 
@@ -428,6 +437,124 @@ static void seeds_imagefolder(void) {
     free(a.p), free(b.p), free(c.p), free(d.p);
 }
 
+/* ---- keys and sealed archives ------------------------------------------------- */
+
+/* libsodium's random bytes from a fixed seed (randombytes_buf_deterministic
+ * over a call counter): the same keys, nonces and sealed-box ephemeral keys on
+ * every run. Installed before libsodium initialises; make_seeds only. */
+static uint64_t g_rng_calls;
+
+static void fixed_buf(void *const p, const size_t n) {
+    unsigned char seed[randombytes_SEEDBYTES] = "lirf make_seeds: test"; /* 24 bytes at most */
+    for (int i = 0; i < 8; i++) seed[24 + i] = (unsigned char)(g_rng_calls >> (8 * i));
+    g_rng_calls++;
+    randombytes_buf_deterministic(p, n, seed);
+}
+static uint32_t fixed_random(void) {
+    uint32_t v;
+    fixed_buf(&v, sizeof v);
+    return v;
+}
+static const char *fixed_name(void) {
+    return "lirf-make-seeds-fixed";
+}
+static randombytes_implementation fixed_rng = {fixed_name, fixed_random, NULL, NULL, fixed_buf,
+                                               NULL};
+
+static void save_key(const lirf_key *k, const char *target, const char *name, lirf_key_kind kind) {
+    char p[4096];
+    snprintf(p, sizeof p, "%s/%s", g_out, target);
+    if (mkdir(p, 0755) != 0 && errno != EEXIST) die(p);
+    snprintf(p, sizeof p, "%s/%s/%s", g_out, target, name);
+    if (lirf_key_save(k, p, kind, 1) != LIRF_OK) die(p);
+}
+
+/* The text of a key file, read back (for the variant seed below). */
+static buf slurp(const char *target, const char *name) {
+    char p[4096];
+    snprintf(p, sizeof p, "%s/%s/%s", g_out, target, name);
+    FILE *f = fopen(p, "rb");
+    if (!f) die(p);
+    buf b = {0};
+    char chunk[1024];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) buf_add(&b, chunk, n);
+    fclose(f);
+    return b;
+}
+
+/* The test identity (t) and a second one (o); both from the fixed seed. */
+static void seeds_keyfile(lirf_key **t, lirf_key **o) {
+    if (lirf_key_generate(t) != LIRF_OK || lirf_key_generate(o) != LIRF_OK) die("key_generate");
+    save_key(*t, "keyfile", "test-identity.key", LIRF_KEY_SECRET);
+    save_key(*t, "keyfile", "test-identity.pub", LIRF_KEY_PUBLIC);
+    /* the same secret key file with CRLF line ends, the fields in another
+     * order, and a comment and a blank line among them */
+    buf k = slurp("keyfile", "test-identity.key"), v = {0};
+    const char *lines[16];
+    size_t lens[16], n = 0;
+    for (size_t i = 0, start = 0; i < k.n && n < 16; i++)
+        if (k.p[i] == '\n') {
+            lines[n] = (const char *)k.p + start, lens[n++] = i - start;
+            start = i + 1;
+        }
+    if (n != 7) die("unexpected key file layout");
+    static const int order[] = {0, 1, 6, 3, -1, 5, 2, 4}; /* -1: a comment and a blank line */
+    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
+        if (order[i] < 0) buf_add(&v, "# a comment\r\n\r\n", strlen("# a comment\r\n\r\n"));
+        else buf_add(&v, lines[order[i]], lens[order[i]]), buf_add(&v, "\r\n", 2);
+    }
+    put("keyfile", "test-identity-crlf-reordered.key", v.p, v.n, NULL, 0);
+    free(k.p), free(v.p);
+}
+
+/* The archive writer stamps its members with the time of writing: every
+ * header of a plain tar gets mtime 0 (and its checksum again), so that the
+ * sealed seeds are the same bytes on every run (the signature covers
+ * manifest.json's bytes, not the tar headers). */
+static void tar_zero_mtimes(unsigned char *p, size_t n) {
+    for (size_t off = 0; off + 512 <= n;) {
+        unsigned char *h = p + off;
+        if (memcmp(h + 257, "ustar", 5) != 0) break; /* the end-of-archive blocks */
+        memcpy(h + 136, "00000000000 ", 12);
+        memset(h + 148, ' ', 8);
+        unsigned sum = 0;
+        for (int i = 0; i < 512; i++) sum += h[i];
+        snprintf((char *)h + 148, 8, "%06o", sum); /* six digits, NUL, then the space */
+        char size[13];
+        memcpy(size, h + 124, 12);
+        size[12] = '\0';
+        off += 512 + (strtoull(size, NULL, 8) + 511) / 512 * 512;
+    }
+}
+
+static void seeds_sealed(const lirf_key *t, const lirf_key *o) {
+    buf dep = make_safetensors(0);
+    const char *man = "{\"architecture\":\"cnn\",\"split\":\"block2\",\"width\":16,"
+                      "\"classes\":3,\"mode\":\"exact\",\"deposit_classes\":[1]}";
+    static const struct {
+        const char *name;
+        int sign, encrypt; /* 1: the test identity, 2: the other one */
+    } k[] = {{"plain.tar", 0, 0},
+             {"signed.tar", 1, 0},
+             {"encrypted.tar", 0, 1},
+             {"signed-encrypted.tar", 1, 1},
+             {"signed-by-another-key.tar", 2, 0}};
+    for (size_t i = 0; i < sizeof k / sizeof k[0]; i++) {
+        lirf_archive_seal seal = {k[i].sign == 1 ? t : k[i].sign == 2 ? o : NULL,
+                                  k[i].encrypt ? t : NULL};
+        void *p;
+        size_t n;
+        if (lirf_archive_write_sealed_mem(man, dep.p, dep.n, LIRF_ARCHIVE_PLAIN, &seal, &p, &n) !=
+            LIRF_OK)
+            die("archive_write_sealed_mem");
+        tar_zero_mtimes(p, n);
+        put("sealed", k[i].name, p, n, NULL, 0);
+        free(p);
+    }
+    free(dep.p);
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: %s OUTDIR\n", argv[0]);
@@ -435,11 +562,16 @@ int main(int argc, char **argv) {
     }
     g_out = argv[1];
     if (mkdir(g_out, 0755) != 0 && errno != EEXIST) die(g_out);
+    if (randombytes_set_implementation(&fixed_rng) != 0 || sodium_init() < 0) die("libsodium");
     seeds_safetensors();
     seeds_archive();
     seeds_idx();
     seeds_cifar();
     seeds_image();
     seeds_imagefolder();
+    lirf_key *t, *o;
+    seeds_keyfile(&t, &o);
+    seeds_sealed(t, o);
+    lirf_key_free(t), lirf_key_free(o);
     return 0;
 }
