@@ -35,6 +35,7 @@ int load_dataset_cli(const char *path, lirf_data_kind kind, int train, int image
 int cmd_deposit(const char *device, int argc, char **argv);
 int cmd_withdraw(const char *device, int argc, char **argv);
 int cmd_demo(const char *device, int argc, char **argv);
+int cmd_verify(const char *device, int argc, char **argv); /* cmd_verify.c */
 
 #include <jansson.h>
 #include "train.h"
