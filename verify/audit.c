@@ -121,7 +121,7 @@ static lirf_status open_model(lirf_ctx *ctx, const char *path, const char *flag,
         return LIRF_FAIL(LIRF_E_INVALID,
                          "%s %s is a checkpoint of kind \"%s\"; the audit needs a whole net (a "
                          "trained net or a target net from lirf deposit)",
-                         flag, path, kind);
+                         flag, path, m->kind);
     }
     s = lirf_checkpoint_make_net(ctx, &st, path, &m->meta, "", 0,
                                  lirf_arch_stages(m->meta.cfg.arch) - 1, &m->net);
