@@ -14,6 +14,8 @@ PKGS=(
   dataset-fashion-mnist                      # the default data set
   check libsubunit-dev                       # unit tests
   libopenblas-dev                            # bench/: the CPU peer for GEMM
+  chromium                                   # tests: lirf verify's HTML report loads cleanly
+                                             # (115 MB download, 26 s to install, measured)
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -272,6 +272,46 @@ START_TEST(bad_inputs_exit_2) {
 }
 END_TEST
 
+/* The HTML report of the run above loads in headless Chromium with no console
+ * message (the page has no script: any message is an error), renders its
+ * charts, and asks for nothing from the network. */
+START_TEST(html_report_loads_in_chromium) {
+    char html[600], cmd[2000];
+    snprintf(html, sizeof html, "%s/report.html", tmp("rep1"));
+    ck_assert_msg(access(html, R_OK) == 0, "%s missing (the leakage test makes it)", html);
+    const char *chromium = NULL;
+    if (system("command -v chromium >/dev/null 2>&1") == 0) chromium = "chromium";
+    else if (system("command -v chromium-browser >/dev/null 2>&1") == 0) chromium = "chromium-browser";
+    ck_assert_msg(chromium != NULL, "chromium is not installed: the HTML report cannot be checked "
+                                    "(scripts/deps-debian.sh installs Debian's chromium)");
+    const char *dom = tmp("dom.html"), *log = tmp("chromium.log");
+    snprintf(cmd, sizeof cmd,
+             "HOME=%s %s --headless --no-sandbox --disable-gpu --user-data-dir=%s/chromium-profile "
+             "--enable-logging=stderr --v=0 --virtual-time-budget=3000 --dump-dom file://%s "
+             ">%s 2>%s",
+             g_dir, chromium, g_dir, html, dom, log);
+    ck_assert_msg(system(cmd) == 0, "chromium failed on %s (see %s)", html, log);
+    FILE *f = fopen(dom, "r");
+    ck_assert_ptr_nonnull(f);
+    static char d[1 << 20];
+    size_t n = fread(d, 1, sizeof d - 1, f);
+    d[n] = 0;
+    fclose(f);
+    ck_assert_msg(strstr(d, "Verdict: leakage") && strstr(d, "</html>"), "the page did not render");
+    int svgs = 0;
+    for (const char *p = d; (p = strstr(p, "<svg")); p++) svgs++;
+    ck_assert_msg(svgs >= 2, "%d inline SVG charts, want the bars and the ROC curve", svgs);
+    ck_assert_msg(!strstr(d, "src=") && !strstr(d, "href=") && !strstr(d, "<script"),
+                  "the page loads or runs something");
+    f = fopen(log, "r");
+    ck_assert_ptr_nonnull(f);
+    char line[4096];
+    while (fgets(line, sizeof line, f))
+        ck_assert_msg(!strstr(line, ":CONSOLE"), "console message: %s", line);
+    fclose(f);
+}
+END_TEST
+
 int main(void) {
     snprintf(g_dir, sizeof g_dir, "/tmp/lirf-test-verify-%ld", (long)getpid());
     char cmd[300];
@@ -283,6 +323,7 @@ int main(void) {
     tcase_add_test(tc, auc_matches_pairwise_count);
     tcase_add_test(tc, tpr_at_fpr_and_intervals);
     tcase_add_test(tc, original_as_target_reports_leakage);
+    tcase_add_test(tc, html_report_loads_in_chromium);
     tcase_add_test(tc, bad_inputs_exit_2);
     suite_add_tcase(s, tc);
     int rc = trun(s);
