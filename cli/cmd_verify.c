@@ -50,12 +50,16 @@ static void usage(FILE *f) {
         "  --beta X              AT: CE + beta/2 sum L_at (default %g)\n"
         "  --student-lr X        (default %g; SGD momentum 0.9, cosine, no augmentation)\n"
         "probes:\n"
-        "  --no-mia --no-probe --no-withdraw --no-deposit-alone   skip one\n"
+        "  --no-mia --no-probe --no-withdraw --no-deposit-alone --no-relearn   skip one\n"
         "  --member-limit N      MIA members: deposit-class images among the first N training\n"
         "                        images (the ones T0 was trained on; default 0: all)\n"
         "  --mia-samples N       at most N members and N non-members (default %d)\n"
         "  --probe-train N       linear-probe training images (default %d)\n"
         "  --probe-epochs N      (default %d)\n"
+        "  --relearn-samples N   relearn: fine-tune on N labelled deposit-class images and as\n"
+        "                        many preservation-class ones (default %d)\n"
+        "  --relearn-fraction X  until Dep Acc reaches X times the original's (default %g)\n"
+        "  --relearn-max-steps N (default %d; SGD lr %g, batch 32, Dep Acc measured every %d)\n"
         "thresholds (leakage when a check's gap to its control exceeds them):\n"
         "  --margin-distill P    true-label students: Dep Acc points over the no-teacher\n"
         "                        student (default %g)\n"
@@ -64,13 +68,17 @@ static void usage(FILE *f) {
         "  --margin-probe P      linear-probe Dep Acc points over the control (default %g)\n"
         "  --margin-withdraw P   the recover net's Dep Acc may fall this far below the\n"
         "                        original's (default %g)\n"
+        "  --margin-relearn R    leakage when the target relearns in fewer than R times the\n"
+        "                        Independent net's steps (default %g; no verdict without\n"
+        "                        --independent)\n"
         "output:\n"
         "  --out DIR             (default lirf-verify)\n"
         "  --quiet               no progress output\n",
         d.seeds, d.epochs, d.train_subset, d.batch, d.student_width, (double)d.distill.alpha,
         (double)d.distill.T, (double)d.distill.beta, (double)d.distill.lr, d.mia_samples,
-        d.probe_train, d.probe_opts.epochs, (double)d.margin_distill, (double)d.margin_none,
-        (double)d.margin_mia, (double)d.margin_probe, (double)d.margin_withdraw);
+        d.probe_train, d.probe_opts.epochs, d.relearn_samples, (double)d.relearn_fraction,
+        d.relearn_max_steps, (double)d.relearn_lr, d.relearn_eval_every, (double)d.margin_distill, (double)d.margin_none,
+        (double)d.margin_mia, (double)d.margin_probe, (double)d.margin_withdraw, (double)d.margin_relearn);
 }
 
 /* "a,b" against names -> bit set; 0 on error */
@@ -128,6 +136,11 @@ int cmd_verify(const char *device, int argc, char **argv) {
         else if (arg_flag(argv, i, "--no-probe")) o.probe = 0;
         else if (arg_flag(argv, i, "--no-withdraw")) o.withdraw_check = 0;
         else if (arg_flag(argv, i, "--no-deposit-alone")) o.deposit_alone = 0;
+        else if (arg_flag(argv, i, "--no-relearn")) o.relearn = 0;
+        else if (arg_value(argc, argv, &i, "--relearn-samples", &v, &bad)) bad = bad || !parse_int(v, 2, 1 << 30, "--relearn-samples", &o.relearn_samples);
+        else if (arg_value(argc, argv, &i, "--relearn-max-steps", &v, &bad)) bad = bad || !parse_int(v, 1, 1 << 30, "--relearn-max-steps", &o.relearn_max_steps);
+        else if (arg_value(argc, argv, &i, "--relearn-fraction", &v, &bad)) bad = bad || !parse_float(v, 0, 10, "--relearn-fraction", &o.relearn_fraction);
+        else if (arg_value(argc, argv, &i, "--margin-relearn", &v, &bad)) bad = bad || !parse_float(v, 0, 1000, "--margin-relearn", &o.margin_relearn);
         else if (arg_value(argc, argv, &i, "--member-limit", &v, &bad)) bad = bad || !parse_int(v, 0, 1 << 30, "--member-limit", &o.member_limit);
         else if (arg_value(argc, argv, &i, "--mia-samples", &v, &bad)) bad = bad || !parse_int(v, 0, 1 << 30, "--mia-samples", &o.mia_samples);
         else if (arg_value(argc, argv, &i, "--probe-train", &v, &bad)) bad = bad || !parse_int(v, 1, 1 << 30, "--probe-train", &o.probe_train);

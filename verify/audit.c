@@ -28,7 +28,7 @@ void lirf_verify_opts_default(lirf_verify_opts *o) {
     o->probe_opts = (lirf_probe_opts){.epochs = 10, .batch = 128, .lr = 0.05f, .momentum = 0.9f,
                                       .wd = 0, .seed = 1};
     o->probe_train = 5000;
-    o->relearn_samples = 300, o->relearn_max_steps = 200, o->relearn_eval_every = 10;
+    o->relearn_samples = 300, o->relearn_max_steps = 300, o->relearn_eval_every = 5;
     o->relearn_fraction = 0.9f, o->relearn_lr = 0.01f;
     o->margin_distill = 3, o->margin_none = 15, o->margin_mia = 0.05f, o->margin_probe = 10;
     o->margin_withdraw = 5, o->margin_relearn = 0.5f;
@@ -275,7 +275,11 @@ static json_t *options_json(const lirf_verify_opts *o) {
     json_object_set_new(j, "linear_probe", json_pack("{s:i,s:i,s:i,s:f,s:f}", "train_images",
                         o->probe_train, "epochs", o->probe_opts.epochs, "batch", o->probe_opts.batch,
                         "lr", lirf_tidy(o->probe_opts.lr), "momentum", lirf_tidy(o->probe_opts.momentum)));
-    json_object_set_new(j, "margins", json_pack("{s:f,s:f,s:f,s:f,s:f}", "distill",
+    json_object_set_new(j, "relearn", json_pack("{s:i,s:i,s:i,s:f,s:f}", "samples", o->relearn_samples,
+                        "max_steps", o->relearn_max_steps, "eval_every", o->relearn_eval_every,
+                        "fraction", lirf_tidy(o->relearn_fraction), "lr", lirf_tidy(o->relearn_lr)));
+    json_object_set_new(j, "margins", json_pack("{s:f,s:f,s:f,s:f,s:f,s:f}", "relearn_ratio",
+                        lirf_tidy(o->margin_relearn), "distill",
                         lirf_tidy(o->margin_distill), "none", lirf_tidy(o->margin_none), "mia",
                         lirf_tidy(o->margin_mia), "probe", lirf_tidy(o->margin_probe), "withdraw",
                         lirf_tidy(o->margin_withdraw)));
@@ -640,6 +644,87 @@ lirf_status lirf_verify_run(lirf_ctx *ctx, const lirf_verify_opts *o, json_t **r
                   M[R_INDEPENDENT].net ? "probe on the Independent net" : "probe on a fresh, untrained net",
                   o->margin_probe, tgt - ctrl > o->margin_probe ? "leak" : "pass", NULL);
         json_object_set_new(timing, "linear_probe", json_real(lirf_now() - t0));
+    }
+
+    /* 6b. probe (b): relearn time on a small labelled sample of the deposit classes */
+    if (o->relearn && M[R_ORIGINAL].net) {
+        t0 = lirf_now();
+        /* the sample: deposit-class training images outside the member range
+         * when there is one, else any; the goal set: deposit-class test images */
+        size_t cap = (size_t)o->relearn_samples, ns = 0, ne = 0;
+        int32_t *smp = malloc((size_t)tr.n * sizeof *smp), *ev = malloc((size_t)te.n * sizeof *ev);
+        if (!smp || !ev) {
+            free(smp), free(ev);
+            st = LIRF_FAIL(LIRF_E_NOMEM, "out of host memory");
+            goto out;
+        }
+        for (int i = tr.n - 1; i >= 0 && ns < cap; i--)
+            if (is_dep(&S, tr.labels[i])) smp[ns++] = i;
+        /* as many preservation-class images beside them, so that predicting
+         * only deposit classes is no shortcut to a high Dep Acc */
+        size_t nd = ns;
+        for (int i = tr.n - 1; i >= 0 && ns < 2 * nd; i--)
+            if (!is_dep(&S, tr.labels[i])) smp[ns++] = i;
+        for (int i = 0; i < te.n; i++)
+            if (is_dep(&S, te.labels[i])) ev[ne++] = i;
+        ne = thin(ev, ne, 600);
+        double goal = o->relearn_fraction * M[R_ORIGINAL].dep_acc;
+        json_t *rl = json_array();
+        int steps_of[2] = {-1, -1};
+        int ctl_role = M[R_INDEPENDENT].net ? R_INDEPENDENT : R_COUNT;
+        int who[2] = {R_TARGET, ctl_role};
+        for (int k = 0; k < 2 && st == LIRF_OK; k++) {
+            int r = who[k];
+            const lirf_model_meta *mm = r < R_COUNT ? &M[r].meta : &M[R_TARGET].meta;
+            lirf_net_config c = mm->cfg;
+            lirf_net *net = NULL;
+            lirf_loader *ld = NULL;
+            double reached = NAN;
+            lirf_relearn_opts ro = {.batch = 32, .max_steps = o->relearn_max_steps,
+                                    .eval_every = o->relearn_eval_every, .lr = o->relearn_lr,
+                                    .momentum = 0.9f, .wd = 5e-4f, .seed = 1,
+                                    .mode = r < R_COUNT ? LIRF_MODE_TRAIN_BN_FIXED : LIRF_MODE_TRAIN};
+            st = lirf_net_create(ctx, &c, &net);
+            if (st == LIRF_OK) st = lirf_net_init(net, 1);
+            if (st == LIRF_OK && r < R_COUNT) st = lirf_net_copy(net, M[r].net, NULL);
+            if (st == LIRF_OK) st = make_loader(ctx, &te, ev, ne, 256, mm->mean, mm->std, &ld);
+            if (st == LIRF_OK)
+                st = lirf_relearn(net, &tr, smp, ns, mm->mean, mm->std, ld, goal, &ro, &steps_of[k], &reached);
+            lirf_loader_destroy(ld);
+            lirf_net_destroy(net);
+            if (st == LIRF_OK)
+                json_array_append_new(rl, json_pack("{s:s,s:s,s:i,s:o}", "role",
+                                                    r < R_COUNT ? ROLE[r] : "fresh", "label",
+                                                    r < R_COUNT ? ROLE_LABEL[r] : "Fresh (untrained)",
+                                                    "steps", steps_of[k], "last_dep_acc", jnum(reached)));
+            note(o, "relearn of the %s net done", r < R_COUNT ? ROLE[r] : "fresh", t_start);
+        }
+        free(smp), free(ev);
+        if (st != LIRF_OK) {
+            json_decref(rl);
+            goto out;
+        }
+        char a[64], b[64];
+        snprintf(a, sizeof a, steps_of[0] < 0 ? "not within %d steps" : "%d steps", steps_of[0] < 0 ? o->relearn_max_steps : steps_of[0]);
+        snprintf(b, sizeof b, steps_of[1] < 0 ? "not within %d steps" : "%d steps", steps_of[1] < 0 ? o->relearn_max_steps : steps_of[1]);
+        json_object_set_new(R, "relearn", json_pack("{s:i,s:i,s:f,s:f,s:i,s:i,s:f,s:s,s:s,s:o}", "samples", (int)nd, "preservation_samples", (int)(ns - nd),
+                                                    "fraction", lirf_tidy(o->relearn_fraction), "goal_dep_acc", goal,
+                                                    "max_steps", o->relearn_max_steps, "eval_every", o->relearn_eval_every,
+                                                    "lr", lirf_tidy(o->relearn_lr), "target_steps_text", a,
+                                                    "control_steps_text", b, "nets", rl));
+        /* steps as a ratio target / control (a never-reached goal counts as max_steps) */
+        double ts = steps_of[0] < 0 ? o->relearn_max_steps : steps_of[0];
+        double cs = steps_of[1] < 0 ? o->relearn_max_steps : steps_of[1];
+        double ratio = cs > 0 ? ts / cs : (ts > 0 ? INFINITY : 1.0);
+        if (ctl_role == R_INDEPENDENT)
+            add_check(checks, "relearn", "relearn steps of the target divided by the Independent net's",
+                      ratio, 0, cs, "the Independent net's steps", o->margin_relearn,
+                      ratio < o->margin_relearn ? "leak" : "pass", NULL);
+        else
+            add_check(checks, "relearn", "relearn steps of the target divided by a fresh net's "
+                      "(informational: a fresh net has no features at all; give --independent for a verdict)",
+                      ratio, 0, cs, "a fresh net's steps", o->margin_relearn, "info", NULL);
+        json_object_set_new(timing, "relearn", json_real(lirf_now() - t0));
     }
 
     /* 7. distillation (Table 3) with controls */

@@ -161,3 +161,100 @@ out:
     lirf_arena_destroy(ws);
     return st;
 }
+
+/* ---- relearn time ---- */
+static lirf_status accuracy(lirf_ctx *ctx, lirf_loader *eval, int K, lirf_net *net, double *acc) {
+    int64_t counts[2 * LIRF_MAX_CLASSES], c = 0, n = 0;
+    LIRF_TRY(lirf_eval_counts(ctx, eval, K, lirf_net_logits, net, counts));
+    for (int k = 0; k < K; k++) c += counts[2 * k], n += counts[2 * k + 1];
+    *acc = n ? 100.0 * (double)c / (double)n : NAN;
+    return LIRF_OK;
+}
+
+lirf_status lirf_relearn(lirf_net *net, const lirf_dataset *d, const int32_t *index, size_t count,
+                         const float *mean, const float *std, lirf_loader *eval, double goal,
+                         const lirf_relearn_opts *o, int *steps, double *reached) {
+    if (!net || !d || !index || !mean || !std || !eval || !o || !steps || !reached)
+        return LIRF_FAIL(LIRF_E_NULL, "relearn: NULL argument");
+    int B = o->batch < (int)count ? o->batch : (int)count;
+    if (B < 2 || o->max_steps < 1 || o->eval_every < 1)
+        return LIRF_FAIL(LIRF_E_INVALID, "relearn: batch %d of %zu samples, %d steps, eval every %d",
+                         o->batch, count, o->max_steps, o->eval_every);
+    lirf_ctx *ctx = lirf_net_ctx(net);
+    const lirf_net_config *c = lirf_net_cfg(net);
+    int K = c->classes;
+    size_t per = (size_t)d->c * d->h * d->w, hw = (size_t)d->h * d->w;
+    lirf_status st = LIRF_OK;
+    lirf_arena *ws = NULL;
+    lirf_tape *tape = NULL;
+    lirf_buf xb = LIRF_NOBUF, yb = LIRF_NOBUF;
+    float *x = malloc((size_t)B * per * sizeof *x);
+    int32_t *y = malloc((size_t)B * sizeof *y);
+    size_t *perm = malloc(count * sizeof *perm);
+    *steps = -1;
+    if (!x || !y || !perm) {
+        st = LIRF_FAIL(LIRF_E_NOMEM, "out of host memory");
+        goto out;
+    }
+    STEP(lirf_arena_create(ctx, 0, &ws));
+    STEP(lirf_tape_create(&tape));
+    STEP(lirf_buf_alloc(ctx, (size_t)B * per, &xb));
+    STEP(lirf_buf_alloc(ctx, (size_t)B, &yb));
+    STEP(lirf_buf_fill(ctx, lirf_net_momentum(net), 0));
+    STEP(accuracy(ctx, eval, K, net, reached));
+    if (*reached >= goal) {
+        *steps = 0;
+        goto out;
+    }
+    size_t pos = count;
+    for (int t = 1; t <= o->max_steps; t++) {
+        for (int i = 0; i < B; i++) {
+            if (pos >= count) { /* a new shuffled pass over the sample */
+                for (size_t k = 0; k < count; k++) perm[k] = k;
+                uint64_t z = ((uint64_t)o->seed << 32) ^ (uint64_t)t;
+                for (size_t k = count; k > 1; k--) {
+                    z = mix64(z + 0x9E3779B97F4A7C15ull);
+                    size_t j = (size_t)(z % k), u = perm[k - 1];
+                    perm[k - 1] = perm[j], perm[j] = u;
+                }
+                pos = 0;
+            }
+            size_t idx = (size_t)index[perm[pos++]];
+            const uint8_t *p = d->pixels + idx * per;
+            for (int ch = 0; ch < d->c; ch++)
+                for (size_t k = 0; k < hw; k++)
+                    x[(size_t)i * per + (size_t)ch * hw + k] =
+                        ((float)p[(size_t)ch * hw + k] / 255.0f - mean[ch]) / std[ch];
+            y[i] = d->labels[idx];
+        }
+        lirf_buf z, dz;
+        STEP(lirf_buf_write(ctx, xb, x, (size_t)B * per));
+        STEP(lirf_buf_write(ctx, yb, y, (size_t)B));
+        STEP(lirf_arena_reset(ws));
+        STEP(lirf_net_zero_grads(net));
+        STEP(lirf_net_forward(net, ws, tape, o->mode, xb, B, &z));
+        STEP(lirf_arena_get(ws, (size_t)B * K, &dz));
+        STEP(lirf_buf_fill(ctx, dz, 0));
+        STEP(lirf_softmax_ce_backward(ctx, dz, z, yb, B, K, 1.0f));
+        STEP(lirf_net_backward(net, ws, tape, dz, NULL));
+        STEP(lirf_sgd_step(ctx, lirf_net_params(net), lirf_net_momentum(net), lirf_net_grads(net),
+                           lirf_net_nparams(net), o->lr, o->momentum, o->wd));
+        if (t % o->eval_every == 0 || t == o->max_steps) {
+            STEP(accuracy(ctx, eval, K, net, reached));
+            if (!isfinite(*reached)) {
+                st = LIRF_FAIL(LIRF_E_NUMERIC, "relearn: the net diverged at step %d", t);
+                goto out;
+            }
+            if (*reached >= goal) {
+                *steps = t;
+                break;
+            }
+        }
+    }
+out:
+    free(x), free(y), free(perm);
+    lirf_buf_free(ctx, &xb), lirf_buf_free(ctx, &yb);
+    lirf_tape_destroy(tape);
+    lirf_arena_destroy(ws);
+    return st;
+}

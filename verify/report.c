@@ -147,7 +147,7 @@ lirf_status lirf_report_write_md(const json_t *r, const char *path) {
     }
     const json_t *rl = json_object_get(r, "relearn");
     if (rl) {
-        fprintf(f, "\n## Relearn time\n\nSteps of fine-tuning on %lld labelled deposit-class images until Dep Acc reaches %.0f%% of the original's (%.2f): target %s, control %s.\n",
+        fprintf(f, "\n## Relearn time\n\nSteps of fine-tuning on %lld labelled deposit-class images (and as many preservation-class ones) until Dep Acc reaches %.0f%% of the original's (%.2f): target %s, control %s.\n",
                 (long long)json_integer_value(json_object_get(rl, "samples")),
                 100 * D(rl, "fraction"), D(rl, "goal_dep_acc"), S(rl, "target_steps_text"),
                 S(rl, "control_steps_text"));
@@ -271,7 +271,7 @@ lirf_status lirf_report_write_html(const json_t *r, const char *path) {
                "body{font-family:sans-serif;max-width:1100px;margin:1em auto;padding:0 1em;color:#222}\n"
                "table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}\n"
                "td:first-child,th:first-child{text-align:left}code{font-size:90%%}\n"
-               ".leak,.fail{background:#fdd;font-weight:bold}.pass{background:#dfd}.skipped{background:#eee}\n"
+               ".leak,.fail{background:#fdd;font-weight:bold}.pass{background:#dfd}.skipped,.info{background:#eee}\n"
                ".verdict{font-size:130%%;padding:.4em .8em;display:inline-block}\n"
                "figure{display:inline-block;margin:.5em}figcaption{font-size:90%%;font-weight:bold}\n"
                "</style></head><body>\n<h1>lirf verify: knowledge-leakage audit</h1>\n");
@@ -373,6 +373,18 @@ lirf_status lirf_report_write_html(const json_t *r, const char *path) {
         esc(f, key);
         fprintf(f, "</code></td><td><code>%s</code></td></tr>\n", json_string_value(v));
     }
-    fprintf(f, "</table>\n<p>Every number, seed and threshold is in report.json beside this page.</p>\n</body></html>\n");
+    fprintf(f, "</table>\n");
+    const json_t *rl = json_object_get(r, "relearn");
+    if (rl) {
+        fprintf(f, "<h2>Relearn time</h2>\n<p>Fine-tuning on %lld labelled deposit-class images (and as many preservation-class ones) until Dep Acc reaches %.0f%% of the original's (%.2f).</p>\n<table><tr><th>net</th><th>steps</th><th>last Dep Acc</th></tr>\n",
+                (long long)json_integer_value(json_object_get(rl, "samples")), 100 * D(rl, "fraction"), D(rl, "goal_dep_acc"));
+        json_array_foreach(json_object_get(rl, "nets"), i, c) {
+            fprintf(f, "<tr><td>");
+            esc(f, S(c, "label"));
+            fprintf(f, "</td><td>%lld</td><td>%.2f</td></tr>\n", (long long)json_integer_value(json_object_get(c, "steps")), D(c, "last_dep_acc"));
+        }
+        fprintf(f, "</table>\n<p>(-1: the goal was not reached within the step budget.)</p>\n");
+    }
+    fprintf(f, "<p>Every number, seed and threshold is in report.json beside this page.</p>\n</body></html>\n");
     return close_out(f, path);
 }

@@ -109,6 +109,23 @@ lirf_status lirf_linear_probe(lirf_ctx *ctx, lirf_net *lower, lirf_loader *train
                               lirf_loader *test, int classes, const lirf_probe_opts *o,
                               int64_t *counts);
 
+/* Relearn time: fine-tunes `net` in place with SGD (CE on the true labels)
+ * on samples index[0..count) of d, evaluating every eval_every steps the
+ * accuracy over `eval` (deposit-class test images), until it reaches goal
+ * (percent) or max_steps pass. *steps: the steps taken when the goal was first
+ * met, -1 if never; *reached: the last accuracy measured. Pretrained nets keep
+ * their BN running statistics (mode LIRF_MODE_TRAIN_BN_FIXED), a fresh net
+ * uses batch statistics (LIRF_MODE_TRAIN). */
+typedef struct {
+    int batch, max_steps, eval_every;
+    float lr, momentum, wd;
+    uint32_t seed;
+    lirf_mode mode;
+} lirf_relearn_opts;
+lirf_status lirf_relearn(lirf_net *net, const lirf_dataset *d, const int32_t *index, size_t count,
+                         const float *mean, const float *std, lirf_loader *eval, double goal,
+                         const lirf_relearn_opts *o, int *steps, double *reached);
+
 /* ---- statistics (verify/stats.c) ----------------------------------------- */
 /* ROC AUC of scores (higher: positive), ties counted one half (Mann-Whitney). */
 double lirf_roc_auc(const double *pos, size_t npos, const double *neg, size_t nneg);
