@@ -73,6 +73,8 @@ static void usage(FILE *f) {
         "                        --independent)\n"
         "output:\n"
         "  --out DIR             (default lirf-verify)\n"
+        "  --from-json FILE      write report.md and report.html again from an earlier\n"
+        "                        report.json (no audit is run; exits with its recorded code)\n"
         "  --quiet               no progress output\n",
         d.seeds, d.epochs, d.train_subset, d.batch, d.student_width, (double)d.distill.alpha,
         (double)d.distill.T, (double)d.distill.beta, (double)d.distill.lr, d.mia_samples,
@@ -104,7 +106,7 @@ static int parse_set(const char *s, const char *const *names, int n, const char 
 int cmd_verify(const char *device, int argc, char **argv) {
     lirf_verify_opts o;
     lirf_verify_opts_default(&o);
-    const char *out = "lirf-verify", *dep_arg = NULL, *v;
+    const char *out = "lirf-verify", *dep_arg = NULL, *v, *from_json = NULL;
     int bad = 0;
     static const char *const studs[] = {"cnn", "resnet18"}, *const meths[] = {"logit", "at"},
                              *const labs[] = {"true", "none"};
@@ -152,12 +154,40 @@ int cmd_verify(const char *device, int argc, char **argv) {
         else if (arg_value(argc, argv, &i, "--margin-withdraw", &v, &bad)) bad = bad || !parse_float(v, -100, 100, "--margin-withdraw", &o.margin_withdraw);
         else if (arg_value(argc, argv, &i, "--out", &out, &bad)) {}
         else if (arg_flag(argv, i, "--quiet")) o.quiet = 1;
+        else if (arg_value(argc, argv, &i, "--from-json", &from_json, &bad)) {}
         else {
             fprintf(stderr, "lirf verify: unknown option %s (see lirf verify --help)\n", argv[i]);
             bad = 1;
         }
     }
     if (bad) return 2;
+    if (from_json) { /* render the reports of an earlier run again */
+        json_error_t err;
+        json_t *rep = json_load_file(from_json, 0, &err);
+        if (!rep || !json_is_array(json_object_get(rep, "checks"))) {
+            fprintf(stderr, "lirf verify: %s is not a report.json: %s\n", from_json,
+                    rep ? "no checks in it" : err.text);
+            json_decref(rep);
+            return 2;
+        }
+        char p[2][1200];
+        snprintf(p[0], sizeof p[0], "%s/report.md", out);
+        snprintf(p[1], sizeof p[1], "%s/report.html", out);
+        lirf_status st;
+        if (mkdir(out, 0777) != 0 && errno != EEXIST) {
+            fprintf(stderr, "lirf verify: cannot create %s: %s\n", out, strerror(errno));
+            json_decref(rep);
+            return 2;
+        }
+        if ((st = lirf_report_write_md(rep, p[0])) || (st = lirf_report_write_html(rep, p[1]))) {
+            json_decref(rep);
+            return cli_error(st, "writing the reports");
+        }
+        int rc = (int)json_integer_value(json_object_get(rep, "exit_code"));
+        printf("%s, %s rendered from %s (exit %d as recorded)\n", p[0], p[1], from_json, rc);
+        json_decref(rep);
+        return rc;
+    }
     if (!o.target) {
         fprintf(stderr, "lirf verify: give the net under audit with --target PATH\n");
         return 2;

@@ -72,6 +72,62 @@ static void md_table3(FILE *f, const json_t *r) {
     }
 }
 
+/* The paper's layout: a row per student and method, a column per teacher,
+ * "Pre / Dep" in each cell (and Dep's change against the original's student). */
+static void md_table3_paper(FILE *f, const json_t *r, int labels) {
+    const json_t *t = json_object_get(r, "table3");
+    static const char *teach[] = {"none", "original", "target_no_at", "target", "independent"};
+    static const char *tl[] = {"No teacher", "Original", "Target w/o L_at", "Target", "Independent"};
+    int have[5] = {0};
+    size_t i;
+    json_t *row;
+    json_array_foreach(t, i, row) {
+        if (json_is_true(json_object_get(row, "labels")) != (labels != 0)) continue;
+        for (int k = 0; k < 5; k++)
+            if (!strcmp(S(row, "teacher"), teach[k])) have[k] = 1;
+    }
+    fprintf(f, "\n**%s** — each cell: Pre Acc / Dep Acc (Dep's change against the original's student)\n\n",
+            labels ? "With true labels (the paper's protocol)" : "No true labels (teacher outputs only)");
+    fprintf(f, "| student | method |");
+    for (int k = 0; k < 5; k++)
+        if (have[k] && (labels || k)) fprintf(f, " %s |", tl[k]);
+    fprintf(f, "\n|---|---|");
+    for (int k = 0; k < 5; k++)
+        if (have[k] && (labels || k)) fprintf(f, "---:|");
+    fprintf(f, "\n");
+    static const char *studs[] = {"cnn", "resnet18"}, *meths[] = {"logit", "at"};
+    for (int s = 0; s < 2; s++)
+        for (int m = 0; m < 2; m++) {
+            int any = 0;
+            json_array_foreach(t, i, row) if (!strcmp(S(row, "student"), studs[s]) &&
+                                              !strcmp(S(row, "method"), meths[m])) any = 1;
+            if (!any) continue;
+            fprintf(f, "| %s | %s |", studs[s], method_label(meths[m]));
+            for (int k = 0; k < 5; k++) {
+                if (!have[k] || (!labels && !k)) continue;
+                const json_t *hit = NULL;
+                json_array_foreach(t, i, row) {
+                    if (strcmp(S(row, "student"), studs[s]) || strcmp(S(row, "teacher"), teach[k]))
+                        continue;
+                    if (k && strcmp(S(row, "method"), meths[m])) continue;
+                    if (json_is_true(json_object_get(row, "labels")) != (labels != 0)) continue;
+                    hit = row;
+                }
+                if (!hit) {
+                    fprintf(f, " — |");
+                    continue;
+                }
+                char a[64], b[64], c[64];
+                fmt(a, sizeof a, D(hit, "pre_acc"), D(hit, "pre_ci95"), 0);
+                fmt(b, sizeof b, D(hit, "dep_acc"), D(hit, "dep_ci95"), 0);
+                fmt(c, sizeof c, D(hit, "d_dep_vs_original"), D(hit, "d_dep_ci95"), 1);
+                if (k >= 2) fprintf(f, " %s / %s (%s) |", a, b, c);
+                else fprintf(f, " %s / %s |", a, b);
+            }
+            fprintf(f, "\n");
+        }
+}
+
 lirf_status lirf_report_write_md(const json_t *r, const char *path) {
     FILE *f = open_out(path);
     if (!f) return LIRF_E_IO;
@@ -121,7 +177,17 @@ lirf_status lirf_report_write_md(const json_t *r, const char *path) {
     const json_t *da = json_object_get(r, "deposit_module_alone");
     if (da) fprintf(f, "| Deposit module + upper part alone | %.2f | %.2f | %.2f |\n", D(da, "pre_acc"), D(da, "dep_acc"), D(da, "avg_acc"));
     if (json_array_size(json_object_get(r, "table3"))) {
-        fprintf(f, "\n## Table 3: distillation (students' test accuracy)\n\n");
+        fprintf(f, "\n## Table 3: distillation (students' test accuracy)\n");
+        int lt = 0, ln = 0;
+        size_t q;
+        json_t *row;
+        json_array_foreach(json_object_get(r, "table3"), q, row) {
+            if (json_is_true(json_object_get(row, "labels"))) lt = 1;
+            else ln = 1;
+        }
+        if (lt) md_table3_paper(f, r, 1);
+        if (ln) md_table3_paper(f, r, 0);
+        fprintf(f, "\nEvery row:\n\n");
         md_table3(f, r);
     }
     const json_t *mia = json_object_get(r, "mia");
