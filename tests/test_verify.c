@@ -227,6 +227,12 @@ START_TEST(original_as_target_reports_leakage) {
         fclose(f);
         ck_assert(strstr(head, k ? "<!DOCTYPE html>" : "# lirf verify"));
     }
+    /* the reports rendered again from report.json; the recorded exit code */
+    snprintf(args, sizeof args, "--from-json %s/report.json --out %s", rdir, tmp("rep1b"));
+    rc = run_cli(args, out, sizeof out);
+    ck_assert_msg(rc == 1, "exit %d: %s", rc, out);
+    snprintf(p, sizeof p, "%s/report.html", tmp("rep1b"));
+    ck_assert_msg(access(p, R_OK) == 0, "%s missing", p);
 }
 END_TEST
 
