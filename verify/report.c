@@ -336,7 +336,7 @@ lirf_status lirf_report_write_html(const json_t *r, const char *path) {
                "<title>lirf verify report</title>\n<style>\n"
                "body{font-family:sans-serif;max-width:1100px;margin:1em auto;padding:0 1em;color:#222}\n"
                "table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}\n"
-               "td:first-child,th:first-child{text-align:left}code{font-size:90%%}\n"
+               "td:first-child,th:first-child,td.t{text-align:left}code{font-size:90%%}\n"
                ".leak,.fail{background:#fdd;font-weight:bold}.pass{background:#dfd}.skipped,.info{background:#eee}\n"
                ".verdict{font-size:130%%;padding:.4em .8em;display:inline-block}\n"
                "figure{display:inline-block;margin:.5em}figcaption{font-size:90%%;font-weight:bold}\n"
@@ -369,7 +369,7 @@ lirf_status lirf_report_write_html(const json_t *r, const char *path) {
         fmt(b, sizeof b, D(c, "control"), 0, 0);
         fprintf(f, "<tr><td>");
         esc(f, S(c, "name"));
-        fprintf(f, "</td><td>%s</td><td>", a);
+        fprintf(f, "</td><td>%s</td><td class=\"t\">", a);
         esc(f, S(c, "control_is"));
         fprintf(f, "</td><td>%s</td><td>%g</td><td class=\"%s\">%s</td></tr>\n", b, D(c, "margin"),
                 S(c, "verdict"), S(c, "verdict"));
@@ -389,7 +389,7 @@ lirf_status lirf_report_write_html(const json_t *r, const char *path) {
             fmt(b, sizeof b, D(c, "dep_acc"), D(c, "dep_ci95"), 0);
             fmt(d1, sizeof d1, D(c, "d_pre_vs_original"), D(c, "d_pre_ci95"), 1);
             fmt(d2, sizeof d2, D(c, "d_dep_vs_original"), D(c, "d_dep_ci95"), 1);
-            fprintf(f, "<tr><td>%s</td><td>%s</td><td>%s</td><td>", S(c, "student"),
+            fprintf(f, "<tr><td>%s</td><td class=\"t\">%s</td><td class=\"t\">%s</td><td class=\"t\">", S(c, "student"),
                     method_label(S(c, "method")), json_is_true(json_object_get(c, "labels")) ? "true" : "none");
             esc(f, S(c, "teacher_label"));
             fprintf(f, "</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>\n", a, b, d1, d2);
@@ -422,24 +422,6 @@ lirf_status lirf_report_write_html(const json_t *r, const char *path) {
         }
         fprintf(f, "</table>\n");
     }
-    fprintf(f, "<h2>Inputs</h2>\n<table><tr><th>role</th><th>path</th><th>SHA-256</th></tr>\n");
-    const json_t *in = json_object_get(r, "inputs");
-    const char *roles[] = {"target", "original", "target_no_at", "independent", "archive"};
-    for (int k = 0; k < 5; k++) {
-        const json_t *m = json_object_get(in, roles[k]);
-        if (!m) continue;
-        fprintf(f, "<tr><td>%s</td><td><code>", roles[k]);
-        esc(f, S(m, "path"));
-        fprintf(f, "</code></td><td><code>%s</code></td></tr>\n", S(m, "sha256"));
-    }
-    const char *key;
-    json_t *v;
-    json_object_foreach((json_t *)json_object_get(json_object_get(in, "data"), "files_sha256"), key, v) {
-        fprintf(f, "<tr><td>data</td><td><code>");
-        esc(f, key);
-        fprintf(f, "</code></td><td><code>%s</code></td></tr>\n", json_string_value(v));
-    }
-    fprintf(f, "</table>\n");
     const json_t *rl = json_object_get(r, "relearn");
     if (rl) {
         fprintf(f, "<h2>Relearn time</h2>\n<p>Fine-tuning on %lld labelled deposit-class images (and as many preservation-class ones) until Dep Acc reaches %.0f%% of the original's (%.2f).</p>\n<table><tr><th>net</th><th>steps</th><th>last Dep Acc</th></tr>\n",
@@ -451,6 +433,24 @@ lirf_status lirf_report_write_html(const json_t *r, const char *path) {
         }
         fprintf(f, "</table>\n<p>(-1: the goal was not reached within the step budget.)</p>\n");
     }
+    fprintf(f, "<h2>Inputs</h2>\n<table><tr><th>role</th><th>path</th><th>SHA-256</th></tr>\n");
+    const json_t *in = json_object_get(r, "inputs");
+    const char *roles[] = {"target", "original", "target_no_at", "independent", "archive"};
+    for (int k = 0; k < 5; k++) {
+        const json_t *m = json_object_get(in, roles[k]);
+        if (!m) continue;
+        fprintf(f, "<tr><td>%s</td><td class=\"t\"><code>", roles[k]);
+        esc(f, S(m, "path"));
+        fprintf(f, "</code></td><td><code>%s</code></td></tr>\n", S(m, "sha256"));
+    }
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)json_object_get(json_object_get(in, "data"), "files_sha256"), key, v) {
+        fprintf(f, "<tr><td>data</td><td class=\"t\"><code>");
+        esc(f, key);
+        fprintf(f, "</code></td><td><code>%s</code></td></tr>\n", json_string_value(v));
+    }
+    fprintf(f, "</table>\n");
     fprintf(f, "<p>Every number, seed and threshold is in report.json beside this page.</p>\n</body></html>\n");
     return close_out(f, path);
 }
