@@ -150,7 +150,7 @@ static void make_original(const char *data_dir, const char *path) {
 }
 
 static int run_cli(const char *args, char *out, size_t outlen) {
-    char cmd[3000];
+    char cmd[5000];
     snprintf(cmd, sizeof cmd, "%s verify %s 2>&1", lirf_bin(), args);
     FILE *p = popen(cmd, "r");
     ck_assert_ptr_nonnull(p);
@@ -233,6 +233,51 @@ START_TEST(original_as_target_reports_leakage) {
     ck_assert_msg(rc == 1, "exit %d: %s", rc, out);
     snprintf(p, sizeof p, "%s/report.html", tmp("rep1b"));
     ck_assert_msg(access(p, R_OK) == 0, "%s missing", p);
+}
+END_TEST
+
+/* Every teacher role and control at once (the same net in each role: a
+ * stand-in that exercises the paths): the no-label controls become the
+ * Independent net's students, relearn gets a verdict, AT runs. */
+START_TEST(every_role_and_control) {
+    setup_data();
+    char args[4000], out[1 << 16];
+    const char *rdir = tmp("rep6");
+    snprintf(args, sizeof args,
+             "--target %s --original %s --independent %s --target-no-at %s --deposit-classes 0,1,2 "
+             "--data %s --students cnn,resnet18 --student-width 2 --train-subset 256 --epochs 1 "
+             "--batch 32 --mia-samples 100 --probe-train 128 --probe-epochs 1 "
+             "--relearn-samples 32 --relearn-max-steps 10 --quiet --out %s",
+             g_orig, g_orig, g_orig, g_orig, g_data, rdir);
+    int rc = run_cli(args, out, sizeof out);
+    ck_assert_msg(rc == 0 || rc == 1, "exit %d; output:\n%s", rc, out);
+    char p[600];
+    snprintf(p, sizeof p, "%s/report.json", rdir);
+    json_error_t err;
+    json_t *r = json_load_file(p, 0, &err);
+    ck_assert_msg(r != NULL, "report.json: %s", err.text);
+    /* 2 students x (no teacher + 4 teachers x 2 methods x 2 label modes) */
+    ck_assert_int_eq(json_array_size(json_object_get(r, "distillation_runs")), 2 * (1 + 16));
+    json_t *c;
+    size_t i;
+    int none = 0, relearn = 0;
+    json_array_foreach(json_object_get(r, "checks"), i, c) {
+        const char *name = json_string_value(json_object_get(c, "name"));
+        const char *ctl = json_string_value(json_object_get(c, "control_is"));
+        if (strstr(name, "labels-none")) {
+            none++;
+            ck_assert_msg(strstr(ctl, "Independent"), "%s: control %s", name, ctl);
+            /* the same net as target and control: no gap */
+            ck_assert_double_eq_tol(json_number_value(json_object_get(c, "value")), 0, 1e-9);
+        }
+        if (!strcmp(name, "relearn")) {
+            relearn = 1;
+            ck_assert_str_ne(json_string_value(json_object_get(c, "verdict")), "info");
+        }
+    }
+    ck_assert_int_eq(none, 4);
+    ck_assert(relearn);
+    json_decref(r);
 }
 END_TEST
 
@@ -330,6 +375,7 @@ int main(void) {
     tcase_add_test(tc, tpr_at_fpr_and_intervals);
     tcase_add_test(tc, original_as_target_reports_leakage);
     tcase_add_test(tc, html_report_loads_in_chromium);
+    tcase_add_test(tc, every_role_and_control);
     tcase_add_test(tc, bad_inputs_exit_2);
     suite_add_tcase(s, tc);
     int rc = trun(s);
