@@ -729,8 +729,17 @@ lirf_status lirf_verify_run(lirf_ctx *ctx, const lirf_verify_opts *o, json_t **r
 
     /* 7. distillation (Table 3) with controls */
     t0 = lirf_now();
+    int same[R_COUNT]; /* an earlier role given the very same file (equal SHA-256), or -1 */
     for (int r = 0; r < R_COUNT; r++) {
-        if (!M[r].net) continue;
+        same[r] = -1;
+        for (int q = 0; q < r && M[r].net; q++)
+            if (M[q].net && same[q] < 0 && !strcmp(M[q].sha, M[r].sha)) {
+                same[r] = q;
+                break;
+            }
+    }
+    for (int r = 0; r < R_COUNT; r++) {
+        if (!M[r].net || same[r] >= 0) continue;
         STEP(lirf_teacher_run(ctx, M[r].net, &tr, sub, nsub, M[r].meta.mean, M[r].meta.std, &T[r]));
         note(o, "teacher outputs of the %s net computed", ROLE[r], t_start);
     }
@@ -776,14 +785,23 @@ lirf_status lirf_verify_run(lirf_ctx *ctx, const lirf_verify_opts *o, json_t **r
                         if (!o->quiet) fprintf(stderr, "verify: %s\n", label);
                         lirf_student *s = NULL;
                         lirf_distill_result res;
-                        st = lirf_student_create(ctx, &sc, 7 + 1000u * (unsigned)sd, &s);
-                        if (st == LIRF_OK)
-                            st = lirf_distill_train(s, &tr, sub, nsub, smean, sstd, r < 0 ? NULL : &T[r],
-                                                    &d, student_name(stu), o->quiet, &res);
+                        memset(&res, 0, sizeof res);
                         double pre = NAN, dp = NAN, avg = NAN;
-                        if (st == LIRF_OK) st = eval_fn(ctx, lte, &S, lirf_student_logits, s, &pre, &dp, &avg);
-                        lirf_student_destroy(s);
-                        if (st != LIRF_OK) goto out;
+                        const run_t *twin = r >= 0 && same[r] >= 0
+                                                ? find_run(runs, nruns, stu, d.method, d.labels, same[r], (int)d.seed)
+                                                : NULL;
+                        if (twin) { /* the same file as an earlier teacher: the same student (training is deterministic) */
+                            pre = twin->pre, dp = twin->dep, avg = twin->avg;
+                            if (!o->quiet) fprintf(stderr, "verify:   the same file as the %s net: its student's numbers\n", ROLE[same[r]]);
+                        } else {
+                            st = lirf_student_create(ctx, &sc, 7 + 1000u * (unsigned)sd, &s);
+                            if (st == LIRF_OK)
+                                st = lirf_distill_train(s, &tr, sub, nsub, smean, sstd, r < 0 ? NULL : &T[r],
+                                                        &d, student_name(stu), o->quiet, &res);
+                            if (st == LIRF_OK) st = eval_fn(ctx, lte, &S, lirf_student_logits, s, &pre, &dp, &avg);
+                            lirf_student_destroy(s);
+                            if (st != LIRF_OK) goto out;
+                        }
                         runs[nruns++] = (run_t){stu, d.method, d.labels, r, (int)d.seed, pre, dp, avg};
                         json_t *mt = json_array();
                         for (int k = 0; k < res.nmatched; k++)
@@ -797,6 +815,9 @@ lirf_status lirf_verify_run(lirf_ctx *ctx, const lirf_verify_opts *o, json_t **r
                             "pre_acc", jnum(pre), "dep_acc", jnum(dp), "avg_acc", jnum(avg),
                             "seconds", res.seconds, "steps", (json_int_t)res.steps, "final_loss",
                             res.last_loss, "at_pairs", mt));
+                        if (twin)
+                            json_object_set_new(json_array_get(jruns, json_array_size(jruns) - 1),
+                                                "same_file_as", json_string(ROLE[same[r]]));
                         done++;
                         if (!o->quiet)
                             fprintf(stderr, "verify:   Pre %.2f  Dep %.2f  (%.0fs, total %.0fs)\n", pre, dp,
