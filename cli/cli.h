@@ -36,6 +36,7 @@ int cmd_deposit(const char *device, int argc, char **argv);
 int cmd_withdraw(const char *device, int argc, char **argv);
 int cmd_keygen(const char *device, int argc, char **argv); /* cmd_keygen.c */
 int cmd_demo(const char *device, int argc, char **argv);
+int cmd_verify(const char *device, int argc, char **argv); /* cmd_verify.c */
 
 #include <jansson.h>
 #include "train.h"

@@ -18,7 +18,10 @@ static void usage(FILE *f) {
             "  eval        accuracy of checkpoints; with several, the paper's Table 1\n"
             "  deposit     remove classes' knowledge into a deposit archive (LIRF)\n"
             "  withdraw    put it back: target net + deposit archive -> recover net\n"
-            "  keygen      make a key to sign deposit archives and encrypt them to\n"
+            "  verify      audit a target net for leftover knowledge of the deposit classes\n"
+            "              (distillation, membership inference, probes); reports and a verdict\n"
+            "  keygen      make a key pair to sign deposit archives and to have them\n"
+            "              encrypted to you\n"
             "  demo        the whole job on Fashion-MNIST: train, deposit, withdraw, Table 1\n"
             "  tune        find and store GEMM parameters for this device (CLBlast)\n"
             "\n"
@@ -71,6 +74,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "deposit")) return cmd_deposit(device, sub_argc, sub_argv);
     if (!strcmp(cmd, "withdraw")) return cmd_withdraw(device, sub_argc, sub_argv);
     if (!strcmp(cmd, "keygen")) return cmd_keygen(device, sub_argc, sub_argv);
+    if (!strcmp(cmd, "verify")) return cmd_verify(device, sub_argc, sub_argv);
     if (!strcmp(cmd, "demo")) return cmd_demo(device, sub_argc, sub_argv);
     if (!strcmp(cmd, "tune")) return cmd_tune(device, sub_argc, sub_argv);
     fprintf(stderr, "lirf: unknown command \"%s\" (see lirf --help)\n", cmd);

@@ -15,6 +15,8 @@ PKGS=(
   check libsubunit-dev                       # unit tests
   clang libclang-rt-14-dev                   # the ASan/UBSan build and libFuzzer (docs/reliability.md)
   libopenblas-dev                            # bench/: the CPU peer for GEMM
+  chromium                                   # tests: lirf verify's HTML report loads cleanly
+                                             # (115 MB download, 26 s to install, measured)
 )
 missing=()
 for p in "${PKGS[@]}"; do
