@@ -25,12 +25,20 @@ extern char **environ;
 
 static char g_dir[256];
 
-/* a path in the test's folder (allocated; the few bytes are not freed) */
+/* a path in the test's folder; every one stays valid until free_paths() */
+static char *g_paths[512];
+static size_t g_npaths;
+
 static const char *tpath(const char *name) {
+    ck_assert_uint_lt(g_npaths, sizeof g_paths / sizeof *g_paths);
     char *p = malloc(strlen(g_dir) + strlen(name) + 2);
     ck_assert_ptr_nonnull(p);
     sprintf(p, "%s/%s", g_dir, name);
-    return p;
+    return g_paths[g_npaths++] = p;
+}
+
+static void free_paths(void) {
+    while (g_npaths) free(g_paths[--g_npaths]);
 }
 
 static const char *lirf_bin(void) {
@@ -314,7 +322,7 @@ int main(void) {
     Suite *s = suite_create("crash");
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 500);
-    tcase_add_checked_fixture(tc, setup, NULL);
+    tcase_add_checked_fixture(tc, setup, free_paths);
     tcase_add_test(tc, divergence_stops_with_the_step_and_keeps_the_last_state);
     tcase_add_test(tc, train_killed_anywhere_resumes_to_the_same_weights);
     tcase_add_test(tc, deposit_killed_anywhere_resumes_to_the_same_nets);

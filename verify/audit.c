@@ -472,7 +472,7 @@ lirf_status lirf_verify_run(lirf_ctx *ctx, const lirf_verify_opts *o, json_t **r
         json_decref(wr);
         lirf_model *rm = NULL;
         STEP(lirf_model_open(ctx, recover_path, &rm));
-        double pre, dp, avg;
+        double pre = NAN, dp = NAN, avg = NAN;
         lirf_loader *ld = NULL;
         st = make_loader(ctx, &te, tidx, nte, 256, lirf_model_meta_of(rm)->mean,
                          lirf_model_meta_of(rm)->std, &ld);
