@@ -115,7 +115,7 @@ typedef struct {
 
 static void fs_add(fileset *fs, const char *path, const uint8_t *b, size_t n) {
     ck_assert_int_lt(fs->n, 64);
-    snprintf(fs->path[fs->n], 256, "%s", path);
+    ck_assert_int_lt(snprintf(fs->path[fs->n], 256, "%s", path), 256);
     fs->data[fs->n] = malloc(n ? n : 1);
     memcpy(fs->data[fs->n], b, n);
     fs->len[fs->n++] = n;
