@@ -187,6 +187,7 @@ END_TEST
 /* A non-finite gradient is counted on the device and named on the host. */
 START_TEST(nonfinite_gradient_is_named) {
     lirf_net *n = make(LIRF_ARCH_RESNET18, 0, 5, 4, 1, 12);
+    ck_assert_int_eq(lirf_net_init(n, 3), LIRF_OK); /* running statistics 0 / 1 */
     ck_assert_int_eq(lirf_net_zero_grads(n), LIRF_OK);
     lirf_buf counter;
     ck_assert_int_eq(lirf_buf_alloc(tctx(), 1, &counter), LIRF_OK);
