@@ -282,12 +282,16 @@ lirf_status lirf_net_create(lirf_ctx *ctx, const lirf_net_config *c, lirf_net **
         if ((st = lirf_buf_alloc(ctx, n->nparams, &n->params)) ||
             (st = lirf_buf_alloc(ctx, n->nparams, &n->grads)) ||
             (st = lirf_buf_alloc(ctx, n->nparams, &n->mom)) ||
-            (st = lirf_buf_fill(ctx, n->grads, 0)) || (st = lirf_buf_fill(ctx, n->mom, 0))) {
+            (st = lirf_buf_fill(ctx, n->params, 0)) || (st = lirf_buf_fill(ctx, n->grads, 0)) ||
+            (st = lirf_buf_fill(ctx, n->mom, 0))) {
             lirf_net_destroy(n);
             return st;
         }
     }
-    if (n->nstats && (st = lirf_buf_alloc(ctx, n->nstats, &n->stats))) {
+    /* everything starts defined (zeros; lirf_net_init gives the real start):
+     * a net's bytes never depend on what the device memory held before */
+    if (n->nstats && ((st = lirf_buf_alloc(ctx, n->nstats, &n->stats)) ||
+                      (st = lirf_buf_fill(ctx, n->stats, 0)))) {
         lirf_net_destroy(n);
         return st;
     }

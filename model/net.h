@@ -57,6 +57,7 @@ typedef struct {
 
 typedef struct lirf_net lirf_net;
 
+/* A net with every buffer zeroed (lirf_net_init gives the real start). */
 lirf_status lirf_net_create(lirf_ctx *ctx, const lirf_net_config *c, lirf_net **out);
 void lirf_net_destroy(lirf_net *net);
 const lirf_net_config *lirf_net_cfg(const lirf_net *net);
