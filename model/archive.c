@@ -710,6 +710,11 @@ static lirf_status check_manifest(const char *what, json_t *m, declared *d) {
     if (v == LIRF_ARCHIVE_VERSION_SEALED) {
         LIRF_TRY(check_signer(what, json_object_get(m, "signer"), d));
         LIRF_TRY(check_encryption(what, json_object_get(m, "encryption"), d));
+        /* lirf writes format_version 2 only for a signed or encrypted archive */
+        if (!d->signer[0] && !d->recipient[0])
+            return LIRF_FAIL(LIRF_E_FORMAT,
+                             "%s: manifest.json says format_version %d but names neither a "
+                             "signer nor an encryption", what, LIRF_ARCHIVE_VERSION_SEALED);
     }
     return LIRF_OK;
 }

@@ -762,6 +762,20 @@ START_TEST(garbage) {
 }
 END_TEST
 
+/* Found by fuzz_archive: a format_version 2 archive that is neither signed
+ * nor encrypted (lirf never writes one) was accepted, and a plain rewrite of
+ * it came back as version 1. It is refused. */
+START_TEST(version_2_needs_a_signer_or_an_encryption) {
+    json_t *m;
+    void *d;
+    size_t n;
+    const char *path =
+        LIRF_SOURCE_DIR "/tests/fuzz/regressions/archive/v2-neither-signed-nor-encrypted.tar";
+    ck_assert_int_eq(lirf_archive_read(path, &m, &d, &n), LIRF_E_FORMAT);
+    ck_assert_ptr_nonnull(strstr(lirf_error_message(), "names neither a signer nor an encryption"));
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("archive");
     TCase *tc = tcase_create("archive");
@@ -769,6 +783,7 @@ int main(void) {
     tcase_add_loop_test(tc, round_trip, 0, 3);
     tcase_add_loop_test(tc, gnu_tar_lists_it, 0, 3);
     tcase_add_test(tc, reads_gnu_tar_archives);
+    tcase_add_test(tc, version_2_needs_a_signer_or_an_encryption);
     tcase_add_test(tc, atomic_write);
     tcase_add_test(tc, writer_arguments);
     tcase_add_loop_test(tc, refusals, 0, R_COUNT);
