@@ -41,25 +41,13 @@ static void free_paths(void) {
     while (g_npaths) free(g_paths[--g_npaths]);
 }
 
-static const char *lirf_bin(void) {
-    static char self[1024];
-    const char *bin = getenv("LIRF_BIN");
-    if (bin) return bin;
-    ssize_t k = readlink("/proc/self/exe", self, sizeof self - 8);
-    ck_assert(k > 0);
-    self[k] = 0;
-    char *slash = strrchr(self, '/');
-    strcpy(slash ? slash + 1 : self, "lirf");
-    return self;
-}
-
 /* Runs lirf with argv (NULL-terminated, without the program), output to
  * log; crash_at: LIRF_CRASH_AT for the child (NULL: none). Returns the wait
  * status. */
 static int spawn_lirf(const char *const *args, const char *crash_at, const char *log) {
     const char *argv[64];
     int n = 0;
-    argv[n++] = lirf_bin();
+    argv[n++] = tlirf_bin();
     for (int i = 0; args[i]; i++) argv[n++] = args[i];
     argv[n] = NULL;
     /* the environment, with LIRF_CRASH_AT set or removed */

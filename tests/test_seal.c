@@ -905,22 +905,10 @@ END_TEST
 
 /* ---- end to end: lirf keygen, lirf withdraw --------------------------------- */
 
-static const char *lirf_bin(void) {
-    static char self[1024];
-    const char *bin = getenv("LIRF_BIN");
-    if (bin) return bin;
-    ssize_t k = readlink("/proc/self/exe", self, sizeof self - 8);
-    ck_assert(k > 0);
-    self[k] = 0;
-    char *slash = strrchr(self, '/');
-    strcpy(slash ? slash + 1 : self, "lirf");
-    return self;
-}
-
 /* Runs `lirf ARGS` (stderr with stdout); returns its exit status. */
 static int run_lirf(const char *args, char *out, size_t cap) {
     char cmd[8400];
-    snprintf(cmd, sizeof cmd, "%s %s 2>&1", lirf_bin(), args);
+    snprintf(cmd, sizeof cmd, "%s %s 2>&1", tlirf_bin(), args);
     FILE *p = popen(cmd, "r");
     ck_assert_ptr_nonnull(p);
     size_t got = fread(out, 1, cap - 1, p);

@@ -26,18 +26,6 @@ static const char *tmp(const char *name) {
     return p;
 }
 
-static const char *lirf_bin(void) {
-    static char self[1024];
-    const char *bin = getenv("LIRF_BIN");
-    if (bin) return bin;
-    ssize_t k = readlink("/proc/self/exe", self, sizeof self - 8);
-    ck_assert(k > 0);
-    self[k] = 0;
-    char *slash = strrchr(self, '/');
-    strcpy(slash ? slash + 1 : self, "lirf");
-    return self;
-}
-
 /* ---- statistics against plain C ---- */
 static double auc_pairs(const double *p, int np, const double *n, int nn) {
     double w = 0;
@@ -151,7 +139,7 @@ static void make_original(const char *data_dir, const char *path) {
 
 static int run_cli(const char *args, char *out, size_t outlen) {
     char cmd[5000];
-    snprintf(cmd, sizeof cmd, "%s verify %s 2>&1", lirf_bin(), args);
+    snprintf(cmd, sizeof cmd, "%s verify %s 2>&1", tlirf_bin(), args);
     FILE *p = popen(cmd, "r");
     ck_assert_ptr_nonnull(p);
     size_t got = fread(out, 1, outlen - 1, p);

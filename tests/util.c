@@ -191,3 +191,15 @@ int trun(Suite *s) {
     srunner_free(sr);
     return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
+
+const char *tlirf_bin(void) {
+    static char self[1024];
+    const char *bin = getenv("LIRF_BIN");
+    if (bin) return bin;
+    ssize_t k = readlink("/proc/self/exe", self, sizeof self - 8);
+    ck_assert(k > 0);
+    self[k] = 0;
+    char *slash = strrchr(self, '/');
+    strcpy(slash ? slash + 1 : self, "lirf");
+    return self;
+}

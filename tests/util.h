@@ -65,4 +65,8 @@ void tfd_grad(tfd_fn f, void *ctx, double *x, size_t n, double h, double *grad);
 /* Runs the suite with CK_NOFORK; returns the process exit status. */
 int trun(Suite *s);
 
+/* The lirf command to test: $LIRF_BIN (ctest sets it), else `lirf` beside
+ * the test executable. */
+const char *tlirf_bin(void);
+
 #endif
