@@ -189,6 +189,13 @@ int trun(Suite *s) {
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
+    /* Release the context here, before exit() runs its handlers: work still
+     * queued (a launch whose result no test read) must finish while the
+     * driver's libraries are intact. On Mesa's rusticl, the JIT compiling it
+     * from the queue's thread crashed or stalled once exit() had destroyed
+     * LLVM's static objects (docs/portability.md). The atexit() handler stays
+     * for a test that ends the process some other way. */
+    tctx_release();
     return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
