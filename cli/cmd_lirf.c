@@ -50,6 +50,8 @@ static void deposit_usage(FILE *f) {
         "                        T0's running statistics kept\n"
         "optimisation:\n"
         "  --epochs N (20)  --batch N (128)  --lr X (0.01)  --momentum X (0.9)  --wd X (5e-4)\n"
+        "  --lr-schedule const|cosine   constant lr (default, the paper's) or a half-cosine\n"
+        "                        decay to 0 over the whole deposit\n"
         "  --seed N (1)  --crop-pad N (4)  --no-flip  --rotate DEG (0)\n"
         "  --json    --quiet\n");
 }
@@ -94,6 +96,13 @@ int parse_deposit_opts(int argc, char **argv, int *i, lirf_deposit_opts *o, int 
     else if (arg_value(argc, argv, i, "--epochs", &v, bad)) *bad = *bad || !parse_int(v, 1, 100000, "--epochs", &o->epochs);
     else if (arg_value(argc, argv, i, "--batch", &v, bad)) *bad = *bad || !parse_int(v, 2, 65536, "--batch", &o->batch);
     else if (arg_value(argc, argv, i, "--lr", &v, bad)) *bad = *bad || !parse_float(v, 0, 100, "--lr", &o->lr);
+    else if (arg_value(argc, argv, i, "--lr-schedule", &v, bad)) {
+        if (!*bad && strcmp(v, "const") && strcmp(v, "cosine")) {
+            fprintf(stderr, "lirf: --lr-schedule is const or cosine\n");
+            *bad = 1;
+        }
+        o->lr_cosine = !*bad && !strcmp(v, "cosine");
+    }
     else if (arg_value(argc, argv, i, "--momentum", &v, bad)) *bad = *bad || !parse_float(v, 0, 0.999, "--momentum", &o->momentum);
     else if (arg_value(argc, argv, i, "--wd", &v, bad)) *bad = *bad || !parse_float(v, 0, 1, "--wd", &o->wd);
     else if (arg_value(argc, argv, i, "--seed", &v, bad)) {

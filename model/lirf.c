@@ -27,7 +27,7 @@ void lirf_deposit_opts_default(lirf_deposit_opts *o) {
 
 json_t *lirf_deposit_opts_json(const lirf_deposit_opts *o) {
     return json_pack("{s:s,s:i,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:i,s:i,s:f,s:f,s:f,s:i,s:i,s:i,s:f,"
-                     "s:s,s:b}",
+                     "s:s,s:b,s:s}",
                      "mode", o->mode == LIRF_DEPOSIT_EXACT ? "exact" : "paper", "split", o->split,
                      "prune_rate", lirf_tidy(o->prune_rate), "lambda_at", lirf_tidy(o->lambda_at),
                      "lambda_kp", lirf_tidy(o->lambda_kp), "lambda_pt", lirf_tidy(o->lambda_pt),
@@ -36,7 +36,7 @@ json_t *lirf_deposit_opts_json(const lirf_deposit_opts *o) {
                      lirf_tidy(o->momentum), "weight_decay", lirf_tidy(o->wd), "seed", (int)o->seed,
                      "crop_pad", o->aug.pad, "flip", o->aug.flip, "rotate",
                      lirf_tidy(o->aug.max_rot_deg), "bn", o->bn_batch_stats ? "batch" : "fixed",
-                     "pt_all_classes", o->pt_all);
+                     "pt_all_classes", o->pt_all, "lr_schedule", o->lr_cosine ? "cosine" : "const");
 }
 
 /* ---- construction and pruning ---- */
@@ -541,11 +541,14 @@ lirf_status lirf_deposit_train_io(lirf_lirf *l, lirf_loader *data, const lirf_de
                                name[0] ? name : "tensors", e + 1, b + 1, (int)nbad[part]);
                 goto out;
             }
+            float lr = o->lr;
+            if (o->lr_cosine && total > 1)
+                lr = (float)(o->lr * 0.5 * (1 + cos(3.141592653589793 * (double)gstep / (double)total)));
             STEP(lirf_sgd_step(ctx, lirf_net_params(l->target_lower),
                                lirf_net_momentum(l->target_lower), lirf_net_grads(l->target_lower),
-                               lirf_net_nparams(l->target_lower), o->lr, o->momentum, o->wd));
+                               lirf_net_nparams(l->target_lower), lr, o->momentum, o->wd));
             STEP(lirf_sgd_step(ctx, lirf_net_params(l->deposit), lirf_net_momentum(l->deposit),
-                               lirf_net_grads(l->deposit), lirf_net_nparams(l->deposit), o->lr,
+                               lirf_net_grads(l->deposit), lirf_net_nparams(l->deposit), lr,
                                o->momentum, o->wd));
             images += (size_t)n;
             res->steps++;

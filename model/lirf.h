@@ -36,6 +36,8 @@ typedef struct {
     lirf_aug_params aug;
     int bn_batch_stats;     /* 1: BN of the trained lower parts uses batch statistics */
     int pt_all;             /* variant: L_pt over all classes, not only the deposit ones */
+    int lr_cosine;          /* 1: lr decays from lr to 0 along a half cosine over the whole
+                               deposit; 0: constant lr (the paper's) */
 } lirf_deposit_opts;
 
 void lirf_deposit_opts_default(lirf_deposit_opts *o);

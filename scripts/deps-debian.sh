@@ -7,6 +7,8 @@ PKGS=(
   build-essential cmake pkg-config
   ocl-icd-opencl-dev opencl-headers clinfo   # OpenCL ICD loader and headers
   pocl-opencl-icd                            # the CPU OpenCL device
+  mesa-opencl-icd                            # a second, independent OpenCL: Mesa's rusticl on
+                                             # llvmpipe (RUSTICL_ENABLE=llvmpipe); CI runs the suite on it too
   libclblast-dev                             # GEMM
   libsodium-dev                              # SHA-256 (program cache keys, fingerprints)
   libarchive-dev libjansson-dev              # deposit archives, JSON
