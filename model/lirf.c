@@ -39,6 +39,13 @@ json_t *lirf_deposit_opts_json(const lirf_deposit_opts *o) {
                      "pt_all_classes", o->pt_all, "lr_schedule", o->lr_cosine ? "cosine" : "const");
 }
 
+float lirf_deposit_lr_at(const lirf_deposit_opts *o, size_t step, size_t total) {
+    if (!o->lr_cosine || total < 2) return o->lr;
+    double f = (double)step / (double)total;
+    if (f > 1) f = 1;
+    return (float)(o->lr * 0.5 * (1 + cos(3.141592653589793 * f)));
+}
+
 /* ---- construction and pruning ---- */
 static lirf_status make_part(lirf_ctx *ctx, const lirf_net_config *whole, int first, int last,
                              const int mid[4][2], lirf_net **out) {
@@ -541,9 +548,7 @@ lirf_status lirf_deposit_train_io(lirf_lirf *l, lirf_loader *data, const lirf_de
                                name[0] ? name : "tensors", e + 1, b + 1, (int)nbad[part]);
                 goto out;
             }
-            float lr = o->lr;
-            if (o->lr_cosine && total > 1)
-                lr = (float)(o->lr * 0.5 * (1 + cos(3.141592653589793 * (double)gstep / (double)total)));
+            float lr = lirf_deposit_lr_at(o, gstep, total);
             STEP(lirf_sgd_step(ctx, lirf_net_params(l->target_lower),
                                lirf_net_momentum(l->target_lower), lirf_net_grads(l->target_lower),
                                lirf_net_nparams(l->target_lower), lr, o->momentum, o->wd));

@@ -41,6 +41,9 @@ typedef struct {
 } lirf_deposit_opts;
 
 void lirf_deposit_opts_default(lirf_deposit_opts *o);
+/* The learning rate of step `step` (0-based) of `total`: o->lr, or with
+ * o->lr_cosine o->lr * (1 + cos(pi * step / total)) / 2. */
+float lirf_deposit_lr_at(const lirf_deposit_opts *o, size_t step, size_t total);
 /* Every option as a JSON object (recorded in archives and outputs). */
 json_t *lirf_deposit_opts_json(const lirf_deposit_opts *o);
 

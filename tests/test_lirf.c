@@ -144,6 +144,26 @@ START_TEST(pruning_keeps_the_largest_filters) {
 }
 END_TEST
 
+START_TEST(deposit_lr_schedule) {
+    lirf_deposit_opts o;
+    lirf_deposit_opts_default(&o);
+    o.lr = 0.02f;
+    ck_assert_int_eq(o.lr_cosine, 0); /* the paper's constant lr by default */
+    for (size_t t = 0; t < 10; t++) ck_assert(lirf_deposit_lr_at(&o, t, 10) == 0.02f);
+    json_t *j = lirf_deposit_opts_json(&o);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "lr_schedule")), "const");
+    json_decref(j);
+    o.lr_cosine = 1;
+    ck_assert(lirf_deposit_lr_at(&o, 0, 10) == 0.02f);
+    ck_assert(fabsf(lirf_deposit_lr_at(&o, 5, 10) - 0.01f) < 1e-7f);
+    ck_assert(fabsf(lirf_deposit_lr_at(&o, 9, 10) - 0.02f * 0.5f * (1 + cosf(0.9f * 3.14159265f))) < 1e-7f);
+    for (size_t t = 1; t < 10; t++) ck_assert(lirf_deposit_lr_at(&o, t, 10) < lirf_deposit_lr_at(&o, t - 1, 10));
+    j = lirf_deposit_opts_json(&o);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "lr_schedule")), "cosine");
+    json_decref(j);
+}
+END_TEST
+
 START_TEST(deposit_archive_withdraw_round_trip) {
     int32_t dep[3] = {0, 1, 2};
     lirf_dataset dr = synthetic(48, 2, dep, 3); /* the deposit set: deposit classes only */
@@ -276,6 +296,7 @@ int main(void) {
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, pruning_keeps_the_largest_filters);
+    tcase_add_test(tc, deposit_lr_schedule);
     tcase_add_test(tc, deposit_archive_withdraw_round_trip);
     tcase_add_test(tc, invalid_deposits_rejected);
     suite_add_tcase(s, tc);
