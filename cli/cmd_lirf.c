@@ -1,7 +1,10 @@
 /* lirf deposit, lirf withdraw: the LIRF method on checkpoints and archives. */
+#include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "lirf.h"
@@ -52,6 +55,11 @@ static void deposit_usage(FILE *f) {
         "  --epochs N (20)  --batch N (128)  --lr X (0.01)  --momentum X (0.9)  --wd X (5e-4)\n"
         "  --lr-schedule const|cosine   constant lr (default, the paper's) or a half-cosine\n"
         "                        decay to 0 over the whole deposit\n"
+        "  --holdout F           keep this share of the deposit-class training samples out\n"
+        "                        of training and report the target's Dep Acc on them at\n"
+        "                        the start and after every epoch (default 0: none)\n"
+        "  --keep last|best      the nets of the last epoch (default) or of the epoch end\n"
+        "                        (or start) with the lowest held-out Dep Acc (needs --holdout)\n"
         "  --seed N (1)  --crop-pad N (4)  --no-flip  --rotate DEG (0)\n"
         "  --json    --quiet\n");
 }
@@ -103,6 +111,14 @@ int parse_deposit_opts(int argc, char **argv, int *i, lirf_deposit_opts *o, int 
         }
         o->lr_cosine = !*bad && !strcmp(v, "cosine");
     }
+    else if (arg_value(argc, argv, i, "--holdout", &v, bad)) *bad = *bad || !parse_float(v, 0, 0.5, "--holdout", &o->holdout);
+    else if (arg_value(argc, argv, i, "--keep", &v, bad)) {
+        if (!*bad && strcmp(v, "last") && strcmp(v, "best")) {
+            fprintf(stderr, "lirf: --keep is last or best\n");
+            *bad = 1;
+        }
+        o->keep_best = !*bad && !strcmp(v, "best");
+    }
     else if (arg_value(argc, argv, i, "--momentum", &v, bad)) *bad = *bad || !parse_float(v, 0, 0.999, "--momentum", &o->momentum);
     else if (arg_value(argc, argv, i, "--wd", &v, bad)) *bad = *bad || !parse_float(v, 0, 1, "--wd", &o->wd);
     else if (arg_value(argc, argv, i, "--seed", &v, bad)) {
@@ -117,6 +133,20 @@ int parse_deposit_opts(int argc, char **argv, int *i, lirf_deposit_opts *o, int 
     return 1;
 }
 
+/* 1 if the folder that would hold `path` exists and is writable; else a message. */
+static int out_dir_ok(const char *path, const char *what) {
+    char dir[1100];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash) snprintf(dir, sizeof dir, ".");
+    else if (slash == dir) dir[1] = 0;
+    else *slash = 0;
+    if (access(dir, W_OK) == 0) return 1;
+    fprintf(stderr, "lirf: cannot write the %s %s: folder %s: %s\n", what, path, dir,
+            strerror(errno));
+    return 0;
+}
+
 int run_deposit(lirf_ctx *ctx, const char *model, const char *data, lirf_data_kind kind,
                 int image_size, size_t limit, const int32_t *dep, int ndep,
                 const lirf_deposit_opts *o,
@@ -127,9 +157,18 @@ int run_deposit(lirf_ctx *ctx, const char *model, const char *data, lirf_data_ki
     lirf_net *t0 = NULL;
     lirf_model_meta meta = {0};
     lirf_dataset ds = {0};
-    lirf_loader *ld = NULL;
+    lirf_loader *ld = NULL, *hold = NULL;
+    int32_t *perm = NULL;
     lirf_lirf *l = NULL;
     lirf_status st;
+    if (o->keep_best && o->holdout <= 0) {
+        fprintf(stderr, "lirf: --keep best needs held-out samples (--holdout F)\n");
+        return 2;
+    }
+    /* before any training: where the results go */
+    if (!out_dir_ok(target_out, "target net") || !out_dir_ok(archive_out, "deposit archive") ||
+        (exact_archive_out && !out_dir_ok(exact_archive_out, "exact deposit archive")))
+        return 2;
     if ((st = lirf_checkpoint_load(ctx, model, &meta, &t0))) {
         cli_error(st, "loading T0");
         goto done;
@@ -148,23 +187,60 @@ int run_deposit(lirf_ctx *ctx, const char *model, const char *data, lirf_data_ki
         cli_error(st, "preparing the deposit");
         goto done;
     }
+    /* --holdout: a seeded share of the samples, never trained on */
+    size_t nhold = 0;
+    if (o->holdout > 0) {
+        nhold = (size_t)llround(o->holdout * ds.n);
+        if (nhold < 1) nhold = 1;
+        if (nhold >= (size_t)ds.n) {
+            fprintf(stderr, "lirf: --holdout %.3g leaves no training samples of %d\n",
+                    (double)o->holdout, ds.n);
+            goto done;
+        }
+        if (!(perm = malloc((size_t)ds.n * sizeof *perm))) {
+            fprintf(stderr, "lirf: out of host memory\n");
+            goto done;
+        }
+        uint64_t r = 0x9e3779b97f4a7c15ull ^ ((uint64_t)o->seed << 17);
+        for (int i = 0; i < ds.n; i++) perm[i] = i;
+        for (int i = ds.n - 1; i > 0; i--) { /* Fisher-Yates, splitmix64 */
+            uint64_t z = (r += 0x9e3779b97f4a7c15ull);
+            z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+            z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+            z ^= z >> 31;
+            int j = (int)(z % (uint64_t)(i + 1)), t = perm[i];
+            perm[i] = perm[j], perm[j] = t;
+        }
+    }
     lirf_loader_opts lo = {.data = &ds, .batch = o->batch, .shuffle = 1, .drop_last = 0,
                            .seed = o->seed};
+    if (nhold) lo.index = perm + nhold, lo.count = (size_t)ds.n - nhold;
     memcpy(lo.mean, meta.mean, sizeof lo.mean);
     memcpy(lo.std, meta.std, sizeof lo.std);
     if ((st = lirf_loader_create(ctx, &lo, &ld))) {
         cli_error(st, "preparing batches");
         goto done;
     }
+    lirf_deposit_io dio = {0};
+    if (io) dio = *io;
+    if (nhold) {
+        lirf_loader_opts ho = lo;
+        ho.index = perm, ho.count = nhold, ho.shuffle = 0;
+        if ((st = lirf_loader_create(ctx, &ho, &hold))) {
+            cli_error(st, "preparing the held-out batches");
+            goto done;
+        }
+        dio.holdout = hold;
+    }
     size_t p_whole = lirf_net_nparams(l->t0_lower) + lirf_net_nparams(l->upper);
     size_t p_dep = lirf_net_nparams(o->mode == LIRF_DEPOSIT_EXACT ? l->t0_lower : l->deposit);
     if (!quiet)
         fprintf(stderr, "lirf: deposit of classes %d%s from %s: %d training images, %d epochs; "
                         "deposit module %zu parameters (%.1f KiB) beside %zu in the whole network\n",
-                dep[0], ndep > 1 ? ",..." : "", model, ds.n, o->epochs, p_dep,
+                dep[0], ndep > 1 ? ",..." : "", model, ds.n - (int)nhold, o->epochs, p_dep,
                 (double)p_dep * 4 / 1024, p_whole);
     lirf_deposit_result res;
-    if ((st = lirf_deposit_train_io(l, ld, o, io, quiet, &res))) {
+    if ((st = lirf_deposit_train_io(l, ld, o, &dio, quiet, &res))) {
         cli_error(st, "deposit training");
         goto done;
     }
@@ -173,7 +249,17 @@ int run_deposit(lirf_ctx *ctx, const char *model, const char *data, lirf_data_ki
         goto done;
     }
     json_t *run = json_pack("{s:s,s:f,s:f,s:I}", "t0", model, "seconds", res.seconds,
-                            "images_per_s", res.images_per_s, "deposit_images", (json_int_t)ds.n);
+                            "images_per_s", res.images_per_s, "deposit_images",
+                            (json_int_t)(ds.n - (int)nhold));
+    if (nhold) {
+        json_t *h = json_array();
+        for (int i = 0; i < res.nlogged; i++) json_array_append_new(h, json_real(res.holdout_dep[i]));
+        json_object_set_new(run, "holdout_images", json_integer((json_int_t)nhold));
+        json_object_set_new(run, "holdout_dep_acc_first_epoch", json_integer(res.first_logged));
+        json_object_set_new(run, "holdout_dep_acc", h);
+        json_object_set_new(run, "kept_epoch",
+                            res.kept_epoch >= 0 ? json_integer(res.kept_epoch) : json_null());
+    }
     if ((st = lirf_save_deposit_sealed(l, archive_out, o, compression, run, seal))) {
         json_decref(run);
         cli_error(st, "writing the deposit archive");
@@ -206,6 +292,8 @@ int run_deposit(lirf_ctx *ctx, const char *model, const char *data, lirf_data_ki
 done:
     lirf_lirf_destroy(l);
     lirf_loader_destroy(ld);
+    lirf_loader_destroy(hold);
+    free(perm);
     lirf_dataset_free(&ds);
     lirf_net_destroy(t0);
     lirf_model_meta_free(&meta);
@@ -276,7 +364,7 @@ int cmd_deposit(const char *device, int argc, char **argv) {
     json_t *summary = NULL;
     char state[1100];
     snprintf(state, sizeof state, "%s.state.safetensors", target);
-    lirf_deposit_io io = {state, resume, save_every};
+    lirf_deposit_io io = {.state_path = state, .resume = resume, .save_every = save_every};
     int rc = run_deposit(ctx, model, data, kind, image_size, (size_t)limit, dep, ndep, &o, target, archive, NULL,
                          comp, &seal, &io, quiet, json ? &summary : NULL);
     if (rc == 0 && summary) {

@@ -27,7 +27,7 @@ void lirf_deposit_opts_default(lirf_deposit_opts *o) {
 
 json_t *lirf_deposit_opts_json(const lirf_deposit_opts *o) {
     return json_pack("{s:s,s:i,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:i,s:i,s:f,s:f,s:f,s:i,s:i,s:i,s:f,"
-                     "s:s,s:b,s:s}",
+                     "s:s,s:b,s:s,s:f,s:s}",
                      "mode", o->mode == LIRF_DEPOSIT_EXACT ? "exact" : "paper", "split", o->split,
                      "prune_rate", lirf_tidy(o->prune_rate), "lambda_at", lirf_tidy(o->lambda_at),
                      "lambda_kp", lirf_tidy(o->lambda_kp), "lambda_pt", lirf_tidy(o->lambda_pt),
@@ -36,7 +36,8 @@ json_t *lirf_deposit_opts_json(const lirf_deposit_opts *o) {
                      lirf_tidy(o->momentum), "weight_decay", lirf_tidy(o->wd), "seed", (int)o->seed,
                      "crop_pad", o->aug.pad, "flip", o->aug.flip, "rotate",
                      lirf_tidy(o->aug.max_rot_deg), "bn", o->bn_batch_stats ? "batch" : "fixed",
-                     "pt_all_classes", o->pt_all, "lr_schedule", o->lr_cosine ? "cosine" : "const");
+                     "pt_all_classes", o->pt_all, "lr_schedule", o->lr_cosine ? "cosine" : "const",
+                     "holdout", lirf_tidy(o->holdout), "keep", o->keep_best ? "best" : "last");
 }
 
 float lirf_deposit_lr_at(const lirf_deposit_opts *o, size_t step, size_t total) {
@@ -393,6 +394,52 @@ static lirf_status dep_state_load(lirf_lirf *l, const lirf_deposit_opts *o, cons
     return s;
 }
 
+/* The target's Dep Acc (%) on held-out deposit-class samples. */
+static lirf_status holdout_dep_acc(lirf_lirf *l, lirf_loader *h, double *acc) {
+    int64_t counts[2 * LIRF_MAX_CLASSES];
+    LIRF_TRY(lirf_eval_counts(l->ctx, h, l->K, lirf_target_logits, l, counts));
+    int64_t ok = 0, all = 0;
+    for (int i = 0; i < l->ndep; i++) ok += counts[2 * l->dep[i]], all += counts[2 * l->dep[i] + 1];
+    *acc = all ? 100.0 * (double)ok / (double)all : 0;
+    return LIRF_OK;
+}
+
+/* Host copies of both trained lower parts (every tensor), for keep_best. */
+typedef struct { lirf_net *net[2]; unsigned char *host[2]; size_t bytes[2]; } nets_snapshot;
+
+static size_t tensor_bytes(const lirf_tensor_desc *d) {
+    return d->kind == LIRF_T_COUNT ? sizeof(int64_t) : d->n * sizeof(float);
+}
+
+static lirf_status snapshot_take(nets_snapshot *s) {
+    for (int k = 0; k < 2; k++) {
+        lirf_net *n = s->net[k];
+        if (!s->host[k]) {
+            size_t b = 0;
+            for (size_t i = 0; i < lirf_net_ntensors(n); i++) b += tensor_bytes(lirf_net_tensor(n, i));
+            if (!(s->host[k] = malloc(b ? b : 1))) return LIRF_FAIL(LIRF_E_NOMEM, "out of host memory");
+            s->bytes[k] = b;
+        }
+        size_t off = 0;
+        for (size_t i = 0; i < lirf_net_ntensors(n); i++) {
+            LIRF_TRY(lirf_net_tensor_get(n, i, s->host[k] + off));
+            off += tensor_bytes(lirf_net_tensor(n, i));
+        }
+    }
+    return LIRF_OK;
+}
+
+static lirf_status snapshot_restore(nets_snapshot *s) {
+    for (int k = 0; k < 2; k++) {
+        size_t off = 0;
+        for (size_t i = 0; i < lirf_net_ntensors(s->net[k]); i++) {
+            LIRF_TRY(lirf_net_tensor_set(s->net[k], i, s->host[k] + off));
+            off += tensor_bytes(lirf_net_tensor(s->net[k], i));
+        }
+    }
+    return LIRF_OK;
+}
+
 lirf_status lirf_deposit_train(lirf_lirf *l, lirf_loader *data, const lirf_deposit_opts *o,
                                int quiet, lirf_deposit_result *res) {
     return lirf_deposit_train_io(l, data, o, NULL, quiet, res);
@@ -402,6 +449,11 @@ lirf_status lirf_deposit_train_io(lirf_lirf *l, lirf_loader *data, const lirf_de
                                   const lirf_deposit_io *io, int quiet, lirf_deposit_result *res) {
     if (!l || !data || !o || !res) return LIRF_FAIL(LIRF_E_NULL, "deposit: NULL argument");
     memset(res, 0, sizeof *res);
+    res->kept_epoch = -1;
+    lirf_loader *hold = io ? io->holdout : NULL;
+    if (o->keep_best && !hold)
+        return LIRF_FAIL(LIRF_E_INVALID, "deposit: keeping the best epoch needs held-out samples "
+                                         "(--holdout)");
     const char *state = io && io->state_path ? io->state_path : NULL;
     int start_epoch = 0;
     size_t start_step = 0;
@@ -421,6 +473,7 @@ lirf_status lirf_deposit_train_io(lirf_lirf *l, lirf_loader *data, const lirf_de
     int fc, fh, fw;
     lirf_stage_shape(c, l->split, &fc, &fh, &fw);
     lirf_mode lower_mode = o->bn_batch_stats ? LIRF_MODE_TRAIN : LIRF_MODE_TRAIN_BN_FIXED;
+    nets_snapshot snap = {{l->target_lower, l->deposit}, {NULL, NULL}, {0, 0}};
     lirf_arena *ws = NULL;
     lirf_tape *tl = NULL, *tu1 = NULL, *tu2 = NULL, *tr = NULL;
     lirf_buf losses = LIRF_NOBUF, yr = LIRF_NOBUF;
@@ -441,6 +494,24 @@ lirf_status lirf_deposit_train_io(lirf_lirf *l, lirf_loader *data, const lirf_de
     lirf_buf L[6];
     for (int i = 0; i < 6; i++) L[i] = (lirf_buf){losses.mem, losses.off + (size_t)i, 1};
     pr.done_at_start = (size_t)start_epoch * spe + start_step;
+    /* forgetting on held-out deposit-class samples: at the start (or the
+     * resumed state, if it is an epoch end) and after every epoch */
+    double best = 0;
+    if (hold && start_step == 0) {
+        double acc;
+        STEP(holdout_dep_acc(l, hold, &acc));
+        res->first_logged = start_epoch;
+        res->holdout_dep[res->nlogged++] = acc;
+        if (!quiet)
+            fprintf(stderr, "lirf: deposit epoch %d: held-out Dep Acc %.2f%% (%zu samples)\n",
+                    start_epoch, acc, lirf_loader_samples(hold));
+        if (o->keep_best) {
+            STEP(snapshot_take(&snap));
+            best = acc, res->kept_epoch = start_epoch;
+        }
+    } else if (hold) {
+        res->first_logged = start_epoch + 1;
+    }
     for (int e = start_epoch; e < o->epochs; e++) {
         size_t b0 = e == start_epoch ? start_step : 0;
         STEP(lirf_loader_start(data, e, b0));
@@ -565,11 +636,31 @@ lirf_status lirf_deposit_train_io(lirf_lirf *l, lirf_loader *data, const lirf_de
             lirf_crash_point("deposit-step");
         }
         if (state) STEP(dep_state_save(l, o, state, e + 1, 0));
+        if (hold) {
+            double acc;
+            STEP(holdout_dep_acc(l, hold, &acc));
+            if (res->nlogged < LIRF_DEPOSIT_MAX_LOGGED) res->holdout_dep[res->nlogged++] = acc;
+            if (!quiet) {
+                if (pr.tty) fputc('\n', stderr);
+                fprintf(stderr, "lirf: deposit epoch %d: held-out Dep Acc %.2f%%\n", e + 1, acc);
+            }
+            if (o->keep_best && (res->kept_epoch < 0 || acc < best)) {
+                STEP(snapshot_take(&snap));
+                best = acc, res->kept_epoch = e + 1;
+            }
+        }
+    }
+    if (o->keep_best && res->kept_epoch >= 0) {
+        STEP(snapshot_restore(&snap));
+        if (!quiet)
+            fprintf(stderr, "lirf: keeping the nets of epoch %d (lowest held-out Dep Acc, %.2f%%)\n",
+                    res->kept_epoch, best);
     }
     lirf_progress_end(&pr);
     res->seconds = lirf_now() - t0;
     res->images_per_s = res->seconds > 0 ? (double)images / res->seconds : 0;
 out:
+    free(snap.host[0]), free(snap.host[1]);
     free(yr_host);
     lirf_buf_free(ctx, &losses);
     lirf_buf_free(ctx, &yr);

@@ -38,6 +38,10 @@ typedef struct {
     int pt_all;             /* variant: L_pt over all classes, not only the deposit ones */
     int lr_cosine;          /* 1: lr decays from lr to 0 along a half cosine over the whole
                                deposit; 0: constant lr (the paper's) */
+    float holdout;          /* share of the deposit-class training samples kept out of
+                               training, to measure forgetting after every epoch (0: none) */
+    int keep_best;          /* 1: keep the nets of the epoch end (or start) whose held-out
+                               Dep Acc is lowest; 0: the last epoch's (needs holdout > 0) */
 } lirf_deposit_opts;
 
 void lirf_deposit_opts_default(lirf_deposit_opts *o);
@@ -66,9 +70,16 @@ lirf_status lirf_lirf_create(lirf_ctx *ctx, lirf_net *t0, const lirf_model_meta 
                              const int32_t *dep, int ndep, float prune_rate, lirf_lirf **out);
 void lirf_lirf_destroy(lirf_lirf *l);
 
+#define LIRF_DEPOSIT_MAX_LOGGED 256
 typedef struct {
     double seconds, images_per_s;
     double last[6]; /* last batch: L_all, CE_random, L_at, L_kp, L_pt, L_re */
+    /* with a held-out set: holdout_dep[e] = the target's Dep Acc (%) on it after
+     * e epochs (e = 0: before training, or at the resumed state), for
+     * e = first_logged .. epochs (at most LIRF_DEPOSIT_MAX_LOGGED values);
+     * kept_epoch: the epoch whose nets were kept (keep_best), else -1 */
+    int nlogged, first_logged, kept_epoch;
+    double holdout_dep[LIRF_DEPOSIT_MAX_LOGGED];
     size_t steps;
     int resumed_epoch;   /* where a resumed run started (0, 0 otherwise) */
     size_t resumed_step;
@@ -88,6 +99,7 @@ lirf_status lirf_deposit_train(lirf_lirf *l, lirf_loader *data, const lirf_depos
 typedef struct {
     const char *state_path;
     int resume, save_every;
+    lirf_loader *holdout;    /* held-out deposit-class samples (o->holdout > 0), or NULL */
 } lirf_deposit_io;
 lirf_status lirf_deposit_train_io(lirf_lirf *l, lirf_loader *data, const lirf_deposit_opts *o,
                                   const lirf_deposit_io *io, int quiet, lirf_deposit_result *res);

@@ -164,6 +164,68 @@ START_TEST(deposit_lr_schedule) {
 }
 END_TEST
 
+/* The target's Dep Acc (%) on `h`, deposit classes 0..2 */
+static double dep_acc(lirf_lirf *l, lirf_loader *h) {
+    int64_t c[2 * K];
+    ck_assert_int_eq(lirf_eval_counts(tctx(), h, K, lirf_target_logits, l, c), LIRF_OK);
+    int64_t ok = c[0] + c[2] + c[4], all = c[1] + c[3] + c[5];
+    ck_assert_int_gt(all, 0);
+    return 100.0 * (double)ok / (double)all;
+}
+
+START_TEST(deposit_holdout_keep_best) {
+    int32_t dep[3] = {0, 1, 2};
+    lirf_dataset dr = synthetic(48, 2, dep, 3), dh = synthetic(24, 4, dep, 3);
+    lirf_model_meta m = meta_for(&dr);
+    lirf_net *t0 = make_t0(12);
+    lirf_deposit_opts o;
+    lirf_deposit_opts_default(&o);
+    o.epochs = 3, o.batch = 16, o.aug.pad = 1, o.lr = 0.05f;
+    o.holdout = 0.25f; /* recorded; the caller makes the held-out loader */
+    lirf_loader *ld = loader(&dr, &m, 1), *lh = loader(&dh, &m, 0);
+    lirf_deposit_result res;
+    lirf_lirf *l;
+    /* keep_best without held-out samples is refused */
+    ck_assert_int_eq(lirf_lirf_create(tctx(), t0, &m, 2, dep, 3, 0.5f, &l), LIRF_OK);
+    o.keep_best = 1;
+    ck_assert_int_eq(lirf_deposit_train(l, ld, &o, 1, &res), LIRF_E_INVALID);
+    /* logged: before training and after each epoch; the nets kept are the
+     * ones with the lowest of those values */
+    lirf_deposit_io io = {.holdout = lh};
+    lirf_status st = lirf_deposit_train_io(l, ld, &o, &io, 1, &res);
+    ck_assert_msg(st == LIRF_OK, "%s", lirf_error_message());
+    ck_assert_int_eq(res.nlogged, 4);
+    ck_assert_int_eq(res.first_logged, 0);
+    ck_assert(res.kept_epoch >= 0 && res.kept_epoch <= 3);
+    double lo = res.holdout_dep[0];
+    for (int i = 1; i < 4; i++) lo = fmin(lo, res.holdout_dep[i]);
+    ck_assert(res.holdout_dep[res.kept_epoch] == lo);
+    /* with these seeds the best is not the last epoch (0.0, 12.5, 33.3, 33.3:
+     * the untrained random T0 knows no deposit class), so the restore is tested */
+    ck_assert_int_lt(res.kept_epoch, 3);
+    ck_assert(res.holdout_dep[3] > lo);
+    ck_assert(dep_acc(l, lh) == lo);
+    lirf_lirf_destroy(l);
+    /* keep last: the same training, the last epoch's nets */
+    ck_assert_int_eq(lirf_lirf_create(tctx(), t0, &m, 2, dep, 3, 0.5f, &l), LIRF_OK);
+    o.keep_best = 0;
+    lirf_deposit_result res2;
+    ck_assert_int_eq(lirf_deposit_train_io(l, ld, &o, &io, 1, &res2), LIRF_OK);
+    ck_assert_int_eq(res2.kept_epoch, -1);
+    for (int i = 0; i < 4; i++) ck_assert(res2.holdout_dep[i] == res.holdout_dep[i]);
+    ck_assert(dep_acc(l, lh) == res2.holdout_dep[3]);
+    json_t *j = lirf_deposit_opts_json(&o);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "keep")), "last");
+    ck_assert(json_real_value(json_object_get(j, "holdout")) == 0.25);
+    json_decref(j);
+    lirf_lirf_destroy(l);
+    lirf_loader_destroy(ld), lirf_loader_destroy(lh);
+    lirf_net_destroy(t0);
+    m.class_names = NULL;
+    lirf_dataset_free(&dr), lirf_dataset_free(&dh);
+}
+END_TEST
+
 START_TEST(deposit_archive_withdraw_round_trip) {
     int32_t dep[3] = {0, 1, 2};
     lirf_dataset dr = synthetic(48, 2, dep, 3); /* the deposit set: deposit classes only */
@@ -297,6 +359,7 @@ int main(void) {
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, pruning_keeps_the_largest_filters);
     tcase_add_test(tc, deposit_lr_schedule);
+    tcase_add_test(tc, deposit_holdout_keep_best);
     tcase_add_test(tc, deposit_archive_withdraw_round_trip);
     tcase_add_test(tc, invalid_deposits_rejected);
     suite_add_tcase(s, tc);
