@@ -58,8 +58,10 @@ static void deposit_usage(FILE *f) {
         "  --holdout F           keep this share of the deposit-class training samples out\n"
         "                        of training and report the target's Dep Acc on them at\n"
         "                        the start and after every epoch (default 0: none)\n"
-        "  --keep last|best      the nets of the last epoch (default) or of the epoch end\n"
-        "                        (or start) with the lowest held-out Dep Acc (needs --holdout)\n"
+        "  --holdout-every N     also measure it every N steps within an epoch (default 0:\n"
+        "                        epoch ends only)\n"
+        "  --keep last|best      the nets of the last step (default) or of the check with the\n"
+        "                        lowest held-out Dep Acc (needs --holdout)\n"
         "  --seed N (1)  --crop-pad N (4)  --no-flip  --rotate DEG (0)\n"
         "  --json    --quiet\n");
 }
@@ -112,6 +114,7 @@ int parse_deposit_opts(int argc, char **argv, int *i, lirf_deposit_opts *o, int 
         o->lr_cosine = !*bad && !strcmp(v, "cosine");
     }
     else if (arg_value(argc, argv, i, "--holdout", &v, bad)) *bad = *bad || !parse_float(v, 0, 0.5, "--holdout", &o->holdout);
+    else if (arg_value(argc, argv, i, "--holdout-every", &v, bad)) *bad = *bad || !parse_int(v, 0, 1 << 30, "--holdout-every", &o->holdout_every);
     else if (arg_value(argc, argv, i, "--keep", &v, bad)) {
         if (!*bad && strcmp(v, "last") && strcmp(v, "best")) {
             fprintf(stderr, "lirf: --keep is last or best\n");
@@ -253,12 +256,14 @@ int run_deposit(lirf_ctx *ctx, const char *model, const char *data, lirf_data_ki
                             (json_int_t)(ds.n - (int)nhold));
     if (nhold) {
         json_t *h = json_array();
-        for (int i = 0; i < res.nlogged; i++) json_array_append_new(h, json_real(res.holdout_dep[i]));
+        for (int i = 0; i < res.nlogged; i++)
+            json_array_append_new(h, json_pack("{s:I,s:f}", "step", (json_int_t)res.holdout_step[i],
+                                               "dep_acc", res.holdout_dep[i]));
         json_object_set_new(run, "holdout_images", json_integer((json_int_t)nhold));
-        json_object_set_new(run, "holdout_dep_acc_first_epoch", json_integer(res.first_logged));
+        json_object_set_new(run, "steps_per_epoch", json_integer((json_int_t)lirf_loader_batches(ld)));
         json_object_set_new(run, "holdout_dep_acc", h);
-        json_object_set_new(run, "kept_epoch",
-                            res.kept_epoch >= 0 ? json_integer(res.kept_epoch) : json_null());
+        json_object_set_new(run, "kept_step",
+                            res.kept_step >= 0 ? json_integer(res.kept_step) : json_null());
     }
     if ((st = lirf_save_deposit_sealed(l, archive_out, o, compression, run, seal))) {
         json_decref(run);

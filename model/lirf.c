@@ -27,7 +27,7 @@ void lirf_deposit_opts_default(lirf_deposit_opts *o) {
 
 json_t *lirf_deposit_opts_json(const lirf_deposit_opts *o) {
     return json_pack("{s:s,s:i,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:i,s:i,s:f,s:f,s:f,s:i,s:i,s:i,s:f,"
-                     "s:s,s:b,s:s,s:f,s:s}",
+                     "s:s,s:b,s:s,s:f,s:i,s:s}",
                      "mode", o->mode == LIRF_DEPOSIT_EXACT ? "exact" : "paper", "split", o->split,
                      "prune_rate", lirf_tidy(o->prune_rate), "lambda_at", lirf_tidy(o->lambda_at),
                      "lambda_kp", lirf_tidy(o->lambda_kp), "lambda_pt", lirf_tidy(o->lambda_pt),
@@ -37,7 +37,7 @@ json_t *lirf_deposit_opts_json(const lirf_deposit_opts *o) {
                      "crop_pad", o->aug.pad, "flip", o->aug.flip, "rotate",
                      lirf_tidy(o->aug.max_rot_deg), "bn", o->bn_batch_stats ? "batch" : "fixed",
                      "pt_all_classes", o->pt_all, "lr_schedule", o->lr_cosine ? "cosine" : "const",
-                     "holdout", lirf_tidy(o->holdout), "keep", o->keep_best ? "best" : "last");
+                     "holdout", lirf_tidy(o->holdout), "holdout_every", o->holdout_every, "keep", o->keep_best ? "best" : "last");
 }
 
 float lirf_deposit_lr_at(const lirf_deposit_opts *o, size_t step, size_t total) {
@@ -440,6 +440,29 @@ static lirf_status snapshot_restore(nets_snapshot *s) {
     return LIRF_OK;
 }
 
+/* One check of forgetting on the held-out samples after `step` steps (spe a
+ * epoch): recorded, printed, and with keep_best the nets kept if the lowest. */
+static lirf_status holdout_check(lirf_lirf *l, lirf_loader *hold, const lirf_deposit_opts *o,
+                                 lirf_deposit_result *res, nets_snapshot *snap, double *best,
+                                 size_t step, size_t spe, int quiet, int tty) {
+    double acc;
+    LIRF_TRY(holdout_dep_acc(l, hold, &acc));
+    if (res->nlogged < LIRF_DEPOSIT_MAX_LOGGED) {
+        res->holdout_step[res->nlogged] = step;
+        res->holdout_dep[res->nlogged++] = acc;
+    }
+    if (!quiet) {
+        if (tty) fputc('\n', stderr);
+        fprintf(stderr, "lirf: deposit epoch %.2f (step %zu): held-out Dep Acc %.2f%% (%zu samples)\n",
+                spe ? (double)step / (double)spe : 0.0, step, acc, lirf_loader_samples(hold));
+    }
+    if (o->keep_best && (res->kept_step < 0 || acc < *best)) {
+        LIRF_TRY(snapshot_take(snap));
+        *best = acc, res->kept_step = (long)step;
+    }
+    return LIRF_OK;
+}
+
 lirf_status lirf_deposit_train(lirf_lirf *l, lirf_loader *data, const lirf_deposit_opts *o,
                                int quiet, lirf_deposit_result *res) {
     return lirf_deposit_train_io(l, data, o, NULL, quiet, res);
@@ -449,7 +472,7 @@ lirf_status lirf_deposit_train_io(lirf_lirf *l, lirf_loader *data, const lirf_de
                                   const lirf_deposit_io *io, int quiet, lirf_deposit_result *res) {
     if (!l || !data || !o || !res) return LIRF_FAIL(LIRF_E_NULL, "deposit: NULL argument");
     memset(res, 0, sizeof *res);
-    res->kept_epoch = -1;
+    res->kept_step = -1;
     lirf_loader *hold = io ? io->holdout : NULL;
     if (o->keep_best && !hold)
         return LIRF_FAIL(LIRF_E_INVALID, "deposit: keeping the best epoch needs held-out samples "
@@ -497,21 +520,9 @@ lirf_status lirf_deposit_train_io(lirf_lirf *l, lirf_loader *data, const lirf_de
     /* forgetting on held-out deposit-class samples: at the start (or the
      * resumed state, if it is an epoch end) and after every epoch */
     double best = 0;
-    if (hold && start_step == 0) {
-        double acc;
-        STEP(holdout_dep_acc(l, hold, &acc));
-        res->first_logged = start_epoch;
-        res->holdout_dep[res->nlogged++] = acc;
-        if (!quiet)
-            fprintf(stderr, "lirf: deposit epoch %d: held-out Dep Acc %.2f%% (%zu samples)\n",
-                    start_epoch, acc, lirf_loader_samples(hold));
-        if (o->keep_best) {
-            STEP(snapshot_take(&snap));
-            best = acc, res->kept_epoch = start_epoch;
-        }
-    } else if (hold) {
-        res->first_logged = start_epoch + 1;
-    }
+    if (hold && start_step == 0)
+        STEP(holdout_check(l, hold, o, res, &snap, &best, (size_t)start_epoch * spe, spe, quiet,
+                           pr.tty));
     for (int e = start_epoch; e < o->epochs; e++) {
         size_t b0 = e == start_epoch ? start_step : 0;
         STEP(lirf_loader_start(data, e, b0));
@@ -633,28 +644,20 @@ lirf_status lirf_deposit_train_io(lirf_lirf *l, lirf_loader *data, const lirf_de
             if (state && io->save_every > 0 && (b + 1) % (size_t)io->save_every == 0 &&
                 b + 1 < spe)
                 STEP(dep_state_save(l, o, state, e, b + 1));
+            if (hold && o->holdout_every > 0 && (b + 1) % (size_t)o->holdout_every == 0 &&
+                b + 1 < spe)
+                STEP(holdout_check(l, hold, o, res, &snap, &best, gstep + 1, spe, quiet, pr.tty));
             lirf_crash_point("deposit-step");
         }
         if (state) STEP(dep_state_save(l, o, state, e + 1, 0));
-        if (hold) {
-            double acc;
-            STEP(holdout_dep_acc(l, hold, &acc));
-            if (res->nlogged < LIRF_DEPOSIT_MAX_LOGGED) res->holdout_dep[res->nlogged++] = acc;
-            if (!quiet) {
-                if (pr.tty) fputc('\n', stderr);
-                fprintf(stderr, "lirf: deposit epoch %d: held-out Dep Acc %.2f%%\n", e + 1, acc);
-            }
-            if (o->keep_best && (res->kept_epoch < 0 || acc < best)) {
-                STEP(snapshot_take(&snap));
-                best = acc, res->kept_epoch = e + 1;
-            }
-        }
+        if (hold) STEP(holdout_check(l, hold, o, res, &snap, &best, (size_t)(e + 1) * spe, spe, quiet,
+                                     pr.tty));
     }
-    if (o->keep_best && res->kept_epoch >= 0) {
+    if (o->keep_best && res->kept_step >= 0) {
         STEP(snapshot_restore(&snap));
         if (!quiet)
-            fprintf(stderr, "lirf: keeping the nets of epoch %d (lowest held-out Dep Acc, %.2f%%)\n",
-                    res->kept_epoch, best);
+            fprintf(stderr, "lirf: keeping the nets of step %ld, epoch %.2f (lowest held-out Dep "
+                            "Acc, %.2f%%)\n", res->kept_step, (double)res->kept_step / (double)spe, best);
     }
     lirf_progress_end(&pr);
     res->seconds = lirf_now() - t0;

@@ -40,8 +40,11 @@ typedef struct {
                                deposit; 0: constant lr (the paper's) */
     float holdout;          /* share of the deposit-class training samples kept out of
                                training, to measure forgetting after every epoch (0: none) */
-    int keep_best;          /* 1: keep the nets of the epoch end (or start) whose held-out
-                               Dep Acc is lowest; 0: the last epoch's (needs holdout > 0) */
+    int holdout_every;      /* also measure it every this many steps within an epoch
+                               (0: at epoch ends only) */
+    int keep_best;          /* 1: keep the nets of the check (epoch end, start, or every
+                               holdout_every steps) whose held-out Dep Acc is lowest;
+                               0: the last step's (needs holdout > 0) */
 } lirf_deposit_opts;
 
 void lirf_deposit_opts_default(lirf_deposit_opts *o);
@@ -74,12 +77,15 @@ void lirf_lirf_destroy(lirf_lirf *l);
 typedef struct {
     double seconds, images_per_s;
     double last[6]; /* last batch: L_all, CE_random, L_at, L_kp, L_pt, L_re */
-    /* with a held-out set: holdout_dep[e] = the target's Dep Acc (%) on it after
-     * e epochs (e = 0: before training, or at the resumed state), for
-     * e = first_logged .. epochs (at most LIRF_DEPOSIT_MAX_LOGGED values);
-     * kept_epoch: the epoch whose nets were kept (keep_best), else -1 */
-    int nlogged, first_logged, kept_epoch;
+    /* with a held-out set: the target's Dep Acc (%) on it, holdout_dep[i],
+     * measured after holdout_step[i] steps (0: before training; on a resumed
+     * run, the resumed state when it is an epoch end), at most
+     * LIRF_DEPOSIT_MAX_LOGGED values; kept_step: the step whose nets were kept
+     * (keep_best), else -1 */
+    int nlogged;
+    size_t holdout_step[LIRF_DEPOSIT_MAX_LOGGED];
     double holdout_dep[LIRF_DEPOSIT_MAX_LOGGED];
+    long kept_step;
     size_t steps;
     int resumed_epoch;   /* where a resumed run started (0, 0 otherwise) */
     size_t resumed_step;

@@ -195,25 +195,31 @@ START_TEST(deposit_holdout_keep_best) {
     lirf_status st = lirf_deposit_train_io(l, ld, &o, &io, 1, &res);
     ck_assert_msg(st == LIRF_OK, "%s", lirf_error_message());
     ck_assert_int_eq(res.nlogged, 4);
-    ck_assert_int_eq(res.first_logged, 0);
-    ck_assert(res.kept_epoch >= 0 && res.kept_epoch <= 3);
+    for (int i = 0; i < 4; i++) ck_assert_uint_eq(res.holdout_step[i], (size_t)i * 3); /* 3 a epoch */
+    int kept = -1;
     double lo = res.holdout_dep[0];
     for (int i = 1; i < 4; i++) lo = fmin(lo, res.holdout_dep[i]);
-    ck_assert(res.holdout_dep[res.kept_epoch] == lo);
-    /* with these seeds the best is not the last epoch (0.0, 12.5, 33.3, 33.3:
-     * the untrained random T0 knows no deposit class), so the restore is tested */
-    ck_assert_int_lt(res.kept_epoch, 3);
-    ck_assert(res.holdout_dep[3] > lo);
+    for (int i = 0; i < 4 && kept < 0; i++)
+        if ((long)res.holdout_step[i] == res.kept_step) kept = i;
+    ck_assert_int_ge(kept, 0);
+    ck_assert(res.holdout_dep[kept] == lo);
     ck_assert(dep_acc(l, lh) == lo);
+    /* with these seeds the best is not the last check (0.0, 12.5, 33.3, 33.3:
+     * the untrained random T0 knows no deposit class), so the restore is tested */
+    ck_assert_int_lt(kept, 3);
+    ck_assert(res.holdout_dep[3] > lo);
     lirf_lirf_destroy(l);
-    /* keep last: the same training, the last epoch's nets */
+    /* keep last, with a check after every step: the same training (checks
+     * change nothing), the last step's nets */
     ck_assert_int_eq(lirf_lirf_create(tctx(), t0, &m, 2, dep, 3, 0.5f, &l), LIRF_OK);
-    o.keep_best = 0;
+    o.keep_best = 0, o.holdout_every = 1;
     lirf_deposit_result res2;
     ck_assert_int_eq(lirf_deposit_train_io(l, ld, &o, &io, 1, &res2), LIRF_OK);
-    ck_assert_int_eq(res2.kept_epoch, -1);
-    for (int i = 0; i < 4; i++) ck_assert(res2.holdout_dep[i] == res.holdout_dep[i]);
-    ck_assert(dep_acc(l, lh) == res2.holdout_dep[3]);
+    ck_assert_int_eq(res2.kept_step, -1);
+    ck_assert_int_eq(res2.nlogged, 10);
+    for (int i = 0; i < 10; i++) ck_assert_uint_eq(res2.holdout_step[i], (size_t)i);
+    for (int i = 0; i < 4; i++) ck_assert(res2.holdout_dep[3 * i] == res.holdout_dep[i]);
+    ck_assert(dep_acc(l, lh) == res2.holdout_dep[9]);
     json_t *j = lirf_deposit_opts_json(&o);
     ck_assert_str_eq(json_string_value(json_object_get(j, "keep")), "last");
     ck_assert(json_real_value(json_object_get(j, "holdout")) == 0.25);
