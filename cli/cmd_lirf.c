@@ -49,6 +49,8 @@ static void deposit_usage(FILE *f) {
         "  --eps X               attention filter (default 0.005)\n"
         "  --no-at --no-kp --no-pt --no-re --no-prune   ablations (the paper's Table 2)\n"
         "  --pt-all              L_pt over all classes (METHOD.md's measured variant)\n"
+        "  --re-deposit-only     L_re trains the deposit module only, not the target's lower\n"
+        "                        part (a variant; METHOD.md trains both)\n"
         "  --bn batch|fixed      BN of the trained lower parts: batch statistics (default) or\n"
         "                        T0's running statistics kept\n"
         "optimisation:\n"
@@ -89,6 +91,7 @@ int parse_deposit_opts(int argc, char **argv, int *i, lirf_deposit_opts *o, int 
     else if (arg_flag(argv, *i, "--no-re")) o->lambda_re = 0;
     else if (arg_flag(argv, *i, "--no-prune")) o->prune_rate = 0;
     else if (arg_flag(argv, *i, "--pt-all")) o->pt_all = 1;
+    else if (arg_flag(argv, *i, "--re-deposit-only")) o->re_deposit_only = 1;
     else if (arg_value(argc, argv, i, "--bn", &v, bad)) {
         if (!*bad && strcmp(v, "batch") && strcmp(v, "fixed")) {
             fprintf(stderr, "lirf: --bn is batch or fixed\n");

@@ -27,7 +27,7 @@ void lirf_deposit_opts_default(lirf_deposit_opts *o) {
 
 json_t *lirf_deposit_opts_json(const lirf_deposit_opts *o) {
     return json_pack("{s:s,s:i,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:i,s:i,s:f,s:f,s:f,s:i,s:i,s:i,s:f,"
-                     "s:s,s:b,s:s,s:f,s:i,s:s}",
+                     "s:s,s:b,s:b,s:s,s:f,s:i,s:s}",
                      "mode", o->mode == LIRF_DEPOSIT_EXACT ? "exact" : "paper", "split", o->split,
                      "prune_rate", lirf_tidy(o->prune_rate), "lambda_at", lirf_tidy(o->lambda_at),
                      "lambda_kp", lirf_tidy(o->lambda_kp), "lambda_pt", lirf_tidy(o->lambda_pt),
@@ -36,7 +36,7 @@ json_t *lirf_deposit_opts_json(const lirf_deposit_opts *o) {
                      lirf_tidy(o->momentum), "weight_decay", lirf_tidy(o->wd), "seed", (int)o->seed,
                      "crop_pad", o->aug.pad, "flip", o->aug.flip, "rotate",
                      lirf_tidy(o->aug.max_rot_deg), "bn", o->bn_batch_stats ? "batch" : "fixed",
-                     "pt_all_classes", o->pt_all, "lr_schedule", o->lr_cosine ? "cosine" : "const",
+                     "pt_all_classes", o->pt_all, "re_deposit_only", o->re_deposit_only, "lr_schedule", o->lr_cosine ? "cosine" : "const",
                      "holdout", lirf_tidy(o->holdout), "holdout_every", o->holdout_every, "keep", o->keep_best ? "best" : "last");
 }
 
@@ -585,7 +585,10 @@ lirf_status lirf_deposit_train_io(lirf_lirf *l, lirf_loader *data, const lirf_de
             }
             if (o->lambda_re != 0) {
                 STEP(lirf_softmax_ce_backward(ctx, dzm, zm, y, n, K, o->lambda_re));
-                STEP(lirf_split_columns_acc(ctx, dzT, dzR, dzm, l->mask, n, K, 1.0f));
+                lirf_buf dzTre = dzT;
+                if (o->re_deposit_only) /* the target's share goes to scratch, unused */
+                    STEP(lirf_arena_get(ws, nz, &dzTre));
+                STEP(lirf_split_columns_acc(ctx, dzTre, dzR, dzm, l->mask, n, K, 1.0f));
             }
             /* through the frozen upper part, into the two lower parts */
             STEP(lirf_net_zero_grads(l->target_lower));

@@ -36,6 +36,8 @@ typedef struct {
     lirf_aug_params aug;
     int bn_batch_stats;     /* 1: BN of the trained lower parts uses batch statistics */
     int pt_all;             /* variant: L_pt over all classes, not only the deposit ones */
+    int re_deposit_only;    /* variant: L_re trains the deposit module only, not the target's
+                               lower part (METHOD.md: both) */
     int lr_cosine;          /* 1: lr decays from lr to 0 along a half cosine over the whole
                                deposit; 0: constant lr (the paper's) */
     float holdout;          /* share of the deposit-class training samples kept out of

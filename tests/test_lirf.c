@@ -232,6 +232,43 @@ START_TEST(deposit_holdout_keep_best) {
 }
 END_TEST
 
+/* --re-deposit-only: L_re's gradient reaches the deposit module only, so the
+ * target trained with and without L_re is the same, bit for bit; with
+ * METHOD.md's rule (both trained) it is not. */
+START_TEST(deposit_re_deposit_only) {
+    int32_t dep[3] = {0, 1, 2};
+    lirf_dataset dr = synthetic(32, 2, dep, 3), te = synthetic(16, 3, NULL, 0);
+    lirf_model_meta m = meta_for(&dr);
+    lirf_net *t0 = make_t0(12);
+    lirf_loader *ld = loader(&dr, &m, 1), *lt = loader(&te, &m, 0);
+    float *zt[4], *zd[4];
+    int n;
+    for (int v = 0; v < 4; v++) { /* (re_deposit_only, lambda_re): (1,10) (1,0) (0,10) (0,0) */
+        lirf_deposit_opts o;
+        lirf_deposit_opts_default(&o);
+        o.epochs = 1, o.batch = 16, o.aug.pad = 1;
+        o.re_deposit_only = v < 2;
+        o.lambda_re = v % 2 ? 0 : 10;
+        lirf_lirf *l;
+        ck_assert_int_eq(lirf_lirf_create(tctx(), t0, &m, 2, dep, 3, 0.5f, &l), LIRF_OK);
+        lirf_deposit_result res;
+        ck_assert_int_eq(lirf_deposit_train(l, ld, &o, 1, &res), LIRF_OK);
+        zt[v] = first_logits(lt, lirf_target_logits, l, &n);
+        zd[v] = first_logits(lt, lirf_deposit_path_logits, l, &n);
+        lirf_lirf_destroy(l);
+    }
+    size_t bytes = (size_t)n * K * sizeof(float);
+    ck_assert_msg(!memcmp(zt[0], zt[1], bytes), "L_re changed the target with --re-deposit-only");
+    ck_assert(memcmp(zd[0], zd[1], bytes) != 0);  /* it still trains the deposit module */
+    ck_assert(memcmp(zt[2], zt[3], bytes) != 0);  /* METHOD.md's rule trains the target too */
+    for (int v = 0; v < 4; v++) free(zt[v]), free(zd[v]);
+    lirf_loader_destroy(ld), lirf_loader_destroy(lt);
+    lirf_net_destroy(t0);
+    m.class_names = NULL;
+    lirf_dataset_free(&dr), lirf_dataset_free(&te);
+}
+END_TEST
+
 START_TEST(deposit_archive_withdraw_round_trip) {
     int32_t dep[3] = {0, 1, 2};
     lirf_dataset dr = synthetic(48, 2, dep, 3); /* the deposit set: deposit classes only */
@@ -366,6 +403,7 @@ int main(void) {
     tcase_add_test(tc, pruning_keeps_the_largest_filters);
     tcase_add_test(tc, deposit_lr_schedule);
     tcase_add_test(tc, deposit_holdout_keep_best);
+    tcase_add_test(tc, deposit_re_deposit_only);
     tcase_add_test(tc, deposit_archive_withdraw_round_trip);
     tcase_add_test(tc, invalid_deposits_rejected);
     suite_add_tcase(s, tc);
