@@ -165,6 +165,8 @@ int run_deposit(lirf_ctx *ctx, const char *model, const char *data, lirf_data_ki
     lirf_dataset ds = {0};
     lirf_loader *ld = NULL, *hold = NULL;
     int32_t *perm = NULL;
+    lirf_deposit_opts ocopy = *o; /* what is recorded, with holdout_every resolved */
+    o = &ocopy;
     lirf_lirf *l = NULL;
     lirf_status st;
     if (o->keep_best && o->holdout <= 0) {
@@ -226,6 +228,10 @@ int run_deposit(lirf_ctx *ctx, const char *model, const char *data, lirf_data_ki
     if ((st = lirf_loader_create(ctx, &lo, &ld))) {
         cli_error(st, "preparing batches");
         goto done;
+    }
+    if (o->holdout_every < 0) { /* -k from the demo: k checks an epoch */
+        size_t spe = lirf_loader_batches(ld), k = (size_t)-o->holdout_every;
+        ocopy.holdout_every = (int)((spe + k - 1) / k);
     }
     lirf_deposit_io dio = {0};
     if (io) dio = *io;
