@@ -36,8 +36,10 @@ json_t *lirf_deposit_opts_json(const lirf_deposit_opts *o) {
                      lirf_tidy(o->momentum), "weight_decay", lirf_tidy(o->wd), "seed", (int)o->seed,
                      "crop_pad", o->aug.pad, "flip", o->aug.flip, "rotate",
                      lirf_tidy(o->aug.max_rot_deg), "bn", o->bn_batch_stats ? "batch" : "fixed",
-                     "pt_all_classes", o->pt_all, "re_deposit_only", o->re_deposit_only, "lr_schedule", o->lr_cosine ? "cosine" : "const",
-                     "holdout", lirf_tidy(o->holdout), "holdout_every", o->holdout_every, "keep", o->keep_best ? "best" : "last");
+                     "pt_all_classes", o->pt_all, "re_deposit_only", o->re_deposit_only,
+                     "lr_schedule", o->lr_cosine ? "cosine" : "const", "holdout",
+                     lirf_tidy(o->holdout), "holdout_every", o->holdout_every, "keep",
+                     o->keep_best ? "best" : "last");
 }
 
 float lirf_deposit_lr_at(const lirf_deposit_opts *o, size_t step, size_t total) {

@@ -46,7 +46,8 @@ typedef struct {
                                (0: at epoch ends only) */
     int keep_best;          /* 1: keep the nets of the check (epoch end, start, or every
                                holdout_every steps) whose held-out Dep Acc is lowest;
-                               0: the last step's (needs holdout > 0) */
+                               0: the last step's (needs holdout > 0). A resumed run
+                               chooses among the checks made after resuming only */
 } lirf_deposit_opts;
 
 void lirf_deposit_opts_default(lirf_deposit_opts *o);
