@@ -82,6 +82,17 @@ static lirf_status decode_jpeg(lirf_image_decoder *d, const uint8_t *bytes, size
                                const char *name, int *h, int *w, int *c) {
     if (len > ULONG_MAX) return LIRF_FAIL(LIRF_E_FORMAT, "%s: JPEG too large", name);
     d->nomem = 0;
+    /* A fresh decompressor for every image: libjpeg keeps Huffman and
+     * quantisation tables from one image to the next, so a file whose scan
+     * comes before its tables (libjpeg then uses the standard ones) decoded
+     * differently after another file had defined them (found by fuzz_image). */
+    if (d->jpg_ready) {
+        jpeg_destroy_decompress(&d->jpg);
+        d->jpg_ready = 0;
+    }
+    if (setjmp(d->jerr.jb)) return LIRF_FAIL(LIRF_E_NOMEM, "%s: jpeg_create_decompress failed", name);
+    jpeg_create_decompress(&d->jpg);
+    d->jpg_ready = 1;
     if (setjmp(d->jerr.jb)) {
         jpeg_abort_decompress(&d->jpg);
         if (d->nomem) return LIRF_FAIL(LIRF_E_NOMEM, "%s: out of host memory", name);
