@@ -48,7 +48,9 @@ int conv_div(int a, int b, float inv_b) {
     __global float *col, int col_off, __global const float *x, int x_off, int nb, int C,          \
         int H, int W, int R, int S, int stride, int pad, int Ho, int Wo, float inv_howo,          \
         float inv_wo
-#define IM2COL_BODY(RMAX, SMAX, UNROLL)                                                           \
+/* AT(t) is the element of col that tap t = r*S + s of the work-item's column
+ * j and channel c goes to. */
+#define IM2COL_BODY(RMAX, SMAX, UNROLL, AT)                                                       \
     int j = get_global_id(0), c = get_global_id(1);                                               \
     int HoWo = Ho * Wo, L = nb * HoWo;                                                            \
     if (j >= L || c >= C) return;                                                                 \
@@ -64,13 +66,75 @@ int conv_div(int a, int b, float inv_b) {
             int w = w0 + s;                                                                       \
             float v = 0.0f;                                                                       \
             if (hv && s < S && w >= 0 && w < W) v = xp[h * W + w];                                \
-            if (r < R && s < S) cp[(r * S + s) * L] = v;                                          \
+            if (r < R && s < S) AT(r * S + s) = v;                                                \
         }                                                                                         \
     }
+#define AT_COL(t) cp[(t) * L]
 
-__kernel void im2col_k1(IM2COL_ARGS) { IM2COL_BODY(1, 1, _Pragma("unroll")) }
-__kernel void im2col_k3(IM2COL_ARGS) { IM2COL_BODY(3, 3, _Pragma("unroll")) }
-__kernel void im2col(IM2COL_ARGS) { IM2COL_BODY(R, S, ) }
+__kernel void im2col_k1(IM2COL_ARGS) { IM2COL_BODY(1, 1, _Pragma("unroll"), AT_COL) }
+__kernel void im2col_k3(IM2COL_ARGS) { IM2COL_BODY(3, 3, _Pragma("unroll"), AT_COL) }
+__kernel void im2col(IM2COL_ARGS) { IM2COL_BODY(R, S, , AT_COL) }
+
+/* im2col written straight into the packed operand of lirf's GEMM
+ * (runtime/gemm_packed.c, lirf_gemm_prepacked_b): the element (k, n) of a
+ * (Kt, N) matrix cut into slices of `slice` rows of k goes to
+ *   k0 * Np + (n / 32) * kc * 32 + (k - k0) * 32 + n % 32,
+ * k0 = k - k % slice, kc = min(slice, Kt - k0), Np = N rounded up to 32.
+ * Dimension 0 of both ranges is n % 32, so that consecutive work-items write
+ * consecutive addresses (a CPU compiler vectorises the stores). */
+#define PACKED_ARGS                                                                               \
+    __global float *pk, int pk_off, __global const float *x, int x_off, int nb, int C, int H,     \
+        int W, int R, int S, int stride, int pad, int Ho, int Wo, float inv_howo, float inv_wo,   \
+        int slice, float inv_slice, int Kt, int Np
+
+/* The forward GEMM's B = col (k = row c*R*S + tap of col, n = column j; Kt =
+ * C*R*S, N = L): range (32, ceil(L / 32), C); the work-item of column j =
+ * jb * 32 + jj and channel c writes its R*S taps. */
+#define IM2COL_FWD_BODY(RMAX, SMAX, UNROLL)                                                       \
+    int jj = get_global_id(0), jb = get_global_id(1), c = get_global_id(2);                       \
+    int HoWo = Ho * Wo, L = nb * HoWo, j = jb * 32 + jj;                                          \
+    if (j >= L || c >= C) return;                                                                 \
+    int img = conv_div(j, HoWo, inv_howo), p = j - img * HoWo;                                    \
+    int ho = conv_div(p, Wo, inv_wo), wo = p - ho * Wo;                                           \
+    int h0 = ho * stride - pad, w0 = wo * stride - pad;                                           \
+    __global const float *xp = x + x_off + (img * C + c) * H * W;                                 \
+    UNROLL for (int r = 0; r < (RMAX); r++) {                                                     \
+        int h = h0 + r;                                                                           \
+        int hv = r < R && h >= 0 && h < H;                                                        \
+        UNROLL for (int s = 0; s < (SMAX); s++) {                                                 \
+            int w = w0 + s;                                                                       \
+            float v = 0.0f;                                                                       \
+            if (hv && s < S && w >= 0 && w < W) v = xp[h * W + w];                                \
+            if (r < R && s < S) {                                                                 \
+                int k = (c * R + r) * S + s, k0 = conv_div(k, slice, inv_slice) * slice;         \
+                int kc = min(slice, Kt - k0);                                                     \
+                pk[pk_off + k0 * Np + jb * kc * 32 + (k - k0) * 32 + jj] = v;                     \
+            }                                                                                     \
+        }                                                                                         \
+    }
+__kernel void im2col_k1_fwd(PACKED_ARGS) { IM2COL_FWD_BODY(1, 1, _Pragma("unroll")) }
+__kernel void im2col_k3_fwd(PACKED_ARGS) { IM2COL_FWD_BODY(3, 3, _Pragma("unroll")) }
+__kernel void im2col_fwd(PACKED_ARGS) { IM2COL_FWD_BODY(R, S, ) }
+
+/* The weight gradient's B = col^T (k = column j of col, n = row c*R*S + tap;
+ * Kt = L, N = C*R*S): range (32, L, Np / 32); the work-item (nn, j, np)
+ * writes element (j, np * 32 + nn), 0 in the padding rows n >= N. The tap of
+ * row n: c = n / RS, r = t / S, s = t % S for t = n % RS (inv_rs = 1.0f / RS,
+ * inv_s = 1.0f / S). */
+__kernel void im2col_dw(PACKED_ARGS, float inv_rs, float inv_s) {
+    int nn = get_global_id(0), j = get_global_id(1), np = get_global_id(2);
+    int HoWo = Ho * Wo, L = nb * HoWo, RS = R * S, n = np * 32 + nn;
+    if (nn >= 32 || j >= L || n >= Np) return;
+    int img = conv_div(j, HoWo, inv_howo), p = j - img * HoWo;
+    int ho = conv_div(p, Wo, inv_wo), wo = p - ho * Wo;
+    int c = conv_div(n, RS, inv_rs), t = n - c * RS;
+    int r = conv_div(t, S, inv_s), s = t - r * S;
+    int h = ho * stride - pad + r, w = wo * stride - pad + s;
+    float v = 0.0f;
+    if (c < C && h >= 0 && h < H && w >= 0 && w < W) v = x[x_off + ((img * C + c) * H + h) * W + w];
+    int k0 = conv_div(j, slice, inv_slice) * slice, kc = min(slice, Kt - k0);
+    pk[pk_off + k0 * Np + np * kc * 32 + (j - k0) * 32 + nn] = v;
+}
 
 /* y (nb,K,HoWo) = tmp (K, nb*HoWo) permuted, + b[k] when has_bias; range
  * (HoWo, K, nb). */

@@ -176,6 +176,38 @@ static lirf_status im2col(lirf_ctx *ctx, lirf_buf col, lirf_buf x, int nb,
     return launch3(ctx, k, "conv2d/im2col", (size_t)nb * Ho * Wo, (size_t)s->C, 1, taps == 1);
 }
 
+/* The im2col of x (nb, C, H, W) written as the packed B operand of the
+ * packed GEMM engine (lirf_gemm_prepacked_b): of the forward GEMM (dw 0: B =
+ * col, K = CRS, N = L) or of the weight gradient's (dw 1: B = col^T, K = L,
+ * N = CRS). pk holds lirf_gemm_packed_b_elems(N, K). */
+static lirf_status im2col_packed(lirf_ctx *ctx, lirf_buf pk, lirf_buf x, int nb,
+                                 const lirf_conv_shape *s, int dw) {
+    int Ho = lirf_conv_out_h(s), Wo = lirf_conv_out_w(s);
+    size_t L = (size_t)nb * Ho * Wo, CRS = (size_t)s->C * s->R * s->S;
+    size_t Kt = dw ? L : CRS, N = dw ? CRS : L;
+    size_t slice = lirf_gemm_packed_slice(Kt), np = lirf_gemm_packed_b_elems(N, 1);
+    cl_kernel k;
+    if (dw) {
+        /* writes the padding rows too */
+        LIRF_TRY(lirf_kernel_get(ctx, "conv", "im2col_dw", &k));
+        LIRF_TRY(lirf_set_args(ctx, k, "bbiiiiiiiiiiffifiiff", pk, x, nb, s->C, s->H, s->W, s->R,
+                               s->S, s->stride, s->pad, Ho, Wo, 1.0 / ((double)Ho * Wo), 1.0 / Wo,
+                               (int)slice, 1.0 / (double)slice, (int)Kt, (int)np,
+                               1.0 / ((double)s->R * s->S), 1.0 / s->S));
+        return launch3(ctx, k, "conv2d/im2col_packed_dw", 32, L, np / 32, 0);
+    }
+    /* padding columns are never read into C, but zeros keep subnormals and
+     * NaNs (slow on some CPUs) out of the arithmetic */
+    if (N % 32) LIRF_TRY(lirf_buf_fill(ctx, pk, 0.0f));
+    int taps = s->R > s->S ? s->R : s->S;
+    const char *name = taps == 1 ? "im2col_k1_fwd" : taps <= 3 ? "im2col_k3_fwd" : "im2col_fwd";
+    LIRF_TRY(lirf_kernel_get(ctx, "conv", name, &k));
+    LIRF_TRY(lirf_set_args(ctx, k, "bbiiiiiiiiiiffifii", pk, x, nb, s->C, s->H, s->W, s->R, s->S,
+                           s->stride, s->pad, Ho, Wo, 1.0 / ((double)Ho * Wo), 1.0 / Wo,
+                           (int)slice, 1.0 / (double)slice, (int)Kt, (int)np));
+    return launch3(ctx, k, "conv2d/im2col_packed", 32, (L + 31) / 32, (size_t)s->C, 0);
+}
+
 /* dx (nb, C, H, W) = col2im of dcol (CRS, nb*HoWo), written. */
 static lirf_status col2im(lirf_ctx *ctx, lirf_buf dx, lirf_buf dcol, int nb,
                           const lirf_conv_shape *s) {
@@ -215,8 +247,14 @@ lirf_status lirf_conv2d_forward(lirf_ctx *ctx, lirf_buf y, lirf_buf x, lirf_buf 
     /* With one image per chunk, GEMM layout (K, HoWo) is NCHW: the GEMM writes y
      * directly (without bias); a pointwise conv reads x directly. */
     int one = d.nb == 1, direct_x = one && is_pointwise(s), direct_y = one && !b.mem;
+    /* the packed GEMM engine reads col packed: im2col writes it so */
+    int packed = !direct_x && lirf_gemm_engine_get(ctx) == LIRF_GEMM_PACKED;
     lirf_buf col = LIRF_NOBUF, tmp = LIRF_NOBUF; /* (CRS, L), (K, L) */
-    if (!direct_x) LIRF_TRY(lirf_scratch(ctx, 0, d.CRS * d.nb * d.HoWo, &col));
+    if (!direct_x)
+        LIRF_TRY(lirf_scratch(ctx, 0,
+                              packed ? lirf_gemm_packed_b_elems(d.nb * d.HoWo, d.CRS)
+                                     : d.CRS * d.nb * d.HoWo,
+                              &col));
     if (!direct_y) LIRF_TRY(lirf_scratch(ctx, 1, d.K * d.nb * d.HoWo, &tmp));
     cl_kernel kp;
     LIRF_TRY(lirf_kernel_get(ctx, "conv", "gemm_to_nchw", &kp));
@@ -224,11 +262,17 @@ lirf_status lirf_conv2d_forward(lirf_ctx *ctx, lirf_buf y, lirf_buf x, lirf_buf 
     for (size_t n0 = 0; n0 < d.N; n0 += d.nb) {
         size_t nb = d.N - n0 < d.nb ? d.N - n0 : d.nb, L = nb * d.HoWo;
         lirf_buf xc = sub(x, n0 * d.CHW, nb * d.CHW), yc = sub(y, n0 * d.KHoWo, nb * d.KHoWo);
-        if (direct_x) col = xc;
-        else LIRF_TRY(im2col(ctx, col, xc, (int)nb, s));
         if (direct_y) tmp = yc;
-        LIRF_TRY(lirf_gemm(ctx, LIRF_NO_TRANS, LIRF_NO_TRANS, d.K, L, d.CRS, 1.0f, w, d.CRS, col,
-                           L, 0.0f, tmp, L));
+        if (packed) {
+            LIRF_TRY(im2col_packed(ctx, col, xc, (int)nb, s, 0));
+            LIRF_TRY(lirf_gemm_prepacked_b(ctx, LIRF_NO_TRANS, d.K, L, d.CRS, 1.0f, w, d.CRS, col,
+                                           0.0f, tmp, L));
+        } else {
+            if (direct_x) col = xc;
+            else LIRF_TRY(im2col(ctx, col, xc, (int)nb, s));
+            LIRF_TRY(lirf_gemm(ctx, LIRF_NO_TRANS, LIRF_NO_TRANS, d.K, L, d.CRS, 1.0f, w, d.CRS,
+                               col, L, 0.0f, tmp, L));
+        }
         if (direct_y) continue;
         LIRF_TRY(lirf_set_args(ctx, kp, "bboiiii", yc, tmp, b, b.mem != NULL, (int)nb, s->K,
                                (int)d.HoWo));
@@ -253,8 +297,14 @@ lirf_status lirf_conv2d_backward(lirf_ctx *ctx, lirf_buf dx, lirf_buf dw, lirf_b
     /* With one image per chunk, dy is already in GEMM layout; a pointwise conv
      * reads x directly and its dcol GEMM writes dx directly. */
     int one = d.nb == 1, pw = one && is_pointwise(s);
+    /* the packed GEMM engine reads col^T packed: im2col writes it so */
+    int packed = dw.mem && !pw && lirf_gemm_engine_get(ctx) == LIRF_GEMM_PACKED;
     lirf_buf col = LIRF_NOBUF, dyp = LIRF_NOBUF, dcol = LIRF_NOBUF; /* (CRS, L), (K, L), (CRS, L) */
-    if (dw.mem && !pw) LIRF_TRY(lirf_scratch(ctx, 0, d.CRS * d.nb * d.HoWo, &col));
+    if (dw.mem && !pw)
+        LIRF_TRY(lirf_scratch(ctx, 0,
+                              packed ? lirf_gemm_packed_b_elems(d.CRS, d.nb * d.HoWo)
+                                     : d.CRS * d.nb * d.HoWo,
+                              &col));
     if (!one) LIRF_TRY(lirf_scratch(ctx, 1, d.K * d.nb * d.HoWo, &dyp));
     if (dx.mem && !pw) LIRF_TRY(lirf_scratch(ctx, 2, d.CRS * d.nb * d.HoWo, &dcol));
     cl_kernel kp, kdb = NULL;
@@ -269,10 +319,9 @@ lirf_status lirf_conv2d_backward(lirf_ctx *ctx, lirf_buf dx, lirf_buf dw, lirf_b
         size_t nb = d.N - n0 < d.nb ? d.N - n0 : d.nb, L = nb * d.HoWo;
         lirf_buf xc = sub(x, n0 * d.CHW, nb * d.CHW), dyc = sub(dy, n0 * d.KHoWo, nb * d.KHoWo);
         lirf_buf dxc = dx.mem ? sub(dx, n0 * d.CHW, nb * d.CHW) : LIRF_NOBUF;
-        if (dw.mem) {
-            if (pw) col = xc;
-            else LIRF_TRY(im2col(ctx, col, xc, (int)nb, s));
-        }
+        if (packed) LIRF_TRY(im2col_packed(ctx, col, xc, (int)nb, s, 1));
+        else if (dw.mem && pw) col = xc;
+        else if (dw.mem) LIRF_TRY(im2col(ctx, col, xc, (int)nb, s));
         if (one) {
             dyp = dyc;
         } else {
@@ -280,7 +329,10 @@ lirf_status lirf_conv2d_backward(lirf_ctx *ctx, lirf_buf dx, lirf_buf dw, lirf_b
             LIRF_TRY(launch3(ctx, kp, "conv2d_backward/nchw_to_gemm", d.HoWo, d.K, nb, 0));
         }
         /* dw (K, CRS) += dyp (K, L) x col^T (L, CRS) */
-        if (dw.mem)
+        if (packed)
+            LIRF_TRY(lirf_gemm_prepacked_b(ctx, LIRF_NO_TRANS, d.K, d.CRS, L, 1.0f, dyp, L, col,
+                                           1.0f, dw, d.CRS));
+        else if (dw.mem)
             LIRF_TRY(lirf_gemm(ctx, LIRF_NO_TRANS, LIRF_TRANS, d.K, d.CRS, L, 1.0f, dyp, L, col, L,
                                1.0f, dw, d.CRS));
         /* db (K) += row sums of dyp (K, L), on column slices of 4096 per work-item */

@@ -89,6 +89,7 @@ lirf_status lirf_ctx_create(lirf_ctx **out, const char *spec) {
     lirf_log(LIRF_LOG_INFO, "device %u:%u %s (%s), driver %s, %s", ctx->dev.platform_index,
              ctx->dev.device_index, ctx->dev.name, ctx->dev.platform_name, ctx->dev.driver,
              ctx->dev.c_version);
+    lirf_gemm_engine_init(ctx);  /* gemm_packed.c: never fails */
     lirf_gemm_tuning_init(ctx); /* tune.c: never fails; falls back to CLBlast's defaults */
     *out = ctx;
     return LIRF_OK;

@@ -1,4 +1,5 @@
-/* GEMM through CLBlast, with the runtime's scratch as CLBlast's temp buffer.
+/* GEMM through CLBlast, with the runtime's scratch as CLBlast's temp buffer
+ * (or, with the packed engine, through gemm_packed.c).
  *
  * With tuned parameters in use (tune.c) each call first makes CLBlast hold the
  * Xgemm parameters of its transpose class, then asks for the column-major
@@ -84,6 +85,8 @@ lirf_status lirf_gemm(lirf_ctx *ctx, lirf_trans ta, lirf_trans tb, size_t M, siz
                       lirf_buf C, size_t ldc) {
     if (!ctx) return LIRF_FAIL(LIRF_E_NULL, "gemm: NULL context");
     LIRF_TRY(check_all(ta, tb, M, N, K, A, lda, 0, B, ldb, 0, C, ldc, 0, 1));
+    if (ctx->gemm_engine == LIRF_GEMM_PACKED)
+        return lirf_gemm_packed(ctx, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     blast_call c;
     LIRF_TRY(blast_args(ctx, ta, tb, M, N, A, lda, 0, B, ldb, 0, &c));
     size_t temp_bytes = 0;

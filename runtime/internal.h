@@ -26,6 +26,7 @@ struct lirf_ctx {
     lirf_kernel_entry *kernels;
     size_t nkernels, cap_kernels;
     lirf_buf scratch[LIRF_SCRATCH_SLOTS];
+    lirf_gemm_engine gemm_engine;
     cl_mem dummy; /* 1-element buffer for absent optional arguments */
     /* profiling ($LIRF_PROFILE): events not yet read, and totals per label */
     int profiling;
@@ -42,5 +43,13 @@ void lirf_profile_add(lirf_ctx *ctx, const char *label, double ms);
 lirf_status lirf_mem_create(lirf_ctx *ctx, size_t bytes, cl_mem *out);
 void lirf_mem_release(lirf_ctx *ctx, cl_mem m);
 void lirf_programs_release(lirf_ctx *ctx);
+
+/* gemm_packed.c: the engine from $LIRF_GEMM or the device type (never fails;
+ * an unknown value is warned about and ignored), and lirf_gemm on it
+ * (arguments already checked). */
+void lirf_gemm_engine_init(lirf_ctx *ctx);
+lirf_status lirf_gemm_packed(lirf_ctx *ctx, lirf_trans ta, lirf_trans tb, size_t M, size_t N,
+                             size_t K, float alpha, lirf_buf A, size_t lda, lirf_buf B, size_t ldb,
+                             float beta, lirf_buf C, size_t ldc);
 
 #endif

@@ -160,9 +160,12 @@ lirf_status lirf_buf_copy(lirf_ctx *ctx, lirf_buf dst, lirf_buf src, size_t n);
  * allocates only when the slot is smaller than n, so a repeated step allocates
  * nothing after its first iteration. Valid until the next call for the same
  * slot. Slot use: 0,1,2 for ops' temporaries (an op may use any of them while it
- * runs, never across calls); LIRF_SCRATCH_GEMM for CLBlast's temporary buffer. */
-#define LIRF_SCRATCH_SLOTS 4
+ * runs, never across calls); LIRF_SCRATCH_GEMM for CLBlast's temporary buffer,
+ * LIRF_SCRATCH_PACK_A/B for the packed operands of lirf's own GEMM. */
+#define LIRF_SCRATCH_SLOTS 6
 #define LIRF_SCRATCH_GEMM 3
+#define LIRF_SCRATCH_PACK_A 4 /* lirf's packed GEMM: op(A) in panels */
+#define LIRF_SCRATCH_PACK_B 5 /* and op(B) */
 lirf_status lirf_scratch(lirf_ctx *ctx, int slot, size_t n, lirf_buf *out);
 
 /* Arena: bump allocation of views for the activations of a step. After
@@ -221,6 +224,31 @@ lirf_status lirf_gemm_batched(lirf_ctx *ctx, lirf_trans ta, lirf_trans tb, size_
                               size_t K, float alpha, lirf_buf A, size_t lda, size_t stride_a,
                               lirf_buf B, size_t ldb, size_t stride_b, float beta, lirf_buf C,
                               size_t ldc, size_t stride_c, size_t batch);
+
+/* Which code runs lirf_gemm (lirf_gemm_batched is always CLBlast):
+ * LIRF_GEMM_PACKED, lirf's own kernels (cl_kernels/gemm.cl: both operands
+ * packed into panels, a register-tiled kernel with one work-item per group;
+ * made for CPU devices), or LIRF_GEMM_CLBLAST. Chosen in lirf_ctx_create:
+ * $LIRF_GEMM ("packed" or "clblast") if set, else packed on a CPU device and
+ * CLBlast on any other; logged at info. */
+typedef enum { LIRF_GEMM_CLBLAST = 0, LIRF_GEMM_PACKED = 1 } lirf_gemm_engine;
+lirf_gemm_engine lirf_gemm_engine_get(const lirf_ctx *ctx);
+lirf_status lirf_gemm_engine_set(lirf_ctx *ctx, lirf_gemm_engine engine);
+const char *lirf_gemm_engine_name(lirf_gemm_engine engine); /* "clblast", "packed" */
+
+/* The packed engine with op(B) (K,N) already in its packed form Bp, written
+ * by a producer that knows the layout (the convolution's im2col writes it
+ * directly): K is cut into slices of lirf_gemm_packed_slice(K) (the last one
+ * shorter, kc long); with Np = lirf_gemm_packed_b_elems(N, 1) (N rounded up to
+ * 32), element (k, n) of slice k0 = k - k % slice sits at
+ *   k0 * Np + (n / 32) * kc * 32 + (k - k0) * 32 + n % 32.
+ * Columns n >= N are never read into C (they may hold anything). Works on any
+ * engine setting (it is the packed engine's kernel). */
+size_t lirf_gemm_packed_slice(size_t K);
+size_t lirf_gemm_packed_b_elems(size_t N, size_t K);
+lirf_status lirf_gemm_prepacked_b(lirf_ctx *ctx, lirf_trans ta, size_t M, size_t N, size_t K,
+                                  float alpha, lirf_buf A, size_t lda, lirf_buf Bp, float beta,
+                                  lirf_buf C, size_t ldc);
 
 /* ---- profiling ----------------------------------------------------------
  * With LIRF_PROFILE=1 every launch and GEMM is timed with OpenCL events and

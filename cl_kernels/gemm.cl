@@ -1,0 +1,116 @@
+/* lirf's own GEMM for CPU devices (runtime/gemm_packed.c): row-major
+ * C (M,N) = alpha * op(A) op(B) + beta * C, computed from packed panels.
+ * Reference: ref_gemm (model/ref/ref_gemm.c).
+ *
+ * Packed layouts (zero-padded to whole panels):
+ *   A: Ap[mp][k][MR]  rows mp*MR .. mp*MR+MR-1 of op(A), for every k;
+ *   B: Bp[np][k][32]  columns np*32 .. np*32+31 of op(B), for every k.
+ * One work-item computes an MR x 32 tile of C over one slice of K in registers: two 16-wide vectors of B times MR broadcast scalars of A per
+ * k, MR * 2 accumulators (24 for MR 12: with the two B vectors and the
+ * broadcast, 27 of the 32 vector registers of AVX-512). Work-groups are one
+ * work-item (a CPU implementation runs each group as a loop on one core), and
+ * dimension 0 of the range walks the operand whose panels are fewer, so the
+ * panel of the other stays in cache while they pass. The host splits K into
+ * slices of at most 1024, packs each and runs this kernel on it, so that a B
+ * panel slice (128 KiB) and the A panels it meets stay in L2; the first slice
+ * applies beta, later ones add (beta 1). */
+
+#define NR 32
+
+/* P[(mp * K + k) * mr + i] = op(A)(mp * mr + i, k), 0 beyond M; range (K, panels). */
+__kernel void gemm_pack_a(__global float *P, int poff, __global const float *A, int aoff,
+                          int lda, int ta, int M, int K, int mr) {
+    int k = get_global_id(0), mp = get_global_id(1);
+    if (k >= K) return;
+    __global float *d = P + poff + ((size_t)mp * K + k) * mr;
+    for (int i = 0; i < mr; i++) {
+        int m = mp * mr + i;
+        float v = 0.0f;
+        if (m < M) v = ta ? A[aoff + (size_t)k * lda + m] : A[aoff + (size_t)m * lda + k];
+        d[i] = v;
+    }
+}
+
+/* P[(np * K + k) * 32 + j] = op(B)(k, np * 32 + j), 0 beyond N; range (K, panels). */
+__kernel void gemm_pack_b(__global float *P, int poff, __global const float *B, int boff,
+                          int ldb, int tb, int N, int K) {
+    int k = get_global_id(0), np = get_global_id(1);
+    if (k >= K) return;
+    __global float *d = P + poff + ((size_t)np * K + k) * NR;
+    int n0 = np * NR;
+    if (!tb && n0 + NR <= N) {
+        __global const float *s = B + boff + (size_t)k * ldb + n0;
+        vstore16(vload16(0, s), 0, d);
+        vstore16(vload16(1, s), 1, d);
+        return;
+    }
+    for (int j = 0; j < NR; j++) {
+        int n = n0 + j;
+        float v = 0.0f;
+        if (n < N) v = tb ? B[boff + (size_t)n * ldb + k] : B[boff + (size_t)k * ldb + n];
+        d[j] = v;
+    }
+}
+
+/* The tile's row i: accumulators, one k step, and the store into C. */
+#define ACC(i) float16 c##i##a = 0.0f, c##i##b = 0.0f;
+#define STEP(i)                                   \
+    {                                             \
+        float16 a_ = (float16)(ap[i]);            \
+        c##i##a = fma(a_, b0, c##i##a);           \
+        c##i##b = fma(a_, b1, c##i##b);           \
+    }
+#define STORE(i)                                                                  \
+    if (m0 + i < M) {                                                             \
+        __global float *r_ = C + coff + (size_t)(m0 + i) * ldc + n0;              \
+        if (full) {                                                               \
+            float16 o0 = alpha * c##i##a, o1 = alpha * c##i##b;                   \
+            if (beta != 0.0f) {                                                   \
+                o0 = fma((float16)beta, vload16(0, r_), o0);                      \
+                o1 = fma((float16)beta, vload16(1, r_), o1);                      \
+            }                                                                     \
+            vstore16(o0, 0, r_);                                                  \
+            vstore16(o1, 1, r_);                                                  \
+        } else {                                                                  \
+            float t_[NR];                                                         \
+            vstore16(c##i##a, 0, t_);                                             \
+            vstore16(c##i##b, 1, t_);                                             \
+            for (int j = 0; j < NR && n0 + j < N; j++)                            \
+                r_[j] = beta != 0.0f ? alpha * t_[j] + beta * r_[j] : alpha * t_[j]; \
+        }                                                                         \
+    }
+
+/* K here is the slice's length (the packed panels hold only the slice);
+ * order 0: dimension 0 walks B panels; 1: A panels. */
+#define MICRO_HEAD(name, mr)                                                                   \
+    __attribute__((reqd_work_group_size(1, 1, 1))) __kernel void name(                        \
+        __global const float *Ap, int apoff, __global const float *Bp, int bpoff, int M, int N, \
+        int K, float alpha, float beta, __global float *C, int coff, int ldc, int order) {      \
+        int np = get_global_id(order), mp = get_global_id(1 - order);                          \
+        __global const float *ap = Ap + apoff + (size_t)mp * K * mr;                            \
+        __global const float *bp = Bp + bpoff + (size_t)np * K * NR;                            \
+        int m0 = mp * mr, n0 = np * NR, full = n0 + NR <= N;
+
+MICRO_HEAD(gemm_micro12, 12)
+    ACC(0) ACC(1) ACC(2) ACC(3) ACC(4) ACC(5) ACC(6) ACC(7) ACC(8) ACC(9) ACC(10) ACC(11)
+    for (int k = 0; k < K; k++) {
+        float16 b0 = vload16(0, bp), b1 = vload16(1, bp);
+        STEP(0) STEP(1) STEP(2) STEP(3) STEP(4) STEP(5)
+        STEP(6) STEP(7) STEP(8) STEP(9) STEP(10) STEP(11)
+        ap += 12;
+        bp += NR;
+    }
+    STORE(0) STORE(1) STORE(2) STORE(3) STORE(4) STORE(5)
+    STORE(6) STORE(7) STORE(8) STORE(9) STORE(10) STORE(11)
+}
+
+MICRO_HEAD(gemm_micro8, 8)
+    ACC(0) ACC(1) ACC(2) ACC(3) ACC(4) ACC(5) ACC(6) ACC(7)
+    for (int k = 0; k < K; k++) {
+        float16 b0 = vload16(0, bp), b1 = vload16(1, bp);
+        STEP(0) STEP(1) STEP(2) STEP(3) STEP(4) STEP(5) STEP(6) STEP(7)
+        ap += 8;
+        bp += NR;
+    }
+    STORE(0) STORE(1) STORE(2) STORE(3) STORE(4) STORE(5) STORE(6) STORE(7)
+}

@@ -1,0 +1,167 @@
+/* lirf's own GEMM for CPU devices: pack op(A) and op(B) into panels, then a
+ * register-tiled kernel (cl_kernels/gemm.cl, where the layouts are described).
+ *
+ * Why: CLBlast on PoCL, even with tuned parameters (tune.c), reached about
+ * 0.4 of OpenBLAS on the ResNet-18 convolution GEMMs. Its kernels read the
+ * operands in place with large strides; this one reads both from contiguous
+ * panels, so a CPU streams them with its prefetchers, and computes a 12 x 32
+ * tile per work-item in AVX-512 registers (docs/benchmarks.md has the runs).
+ *
+ * K is cut into slices of at most SLICE_MAX (equal, multiples of 8); each
+ * slice packs its part of both operands (scratch slots LIRF_SCRATCH_PACK_A/B,
+ * so the packed copies hold (M + N) * slice floats, not the whole operands)
+ * and runs the tile kernel, the first with beta, the rest adding to C.
+ */
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define NR 32
+#define SLICE_MAX 1024
+
+const char *lirf_gemm_engine_name(lirf_gemm_engine engine) {
+    return engine == LIRF_GEMM_PACKED ? "packed" : "clblast";
+}
+
+lirf_gemm_engine lirf_gemm_engine_get(const lirf_ctx *ctx) {
+    return ctx ? ctx->gemm_engine : LIRF_GEMM_CLBLAST;
+}
+
+lirf_status lirf_gemm_engine_set(lirf_ctx *ctx, lirf_gemm_engine engine) {
+    if (!ctx) return LIRF_FAIL(LIRF_E_NULL, "lirf_gemm_engine_set: NULL context");
+    if (engine != LIRF_GEMM_CLBLAST && engine != LIRF_GEMM_PACKED)
+        return LIRF_FAIL(LIRF_E_INVALID, "lirf_gemm_engine_set: unknown engine %d", (int)engine);
+    ctx->gemm_engine = engine;
+    return LIRF_OK;
+}
+
+void lirf_gemm_engine_init(lirf_ctx *ctx) {
+    const char *env = getenv("LIRF_GEMM");
+    const char *why = "the device is a CPU";
+    ctx->gemm_engine = (ctx->dev.type & CL_DEVICE_TYPE_CPU) ? LIRF_GEMM_PACKED : LIRF_GEMM_CLBLAST;
+    if (ctx->gemm_engine == LIRF_GEMM_CLBLAST) why = "the device is not a CPU";
+    if (env && *env) {
+        if (!strcmp(env, "packed") || !strcmp(env, "clblast")) {
+            ctx->gemm_engine = !strcmp(env, "packed") ? LIRF_GEMM_PACKED : LIRF_GEMM_CLBLAST;
+            why = "LIRF_GEMM";
+        } else {
+            lirf_log(LIRF_LOG_WARN, "LIRF_GEMM=%s ignored (use packed or clblast)", env);
+        }
+    }
+    lirf_log(LIRF_LOG_INFO, "GEMM engine: %s (%s)", lirf_gemm_engine_name(ctx->gemm_engine), why);
+}
+
+/* Rows per tile: 12 unless 8 wastes clearly less padding (M = 16, 40, ...);
+ * the 8-row kernel does about 15% less per FMA slot. */
+static int rows_per_tile(size_t M) {
+    size_t p12 = (M + 11) / 12 * 12, p8 = (M + 7) / 8 * 8;
+    return p8 * 115 < p12 * 100 ? 8 : 12;
+}
+
+static const char *class_label(lirf_trans ta, lirf_trans tb) {
+    return ta ? (tb ? "gemm_tt" : "gemm_tn") : (tb ? "gemm_nt" : "gemm_nn");
+}
+
+static int fits_int(size_t v) { return v <= (size_t)INT_MAX; }
+
+/* The slicing of K: slices of equal length (a multiple of 8) of at most
+ * SLICE_MAX, the last shorter. */
+size_t lirf_gemm_packed_slice(size_t K) {
+    if (K == 0) return 0;
+    size_t smax = SLICE_MAX;
+    const char *e = getenv("LIRF_GEMM_SLICE_EXP");
+    if (e && atoi(e) > 0) smax = (size_t)atoi(e);
+    size_t nslices = (K + smax - 1) / smax;
+    size_t slice = (K + nslices - 1) / nslices;
+    slice = (slice + 7) / 8 * 8;
+    return slice > K ? K : slice;
+}
+
+size_t lirf_gemm_packed_b_elems(size_t N, size_t K) {
+    return (N + NR - 1) / NR * NR * K;
+}
+
+/* C = alpha op(A) op(B) + beta C with op(B) read from B (tb) or, when bp.mem,
+ * from its packed form (lirf_gemm_prepacked_b). */
+static lirf_status packed_gemm(lirf_ctx *ctx, lirf_trans ta, lirf_trans tb, size_t M, size_t N,
+                               size_t K, float alpha, lirf_buf A, size_t lda, lirf_buf B,
+                               size_t ldb, lirf_buf bp, float beta, lirf_buf C, size_t ldc) {
+    int mr = rows_per_tile(M);
+    size_t mp = (M + (size_t)mr - 1) / (size_t)mr, np = (N + NR - 1) / NR;
+    size_t slice = lirf_gemm_packed_slice(K);
+    /* the kernels index with int: sizes, leading dimensions, view offsets and
+     * the packed slices (size_t only for the products) */
+    if (!fits_int(M + (size_t)mr) || !fits_int(N + NR) || !fits_int(K) || !fits_int(lda) ||
+        !fits_int(ldb) || !fits_int(ldc) || !fits_int(A.off) || !fits_int(B.off) ||
+        !fits_int(C.off) || !fits_int(bp.off + np * NR * K) ||
+        mp * (size_t)mr > (size_t)INT_MAX / slice || np * NR > (size_t)INT_MAX / slice)
+        return LIRF_FAIL(LIRF_E_INVALID,
+                         "gemm (packed engine): M %zu, N %zu, K %zu or a leading dimension or "
+                         "offset is beyond int range (use LIRF_GEMM=clblast)", M, N, K);
+    lirf_buf pa, pb = bp;
+    LIRF_TRY(lirf_scratch(ctx, LIRF_SCRATCH_PACK_A, mp * (size_t)mr * slice, &pa));
+    if (!bp.mem) LIRF_TRY(lirf_scratch(ctx, LIRF_SCRATCH_PACK_B, np * NR * slice, &pb));
+    cl_kernel kpa, kpb = NULL, km;
+    LIRF_TRY(lirf_kernel_get(ctx, "gemm", "gemm_pack_a", &kpa));
+    if (!bp.mem) LIRF_TRY(lirf_kernel_get(ctx, "gemm", "gemm_pack_b", &kpb));
+    LIRF_TRY(lirf_kernel_get(ctx, "gemm", mr == 12 ? "gemm_micro12" : "gemm_micro8", &km));
+    /* dimension 0 walks the panels of the smaller packed operand, so that one
+     * panel of the larger stays in cache while they pass */
+    int order = mp * (size_t)mr <= np * NR;
+    size_t gws_m[2] = {order ? mp : np, order ? np : mp}, lws_m[2] = {1, 1};
+    const char *label = class_label(ta, tb);
+    for (size_t k0 = 0; k0 < K; k0 += slice) {
+        size_t kc = K - k0 < slice ? K - k0 : slice;
+        /* op(A)(m, k0 + kk) is at A + k0 (not transposed) or A + k0 * lda */
+        lirf_buf as = {A.mem, A.off + (ta ? k0 * lda : k0), A.n};
+        if (!fits_int(as.off))
+            return LIRF_FAIL(LIRF_E_INVALID, "gemm (packed engine): offset beyond int range");
+        LIRF_TRY(lirf_set_args(ctx, kpa, "bbiiiii", pa, as, (int)lda, (int)ta, (int)M, (int)kc, mr));
+        size_t gws_a[2] = {kc, mp};
+        LIRF_TRY(lirf_launch(ctx, kpa, "gemm/pack_a", 2, gws_a, NULL));
+        lirf_buf bs = pb;
+        if (bp.mem) {
+            bs.off = bp.off + k0 * np * NR; /* the slice's block of the packed B */
+        } else {
+            lirf_buf bsrc = {B.mem, B.off + (tb ? k0 : k0 * ldb), B.n};
+            if (!fits_int(bsrc.off))
+                return LIRF_FAIL(LIRF_E_INVALID, "gemm (packed engine): offset beyond int range");
+            LIRF_TRY(lirf_set_args(ctx, kpb, "bbiiii", pb, bsrc, (int)ldb, (int)tb, (int)N, (int)kc));
+            size_t gws_b[2] = {kc, np};
+            LIRF_TRY(lirf_launch(ctx, kpb, tb ? "gemm/pack_b_t" : "gemm/pack_b", 2, gws_b, NULL));
+        }
+        LIRF_TRY(lirf_set_args(ctx, km, "bbiiiffbii", pa, bs, (int)M, (int)N, (int)kc, (double)alpha,
+                               (double)(k0 ? 1.0f : beta), C, (int)ldc, order));
+        LIRF_TRY(lirf_launch(ctx, km, label, 2, gws_m, lws_m));
+    }
+    ctx->stats.gemm_calls++;
+    return LIRF_OK;
+}
+
+lirf_status lirf_gemm_packed(lirf_ctx *ctx, lirf_trans ta, lirf_trans tb, size_t M, size_t N,
+                             size_t K, float alpha, lirf_buf A, size_t lda, lirf_buf B, size_t ldb,
+                             float beta, lirf_buf C, size_t ldc) {
+    return packed_gemm(ctx, ta, tb, M, N, K, alpha, A, lda, B, ldb, LIRF_NOBUF, beta, C, ldc);
+}
+
+lirf_status lirf_gemm_prepacked_b(lirf_ctx *ctx, lirf_trans ta, size_t M, size_t N, size_t K,
+                                  float alpha, lirf_buf A, size_t lda, lirf_buf Bp, float beta,
+                                  lirf_buf C, size_t ldc) {
+    if (!ctx) return LIRF_FAIL(LIRF_E_NULL, "gemm: NULL context");
+    if (!Bp.mem) return LIRF_FAIL(LIRF_E_NULL, "gemm: packed B is NULL");
+    if (M == 0 || N == 0 || K == 0)
+        return LIRF_FAIL(LIRF_E_INVALID, "gemm: zero size (M %zu, N %zu, K %zu)", M, N, K);
+    if (!A.mem || !C.mem) return LIRF_FAIL(LIRF_E_NULL, "gemm: matrix A or C is NULL");
+    size_t need_b = lirf_gemm_packed_b_elems(N, K);
+    if (Bp.n < need_b)
+        return LIRF_FAIL(LIRF_E_SHAPE, "gemm: packed B holds %zu elements, needs %zu", Bp.n, need_b);
+    size_t arows = ta ? K : M, acols = ta ? M : K;
+    if (lda < acols || A.n < (arows - 1) * lda + acols)
+        return LIRF_FAIL(LIRF_E_SHAPE, "gemm: A (lda %zu) does not hold %zu x %zu", lda, arows, acols);
+    if (ldc < N || C.n < (M - 1) * ldc + N)
+        return LIRF_FAIL(LIRF_E_SHAPE, "gemm: C (ldc %zu) does not hold %zu x %zu", ldc, M, N);
+    return packed_gemm(ctx, ta, LIRF_NO_TRANS, M, N, K, alpha, A, lda, LIRF_NOBUF, 0, Bp, beta, C,
+                       ldc);
+}
