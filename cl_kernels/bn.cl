@@ -1,9 +1,11 @@
 /* Batch norm kernels. Reference: model/ref/ref_bn.c.
  * x, y, dx, dy (N, C, HW); per-channel arrays (C). The per-channel reductions
  * run one work-group per channel (global size C * local size); each work item
- * sums a fixed strided subset of the channel's cnt = N*HW elements, then a tree
- * reduction in local memory: the result does not depend on scheduling. The
- * local size is a power of two chosen by the host. A group beyond C (none
+ * sums a fixed subset of the channel's cnt = N*HW elements (BN_SHARE), then a
+ * tree reduction in local memory: the result does not depend on scheduling.
+ * The local size is a power of two chosen by the host. The element-wise
+ * kernels run on the range (HW, N*C): the channel is uniform along dimension
+ * 0, so no division per element. A group beyond C (none
  * with the host's exact global size) does no work but still reaches every
  * barrier: no early return before a barrier (PoCL hangs on that). */
 
@@ -16,36 +18,65 @@ static void tree_sum(__local float *s, int lid, int lsz) {
     barrier(CLK_LOCAL_MEM_FENCE);
 }
 
+/* The work-item's share of channel c, as 16-wide vectors (a CPU compiler
+ * keeps them in vector registers; the loops inside a work-item are not
+ * vectorised across work-items): the local size is lp x ln (lp a power of two
+ * from the host, about HW / 16); work-item (pl, nl) takes rows n = nl, nl +
+ * ln, ... and in each the 16 pixels from p = 16 pl, 16 (pl + lp), ...
+ * (fewer at the row's end). BODY16(off) and BODY1(off) consume the 16 or 1
+ * elements at element offset off of (n, c, 0). */
+#define BN_SHARE(N, C, HW, c, lid, lsz, lp, BODY16, BODY1)                  \
+    {                                                                       \
+        int pl_ = (lid) % (lp), nl_ = (lid) / (lp), ln_ = (lsz) / (lp);     \
+        for (int n = nl_; n < (N); n += ln_) {                              \
+            int row_ = (n * (C) + (c)) * (HW);                              \
+            for (int p = 16 * pl_; p < (HW); p += 16 * (lp)) {              \
+                if (p + 16 <= (HW)) {                                       \
+                    BODY16(row_ + p)                                        \
+                } else {                                                    \
+                    for (int q = p; q < (HW); q++) BODY1(row_ + q)          \
+                }                                                           \
+            }                                                               \
+        }                                                                   \
+    }
+
+static float sum16(float16 v) {
+    float8 a = v.lo + v.hi;
+    float4 b = a.lo + a.hi;
+    float2 d = b.lo + b.hi;
+    return d.x + d.y;
+}
+
 /* Training statistics, one work-group per channel: two passes (mean, then mean
  * of squared deviations); writes save_mean, save_invstd = 1/sqrt(var + eps) and
  * updates the running statistics with the unbiased variance. */
 __kernel void bn_stats(__global float *save_mean, int sm_off, __global float *save_invstd,
                        int si_off, __global float *running_mean, int rm_off,
                        __global float *running_var, int rv_off, __global const float *x,
-                       int x_off, float eps, float momentum, int N, int C, int HW,
+                       int x_off, float eps, float momentum, int N, int C, int HW, int lp,
                        __local float *s) {
     int c = get_group_id(0);
     int lid = get_local_id(0), lsz = get_local_size(0);
     int valid = c < C;
-    int cnt = valid ? N * HW : 0;
+    int cnt = N * HW, nv = valid ? N : 0;
+    __global const float *xc = x + x_off;
 
-    float acc = 0.0f;
-    for (int j = lid; j < cnt; j += lsz) {
-        int n = j / HW, p = j - n * HW;
-        acc += x[x_off + (n * C + c) * HW + p];
-    }
-    s[lid] = acc;
+    float16 a16 = 0.0f;
+    float a1 = 0.0f;
+#define S16(o) a16 += vload16(0, xc + (o));
+#define S1(o) a1 += xc[o];
+    BN_SHARE(nv, C, HW, c, lid, lsz, lp, S16, S1)
+    s[lid] = sum16(a16) + a1;
     tree_sum(s, lid, lsz);
     float mean = s[0] / (float)cnt;
     barrier(CLK_LOCAL_MEM_FENCE); /* everyone has read s[0] */
 
-    acc = 0.0f;
-    for (int j = lid; j < cnt; j += lsz) {
-        int n = j / HW, p = j - n * HW;
-        float d = x[x_off + (n * C + c) * HW + p] - mean;
-        acc += d * d;
-    }
-    s[lid] = acc;
+    a16 = 0.0f;
+    a1 = 0.0f;
+#define Q16(o) { float16 d_ = vload16(0, xc + (o)) - mean; a16 = fma(d_, d_, a16); }
+#define Q1(o) { float d_ = xc[o] - mean; a1 = fma(d_, d_, a1); }
+    BN_SHARE(nv, C, HW, c, lid, lsz, lp, Q16, Q1)
+    s[lid] = sum16(a16) + a1;
     tree_sum(s, lid, lsz);
     if (valid && lid == 0) {
         float var = s[0] / (float)cnt;
@@ -58,17 +89,18 @@ __kernel void bn_stats(__global float *save_mean, int sm_off, __global float *sa
     }
 }
 
-/* y = (x - mean) * invstd * gamma + beta, one work item per element. With
+/* y = (x - mean) * invstd * gamma + beta, one work item per element, range
+ * (HW, rows = N*C). With
  * from_var != 0, sv holds variances and invstd = 1/sqrt(sv + eps) (inference);
  * otherwise sv holds invstd (training). */
 __kernel void bn_normalize(__global float *y, int y_off, __global const float *x, int x_off,
                            __global const float *mean, int m_off, __global const float *sv,
                            int sv_off, __global const float *gamma, int g_off,
                            __global const float *beta, int b_off, float eps, int from_var,
-                           int C, int HW, int total) {
-    int i = get_global_id(0);
-    if (i >= total) return;
-    int c = (i / HW) % C;
+                           int C, int HW, int rows) {
+    int p = get_global_id(0), row = get_global_id(1);
+    if (p >= HW || row >= rows) return;
+    int c = row % C, i = row * HW + p;
     float v = sv[sv_off + c];
     float invstd = from_var ? 1.0f / sqrt(v + eps) : v;
     y[y_off + i] = (x[x_off + i] - mean[m_off + c]) * invstd * gamma[g_off + c] + beta[b_off + c];
@@ -84,22 +116,22 @@ __kernel void bn_backward_reduce(__global float *dgamma, int dg_off, __global fl
                                  int x_off, __global const float *mean, int m_off,
                                  __global const float *sv, int sv_off, float eps, int from_var,
                                  int want_dgamma, int want_dbeta, int want_sums, int N, int C,
-                                 int HW, __local float *s) {
+                                 int HW, int lp, __local float *s) {
     int c = get_group_id(0);
     int lid = get_local_id(0), lsz = get_local_size(0);
     int valid = c < C;
-    int cnt = valid ? N * HW : 0;
+    int nv = valid ? N : 0;
     float m = valid ? mean[m_off + c] : 0.0f, v = valid ? sv[sv_off + c] : 1.0f;
     float invstd = from_var ? 1.0f / sqrt(v + eps) : v;
+    __global const float *dyc = dy + dy_off, *xc = x + x_off;
 
-    float a = 0.0f, b = 0.0f;
-    for (int j = lid; j < cnt; j += lsz) {
-        int n = j / HW, p = j - n * HW;
-        int i = (n * C + c) * HW + p;
-        float g = dy[dy_off + i];
-        a += g;
-        b += g * ((x[x_off + i] - m) * invstd);
-    }
+    float16 a16 = 0.0f, b16 = 0.0f;
+    float a1 = 0.0f, b1 = 0.0f;
+#define R16(o) { float16 g_ = vload16(0, dyc + (o)); a16 += g_; \
+                 b16 = fma(g_, (vload16(0, xc + (o)) - m) * invstd, b16); }
+#define R1(o) { float g_ = dyc[o]; a1 += g_; b1 = fma(g_, (xc[o] - m) * invstd, b1); }
+    BN_SHARE(nv, C, HW, c, lid, lsz, lp, R16, R1)
+    float a = sum16(a16) + a1, b = sum16(b16) + b1;
     __local float *s2 = s + lsz;
     s[lid] = a;
     s2[lid] = b;
@@ -122,16 +154,15 @@ __kernel void bn_backward_reduce(__global float *dgamma, int dg_off, __global fl
 }
 
 /* Training dx = gamma * invstd / cnt * (cnt * dy - sdy - xhat * sdyx), one work
- * item per element; sums from bn_backward_reduce. */
+ * item per element, range (HW, N*C); sums from bn_backward_reduce. */
 __kernel void bn_backward_dx(__global float *dx, int dx_off, __global const float *dy, int dy_off,
                              __global const float *x, int x_off, __global const float *sums,
                              int s_off, __global const float *mean, int m_off,
                              __global const float *invstd, int is_off,
                              __global const float *gamma, int g_off, int N, int C, int HW) {
-    int i = get_global_id(0);
-    int total = N * C * HW;
-    if (i >= total) return;
-    int c = (i / HW) % C;
+    int p = get_global_id(0), row = get_global_id(1);
+    if (p >= HW || row >= N * C) return;
+    int c = row % C, i = row * HW + p;
     float cnt = (float)(N * HW);
     float is = invstd[is_off + c];
     float xhat = (x[x_off + i] - mean[m_off + c]) * is;
@@ -139,13 +170,14 @@ __kernel void bn_backward_dx(__global float *dx, int dx_off, __global const floa
     dx[dx_off + i] = gamma[g_off + c] * is / cnt * (cnt * dy[dy_off + i] - sdy - xhat * sdyx);
 }
 
-/* Inference dx = dy * gamma / sqrt(running_var + eps), one work item per element. */
+/* Inference dx = dy * gamma / sqrt(running_var + eps), one work item per
+ * element, range (HW, rows = N*C). */
 __kernel void bn_backward_infer_dx(__global float *dx, int dx_off, __global const float *dy,
                                    int dy_off, __global const float *gamma, int g_off,
                                    __global const float *running_var, int rv_off, float eps, int C,
-                                   int HW, int total) {
-    int i = get_global_id(0);
-    if (i >= total) return;
-    int c = (i / HW) % C;
+                                   int HW, int rows) {
+    int p = get_global_id(0), row = get_global_id(1);
+    if (p >= HW || row >= rows) return;
+    int c = row % C, i = row * HW + p;
     dx[dx_off + i] = dy[dy_off + i] * gamma[g_off + c] / sqrt(running_var[rv_off + c] + eps);
 }

@@ -82,16 +82,17 @@ __kernel void gemm_pack_b(__global float *P, int poff, __global const float *B, 
 
 /* K here is the slice's length (the packed panels hold only the slice);
  * order 0: dimension 0 walks B panels; 1: A panels. */
-#define MICRO_HEAD(name, mr)                                                                   \
-    __attribute__((reqd_work_group_size(1, 1, 1))) __kernel void name(                        \
-        __global const float *Ap, int apoff, __global const float *Bp, int bpoff, int M, int N, \
-        int K, float alpha, float beta, __global float *C, int coff, int ldc, int order) {      \
-        int np = get_global_id(order), mp = get_global_id(1 - order);                          \
-        __global const float *ap = Ap + apoff + (size_t)mp * K * mr;                            \
-        __global const float *bp = Bp + bpoff + (size_t)np * K * NR;                            \
-        int m0 = mp * mr, n0 = np * NR, full = n0 + NR <= N;
+#define MICRO_ARGS                                                                            \
+    __global const float *Ap, int apoff, __global const float *Bp, int bpoff, int M, int N,  \
+        int K, float alpha, float beta, __global float *C, int coff, int ldc, int order
+#define MICRO_SETUP(mr)                                                                       \
+    int np = get_global_id(order), mp = get_global_id(1 - order);                             \
+    __global const float *ap = Ap + apoff + (size_t)mp * K * (mr);                             \
+    __global const float *bp = Bp + bpoff + (size_t)np * K * NR;                               \
+    int m0 = mp * (mr), n0 = np * NR, full = n0 + NR <= N;
 
-MICRO_HEAD(gemm_micro12, 12)
+__attribute__((reqd_work_group_size(1, 1, 1))) __kernel void gemm_micro12(MICRO_ARGS) {
+    MICRO_SETUP(12)
     ACC(0) ACC(1) ACC(2) ACC(3) ACC(4) ACC(5) ACC(6) ACC(7) ACC(8) ACC(9) ACC(10) ACC(11)
     for (int k = 0; k < K; k++) {
         float16 b0 = vload16(0, bp), b1 = vload16(1, bp);
@@ -104,7 +105,8 @@ MICRO_HEAD(gemm_micro12, 12)
     STORE(6) STORE(7) STORE(8) STORE(9) STORE(10) STORE(11)
 }
 
-MICRO_HEAD(gemm_micro8, 8)
+__attribute__((reqd_work_group_size(1, 1, 1))) __kernel void gemm_micro8(MICRO_ARGS) {
+    MICRO_SETUP(8)
     ACC(0) ACC(1) ACC(2) ACC(3) ACC(4) ACC(5) ACC(6) ACC(7)
     for (int k = 0; k < K; k++) {
         float16 b0 = vload16(0, bp), b1 = vload16(1, bp);

@@ -34,6 +34,30 @@ static lirf_status reduce_wg(lirf_ctx *ctx, cl_kernel k, size_t cnt, size_t *wg)
     return lirf_kernel_wg(ctx, k, cap, wg);
 }
 
+/* lp for BN_SHARE (bn.cl): the largest power of two <= HW / 16 (at least 1)
+ * and <= wg. */
+static int share_lp(int HW, size_t wg) {
+    int lp = 1;
+    while ((size_t)lp * 2 <= wg && lp * 2 * 16 <= HW) lp *= 2;
+    return lp;
+}
+
+/* An element-wise kernel over the range (HW, rows): the local size is (l0, 1)
+ * with l0 the largest power of two (within the kernel's limit) that rounds HW
+ * up by at most 1/8, else 1. */
+static lirf_status launch_rows(lirf_ctx *ctx, cl_kernel k, const char *label, int HW,
+                               size_t rows) {
+    size_t wg, l0 = 1;
+    LIRF_TRY(lirf_kernel_wg(ctx, k, 256, &wg));
+    for (size_t l = 2; l <= wg; l *= 2) {
+        size_t padded = ((size_t)HW + l - 1) / l * l;
+        if (padded * 8 <= (size_t)HW * 9) l0 = l;
+        if (l >= (size_t)HW) break;
+    }
+    size_t gws[2] = {(size_t)HW, rows}, lws[2] = {l0, 1};
+    return lirf_launch(ctx, k, label, 2, gws, lws);
+}
+
 /* bn_normalize over all elements; sv holds invstd (from_var 0) or variances. */
 static lirf_status normalize(lirf_ctx *ctx, const char *label, lirf_buf y, lirf_buf x,
                              lirf_buf mean, lirf_buf sv, lirf_buf gamma, lirf_buf beta, float eps,
@@ -41,8 +65,8 @@ static lirf_status normalize(lirf_ctx *ctx, const char *label, lirf_buf y, lirf_
     cl_kernel k;
     LIRF_TRY(lirf_kernel_get(ctx, "bn", "bn_normalize", &k));
     LIRF_TRY(lirf_set_args(ctx, k, "bbbbbbfiiii", y, x, mean, sv, gamma, beta, (double)eps,
-                           from_var, C, HW, (int)total));
-    return lirf_launch1(ctx, k, label, total);
+                           from_var, C, HW, (int)(total / (size_t)HW)));
+    return launch_rows(ctx, k, label, HW, total / (size_t)HW);
 }
 
 lirf_status lirf_bn_forward_train(lirf_ctx *ctx, lirf_buf y, lirf_buf save_mean,
@@ -71,9 +95,9 @@ lirf_status lirf_bn_forward_train(lirf_ctx *ctx, lirf_buf y, lirf_buf save_mean,
     size_t wg;
     LIRF_TRY(lirf_kernel_get(ctx, "bn", "bn_stats", &k));
     LIRF_TRY(reduce_wg(ctx, k, (size_t)N * HW, &wg));
-    LIRF_TRY(lirf_set_args(ctx, k, "bbbbbffiiiL", save_mean, save_invstd, running_mean,
+    LIRF_TRY(lirf_set_args(ctx, k, "bbbbbffiiiiL", save_mean, save_invstd, running_mean,
                            running_var, x, (double)eps, (double)momentum, N, C, HW,
-                           wg * sizeof(float)));
+                           share_lp(HW, wg), wg * sizeof(float)));
     size_t gws = (size_t)C * wg;
     LIRF_TRY(lirf_launch(ctx, k, "bn_stats", 1, &gws, &wg));
     return normalize(ctx, op, y, x, save_mean, save_invstd, gamma, beta, 0.0f, 0, C, HW, total);
@@ -104,9 +128,10 @@ static lirf_status backward_reduce(lirf_ctx *ctx, lirf_buf dgamma, lirf_buf dbet
     size_t wg;
     LIRF_TRY(lirf_kernel_get(ctx, "bn", "bn_backward_reduce", &k));
     LIRF_TRY(reduce_wg(ctx, k, (size_t)N * HW, &wg));
-    LIRF_TRY(lirf_set_args(ctx, k, "ooobbbbfiiiiiiiL", dgamma, dbeta, sums, dy, x, mean, sv,
+    LIRF_TRY(lirf_set_args(ctx, k, "ooobbbbfiiiiiiiiL", dgamma, dbeta, sums, dy, x, mean, sv,
                            (double)eps, from_var, dgamma.mem != NULL, dbeta.mem != NULL,
-                           sums.mem != NULL, N, C, HW, 2 * wg * sizeof(float)));
+                           sums.mem != NULL, N, C, HW, share_lp(HW, wg),
+                           2 * wg * sizeof(float)));
     size_t gws = (size_t)C * wg;
     return lirf_launch(ctx, k, "bn_backward_reduce", 1, &gws, &wg);
 }
@@ -134,7 +159,7 @@ lirf_status lirf_bn_backward(lirf_ctx *ctx, lirf_buf dx, lirf_buf dgamma, lirf_b
     LIRF_TRY(lirf_kernel_get(ctx, "bn", "bn_backward_dx", &k));
     LIRF_TRY(lirf_set_args(ctx, k, "bbbbbbbiii", dx, dy, x, sums, save_mean, save_invstd, gamma,
                            N, C, HW));
-    return lirf_launch1(ctx, k, "bn_backward_dx", total);
+    return launch_rows(ctx, k, "bn_backward_dx", HW, total / (size_t)HW);
 }
 
 lirf_status lirf_bn_backward_infer(lirf_ctx *ctx, lirf_buf dx, lirf_buf dgamma, lirf_buf dbeta,
@@ -161,6 +186,6 @@ lirf_status lirf_bn_backward_infer(lirf_ctx *ctx, lirf_buf dx, lirf_buf dgamma, 
     cl_kernel k;
     LIRF_TRY(lirf_kernel_get(ctx, "bn", "bn_backward_infer_dx", &k));
     LIRF_TRY(lirf_set_args(ctx, k, "bbbbfiii", dx, dy, gamma, running_var, (double)eps, C, HW,
-                           (int)total));
-    return lirf_launch1(ctx, k, "bn_backward_infer_dx", total);
+                           (int)(total / (size_t)HW)));
+    return launch_rows(ctx, k, "bn_backward_infer_dx", HW, total / (size_t)HW);
 }

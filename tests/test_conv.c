@@ -412,6 +412,35 @@ START_TEST(invalid_arguments_rejected) {
 }
 END_TEST
 
+/* Both GEMM engines on shapes that reach every part of the packed one's
+ * im2col: several K slices in the forward GEMM (C*R*S = 1170 > 1024) and in
+ * the weight gradient's (L = 1728 > 1024), padding columns (C*R*S = 45, not a
+ * multiple of 32), stride 2, a pointwise conv over several images, and the
+ * im2col kernels that only the CLBlast engine uses (1x1 strided, 5x5). */
+START_TEST(both_gemm_engines) {
+    lirf_ctx *ctx = tctx();
+    lirf_gemm_engine was = lirf_gemm_engine_get(ctx);
+    lirf_conv_shape a = {2, 130, 6, 6, 5, 3, 3, 1, 1};
+    lirf_conv_shape b = {3, 5, 24, 24, 7, 3, 3, 1, 1};
+    lirf_conv_shape c = {4, 16, 16, 16, 32, 3, 3, 2, 1};
+    lirf_conv_shape d = {3, 5, 7, 9, 6, 1, 1, 1, 0};
+    lirf_conv_shape f = {2, 3, 9, 7, 5, 1, 1, 2, 0}; /* 1x1 stride 2: im2col_k1 */
+    lirf_conv_shape g = {2, 3, 9, 8, 4, 5, 5, 1, 2}; /* 5x5: the plain im2col */
+    for (int e = 0; e < 2; e++) {
+        lirf_gemm_engine eng = e ? LIRF_GEMM_PACKED : LIRF_GEMM_CLBLAST;
+        ck_assert_int_eq(lirf_gemm_engine_set(ctx, eng), LIRF_OK);
+        ck_assert_int_eq(lirf_gemm_engine_get(ctx), eng);
+        check_case(&a, 1, 900 + (uint64_t)e);
+        check_case(&b, 0, 910 + (uint64_t)e);
+        check_case(&c, 1, 920 + (uint64_t)e);
+        check_case(&d, 0, 930 + (uint64_t)e);
+        check_case(&f, 1, 940 + (uint64_t)e);
+        check_case(&g, 0, 950 + (uint64_t)e);
+    }
+    ck_assert_int_eq(lirf_gemm_engine_set(ctx, was), LIRF_OK);
+}
+END_TEST
+
 int main(void) {
     unsetenv("LIRF_CONV_CHUNK_ELEMS");
     Suite *s = suite_create("conv");
@@ -431,6 +460,7 @@ int main(void) {
     tcase_add_test(tc, chunked_batch);
     tcase_add_test(tc, large_plane_chunks);
     tcase_add_test(tc, invalid_arguments_rejected);
+    tcase_add_test(tc, both_gemm_engines);
     suite_add_tcase(s, tc);
     return trun(s);
 }

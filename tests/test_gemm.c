@@ -1,6 +1,9 @@
-/* CLBlast GEMM through the runtime against ref_gemm: every transpose
- * combination, awkward sizes, non-zero offsets and padded leading dimensions,
- * alpha/beta, the strided-batched form, and invalid arguments. */
+/* GEMM through the runtime against ref_gemm, on both engines (CLBlast and
+ * lirf's packed kernels): every transpose combination, awkward sizes, sizes
+ * that take several K slices and both tile heights of the packed engine,
+ * non-zero offsets and padded leading dimensions, alpha/beta, a B packed by
+ * the caller (lirf_gemm_prepacked_b), the strided-batched form, and invalid
+ * arguments. */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -8,7 +11,9 @@
 #include "util.h"
 
 typedef struct { size_t M, N, K; } mnk;
-static const mnk SHAPES[] = {{1, 1, 1}, {7, 93, 13}, {64, 33, 129}, {93, 7, 1}, {128, 256, 72}};
+static const mnk SHAPES[] = {{1, 1, 1},      {7, 93, 13},  {64, 33, 129}, {93, 7, 1},
+                             {128, 256, 72}, {16, 40, 9},  {40, 65, 2100}};
+/* {16, ...}, {40, ...}: the packed engine's 8-row tiles; K 2100: three slices */
 
 static void one_case(int ta, int tb, mnk s, size_t pad, size_t off, float alpha, float beta,
                      trng *r) {
@@ -39,14 +44,69 @@ static void one_case(int ta, int tb, mnk s, size_t pad, size_t off, float alpha,
     free(A), free(B), free(C), free(got);
 }
 
-START_TEST(gemm_all_transposes) {
-    trng r = {21};
+static void all_transposes(lirf_gemm_engine eng, uint64_t seed) {
+    lirf_ctx *ctx = tctx();
+    lirf_gemm_engine was = lirf_gemm_engine_get(ctx);
+    ck_assert_int_eq(lirf_gemm_engine_set(ctx, eng), LIRF_OK);
+    trng r = {seed};
     for (int ta = 0; ta < 2; ta++)
         for (int tb = 0; tb < 2; tb++)
             for (size_t i = 0; i < sizeof SHAPES / sizeof SHAPES[0]; i++) {
                 one_case(ta, tb, SHAPES[i], 0, 0, 1.0f, 0.0f, &r);
                 one_case(ta, tb, SHAPES[i], 3, 5, -0.5f, 0.75f, &r);
             }
+    ck_assert_int_eq(lirf_gemm_engine_set(ctx, was), LIRF_OK);
+}
+
+START_TEST(gemm_all_transposes_clblast) { all_transposes(LIRF_GEMM_CLBLAST, 21); }
+END_TEST
+
+START_TEST(gemm_all_transposes_packed) { all_transposes(LIRF_GEMM_PACKED, 23); }
+END_TEST
+
+/* B packed by the caller in the documented layout, with NaN in the padding
+ * columns (never read into C), K in several slices, beta 0 and not. */
+static void prepacked_case(int ta, mnk s, float alpha, float beta, trng *r) {
+    size_t lda = ta ? s.M : s.K, na = s.M * s.K, nc = s.M * s.N;
+    size_t slice = lirf_gemm_packed_slice(s.K), np = lirf_gemm_packed_b_elems(s.N, 1);
+    size_t npk = lirf_gemm_packed_b_elems(s.N, s.K);
+    ck_assert(slice >= 1 && slice <= s.K && np % 32 == 0 && np >= s.N && npk == np * s.K);
+    double *A = malloc(na * sizeof *A), *B = malloc(s.K * s.N * sizeof *B);
+    double *C = malloc(nc * sizeof *C), *got = malloc(nc * sizeof *got);
+    double *P = malloc(npk * sizeof *P);
+    trand_fill(r, A, na, -1, 1), trand_fill(r, B, s.K * s.N, -1, 1), trand_fill(r, C, nc, -1, 1);
+    tround_f32(A, na), tround_f32(B, s.K * s.N), tround_f32(C, nc);
+    for (size_t i = 0; i < npk; i++) P[i] = NAN;
+    for (size_t k = 0; k < s.K; k++)
+        for (size_t n = 0; n < s.N; n++) {
+            size_t k0 = k - k % slice, kc = s.K - k0 < slice ? s.K - k0 : slice;
+            P[k0 * np + (n / 32) * kc * 32 + (k - k0) * 32 + n % 32] = B[k * s.N + n];
+        }
+    tbuf bA = tbuf_new(A, na), bP = tbuf_new(P, npk), bC = tbuf_new(C, nc);
+    lirf_status st = lirf_gemm_prepacked_b(tctx(), ta, s.M, s.N, s.K, alpha, bA.v, lda, bP.v,
+                                           beta, bC.v, s.N);
+    ck_assert_msg(st == LIRF_OK, "%s", lirf_error_message());
+    ref_gemm(ta, 0, s.M, s.N, s.K, alpha, A, lda, B, s.N, beta, C, s.N);
+    tbuf_get(&bC, got, nc);
+    char what[96];
+    snprintf(what, sizeof what, "prepacked ta%d %zux%zux%zu", ta, s.M, s.N, s.K);
+    ck_assert_close(what, got, C, nc, 1e-5 * (double)s.K, 1e-4);
+    tbuf_free(&bA), tbuf_free(&bP), tbuf_free(&bC);
+    free(A), free(B), free(C), free(got), free(P);
+}
+
+START_TEST(gemm_prepacked_b) {
+    trng r = {24};
+    /* whichever engine is set: lirf_gemm_prepacked_b always runs the packed kernels */
+    const mnk shapes[] = {{5, 7, 3}, {12, 64, 1030}, {16, 45, 2500}, {37, 33, 64}};
+    for (int ta = 0; ta < 2; ta++)
+        for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+            prepacked_case(ta, shapes[i], 1.0f, 0.0f, &r);
+            prepacked_case(ta, shapes[i], 0.5f, -1.25f, &r);
+        }
+    ck_assert_int_eq(lirf_gemm_packed_slice(0), 0);
+    ck_assert_int_eq(lirf_gemm_packed_slice(1024), 1024);
+    ck_assert_int_eq(lirf_gemm_packed_slice(1025), 520); /* two slices, a multiple of 8 */
 }
 END_TEST
 
@@ -91,6 +151,21 @@ START_TEST(gemm_invalid_arguments) {
                      LIRF_E_INVALID);
     ck_assert_int_eq(lirf_gemm_batched(ctx, 0, 0, 4, 4, 4, 1, v, 4, 16, v, 4, 16, 0, v, 4, 16, 5),
                      LIRF_E_SHAPE);
+    /* a packed B: too small for N rounded up to 32 times K, NULL, zero sizes */
+    ck_assert_int_eq(lirf_gemm_prepacked_b(ctx, 0, 2, 3, 3, 1, v, 3, v, 0, v, 3), LIRF_E_SHAPE);
+    ck_assert_int_eq(lirf_gemm_prepacked_b(ctx, 0, 2, 3, 2, 1, v, 2, LIRF_NOBUF, 0, v, 3),
+                     LIRF_E_NULL);
+    ck_assert_int_eq(lirf_gemm_prepacked_b(ctx, 0, 2, 3, 2, 1, LIRF_NOBUF, 2, v, 0, v, 3),
+                     LIRF_E_NULL);
+    ck_assert_int_eq(lirf_gemm_prepacked_b(ctx, 0, 0, 3, 2, 1, v, 2, v, 0, v, 3), LIRF_E_INVALID);
+    ck_assert_int_eq(lirf_gemm_prepacked_b(ctx, 0, 30, 3, 2, 1, v, 2, v, 0, v, 3), LIRF_E_SHAPE);
+    ck_assert_int_eq(lirf_gemm_prepacked_b(ctx, 1, 2, 3, 2, 1, v, 1, v, 0, v, 3), LIRF_E_SHAPE);
+    ck_assert_int_eq(lirf_gemm_prepacked_b(NULL, 0, 2, 3, 2, 1, v, 2, v, 0, v, 3), LIRF_E_NULL);
+    /* engines */
+    ck_assert_int_eq(lirf_gemm_engine_set(ctx, (lirf_gemm_engine)7), LIRF_E_INVALID);
+    ck_assert_int_eq(lirf_gemm_engine_set(NULL, LIRF_GEMM_PACKED), LIRF_E_NULL);
+    ck_assert_str_eq(lirf_gemm_engine_name(LIRF_GEMM_PACKED), "packed");
+    ck_assert_str_eq(lirf_gemm_engine_name(LIRF_GEMM_CLBLAST), "clblast");
     tbuf_free(&b);
 }
 END_TEST
@@ -99,7 +174,9 @@ int main(void) {
     Suite *s = suite_create("gemm");
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 300);
-    tcase_add_test(tc, gemm_all_transposes);
+    tcase_add_test(tc, gemm_all_transposes_clblast);
+    tcase_add_test(tc, gemm_all_transposes_packed);
+    tcase_add_test(tc, gemm_prepacked_b);
     tcase_add_test(tc, gemm_batched_matches_loop);
     tcase_add_test(tc, gemm_invalid_arguments);
     suite_add_tcase(s, tc);
