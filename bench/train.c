@@ -57,8 +57,10 @@ int main(int argc, char **argv) {
         return 1;
     }
     size_t static_bytes = lirf_ctx_stats(ctx)->bytes_in_use;
-    double t0 = 0, first_step = 0;
+    double t0 = 0, first_step = 0, setup = 0;
+    size_t saved = 0, arena = 0; /* elements: forward activations; whole step */
     for (int it = 0; it < warm + steps; it++) {
+        if (it == 0) setup = lirf_now() - t_launch;
         if (it == warm) {
             lirf_finish(ctx);
             lirf_profile_reset(ctx);
@@ -67,6 +69,7 @@ int main(int argc, char **argv) {
         lirf_buf z, dz;
         if ((st = lirf_arena_reset(ws)) || (st = lirf_net_zero_grads(n)) ||
             (st = lirf_net_forward(n, ws, t, LIRF_MODE_TRAIN, x, N, &z)) ||
+            ((saved = lirf_arena_used(ws)), 0) ||
             (st = lirf_softmax_ce_forward(ctx, l, LIRF_NOBUF, z, y, N, 10)) ||
             (st = lirf_arena_get(ws, (size_t)N * 10, &dz)) || (st = lirf_buf_fill(ctx, dz, 0)) ||
             (st = lirf_softmax_ce_backward(ctx, dz, z, y, N, 10, 1.0f)) ||
@@ -76,6 +79,7 @@ int main(int argc, char **argv) {
             fprintf(stderr, "bench_train: %s\n", lirf_error_message());
             return 1;
         }
+        arena = lirf_arena_used(ws);
         if (it == 0) {
             lirf_finish(ctx);
             first_step = lirf_now() - t_launch;
@@ -88,16 +92,21 @@ int main(int argc, char **argv) {
     const lirf_device_info *d = lirf_ctx_device(ctx);
     if (json) {
         printf("{\"arch\":\"%s\",\"width\":%d,\"input\":\"%d,%d,%d\",\"batch\":%d,\"ms_per_step\":%.2f,"
-               "\"images_per_s\":%.1f,\"first_step_s\":%.3f,\"peak_device_bytes\":%zu,"
-               "\"param_bytes\":%zu,\"device\":\"%s\"}\n",
-               lirf_arch_name(arch), W, C, H, Wd, N, dt * 1e3, N / dt, first_step, s->bytes_peak,
-               np * 4, d->name);
+               "\"images_per_s\":%.1f,\"setup_s\":%.3f,\"first_step_s\":%.3f,\"peak_device_bytes\":%zu,"
+               "\"param_bytes\":%zu,\"saved_activation_bytes\":%zu,\"step_arena_bytes\":%zu,"
+               "\"device\":\"%s\"}\n",
+               lirf_arch_name(arch), W, C, H, Wd, N, dt * 1e3, N / dt, setup, first_step,
+               s->bytes_peak, np * 4, saved * 4, arena * 4, d->name);
     } else {
+        double need = 3.0 * np * 4 + saved * 4.0;
         printf("%s width %d, %dx%dx%d, batch %d on %s: %.1f ms/step, %.1f images/s; launch to "
-               "end of first step %.2f s; peak device memory %.1f MB (parameters, gradients and "
-               "momentum %.1f MB; buffers before the first step %.1f MB)\n",
-               lirf_arch_name(arch), W, C, H, Wd, N, d->name, dt * 1e3, N / dt, first_step,
-               s->bytes_peak / 1e6, 3.0 * np * 4 / 1e6, static_bytes / 1e6);
+               "first step %.2f s, to its end %.2f s; peak device memory %.1f MB = %.2fx of %.1f MB "
+               "(parameters, gradients and momentum %.1f MB + activations saved by the forward "
+               "pass %.1f MB); whole step's arena %.1f MB; buffers before the first step %.1f "
+               "MB\n",
+               lirf_arch_name(arch), W, C, H, Wd, N, d->name, dt * 1e3, N / dt, setup,
+               first_step, s->bytes_peak / 1e6, s->bytes_peak / need, need / 1e6, 3.0 * np * 4 / 1e6,
+               saved * 4 / 1e6, arena * 4 / 1e6, static_bytes / 1e6);
     }
     if (prof) lirf_profile_report(ctx, stdout);
     lirf_tape_destroy(t);

@@ -317,12 +317,12 @@ lirf_status lirf_arena_get(lirf_arena *a, size_t n, lirf_buf *out) {
 lirf_status lirf_arena_reset(lirf_arena *a) {
     if (!a) return LIRF_FAIL(LIRF_E_NULL, "lirf_arena_reset: NULL arena");
     if (a->nchunks > 1) {
-        /* Merge: one chunk big enough for everything the last pass asked for. */
-        size_t total = 0;
-        for (size_t i = 0; i < a->nchunks; i++) total += a->chunks[i].n;
-        if (a->pass_total > total) total = a->pass_total;
+        /* Merge: one chunk of exactly what the last pass asked for (the same
+         * sequence of requests fits it back to back; the chunks themselves
+         * hold up to twice that, from the geometric growth). */
+        size_t total = a->pass_total;
         size_t cap = a->ctx->dev.max_alloc ? (size_t)(a->ctx->dev.max_alloc / sizeof(float)) : 0;
-        if (cap && total > cap) { /* keep the chunks: the next pass fits them the same way */
+        if (total == 0 || (cap && total > cap)) { /* keep the chunks: the next pass fits them */
             a->cur = a->used = a->pass_total = 0;
             return LIRF_OK;
         }
@@ -336,6 +336,8 @@ lirf_status lirf_arena_reset(lirf_arena *a) {
 }
 
 size_t lirf_arena_chunks(const lirf_arena *a) { return a ? a->nchunks : 0; }
+
+size_t lirf_arena_used(const lirf_arena *a) { return a ? a->pass_total : 0; }
 
 void lirf_arena_destroy(lirf_arena *a) {
     if (!a) return;

@@ -37,11 +37,22 @@ lirf_status lirf_gemm_engine_set(lirf_ctx *ctx, lirf_gemm_engine engine) {
     return LIRF_OK;
 }
 
+/* The packed kernels are made for a compiler that runs a one-work-item group
+ * as plain code and keeps float16 in vector registers: PoCL's CPU devices
+ * (measured: docs/benchmarks.md). Mesa's rusticl on llvmpipe, also a CPU
+ * device, vectorises across work-items instead and ran them 20x slower than
+ * CLBlast (0.08 against 1.5 GFLOP/s), so other CPU drivers keep CLBlast
+ * unless LIRF_GEMM=packed. */
+static int is_pocl_cpu(const lirf_device_info *d) {
+    return (d->type & CL_DEVICE_TYPE_CPU) &&
+           (strstr(d->platform_name, "Portable Computing Language") || strstr(d->version, "PoCL"));
+}
+
 void lirf_gemm_engine_init(lirf_ctx *ctx) {
     const char *env = getenv("LIRF_GEMM");
-    const char *why = "the device is a CPU";
-    ctx->gemm_engine = (ctx->dev.type & CL_DEVICE_TYPE_CPU) ? LIRF_GEMM_PACKED : LIRF_GEMM_CLBLAST;
-    if (ctx->gemm_engine == LIRF_GEMM_CLBLAST) why = "the device is not a CPU";
+    int pocl = is_pocl_cpu(&ctx->dev);
+    const char *why = pocl ? "a PoCL CPU device" : "not a PoCL CPU device";
+    ctx->gemm_engine = pocl ? LIRF_GEMM_PACKED : LIRF_GEMM_CLBLAST;
     if (env && *env) {
         if (!strcmp(env, "packed") || !strcmp(env, "clblast")) {
             ctx->gemm_engine = !strcmp(env, "packed") ? LIRF_GEMM_PACKED : LIRF_GEMM_CLBLAST;

@@ -177,6 +177,8 @@ lirf_status lirf_arena_create(lirf_ctx *ctx, size_t initial_elems, lirf_arena **
 lirf_status lirf_arena_get(lirf_arena *a, size_t n, lirf_buf *out);
 lirf_status lirf_arena_reset(lirf_arena *a);
 size_t lirf_arena_chunks(const lirf_arena *a);
+/* Elements handed out since the last reset (each request rounded up to 64). */
+size_t lirf_arena_used(const lirf_arena *a);
 void lirf_arena_destroy(lirf_arena *a);
 
 /* ---- programs and kernels ----------------------------------------------- */
@@ -228,9 +230,10 @@ lirf_status lirf_gemm_batched(lirf_ctx *ctx, lirf_trans ta, lirf_trans tb, size_
 /* Which code runs lirf_gemm (lirf_gemm_batched is always CLBlast):
  * LIRF_GEMM_PACKED, lirf's own kernels (cl_kernels/gemm.cl: both operands
  * packed into panels, a register-tiled kernel with one work-item per group;
- * made for CPU devices), or LIRF_GEMM_CLBLAST. Chosen in lirf_ctx_create:
- * $LIRF_GEMM ("packed" or "clblast") if set, else packed on a CPU device and
- * CLBlast on any other; logged at info. */
+ * made for PoCL's CPU devices), or LIRF_GEMM_CLBLAST. Chosen in lirf_ctx_create:
+ * $LIRF_GEMM ("packed" or "clblast") if set, else packed on a PoCL CPU
+ * device and CLBlast on any other (rusticl's llvmpipe runs the packed kernels
+ * 20x slower than CLBlast); logged at info. */
 typedef enum { LIRF_GEMM_CLBLAST = 0, LIRF_GEMM_PACKED = 1 } lirf_gemm_engine;
 lirf_gemm_engine lirf_gemm_engine_get(const lirf_ctx *ctx);
 lirf_status lirf_gemm_engine_set(lirf_ctx *ctx, lirf_gemm_engine engine);
