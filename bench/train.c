@@ -58,16 +58,24 @@ int main(int argc, char **argv) {
     }
     size_t static_bytes = lirf_ctx_stats(ctx)->bytes_in_use;
     double t0 = 0, first_step = 0, setup = 0;
+    size_t first_peak = 0; /* over the warm-up steps (the first one grows the arena) */
     size_t saved = 0, arena = 0; /* elements: forward activations; whole step */
     for (int it = 0; it < warm + steps; it++) {
         if (it == 0) setup = lirf_now() - t_launch;
+        /* the arena's reset first: after the first step it merges its chunks */
+        if ((st = lirf_arena_reset(ws))) {
+            fprintf(stderr, "bench_train: %s\n", lirf_error_message());
+            return 1;
+        }
         if (it == warm) {
             lirf_finish(ctx);
             lirf_profile_reset(ctx);
+            first_peak = lirf_ctx_stats(ctx)->bytes_peak;
+            lirf_ctx_reset_peak(ctx);
             t0 = lirf_now();
         }
         lirf_buf z, dz;
-        if ((st = lirf_arena_reset(ws)) || (st = lirf_net_zero_grads(n)) ||
+        if ((st = lirf_net_zero_grads(n)) ||
             (st = lirf_net_forward(n, ws, t, LIRF_MODE_TRAIN, x, N, &z)) ||
             ((saved = lirf_arena_used(ws)), 0) ||
             (st = lirf_softmax_ce_forward(ctx, l, LIRF_NOBUF, z, y, N, 10)) ||
@@ -79,7 +87,7 @@ int main(int argc, char **argv) {
             fprintf(stderr, "bench_train: %s\n", lirf_error_message());
             return 1;
         }
-        arena = lirf_arena_used(ws);
+        arena = lirf_arena_high(ws);
         if (it == 0) {
             lirf_finish(ctx);
             first_step = lirf_now() - t_launch;
@@ -93,20 +101,21 @@ int main(int argc, char **argv) {
     if (json) {
         printf("{\"arch\":\"%s\",\"width\":%d,\"input\":\"%d,%d,%d\",\"batch\":%d,\"ms_per_step\":%.2f,"
                "\"images_per_s\":%.1f,\"setup_s\":%.3f,\"first_step_s\":%.3f,\"peak_device_bytes\":%zu,"
+               "\"warmup_peak_device_bytes\":%zu,"
                "\"param_bytes\":%zu,\"saved_activation_bytes\":%zu,\"step_arena_bytes\":%zu,"
                "\"device\":\"%s\"}\n",
                lirf_arch_name(arch), W, C, H, Wd, N, dt * 1e3, N / dt, setup, first_step,
-               s->bytes_peak, np * 4, saved * 4, arena * 4, d->name);
+               s->bytes_peak, first_peak, np * 4, saved * 4, arena * 4, d->name);
     } else {
         double need = 3.0 * np * 4 + saved * 4.0;
         printf("%s width %d, %dx%dx%d, batch %d on %s: %.1f ms/step, %.1f images/s; launch to "
-               "first step %.2f s, to its end %.2f s; peak device memory %.1f MB = %.2fx of %.1f MB "
-               "(parameters, gradients and momentum %.1f MB + activations saved by the forward "
-               "pass %.1f MB); whole step's arena %.1f MB; buffers before the first step %.1f "
-               "MB\n",
+               "first step %.2f s, to its end %.2f s; peak device memory of a timed step %.1f MB = "
+               "%.2fx of %.1f MB (parameters, gradients and momentum %.1f MB + activations saved "
+               "by the forward pass %.1f MB); step's arena %.1f MB at most; peak over the "
+               "warm-up steps %.1f MB; buffers before the first step %.1f MB\n",
                lirf_arch_name(arch), W, C, H, Wd, N, d->name, dt * 1e3, N / dt, setup,
                first_step, s->bytes_peak / 1e6, s->bytes_peak / need, need / 1e6, 3.0 * np * 4 / 1e6,
-               saved * 4 / 1e6, arena * 4 / 1e6, static_bytes / 1e6);
+               saved * 4 / 1e6, arena * 4 / 1e6, first_peak / 1e6, static_bytes / 1e6);
     }
     if (prof) lirf_profile_report(ctx, stdout);
     lirf_tape_destroy(t);

@@ -647,25 +647,32 @@ lirf_status lirf_net_forward(lirf_net *n, lirf_arena *ws, lirf_tape *tape, lirf_
 /* ---- backward ---- */
 static int want_params(const pass *p) { return p->mode != LIRF_MODE_FROZEN; }
 
-/* dy -> dx through conv c (input x); dx optional */
-static lirf_status conv_bwd(pass *p, conv_l *c, lirf_buf dy, lirf_buf x, lirf_buf *dx) {
+/* dy -> dx through conv c (input x) into dxb (NOBUF: parameters only) */
+static lirf_status conv_bwd_into(pass *p, conv_l *c, lirf_buf dy, lirf_buf x, lirf_buf dxb) {
     lirf_net *n = p->n;
     c->s.N = p->N;
-    lirf_buf dxb = LIRF_NOBUF;
-    if (dx) {
-        LIRF_TRY(get(p, (size_t)p->N * c->s.C * c->s.H * c->s.W, &dxb));
-        *dx = dxb;
-    }
     int wp = want_params(p);
     return lirf_conv2d_backward(n->ctx, dxb, wp ? G(n, c->w) : LIRF_NOBUF,
                                 (wp && c->b >= 0) ? G(n, c->b) : LIRF_NOBUF, dy, x, T(n, c->w),
                                 &c->s);
 }
 
+/* the same into a new view *dx of the arena; dx optional */
+static lirf_status conv_bwd(pass *p, conv_l *c, lirf_buf dy, lirf_buf x, lirf_buf *dx) {
+    lirf_buf dxb = LIRF_NOBUF;
+    if (dx) {
+        LIRF_TRY(get(p, (size_t)p->N * c->s.C * c->s.H * c->s.W, &dxb));
+        *dx = dxb;
+    }
+    return conv_bwd_into(p, c, dy, x, dxb);
+}
+
+/* dy -> dx through batch norm b; *dx is a new view, or dy itself (in place)
+ * when it arrives as dy (every BN backward allows dx = dy) */
 static lirf_status bn_bwd(pass *p, bn_l *b, lirf_buf dy, lirf_buf x, lirf_buf m, lirf_buf s,
                           int HW, lirf_buf *dx) {
     lirf_net *n = p->n;
-    LIRF_TRY(get(p, (size_t)p->N * b->C * HW, dx));
+    if (dx->mem != dy.mem || dx->off != dy.off) LIRF_TRY(get(p, (size_t)p->N * b->C * HW, dx));
     if (p->mode == LIRF_MODE_TRAIN)
         return lirf_bn_backward(n->ctx, *dx, G(n, b->gamma), G(n, b->beta), dy, x, m, s,
                                 T(n, b->gamma), p->N, b->C, HW);
@@ -675,60 +682,83 @@ static lirf_status bn_bwd(pass *p, bn_l *b, lirf_buf dy, lirf_buf x, lirf_buf m,
                                   T(n, b->rmean), T(n, b->rvar), p->N, b->C, HW, BN_EPS);
 }
 
-static lirf_status block_bwd(pass *p, block_l *b, block_tape *t, lirf_buf dout, lirf_buf *dx) {
+/* dout -> the block's input gradient into dx (NOBUF: parameters only). The
+ * block's temporaries are released at the end (the caller took dx before).
+ * dout_owned: dout is this pass's own buffer, free to overwrite. */
+static lirf_status block_bwd_body(pass *p, block_l *b, block_tape *t, lirf_buf dout,
+                                  int dout_owned, lirf_buf dx) {
     lirf_ctx *ctx = p->n->ctx;
     int ohw = b->out_h * b->out_w;
     size_t nout = (size_t)p->N * b->out_c * ohw;
-    lirf_buf g, dt2, da1, dt1, dxm;
-    LIRF_TRY(get(p, nout, &g));
+    size_t nin = (size_t)p->N * b->in_c * b->in_h * b->in_w;
+    lirf_buf g, dt2 = LIRF_NOBUF, da1, dt1;
+    /* dout is dead after this: when it is the pass's own, g takes its place */
+    if (dout_owned) g = dout;
+    else LIRF_TRY(get(p, nout, &g));
     LIRF_TRY(lirf_relu_backward(ctx, g, dout, t->out, nout));
     LIRF_TRY(bn_bwd(p, &b->b2, g, t->t2, t->m2, t->s2, ohw, &dt2));
     LIRF_TRY(conv_bwd(p, &b->c2, dt2, t->a1, &da1));
     LIRF_TRY(lirf_relu_backward(ctx, da1, da1, t->a1, (size_t)p->N * b->mid_c * ohw));
+    dt1 = da1; /* in place: da1 is not needed after */
     LIRF_TRY(bn_bwd(p, &b->b1, da1, t->t1, t->m1, t->s1, ohw, &dt1));
-    size_t nin = (size_t)p->N * b->in_c * b->in_h * b->in_w;
-    if (!dx) {
-        /* nothing below needs the input gradient: parameters only */
-        LIRF_TRY(conv_bwd(p, &b->c1, dt1, t->x, NULL));
-        if (b->down) {
-            lirf_buf dtd;
-            LIRF_TRY(bn_bwd(p, &b->bd, g, t->td, t->md, t->sd, ohw, &dtd));
-            LIRF_TRY(conv_bwd(p, &b->cd, dtd, t->x, NULL));
-        }
-        return LIRF_OK;
-    }
-    LIRF_TRY(conv_bwd(p, &b->c1, dt1, t->x, &dxm));
+    /* without dx nothing below needs the input gradient: parameters only */
+    LIRF_TRY(conv_bwd_into(p, &b->c1, dt1, t->x, dx));
     if (b->down) {
-        lirf_buf dtd, dxs;
+        lirf_buf dtd = LIRF_NOBUF, dxs;
         LIRF_TRY(bn_bwd(p, &b->bd, g, t->td, t->md, t->sd, ohw, &dtd));
-        LIRF_TRY(conv_bwd(p, &b->cd, dtd, t->x, &dxs));
-        LIRF_TRY(lirf_add(ctx, dxm, dxm, dxs, nin));
-    } else {
-        LIRF_TRY(lirf_add(ctx, dxm, dxm, g, nin));
+        LIRF_TRY(conv_bwd(p, &b->cd, dtd, t->x, dx.mem ? &dxs : NULL));
+        if (dx.mem) LIRF_TRY(lirf_add(ctx, dx, dx, dxs, nin));
+    } else if (dx.mem) {
+        LIRF_TRY(lirf_add(ctx, dx, dx, g, nin));
     }
-    *dx = dxm;
     return LIRF_OK;
 }
 
-static lirf_status stage_bwd(pass *p, int s, stage_tape *t, lirf_buf dout, lirf_buf *dx) {
+static lirf_status block_bwd(pass *p, block_l *b, block_tape *t, lirf_buf dout, int dout_owned,
+                             lirf_buf dx) {
+    lirf_arena_pos mark = lirf_arena_mark(p->ws);
+    LIRF_TRY(block_bwd_body(p, b, t, dout, dout_owned, dx));
+    return lirf_arena_release(p->ws, mark);
+}
+
+/* dout -> the stage's input gradient: none when dx is NULL, else into *dx
+ * when dx->mem is set (ResNet-18, lirf_net_backward's ping-pong buffers),
+ * else into a new view. dout_owned: dout is this pass's own, free to
+ * overwrite (not the caller's). */
+static lirf_status stage_bwd(pass *p, int s, stage_tape *t, lirf_buf dout, int dout_owned,
+                             lirf_buf *dx) {
     lirf_net *n = p->n;
     stage_l *st = &n->st[s];
     lirf_ctx *ctx = n->ctx;
     int hw = st->in_h * st->in_w;
     int wp = want_params(p);
     if (n->cfg.arch == LIRF_ARCH_RESNET18) {
-        if (s == 0) {
-            size_t nout = (size_t)p->N * st->out_c * hw;
-            lirf_buf g, dt;
-            LIRF_TRY(get(p, nout, &g));
-            LIRF_TRY(lirf_relu_backward(ctx, g, dout, t->out, nout));
-            LIRF_TRY(bn_bwd(p, &st->bn, g, t->t, t->m, t->s, hw, &dt));
-            return conv_bwd(p, &st->conv, dt, t->x, dx);
-        }
+        /* the stage's input gradient first, then its temporaries, released
+         * at the end (the arena is a stack) */
         if (s <= 4) {
-            lirf_buf mid;
-            LIRF_TRY(block_bwd(p, &st->blocks[1], &t->b[1], dout, &mid));
-            return block_bwd(p, &st->blocks[0], &t->b[0], mid, dx);
+            lirf_buf dxb = LIRF_NOBUF;
+            if (dx) {
+                if (!dx->mem) LIRF_TRY(get(p, (size_t)p->N * st->in_c * hw, dx));
+                dxb = *dx;
+            }
+            lirf_arena_pos mark = lirf_arena_mark(p->ws);
+            if (s == 0) {
+                size_t nout = (size_t)p->N * st->out_c * hw;
+                lirf_buf g, dt;
+                if (dout_owned) g = dout;
+                else LIRF_TRY(get(p, nout, &g));
+                LIRF_TRY(lirf_relu_backward(ctx, g, dout, t->out, nout));
+                dt = g; /* in place */
+                LIRF_TRY(bn_bwd(p, &st->bn, g, t->t, t->m, t->s, hw, &dt));
+                LIRF_TRY(conv_bwd_into(p, &st->conv, dt, t->x, dxb));
+            } else {
+                block_l *b1 = &st->blocks[1];
+                lirf_buf mid;
+                LIRF_TRY(get(p, (size_t)p->N * b1->in_c * b1->in_h * b1->in_w, &mid));
+                LIRF_TRY(block_bwd(p, b1, &t->b[1], dout, dout_owned, mid));
+                LIRF_TRY(block_bwd(p, &st->blocks[0], &t->b[0], mid, 1, dxb));
+            }
+            return lirf_arena_release(p->ws, mark);
         }
         lirf_buf dpool;
         LIRF_TRY(get(p, (size_t)p->N * st->in_c, &dpool));
@@ -736,13 +766,13 @@ static lirf_status stage_bwd(pass *p, int s, stage_tape *t, lirf_buf dout, lirf_
                                       wp ? G(n, st->fc_b) : LIRF_NOBUF, dout, t->pooled,
                                       T(n, st->fc_w), p->N, st->in_c, n->cfg.classes));
         if (!dx) return LIRF_OK;
-        LIRF_TRY(get(p, (size_t)p->N * st->in_c * hw, dx));
+        if (!dx->mem) LIRF_TRY(get(p, (size_t)p->N * st->in_c * hw, dx));
         return lirf_gap_backward(ctx, *dx, dpool, p->N, st->in_c, hw);
     }
     if (s <= 2) {
         size_t nout = (size_t)p->N * st->out_c * st->out_h * st->out_w;
         size_t nmid = (size_t)p->N * st->out_c * hw;
-        lirf_buf g, du, dt;
+        lirf_buf g, du, dt = LIRF_NOBUF;
         LIRF_TRY(get(p, nout, &g));
         LIRF_TRY(lirf_relu_backward(ctx, g, dout, t->out, nout));
         LIRF_TRY(get(p, nmid, &du));
@@ -776,11 +806,28 @@ lirf_status lirf_net_backward(lirf_net *n, lirf_arena *ws, lirf_tape *tape, lirf
     LIRF_TRY(lirf_check_buf(dout, (size_t)tape->N * last->out_c * last->out_h * last->out_w,
                             "net_backward", "dout"));
     pass p = {n, ws, tape->mode, tape->N};
+    /* ResNet-18: the gradients between stages alternate between two buffers
+     * of the largest size, taken before any stage's temporaries, so each
+     * stage's output gradient reuses the memory of the one before last */
+    lirf_buf pp[2] = {LIRF_NOBUF, LIRF_NOBUF};
+    int resnet = n->cfg.arch == LIRF_ARCH_RESNET18;
+    if (resnet) {
+        size_t gmax = 0;
+        for (int s = n->cfg.first; s <= n->cfg.last; s++) {
+            size_t e = (size_t)tape->N * n->st[s].in_c * n->st[s].in_h * n->st[s].in_w;
+            if ((s > n->cfg.first || dx) && e > gmax) gmax = e;
+        }
+        int need = n->cfg.last - n->cfg.first + (dx != NULL); /* stages that pass one on */
+        for (int i = 0; i < 2 && i < need; i++) LIRF_TRY(get(&p, gmax, &pp[i]));
+    }
     lirf_buf g = dout;
-    for (int s = n->cfg.last; s >= n->cfg.first; s--) {
+    for (int s = n->cfg.last, k = 0; s >= n->cfg.first; s--, k ^= 1) {
         int need_dx = s > n->cfg.first || dx != NULL;
         lirf_buf next = LIRF_NOBUF;
-        LIRF_TRY(stage_bwd(&p, s, &tape->s[s], g, need_dx ? &next : NULL));
+        if (need_dx && resnet)
+            next = (lirf_buf){pp[k].mem, pp[k].off,
+                              (size_t)tape->N * n->st[s].in_c * n->st[s].in_h * n->st[s].in_w};
+        LIRF_TRY(stage_bwd(&p, s, &tape->s[s], g, s < n->cfg.last, need_dx ? &next : NULL));
         g = next;
     }
     if (dx) *dx = g;

@@ -3,7 +3,7 @@
  *
  * The batch runs in chunks of nb images so that the scratch stays bounded:
  * nb = max(1, min(N, limit / (max(CRS, K) * HoWo))) with CRS = C*R*S, where
- * limit is the element budget of one scratch slot, 64 Mi floats by default
+ * limit is the element budget of one scratch slot, 2 Mi floats (8 MiB) by default
  * and at most 2/5 of the device's largest allocation (CLBlast's temporary
  * buffer for the GEMM holds about two slots' worth; a slot grows to 1.25x);
  * also nb * HoWo < 2^22 (im2col indexes a chunk's columns in float) and
@@ -14,7 +14,9 @@
  * Scratch slots (L = nb * HoWo):
  *   0: col  (CRS, L)  im2col of the chunk's input
  *   1: tmp  (K, L)    forward GEMM output; in backward dyp, dy in GEMM layout
- *   2: dcol (CRS, L)  W^T x dyp, gathered into dx by col2im (backward with dx)
+ *   0: dcol (CRS, L)  W^T x dyp, gathered into dx by col2im (backward with dx;
+ *                     slot 0 again: the weight gradient's GEMM has read col
+ *                     by then, and the queue is in order)
  * Shortcuts: a 1x1, stride-1, unpadded ("pointwise") conv needs no im2col: col
  * is x permuted to GEMM layout and dx is dcol permuted back. With one image
  * per chunk (nb = 1) the GEMM layout (rows, HoWo) of an image is its NCHW
@@ -32,7 +34,11 @@
 
 #include "ops.h"
 
-#define CONV_CHUNK_DEFAULT ((size_t)64 << 20)
+/* 2 Mi floats: small enough that the scratch stays a small part of a training
+ * step's memory (bench_train: peak 1.41x of parameters, gradients, momentum
+ * and saved activations at width 64, batch 64, was 2.46x with 64 Mi), large
+ * enough that the GEMMs keep their speed (measured the same within noise). */
+#define CONV_CHUNK_DEFAULT ((size_t)2 << 20)
 #define CONV_MAX_PLANE (1LL << 22) /* (H + 2 pad) * (W + 2 pad) must stay below */
 
 static int out_size(long long in, long long pad, long long k, long long stride) {
@@ -300,13 +306,18 @@ lirf_status lirf_conv2d_backward(lirf_ctx *ctx, lirf_buf dx, lirf_buf dw, lirf_b
     /* the packed GEMM engine reads col^T packed: im2col writes it so */
     int packed = dw.mem && !pw && lirf_gemm_engine_get(ctx) == LIRF_GEMM_PACKED;
     lirf_buf col = LIRF_NOBUF, dyp = LIRF_NOBUF, dcol = LIRF_NOBUF; /* (CRS, L), (K, L), (CRS, L) */
-    if (dw.mem && !pw)
-        LIRF_TRY(lirf_scratch(ctx, 0,
-                              packed ? lirf_gemm_packed_b_elems(d.CRS, d.nb * d.HoWo)
-                                     : d.CRS * d.nb * d.HoWo,
-                              &col));
+    /* col and dcol share slot 0 (asked for once, at the larger size) */
+    size_t ncol = dw.mem && !pw ? (packed ? lirf_gemm_packed_b_elems(d.CRS, d.nb * d.HoWo)
+                                          : d.CRS * d.nb * d.HoWo)
+                                : 0;
+    size_t ndcol = dx.mem && !pw ? d.CRS * d.nb * d.HoWo : 0;
+    if (ncol || ndcol) {
+        lirf_buf slot;
+        LIRF_TRY(lirf_scratch(ctx, 0, ncol > ndcol ? ncol : ndcol, &slot));
+        if (ncol) col = slot;
+        if (ndcol) dcol = slot;
+    }
     if (!one) LIRF_TRY(lirf_scratch(ctx, 1, d.K * d.nb * d.HoWo, &dyp));
-    if (dx.mem && !pw) LIRF_TRY(lirf_scratch(ctx, 2, d.CRS * d.nb * d.HoWo, &dcol));
     cl_kernel kp, kdb = NULL;
     size_t wg = 1;
     LIRF_TRY(lirf_kernel_get(ctx, "conv", "nchw_to_gemm", &kp));

@@ -75,7 +75,8 @@ lirf_status lirf_bn_forward_train(lirf_ctx *ctx, lirf_buf y, lirf_buf save_mean,
 lirf_status lirf_bn_forward_infer(lirf_ctx *ctx, lirf_buf y, lirf_buf x, lirf_buf gamma,
                                   lirf_buf beta, lirf_buf running_mean, lirf_buf running_var,
                                   int N, int C, int HW, float eps);
-/* Training-mode backward: dx written, dgamma and dbeta accumulated. */
+/* Training-mode backward: dx written, dgamma and dbeta accumulated; dx may be
+ * dy (in place). */
 lirf_status lirf_bn_backward(lirf_ctx *ctx, lirf_buf dx, lirf_buf dgamma, lirf_buf dbeta,
                              lirf_buf dy, lirf_buf x, lirf_buf save_mean, lirf_buf save_invstd,
                              lirf_buf gamma, int N, int C, int HW);

@@ -113,6 +113,10 @@ const lirf_device_info *lirf_ctx_device(const lirf_ctx *ctx) { return &ctx->dev;
 cl_context lirf_ctx_context(const lirf_ctx *ctx) { return ctx->context; }
 cl_command_queue lirf_ctx_queue(const lirf_ctx *ctx) { return ctx->queue; }
 const lirf_stats *lirf_ctx_stats(const lirf_ctx *ctx) { return &ctx->stats; }
+
+void lirf_ctx_reset_peak(lirf_ctx *ctx) {
+    if (ctx) ctx->stats.bytes_peak = ctx->stats.bytes_in_use;
+}
 const char *lirf_ctx_cache_dir(const lirf_ctx *ctx) { return ctx->cache_dir; }
 
 lirf_status lirf_finish(lirf_ctx *ctx) {
@@ -263,7 +267,8 @@ struct lirf_arena {
     lirf_buf chunks[ARENA_MAX_CHUNKS];
     size_t nchunks;
     size_t cur, used; /* current chunk, elements used in it */
-    size_t pass_total; /* elements handed out this pass */
+    size_t pass_total; /* elements in use this pass (handed out less released) */
+    size_t high;       /* the most pass_total has been since the reset */
 };
 
 lirf_status lirf_arena_create(lirf_ctx *ctx, size_t initial_elems, lirf_arena **out) {
@@ -311,19 +316,33 @@ lirf_status lirf_arena_get(lirf_arena *a, size_t n, lirf_buf *out) {
     *out = (lirf_buf){a->chunks[a->cur].mem, a->used, n};
     a->used += rounded;
     a->pass_total += rounded;
+    if (a->pass_total > a->high) a->high = a->pass_total;
+    return LIRF_OK;
+}
+
+lirf_arena_pos lirf_arena_mark(const lirf_arena *a) {
+    return a ? (lirf_arena_pos){a->cur, a->used, a->pass_total} : (lirf_arena_pos){0, 0, 0};
+}
+
+lirf_status lirf_arena_release(lirf_arena *a, lirf_arena_pos m) {
+    if (!a) return LIRF_FAIL(LIRF_E_NULL, "lirf_arena_release: NULL arena");
+    if (m.lin > a->pass_total || m.cur > a->cur || (m.cur == a->cur && m.used > a->used))
+        return LIRF_FAIL(LIRF_E_INVALID, "lirf_arena_release: the mark is not below the current "
+                                         "position (released twice, or from another pass)");
+    a->cur = m.cur, a->used = m.used, a->pass_total = m.lin;
     return LIRF_OK;
 }
 
 lirf_status lirf_arena_reset(lirf_arena *a) {
     if (!a) return LIRF_FAIL(LIRF_E_NULL, "lirf_arena_reset: NULL arena");
     if (a->nchunks > 1) {
-        /* Merge: one chunk of exactly what the last pass asked for (the same
-         * sequence of requests fits it back to back; the chunks themselves
-         * hold up to twice that, from the geometric growth). */
-        size_t total = a->pass_total;
+        /* Merge: one chunk of the pass's high-water mark (the same sequence
+         * of requests and releases fits it back to back; the chunks
+         * themselves hold up to twice that, from the geometric growth). */
+        size_t total = a->high;
         size_t cap = a->ctx->dev.max_alloc ? (size_t)(a->ctx->dev.max_alloc / sizeof(float)) : 0;
         if (total == 0 || (cap && total > cap)) { /* keep the chunks: the next pass fits them */
-            a->cur = a->used = a->pass_total = 0;
+            a->cur = a->used = a->pass_total = a->high = 0;
             return LIRF_OK;
         }
         for (size_t i = 0; i < a->nchunks; i++) lirf_buf_free(a->ctx, &a->chunks[i]);
@@ -331,13 +350,15 @@ lirf_status lirf_arena_reset(lirf_arena *a) {
         LIRF_TRY(lirf_buf_alloc(a->ctx, total, &a->chunks[0]));
         a->nchunks = 1;
     }
-    a->cur = a->used = a->pass_total = 0;
+    a->cur = a->used = a->pass_total = a->high = 0;
     return LIRF_OK;
 }
 
 size_t lirf_arena_chunks(const lirf_arena *a) { return a ? a->nchunks : 0; }
 
 size_t lirf_arena_used(const lirf_arena *a) { return a ? a->pass_total : 0; }
+
+size_t lirf_arena_high(const lirf_arena *a) { return a ? a->high : 0; }
 
 void lirf_arena_destroy(lirf_arena *a) {
     if (!a) return;

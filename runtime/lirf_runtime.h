@@ -129,6 +129,8 @@ const lirf_device_info *lirf_ctx_device(const lirf_ctx *ctx);
 cl_context lirf_ctx_context(const lirf_ctx *ctx);
 cl_command_queue lirf_ctx_queue(const lirf_ctx *ctx);
 const lirf_stats *lirf_ctx_stats(const lirf_ctx *ctx);
+/* bytes_peak = bytes_in_use: the peak from here on (e.g. of steady steps). */
+void lirf_ctx_reset_peak(lirf_ctx *ctx);
 const char *lirf_ctx_cache_dir(const lirf_ctx *ctx); /* "" when caching is off */
 lirf_status lirf_finish(lirf_ctx *ctx);
 
@@ -169,16 +171,25 @@ lirf_status lirf_buf_copy(lirf_ctx *ctx, lirf_buf dst, lirf_buf src, size_t n);
 lirf_status lirf_scratch(lirf_ctx *ctx, int slot, size_t n, lirf_buf *out);
 
 /* Arena: bump allocation of views for the activations of a step. After
- * lirf_arena_reset the same sequence of requests returns the same views; when
- * a pass needed more than one chunk, reset merges them into one, so from the
- * second pass on nothing is allocated. */
+ * lirf_arena_reset the same sequence of requests (and releases) returns the
+ * same views; when a pass needed more than one chunk, reset merges them into
+ * one of the pass's high-water mark, so from the second pass on nothing is
+ * allocated. lirf_arena_release(a, m) gives back every view handed out since
+ * lirf_arena_mark(a) returned m (a stack discipline: the backward pass frees
+ * a block's temporaries); the queue is in order, so work already enqueued on
+ * the released views runs before anything enqueued on their reuse. */
 typedef struct lirf_arena lirf_arena;
+typedef struct { size_t cur, used, lin; } lirf_arena_pos;
 lirf_status lirf_arena_create(lirf_ctx *ctx, size_t initial_elems, lirf_arena **out);
 lirf_status lirf_arena_get(lirf_arena *a, size_t n, lirf_buf *out);
 lirf_status lirf_arena_reset(lirf_arena *a);
+lirf_arena_pos lirf_arena_mark(const lirf_arena *a);
+lirf_status lirf_arena_release(lirf_arena *a, lirf_arena_pos m);
 size_t lirf_arena_chunks(const lirf_arena *a);
-/* Elements handed out since the last reset (each request rounded up to 64). */
+/* Elements in use now, and at most since the last reset (each request rounded
+ * up to 64). */
 size_t lirf_arena_used(const lirf_arena *a);
+size_t lirf_arena_high(const lirf_arena *a);
 void lirf_arena_destroy(lirf_arena *a);
 
 /* ---- programs and kernels ----------------------------------------------- */

@@ -205,6 +205,15 @@ START_TEST(bn_backward_matches_reference) {
         tbuf_get(&bdb, g, C);
         ck_assert_close("bn_backward dbeta", g, db, C, atol, 1e-4);
         ck_assert(tbuf_guards_ok(&bdx) && tbuf_guards_ok(&bdg) && tbuf_guards_ok(&bdb));
+        /* in place (dx = dy, as the network's backward does): the same dx */
+        double *got2 = dalloc(n);
+        tbuf_get(&bdx, got, n);
+        ck_assert_int_eq(lirf_bn_backward(ctx, bdy.v, bdg.v, bdb.v, bdy.v, bx.v, bsm.v, bsi.v,
+                                          bg.v, N, C, HW),
+                         LIRF_OK);
+        tbuf_get(&bdy, got2, n);
+        for (size_t i = 0; i < n; i++) ck_assert_msg(got2[i] == got[i], "in place differs at %zu", i);
+        free(got2);
         tbuf_free(&bx), tbuf_free(&bdy), tbuf_free(&bdx), tbuf_free(&bg);
         tbuf_free(&bsm), tbuf_free(&bsi), tbuf_free(&bdg), tbuf_free(&bdb);
         free(x), free(dy), free(dx), free(got);

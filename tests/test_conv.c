@@ -250,6 +250,9 @@ END_TEST
  * GEMM has K = 2.9 M, which CLBlast gets wrong on Mesa rusticl (llvmpipe). */
 START_TEST(large_plane_chunks) {
     lirf_ctx *ctx = tctx();
+    /* a scratch budget that would take all 3 images (64 Mi floats): the 2^22
+     * bound is what splits them */
+    setenv("LIRF_CONV_CHUNK_ELEMS", "67108864", 1);
     lirf_conv_shape s = {3, 1, 1200, 1200, 1, 3, 3, 1, 1};
     conv_sizes z = sizes_of(&s);
     trng r = {210};
@@ -269,6 +272,7 @@ START_TEST(large_plane_chunks) {
                      LIRF_OK);
     ck_assert_msg(gemm_calls() - g0 == 2 * 2, "%llu GEMMs, want 4 (2 chunks)",
                   (unsigned long long)(gemm_calls() - g0));
+    unsetenv("LIRF_CONV_CHUNK_ELEMS");
     tbuf_get(&by, got, z.y);
     ck_assert_close("large y", got, y, z.y, ATOL_Y, RTOL_Y);
     tbuf_get(&bdx, got, z.x);
