@@ -4,8 +4,8 @@
  * sums a fixed subset of the channel's cnt = N*HW elements (BN_SHARE), then a
  * tree reduction in local memory: the result does not depend on scheduling.
  * The local size is a power of two chosen by the host. The element-wise
- * kernels run on the range (HW, N*C): the channel is uniform along dimension
- * 0, so no division per element. A group beyond C (none
+ * kernels run on the range (ceil(HW / 16), N*C), 16 pixels of one channel per
+ * work-item: no division per element. A group beyond C (none
  * with the host's exact global size) does no work but still reaches every
  * barrier: no early return before a barrier (PoCL hangs on that). */
 
@@ -89,21 +89,32 @@ __kernel void bn_stats(__global float *save_mean, int sm_off, __global float *sa
     }
 }
 
-/* y = (x - mean) * invstd * gamma + beta, one work item per element, range
- * (HW, rows = N*C). With
+/* y = (x - mean) * invstd * gamma + beta, rows = N*C. With
  * from_var != 0, sv holds variances and invstd = 1/sqrt(sv + eps) (inference);
  * otherwise sv holds invstd (training). */
+/* The element-wise kernels take 16 pixels of a row (n, c) per work-item, as
+ * one 16-wide vector (fewer at the row's end): range (ceil(HW / 16), rows). */
+#define ROW16_SETUP(rows)                                                 \
+    int p0 = get_global_id(0) * 16, row = get_global_id(1);               \
+    if (p0 >= HW || row >= (rows)) return;                                \
+    int c = row % C, i0 = row * HW + p0, cnt16 = min(16, HW - p0);
+
 __kernel void bn_normalize(__global float *y, int y_off, __global const float *x, int x_off,
                            __global const float *mean, int m_off, __global const float *sv,
                            int sv_off, __global const float *gamma, int g_off,
                            __global const float *beta, int b_off, float eps, int from_var,
                            int C, int HW, int rows) {
-    int p = get_global_id(0), row = get_global_id(1);
-    if (p >= HW || row >= rows) return;
-    int c = row % C, i = row * HW + p;
+    ROW16_SETUP(rows)
     float v = sv[sv_off + c];
     float invstd = from_var ? 1.0f / sqrt(v + eps) : v;
-    y[y_off + i] = (x[x_off + i] - mean[m_off + c]) * invstd * gamma[g_off + c] + beta[b_off + c];
+    float m = mean[m_off + c], g = gamma[g_off + c], bt = beta[b_off + c];
+    __global const float *xs = x + x_off + i0;
+    __global float *ys = y + y_off + i0;
+    if (cnt16 == 16) {
+        vstore16((vload16(0, xs) - m) * invstd * g + bt, 0, ys);
+    } else {
+        for (int j = 0; j < cnt16; j++) ys[j] = (xs[j] - m) * invstd * g + bt;
+    }
 }
 
 /* Backward reduction, one work-group per channel: sdy = sum(dy),
@@ -153,31 +164,43 @@ __kernel void bn_backward_reduce(__global float *dgamma, int dg_off, __global fl
     }
 }
 
-/* Training dx = gamma * invstd / cnt * (cnt * dy - sdy - xhat * sdyx), one work
- * item per element, range (HW, N*C); sums from bn_backward_reduce. */
+/* Training dx = gamma * invstd / cnt * (cnt * dy - sdy - xhat * sdyx); sums
+ * from bn_backward_reduce. */
 __kernel void bn_backward_dx(__global float *dx, int dx_off, __global const float *dy, int dy_off,
                              __global const float *x, int x_off, __global const float *sums,
                              int s_off, __global const float *mean, int m_off,
                              __global const float *invstd, int is_off,
                              __global const float *gamma, int g_off, int N, int C, int HW) {
-    int p = get_global_id(0), row = get_global_id(1);
-    if (p >= HW || row >= N * C) return;
-    int c = row % C, i = row * HW + p;
+    ROW16_SETUP(N * C)
     float cnt = (float)(N * HW);
-    float is = invstd[is_off + c];
-    float xhat = (x[x_off + i] - mean[m_off + c]) * is;
+    float is = invstd[is_off + c], m = mean[m_off + c];
     float sdy = sums[s_off + 2 * c], sdyx = sums[s_off + 2 * c + 1];
-    dx[dx_off + i] = gamma[g_off + c] * is / cnt * (cnt * dy[dy_off + i] - sdy - xhat * sdyx);
+    float k = gamma[g_off + c] * is / cnt;
+    __global const float *xs = x + x_off + i0, *dys = dy + dy_off + i0;
+    __global float *dxs = dx + dx_off + i0;
+    if (cnt16 == 16) {
+        float16 xhat = (vload16(0, xs) - m) * is;
+        vstore16(k * (cnt * vload16(0, dys) - sdy - xhat * sdyx), 0, dxs);
+    } else {
+        for (int j = 0; j < cnt16; j++) {
+            float xhat = (xs[j] - m) * is;
+            dxs[j] = k * (cnt * dys[j] - sdy - xhat * sdyx);
+        }
+    }
 }
 
-/* Inference dx = dy * gamma / sqrt(running_var + eps), one work item per
- * element, range (HW, rows = N*C). */
+/* Inference dx = dy * gamma / sqrt(running_var + eps), rows = N*C. */
 __kernel void bn_backward_infer_dx(__global float *dx, int dx_off, __global const float *dy,
                                    int dy_off, __global const float *gamma, int g_off,
                                    __global const float *running_var, int rv_off, float eps, int C,
                                    int HW, int rows) {
-    int p = get_global_id(0), row = get_global_id(1);
-    if (p >= HW || row >= rows) return;
-    int c = row % C, i = row * HW + p;
-    dx[dx_off + i] = dy[dy_off + i] * gamma[g_off + c] / sqrt(running_var[rv_off + c] + eps);
+    ROW16_SETUP(rows)
+    float k = gamma[g_off + c] / sqrt(running_var[rv_off + c] + eps);
+    __global const float *dys = dy + dy_off + i0;
+    __global float *dxs = dx + dx_off + i0;
+    if (cnt16 == 16) {
+        vstore16(vload16(0, dys) * k, 0, dxs);
+    } else {
+        for (int j = 0; j < cnt16; j++) dxs[j] = dys[j] * k;
+    }
 }

@@ -136,25 +136,41 @@ __kernel void im2col_dw(PACKED_ARGS, float inv_rs, float inv_s) {
     pk[pk_off + k0 * Np + np * kc * 32 + (j - k0) * 32 + nn] = v;
 }
 
-/* y (nb,K,HoWo) = tmp (K, nb*HoWo) permuted, + b[k] when has_bias; range
- * (HoWo, K, nb). */
+/* The permutes between NCHW (nb,K,HoWo) and GEMM layout (K, nb*HoWo) move 16
+ * pixels per work-item, as one 16-wide vector (fewer at the plane's end):
+ * range (ceil(HoWo / 16), K, nb). */
+
+/* y = tmp permuted, + b[k] when has_bias. */
 __kernel void gemm_to_nchw(__global float *y, int y_off, __global const float *tmp, int tmp_off,
                            __global const float *b, int b_off, int has_bias, int nb, int K,
                            int HoWo) {
-    int p = get_global_id(0), k = get_global_id(1), img = get_global_id(2);
-    if (p >= HoWo || k >= K || img >= nb) return;
-    float v = tmp[tmp_off + (k * nb + img) * HoWo + p];
-    if (has_bias) v += b[b_off + k];
-    y[y_off + (img * K + k) * HoWo + p] = v;
+    int p0 = get_global_id(0) * 16, k = get_global_id(1), img = get_global_id(2);
+    if (p0 >= HoWo || k >= K || img >= nb) return;
+    __global const float *src = tmp + tmp_off + (k * nb + img) * HoWo + p0;
+    __global float *dst = y + y_off + (img * K + k) * HoWo + p0;
+    float bias = has_bias ? b[b_off + k] : 0.0f;
+    if (p0 + 16 <= HoWo) {
+        float16 v = vload16(0, src);
+        if (has_bias) v += bias;
+        vstore16(v, 0, dst);
+    } else {
+        for (int j = 0; p0 + j < HoWo; j++) dst[j] = has_bias ? src[j] + bias : src[j];
+    }
 }
 
-/* dyp (K, nb*HoWo) = dy (nb,K,HoWo) permuted; range (HoWo, K, nb). Also the
- * im2col of a 1x1, stride 1, unpadded convolution (K = C). */
+/* dyp = dy permuted. Also the im2col of a 1x1, stride 1, unpadded
+ * convolution (K = C). */
 __kernel void nchw_to_gemm(__global float *dyp, int dyp_off, __global const float *dy, int dy_off,
                            int nb, int K, int HoWo) {
-    int p = get_global_id(0), k = get_global_id(1), img = get_global_id(2);
-    if (p >= HoWo || k >= K || img >= nb) return;
-    dyp[dyp_off + (k * nb + img) * HoWo + p] = dy[dy_off + (img * K + k) * HoWo + p];
+    int p0 = get_global_id(0) * 16, k = get_global_id(1), img = get_global_id(2);
+    if (p0 >= HoWo || k >= K || img >= nb) return;
+    __global const float *src = dy + dy_off + (img * K + k) * HoWo + p0;
+    __global float *dst = dyp + dyp_off + (k * nb + img) * HoWo + p0;
+    if (p0 + 16 <= HoWo) {
+        vstore16(vload16(0, src), 0, dst);
+    } else {
+        for (int j = 0; p0 + j < HoWo; j++) dst[j] = src[j];
+    }
 }
 
 /* db[k] += sum_j dyp[k, j0 + j], j < n, for the rows k of dyp (K, ld). One

@@ -42,11 +42,14 @@ static int share_lp(int HW, size_t wg) {
     return lp;
 }
 
-/* An element-wise kernel over the range (HW, rows): the local size is (l0, 1)
- * with l0 the largest power of two (within the kernel's limit) that rounds HW
- * up by at most 1/8, else 1. */
+/* An element-wise kernel over the range (ceil(HW / 16), rows): the local size
+ * is (l0, l1) with l0 the largest power of two (within the kernel's limit)
+ * that rounds the first up by at most 1/8, else 1, and l1 the largest power of two that divides
+ * rows and keeps l0 * l1 within the limit (a CPU driver pays per group: 64
+ * items a group made these kernels 2-3x slower than the reductions). */
 static lirf_status launch_rows(lirf_ctx *ctx, cl_kernel k, const char *label, int HW,
                                size_t rows) {
+    HW = (HW + 15) / 16; /* work-items along a row: 16 pixels each (bn.cl) */
     size_t wg, l0 = 1;
     LIRF_TRY(lirf_kernel_wg(ctx, k, 256, &wg));
     for (size_t l = 2; l <= wg; l *= 2) {
@@ -54,7 +57,9 @@ static lirf_status launch_rows(lirf_ctx *ctx, cl_kernel k, const char *label, in
         if (padded * 8 <= (size_t)HW * 9) l0 = l;
         if (l >= (size_t)HW) break;
     }
-    size_t gws[2] = {(size_t)HW, rows}, lws[2] = {l0, 1};
+    size_t l1 = 1;
+    while (l0 * l1 * 2 <= wg && rows % (l1 * 2) == 0) l1 *= 2;
+    size_t gws[2] = {(size_t)HW, rows}, lws[2] = {l0, l1};
     return lirf_launch(ctx, k, label, 2, gws, lws);
 }
 

@@ -172,7 +172,8 @@ static lirf_status im2col(lirf_ctx *ctx, lirf_buf col, lirf_buf x, int nb,
     if (is_pointwise(s)) {
         LIRF_TRY(lirf_kernel_get(ctx, "conv", "nchw_to_gemm", &k));
         LIRF_TRY(lirf_set_args(ctx, k, "bbiii", col, x, nb, s->C, Ho * Wo));
-        return launch3(ctx, k, "conv2d/im2col", (size_t)Ho * Wo, (size_t)s->C, (size_t)nb, 0);
+        return launch3(ctx, k, "conv2d/im2col", ((size_t)Ho * Wo + 15) / 16, (size_t)s->C,
+                       (size_t)nb, 0);
     }
     int taps = s->R > s->S ? s->R : s->S;
     const char *name = taps == 1 ? "im2col_k1" : taps <= 3 ? "im2col_k3" : "im2col";
@@ -222,8 +223,8 @@ static lirf_status col2im(lirf_ctx *ctx, lirf_buf dx, lirf_buf dcol, int nb,
     if (is_pointwise(s)) {
         LIRF_TRY(lirf_kernel_get(ctx, "conv", "gemm_to_nchw", &k));
         LIRF_TRY(lirf_set_args(ctx, k, "bboiiii", dx, dcol, LIRF_NOBUF, 0, nb, s->C, Ho * Wo));
-        return launch3(ctx, k, "conv2d_backward/col2im", (size_t)Ho * Wo, (size_t)s->C,
-                       (size_t)nb, 0);
+        return launch3(ctx, k, "conv2d_backward/col2im", ((size_t)Ho * Wo + 15) / 16,
+                       (size_t)s->C, (size_t)nb, 0);
     }
     /* stride 1 up to 3x3: every tap, unrolled; else the taps reaching a pixel,
      * at most tmax per dimension */
@@ -264,6 +265,11 @@ lirf_status lirf_conv2d_forward(lirf_ctx *ctx, lirf_buf y, lirf_buf x, lirf_buf 
     if (!direct_y) LIRF_TRY(lirf_scratch(ctx, 1, d.K * d.nb * d.HoWo, &tmp));
     cl_kernel kp;
     LIRF_TRY(lirf_kernel_get(ctx, "conv", "gemm_to_nchw", &kp));
+    lirf_buf wp = LIRF_NOBUF; /* w packed once for every chunk */
+    if (packed) {
+        LIRF_TRY(lirf_scratch(ctx, LIRF_SCRATCH_CONV_W, lirf_gemm_packed_a_elems(d.K, d.CRS), &wp));
+        LIRF_TRY(lirf_gemm_pack_a(ctx, LIRF_NO_TRANS, d.K, d.CRS, w, d.CRS, wp));
+    }
 
     for (size_t n0 = 0; n0 < d.N; n0 += d.nb) {
         size_t nb = d.N - n0 < d.nb ? d.N - n0 : d.nb, L = nb * d.HoWo;
@@ -271,8 +277,7 @@ lirf_status lirf_conv2d_forward(lirf_ctx *ctx, lirf_buf y, lirf_buf x, lirf_buf 
         if (direct_y) tmp = yc;
         if (packed) {
             LIRF_TRY(im2col_packed(ctx, col, xc, (int)nb, s, 0));
-            LIRF_TRY(lirf_gemm_prepacked_b(ctx, LIRF_NO_TRANS, d.K, L, d.CRS, 1.0f, w, d.CRS, col,
-                                           0.0f, tmp, L));
+            LIRF_TRY(lirf_gemm_prepacked_ab(ctx, d.K, L, d.CRS, 1.0f, wp, col, 0.0f, tmp, L));
         } else {
             if (direct_x) col = xc;
             else LIRF_TRY(im2col(ctx, col, xc, (int)nb, s));
@@ -282,7 +287,7 @@ lirf_status lirf_conv2d_forward(lirf_ctx *ctx, lirf_buf y, lirf_buf x, lirf_buf 
         if (direct_y) continue;
         LIRF_TRY(lirf_set_args(ctx, kp, "bboiiii", yc, tmp, b, b.mem != NULL, (int)nb, s->K,
                                (int)d.HoWo));
-        LIRF_TRY(launch3(ctx, kp, "conv2d_forward/gemm_to_nchw", d.HoWo, d.K, nb, 0));
+        LIRF_TRY(launch3(ctx, kp, "conv2d_forward/gemm_to_nchw", (d.HoWo + 15) / 16, d.K, nb, 0));
     }
     return LIRF_OK;
 }
@@ -321,6 +326,12 @@ lirf_status lirf_conv2d_backward(lirf_ctx *ctx, lirf_buf dx, lirf_buf dw, lirf_b
     cl_kernel kp, kdb = NULL;
     size_t wg = 1;
     LIRF_TRY(lirf_kernel_get(ctx, "conv", "nchw_to_gemm", &kp));
+    /* w^T packed once for every chunk's dcol */
+    lirf_buf wtp = LIRF_NOBUF;
+    if (dx.mem && lirf_gemm_engine_get(ctx) == LIRF_GEMM_PACKED) {
+        LIRF_TRY(lirf_scratch(ctx, LIRF_SCRATCH_CONV_W, lirf_gemm_packed_a_elems(d.CRS, d.K), &wtp));
+        LIRF_TRY(lirf_gemm_pack_a(ctx, LIRF_TRANS, d.CRS, d.K, w, d.CRS, wtp));
+    }
     if (db.mem) {
         LIRF_TRY(lirf_kernel_get(ctx, "conv", "row_sum_acc", &kdb));
         LIRF_TRY(lirf_kernel_wg(ctx, kdb, 256, &wg));
@@ -337,7 +348,8 @@ lirf_status lirf_conv2d_backward(lirf_ctx *ctx, lirf_buf dx, lirf_buf dw, lirf_b
             dyp = dyc;
         } else {
             LIRF_TRY(lirf_set_args(ctx, kp, "bbiii", dyp, dyc, (int)nb, s->K, (int)d.HoWo));
-            LIRF_TRY(launch3(ctx, kp, "conv2d_backward/nchw_to_gemm", d.HoWo, d.K, nb, 0));
+            LIRF_TRY(launch3(ctx, kp, "conv2d_backward/nchw_to_gemm", (d.HoWo + 15) / 16, d.K, nb,
+                             0));
         }
         /* dw (K, CRS) += dyp (K, L) x col^T (L, CRS) */
         if (packed)
@@ -356,8 +368,12 @@ lirf_status lirf_conv2d_backward(lirf_ctx *ctx, lirf_buf dx, lirf_buf dw, lirf_b
         if (dx.mem) {
             /* dcol (CRS, L) = w^T (CRS, K) x dyp (K, L) */
             if (pw) dcol = dxc;
-            LIRF_TRY(lirf_gemm(ctx, LIRF_TRANS, LIRF_NO_TRANS, d.CRS, L, d.K, 1.0f, w, d.CRS, dyp,
-                               L, 0.0f, dcol, L));
+            if (wtp.mem)
+                LIRF_TRY(lirf_gemm_prepacked_a(ctx, LIRF_NO_TRANS, d.CRS, L, d.K, 1.0f, wtp, dyp, L,
+                                               0.0f, dcol, L));
+            else
+                LIRF_TRY(lirf_gemm(ctx, LIRF_TRANS, LIRF_NO_TRANS, d.CRS, L, d.K, 1.0f, w, d.CRS,
+                                   dyp, L, 0.0f, dcol, L));
             if (!pw) LIRF_TRY(col2im(ctx, dxc, dcol, (int)nb, s));
         }
     }

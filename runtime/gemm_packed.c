@@ -94,28 +94,55 @@ size_t lirf_gemm_packed_b_elems(size_t N, size_t K) {
     return (N + NR - 1) / NR * NR * K;
 }
 
-/* C = alpha op(A) op(B) + beta C with op(B) read from B (tb) or, when bp.mem,
- * from its packed form (lirf_gemm_prepacked_b). */
-static lirf_status packed_gemm(lirf_ctx *ctx, lirf_trans ta, lirf_trans tb, size_t M, size_t N,
-                               size_t K, float alpha, lirf_buf A, size_t lda, lirf_buf B,
-                               size_t ldb, lirf_buf bp, float beta, lirf_buf C, size_t ldc) {
-    int mr = rows_per_tile(M);
-    size_t mp = (M + (size_t)mr - 1) / (size_t)mr, np = (N + NR - 1) / NR;
-    size_t slice = lirf_gemm_packed_slice(K);
-    /* the kernels index with int: sizes, leading dimensions, view offsets and
-     * the packed slices (size_t only for the products) */
-    if (!fits_int(M + (size_t)mr) || !fits_int(N + NR) || !fits_int(K) || !fits_int(lda) ||
+size_t lirf_gemm_packed_a_elems(size_t M, size_t K) {
+    size_t mr = (size_t)rows_per_tile(M);
+    return (M + mr - 1) / mr * mr * K;
+}
+
+/* The int-range checks of the kernels' indices (size_t only for products). */
+static lirf_status check_ranges(size_t M, size_t N, size_t K, size_t lda, size_t ldb, size_t ldc,
+                                lirf_buf A, lirf_buf B, lirf_buf C, lirf_buf ap, lirf_buf bp) {
+    size_t mr = (size_t)rows_per_tile(M), slice = lirf_gemm_packed_slice(K);
+    size_t mpad = (M + mr - 1) / mr * mr, npad = (N + NR - 1) / NR * NR;
+    if (!fits_int(M + mr) || !fits_int(N + NR) || !fits_int(K) || !fits_int(lda) ||
         !fits_int(ldb) || !fits_int(ldc) || !fits_int(A.off) || !fits_int(B.off) ||
-        !fits_int(C.off) || !fits_int(bp.off + np * NR * K) ||
-        mp * (size_t)mr > (size_t)INT_MAX / slice || np * NR > (size_t)INT_MAX / slice)
+        !fits_int(C.off) || mpad > (size_t)INT_MAX / K || npad > (size_t)INT_MAX / K ||
+        !fits_int(ap.off + mpad * K) || !fits_int(bp.off + npad * K) ||
+        mpad > (size_t)INT_MAX / slice || npad > (size_t)INT_MAX / slice)
         return LIRF_FAIL(LIRF_E_INVALID,
                          "gemm (packed engine): M %zu, N %zu, K %zu or a leading dimension or "
                          "offset is beyond int range (use LIRF_GEMM=clblast)", M, N, K);
-    lirf_buf pa, pb = bp;
-    LIRF_TRY(lirf_scratch(ctx, LIRF_SCRATCH_PACK_A, mp * (size_t)mr * slice, &pa));
+    return LIRF_OK;
+}
+
+/* Packs the slice k0 .. k0+kc-1 of op(A) (M,K) into pa, mr rows a panel. */
+static lirf_status pack_a_slice(lirf_ctx *ctx, cl_kernel kpa, lirf_buf pa, lirf_trans ta,
+                                size_t M, size_t k0, size_t kc, lirf_buf A, size_t lda, int mr) {
+    /* op(A)(m, k0 + kk) is at A + k0 (not transposed) or A + k0 * lda */
+    lirf_buf as = {A.mem, A.off + (ta ? k0 * lda : k0), A.n};
+    if (!fits_int(as.off))
+        return LIRF_FAIL(LIRF_E_INVALID, "gemm (packed engine): offset beyond int range");
+    LIRF_TRY(lirf_set_args(ctx, kpa, "bbiiiii", pa, as, (int)lda, (int)ta, (int)M, (int)kc, mr));
+    size_t mp = (M + (size_t)mr - 1) / (size_t)mr, gws[2] = {kc, mp};
+    return lirf_launch(ctx, kpa, "gemm/pack_a", 2, gws, NULL);
+}
+
+/* C = alpha op(A) op(B) + beta C with op(A) read from A (ta) or, when ap.mem,
+ * from its packed form (lirf_gemm_pack_a), and op(B) from B (tb) or, when
+ * bp.mem, from its packed form (lirf_gemm_prepacked_b's layout). */
+static lirf_status packed_gemm(lirf_ctx *ctx, lirf_trans ta, lirf_trans tb, size_t M, size_t N,
+                               size_t K, float alpha, lirf_buf A, size_t lda, lirf_buf ap,
+                               lirf_buf B, size_t ldb, lirf_buf bp, float beta, lirf_buf C,
+                               size_t ldc) {
+    int mr = rows_per_tile(M);
+    size_t mp = (M + (size_t)mr - 1) / (size_t)mr, np = (N + NR - 1) / NR;
+    size_t slice = lirf_gemm_packed_slice(K);
+    LIRF_TRY(check_ranges(M, N, K, lda, ldb, ldc, A, B, C, ap, bp));
+    lirf_buf pa = ap, pb = bp;
+    if (!ap.mem) LIRF_TRY(lirf_scratch(ctx, LIRF_SCRATCH_PACK_A, mp * (size_t)mr * slice, &pa));
     if (!bp.mem) LIRF_TRY(lirf_scratch(ctx, LIRF_SCRATCH_PACK_B, np * NR * slice, &pb));
-    cl_kernel kpa, kpb = NULL, km;
-    LIRF_TRY(lirf_kernel_get(ctx, "gemm", "gemm_pack_a", &kpa));
+    cl_kernel kpa = NULL, kpb = NULL, km;
+    if (!ap.mem) LIRF_TRY(lirf_kernel_get(ctx, "gemm", "gemm_pack_a", &kpa));
     if (!bp.mem) LIRF_TRY(lirf_kernel_get(ctx, "gemm", "gemm_pack_b", &kpb));
     LIRF_TRY(lirf_kernel_get(ctx, "gemm", mr == 12 ? "gemm_micro12" : "gemm_micro8", &km));
     /* dimension 0 walks the panels of the smaller packed operand, so that one
@@ -125,16 +152,11 @@ static lirf_status packed_gemm(lirf_ctx *ctx, lirf_trans ta, lirf_trans tb, size
     const char *label = class_label(ta, tb);
     for (size_t k0 = 0; k0 < K; k0 += slice) {
         size_t kc = K - k0 < slice ? K - k0 : slice;
-        /* op(A)(m, k0 + kk) is at A + k0 (not transposed) or A + k0 * lda */
-        lirf_buf as = {A.mem, A.off + (ta ? k0 * lda : k0), A.n};
-        if (!fits_int(as.off))
-            return LIRF_FAIL(LIRF_E_INVALID, "gemm (packed engine): offset beyond int range");
-        LIRF_TRY(lirf_set_args(ctx, kpa, "bbiiiii", pa, as, (int)lda, (int)ta, (int)M, (int)kc, mr));
-        size_t gws_a[2] = {kc, mp};
-        LIRF_TRY(lirf_launch(ctx, kpa, "gemm/pack_a", 2, gws_a, NULL));
-        lirf_buf bs = pb;
+        lirf_buf as = pa, bs = pb;
+        if (ap.mem) as.off = ap.off + k0 * mp * (size_t)mr; /* the slice's block */
+        else LIRF_TRY(pack_a_slice(ctx, kpa, pa, ta, M, k0, kc, A, lda, mr));
         if (bp.mem) {
-            bs.off = bp.off + k0 * np * NR; /* the slice's block of the packed B */
+            bs.off = bp.off + k0 * np * NR;
         } else {
             lirf_buf bsrc = {B.mem, B.off + (tb ? k0 : k0 * ldb), B.n};
             if (!fits_int(bsrc.off))
@@ -143,7 +165,7 @@ static lirf_status packed_gemm(lirf_ctx *ctx, lirf_trans ta, lirf_trans tb, size
             size_t gws_b[2] = {kc, np};
             LIRF_TRY(lirf_launch(ctx, kpb, tb ? "gemm/pack_b_t" : "gemm/pack_b", 2, gws_b, NULL));
         }
-        LIRF_TRY(lirf_set_args(ctx, km, "bbiiiffbii", pa, bs, (int)M, (int)N, (int)kc, (double)alpha,
+        LIRF_TRY(lirf_set_args(ctx, km, "bbiiiffbii", as, bs, (int)M, (int)N, (int)kc, (double)alpha,
                                (double)(k0 ? 1.0f : beta), C, (int)ldc, order));
         LIRF_TRY(lirf_launch(ctx, km, label, 2, gws_m, lws_m));
     }
@@ -154,25 +176,85 @@ static lirf_status packed_gemm(lirf_ctx *ctx, lirf_trans ta, lirf_trans tb, size
 lirf_status lirf_gemm_packed(lirf_ctx *ctx, lirf_trans ta, lirf_trans tb, size_t M, size_t N,
                              size_t K, float alpha, lirf_buf A, size_t lda, lirf_buf B, size_t ldb,
                              float beta, lirf_buf C, size_t ldc) {
-    return packed_gemm(ctx, ta, tb, M, N, K, alpha, A, lda, B, ldb, LIRF_NOBUF, beta, C, ldc);
+    return packed_gemm(ctx, ta, tb, M, N, K, alpha, A, lda, LIRF_NOBUF, B, ldb, LIRF_NOBUF, beta,
+                       C, ldc);
+}
+
+/* Checks shared by the prepacked entry points: A (when not packed: ta, lda),
+ * packed views large enough, C. */
+static lirf_status check_prepacked(lirf_ctx *ctx, size_t M, size_t N, size_t K, lirf_buf C,
+                                   size_t ldc) {
+    if (!ctx) return LIRF_FAIL(LIRF_E_NULL, "gemm: NULL context");
+    if (M == 0 || N == 0 || K == 0)
+        return LIRF_FAIL(LIRF_E_INVALID, "gemm: zero size (M %zu, N %zu, K %zu)", M, N, K);
+    if (!C.mem) return LIRF_FAIL(LIRF_E_NULL, "gemm: matrix C is NULL");
+    if (ldc < N || C.n < (M - 1) * ldc + N)
+        return LIRF_FAIL(LIRF_E_SHAPE, "gemm: C (ldc %zu) does not hold %zu x %zu", ldc, M, N);
+    return LIRF_OK;
+}
+
+static lirf_status check_plain(const char *what, lirf_buf X, lirf_trans t, size_t rows,
+                               size_t cols, size_t ld) {
+    /* op(X) is (rows, cols); stored (cols, rows) when transposed */
+    size_t r = t ? cols : rows, c = t ? rows : cols;
+    if (!X.mem) return LIRF_FAIL(LIRF_E_NULL, "gemm: matrix %s is NULL", what);
+    if (ld < c || X.n < (r - 1) * ld + c)
+        return LIRF_FAIL(LIRF_E_SHAPE, "gemm: %s (ld %zu) does not hold %zu x %zu", what, ld, r, c);
+    return LIRF_OK;
+}
+
+static lirf_status check_packed(const char *what, lirf_buf P, size_t need) {
+    if (!P.mem) return LIRF_FAIL(LIRF_E_NULL, "gemm: packed %s is NULL", what);
+    if (P.n < need)
+        return LIRF_FAIL(LIRF_E_SHAPE, "gemm: packed %s holds %zu elements, needs %zu", what, P.n,
+                         need);
+    return LIRF_OK;
+}
+
+lirf_status lirf_gemm_pack_a(lirf_ctx *ctx, lirf_trans ta, size_t M, size_t K, lirf_buf A,
+                             size_t lda, lirf_buf Ap) {
+    if (!ctx) return LIRF_FAIL(LIRF_E_NULL, "gemm: NULL context");
+    if (M == 0 || K == 0) return LIRF_FAIL(LIRF_E_INVALID, "gemm: zero size (M %zu, K %zu)", M, K);
+    LIRF_TRY(check_plain("A", A, ta, M, K, lda));
+    LIRF_TRY(check_packed("A", Ap, lirf_gemm_packed_a_elems(M, K)));
+    LIRF_TRY(check_ranges(M, 1, K, lda, 1, 1, A, LIRF_NOBUF, LIRF_NOBUF, Ap, LIRF_NOBUF));
+    int mr = rows_per_tile(M);
+    size_t mpad = (M + (size_t)mr - 1) / (size_t)mr * (size_t)mr, slice = lirf_gemm_packed_slice(K);
+    cl_kernel kpa;
+    LIRF_TRY(lirf_kernel_get(ctx, "gemm", "gemm_pack_a", &kpa));
+    for (size_t k0 = 0; k0 < K; k0 += slice) {
+        size_t kc = K - k0 < slice ? K - k0 : slice;
+        lirf_buf dst = {Ap.mem, Ap.off + k0 * mpad, Ap.n - k0 * mpad};
+        LIRF_TRY(pack_a_slice(ctx, kpa, dst, ta, M, k0, kc, A, lda, mr));
+    }
+    return LIRF_OK;
 }
 
 lirf_status lirf_gemm_prepacked_b(lirf_ctx *ctx, lirf_trans ta, size_t M, size_t N, size_t K,
                                   float alpha, lirf_buf A, size_t lda, lirf_buf Bp, float beta,
                                   lirf_buf C, size_t ldc) {
-    if (!ctx) return LIRF_FAIL(LIRF_E_NULL, "gemm: NULL context");
-    if (!Bp.mem) return LIRF_FAIL(LIRF_E_NULL, "gemm: packed B is NULL");
-    if (M == 0 || N == 0 || K == 0)
-        return LIRF_FAIL(LIRF_E_INVALID, "gemm: zero size (M %zu, N %zu, K %zu)", M, N, K);
-    if (!A.mem || !C.mem) return LIRF_FAIL(LIRF_E_NULL, "gemm: matrix A or C is NULL");
-    size_t need_b = lirf_gemm_packed_b_elems(N, K);
-    if (Bp.n < need_b)
-        return LIRF_FAIL(LIRF_E_SHAPE, "gemm: packed B holds %zu elements, needs %zu", Bp.n, need_b);
-    size_t arows = ta ? K : M, acols = ta ? M : K;
-    if (lda < acols || A.n < (arows - 1) * lda + acols)
-        return LIRF_FAIL(LIRF_E_SHAPE, "gemm: A (lda %zu) does not hold %zu x %zu", lda, arows, acols);
-    if (ldc < N || C.n < (M - 1) * ldc + N)
-        return LIRF_FAIL(LIRF_E_SHAPE, "gemm: C (ldc %zu) does not hold %zu x %zu", ldc, M, N);
-    return packed_gemm(ctx, ta, LIRF_NO_TRANS, M, N, K, alpha, A, lda, LIRF_NOBUF, 0, Bp, beta, C,
-                       ldc);
+    LIRF_TRY(check_prepacked(ctx, M, N, K, C, ldc));
+    LIRF_TRY(check_packed("B", Bp, lirf_gemm_packed_b_elems(N, K)));
+    LIRF_TRY(check_plain("A", A, ta, M, K, lda));
+    return packed_gemm(ctx, ta, LIRF_NO_TRANS, M, N, K, alpha, A, lda, LIRF_NOBUF, LIRF_NOBUF, 0,
+                       Bp, beta, C, ldc);
+}
+
+lirf_status lirf_gemm_prepacked_a(lirf_ctx *ctx, lirf_trans tb, size_t M, size_t N, size_t K,
+                                  float alpha, lirf_buf Ap, lirf_buf B, size_t ldb, float beta,
+                                  lirf_buf C, size_t ldc) {
+    LIRF_TRY(check_prepacked(ctx, M, N, K, C, ldc));
+    LIRF_TRY(check_packed("A", Ap, lirf_gemm_packed_a_elems(M, K)));
+    LIRF_TRY(check_plain("B", B, tb, K, N, ldb));
+    return packed_gemm(ctx, LIRF_NO_TRANS, tb, M, N, K, alpha, LIRF_NOBUF, 0, Ap, B, ldb,
+                       LIRF_NOBUF, beta, C, ldc);
+}
+
+lirf_status lirf_gemm_prepacked_ab(lirf_ctx *ctx, size_t M, size_t N, size_t K, float alpha,
+                                   lirf_buf Ap, lirf_buf Bp, float beta, lirf_buf C, size_t ldc) {
+    LIRF_TRY(check_prepacked(ctx, M, N, K, C, ldc));
+    LIRF_TRY(check_packed("A", Ap, lirf_gemm_packed_a_elems(M, K)));
+    LIRF_TRY(check_packed("B", Bp, lirf_gemm_packed_b_elems(N, K)));
+    return packed_gemm(ctx, LIRF_NO_TRANS, LIRF_NO_TRANS, M, N, K, alpha, LIRF_NOBUF, 0, Ap,
+                       LIRF_NOBUF, 0, Bp, beta, C, ldc);
 }

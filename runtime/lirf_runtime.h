@@ -164,10 +164,11 @@ lirf_status lirf_buf_copy(lirf_ctx *ctx, lirf_buf dst, lirf_buf src, size_t n);
  * slot. Slot use: 0,1,2 for ops' temporaries (an op may use any of them while it
  * runs, never across calls); LIRF_SCRATCH_GEMM for CLBlast's temporary buffer,
  * LIRF_SCRATCH_PACK_A/B for the packed operands of lirf's own GEMM. */
-#define LIRF_SCRATCH_SLOTS 6
+#define LIRF_SCRATCH_SLOTS 7
 #define LIRF_SCRATCH_GEMM 3
 #define LIRF_SCRATCH_PACK_A 4 /* lirf's packed GEMM: op(A) in panels */
 #define LIRF_SCRATCH_PACK_B 5 /* and op(B) */
+#define LIRF_SCRATCH_CONV_W 6 /* a convolution's weights, packed once for its chunks */
 lirf_status lirf_scratch(lirf_ctx *ctx, int slot, size_t n, lirf_buf *out);
 
 /* Arena: bump allocation of views for the activations of a step. After
@@ -263,6 +264,18 @@ size_t lirf_gemm_packed_b_elems(size_t N, size_t K);
 lirf_status lirf_gemm_prepacked_b(lirf_ctx *ctx, lirf_trans ta, size_t M, size_t N, size_t K,
                                   float alpha, lirf_buf A, size_t lda, lirf_buf Bp, float beta,
                                   lirf_buf C, size_t ldc);
+/* op(A) (M,K) packed once by lirf_gemm_pack_a into Ap (lirf_gemm_packed_a_elems
+ * elements; the layout is the engine's own), for several products that share
+ * it (the weights of a convolution, chunk after chunk): with op(B) plain or
+ * packed as above. */
+size_t lirf_gemm_packed_a_elems(size_t M, size_t K);
+lirf_status lirf_gemm_pack_a(lirf_ctx *ctx, lirf_trans ta, size_t M, size_t K, lirf_buf A,
+                             size_t lda, lirf_buf Ap);
+lirf_status lirf_gemm_prepacked_a(lirf_ctx *ctx, lirf_trans tb, size_t M, size_t N, size_t K,
+                                  float alpha, lirf_buf Ap, lirf_buf B, size_t ldb, float beta,
+                                  lirf_buf C, size_t ldc);
+lirf_status lirf_gemm_prepacked_ab(lirf_ctx *ctx, size_t M, size_t N, size_t K, float alpha,
+                                   lirf_buf Ap, lirf_buf Bp, float beta, lirf_buf C, size_t ldc);
 
 /* ---- profiling ----------------------------------------------------------
  * With LIRF_PROFILE=1 every launch and GEMM is timed with OpenCL events and

@@ -6,6 +6,7 @@
  * arguments. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "ref.h"
 #include "util.h"
@@ -95,6 +96,74 @@ static void prepacked_case(int ta, mnk s, float alpha, float beta, trng *r) {
     free(A), free(B), free(C), free(got), free(P);
 }
 
+/* A packed once by lirf_gemm_pack_a (either transpose), then a product with
+ * a plain B (lirf_gemm_prepacked_a, either transpose) and one with B packed
+ * in the documented layout (lirf_gemm_prepacked_ab); both against ref_gemm. */
+static void prepacked_a_case(int ta, int tb, mnk s, float alpha, float beta, trng *r) {
+    size_t lda = ta ? s.M : s.K, ldb = tb ? s.K : s.N, na = s.M * s.K, nb = s.K * s.N;
+    size_t nc = s.M * s.N, npa = lirf_gemm_packed_a_elems(s.M, s.K);
+    size_t slice = lirf_gemm_packed_slice(s.K), np = lirf_gemm_packed_b_elems(s.N, 1);
+    size_t npb = lirf_gemm_packed_b_elems(s.N, s.K);
+    ck_assert(npa >= na);
+    double *A = malloc(na * sizeof *A), *B = malloc(nb * sizeof *B), *C = malloc(nc * sizeof *C);
+    double *want = malloc(nc * sizeof *want), *got = malloc(nc * sizeof *got);
+    double *P = malloc(npb * sizeof *P);
+    trand_fill(r, A, na, -1, 1), trand_fill(r, B, nb, -1, 1), trand_fill(r, C, nc, -1, 1);
+    tround_f32(A, na), tround_f32(B, nb), tround_f32(C, nc);
+    for (size_t i = 0; i < npb; i++) P[i] = 0;
+    for (size_t k = 0; k < s.K; k++)
+        for (size_t n = 0; n < s.N; n++) {
+            size_t k0 = k - k % slice, kc = s.K - k0 < slice ? s.K - k0 : slice;
+            P[k0 * np + (n / 32) * kc * 32 + (k - k0) * 32 + n % 32] =
+                tb ? B[n * ldb + k] : B[k * ldb + n];
+        }
+    tbuf bA = tbuf_new(A, na), bB = tbuf_new(B, nb), bP = tbuf_new(P, npb), bAp = tbuf_zeros(npa);
+    ck_assert_int_eq(lirf_gemm_pack_a(tctx(), ta, s.M, s.K, bA.v, lda, bAp.v), LIRF_OK);
+    for (int packed_b = 0; packed_b < 2; packed_b++) {
+        tbuf bC = tbuf_new(C, nc);
+        lirf_status st =
+            packed_b ? lirf_gemm_prepacked_ab(tctx(), s.M, s.N, s.K, alpha, bAp.v, bP.v, beta,
+                                              bC.v, s.N)
+                     : lirf_gemm_prepacked_a(tctx(), tb, s.M, s.N, s.K, alpha, bAp.v, bB.v, ldb,
+                                             beta, bC.v, s.N);
+        ck_assert_msg(st == LIRF_OK, "%s", lirf_error_message());
+        memcpy(want, C, nc * sizeof *want);
+        ref_gemm(ta, tb, s.M, s.N, s.K, alpha, A, lda, B, ldb, beta, want, s.N);
+        tbuf_get(&bC, got, nc);
+        char what[96];
+        snprintf(what, sizeof what, "prepacked A%s ta%d tb%d %zux%zux%zu", packed_b ? "B" : "", ta,
+                 tb, s.M, s.N, s.K);
+        ck_assert_close(what, got, want, nc, 1e-5 * (double)s.K, 1e-4);
+        ck_assert(tbuf_guards_ok(&bC));
+        tbuf_free(&bC);
+    }
+    ck_assert(tbuf_guards_ok(&bAp));
+    tbuf_free(&bA), tbuf_free(&bB), tbuf_free(&bP), tbuf_free(&bAp);
+    free(A), free(B), free(C), free(want), free(got), free(P);
+}
+
+START_TEST(gemm_prepacked_a) {
+    trng r = {25};
+    const mnk shapes[] = {{5, 7, 3}, {12, 64, 1030}, {16, 45, 2500}, {37, 33, 64}};
+    for (int ta = 0; ta < 2; ta++)
+        for (int tb = 0; tb < 2; tb++)
+            for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
+                prepacked_a_case(ta, tb, shapes[i], i % 2 ? 0.5f : 1.0f, i % 2 ? -1.25f : 0.0f, &r);
+    /* refusals: a packed A too small, NULL */
+    lirf_ctx *ctx = tctx();
+    double z[64] = {0};
+    tbuf b = tbuf_new(z, 64);
+    ck_assert_int_eq(lirf_gemm_pack_a(ctx, 0, 12, 8, b.v, 8, b.v), LIRF_E_SHAPE);
+    ck_assert_int_eq(lirf_gemm_pack_a(ctx, 0, 2, 2, LIRF_NOBUF, 2, b.v), LIRF_E_NULL);
+    ck_assert_int_eq(lirf_gemm_pack_a(ctx, 0, 0, 2, b.v, 2, b.v), LIRF_E_INVALID);
+    ck_assert_int_eq(lirf_gemm_prepacked_a(ctx, 0, 12, 2, 8, 1, b.v, b.v, 2, 0, b.v, 2),
+                     LIRF_E_SHAPE);
+    ck_assert_int_eq(lirf_gemm_prepacked_ab(ctx, 2, 2, 2, 1, LIRF_NOBUF, b.v, 0, b.v, 2),
+                     LIRF_E_NULL);
+    tbuf_free(&b);
+}
+END_TEST
+
 START_TEST(gemm_prepacked_b) {
     trng r = {24};
     /* whichever engine is set: lirf_gemm_prepacked_b always runs the packed kernels */
@@ -177,6 +246,7 @@ int main(void) {
     tcase_add_test(tc, gemm_all_transposes_clblast);
     tcase_add_test(tc, gemm_all_transposes_packed);
     tcase_add_test(tc, gemm_prepacked_b);
+    tcase_add_test(tc, gemm_prepacked_a);
     tcase_add_test(tc, gemm_batched_matches_loop);
     tcase_add_test(tc, gemm_invalid_arguments);
     suite_add_tcase(s, tc);
