@@ -1,4 +1,5 @@
-/* bench_gemm: lirf_gemm (CLBlast on the OpenCL device) against OpenBLAS
+/* bench_gemm: lirf_gemm (on the OpenCL device, with the context's GEMM engine:
+ * lirf's packed kernels on PoCL CPUs, CLBlast elsewhere; LIRF_GEMM picks) against OpenBLAS
  * cblas_sgemm (host) on the GEMMs that lirf's convolution (model/op_conv.c)
  * performs for ResNet-18 CIFAR. A benchmark, not a test: it prints a Markdown
  * block (header, table of GFLOP/s and the ratio lirf/OpenBLAS, geometric mean).
@@ -28,7 +29,7 @@
 
 #include "lirf_runtime.h"
 
-#define CONV_CHUNK_DEFAULT ((size_t)64 << 20) /* op_conv.c: floats per scratch slot */
+#define CONV_CHUNK_DEFAULT ((size_t)2 << 20) /* op_conv.c: floats per scratch slot */
 #define MAX_REL_ERR 1e-3                      /* max |lirf - blas| / max |blas| */
 
 /* One convolution of the network: input C x H x H, K filters R x R, stride. */
@@ -230,7 +231,7 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: bench_gemm [--batch N] [--width W] [--reps R] [--threads T] [--quick]\n"
             "                  [--append FILE] [--help]\n"
-            "GFLOP/s of lirf_gemm (CLBlast) beside OpenBLAS cblas_sgemm on the GEMMs of\n"
+            "GFLOP/s of lirf_gemm (packed engine or CLBlast) beside OpenBLAS cblas_sgemm on the GEMMs of\n"
             "lirf's im2col convolution for ResNet-18 CIFAR (3x32x32 input).\n"
             "  --batch N     images per batch (default 64; 8 with --quick)\n"
             "  --width W     ResNet-18 width, stages W,2W,4W,8W (default 64)\n"
@@ -242,6 +243,7 @@ static void usage(FILE *f) {
             "  --append FILE append the printed block, with the command line, to FILE\n"
             "Environment: LIRF_DEVICE picks the OpenCL device (see `lirf devices`);\n"
             "LIRF_CONV_CHUNK_ELEMS changes the chunking as it does in op_conv.c;\n"
+            "LIRF_GEMM=packed|clblast picks the GEMM engine (default: packed on PoCL CPUs);\n"
             "LIRF_GEMM_TUNING=off uses CLBlast's default parameters instead of lirf's tuned\n"
             "ones (`lirf tune`; the block names the parameters used).\n");
 }
@@ -364,6 +366,11 @@ int main(int argc, char **argv) {
          dev->platform_name, dev->platform_version, dev->driver, (unsigned)dev->compute_units);
     emit("- OpenBLAS: %s; %d threads (openblas_get_num_threads)\n", openblas_get_config(),
          openblas_get_num_threads());
+    emit("- GEMM engine: %s (LIRF_GEMM %s); lirf_gemm packs both operands on every call here "
+         "(in training the convolution's im2col writes the packed B and the weights are packed "
+         "once per layer)\n",
+         lirf_gemm_engine_name(lirf_gemm_engine_get(ctx)),
+         getenv("LIRF_GEMM") ? getenv("LIRF_GEMM") : "unset");
     {
         const char *env = getenv("LIRF_GEMM_TUNING");
         lirf_gemm_tuning tt;
