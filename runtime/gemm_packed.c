@@ -149,7 +149,12 @@ static lirf_status packed_gemm(lirf_ctx *ctx, lirf_trans ta, lirf_trans tb, size
      * panel of the larger stays in cache while they pass */
     int order = mp * (size_t)mr <= np * NR;
     size_t gws_m[2] = {order ? mp : np, order ? np : mp}, lws_m[2] = {1, 1};
-    const char *label = class_label(ta, tb);
+    /* profile labels: the transpose class, or which operands came packed (the
+     * convolution's forward: both; weight gradient: B; input gradient: A) */
+    const char *label = ap.mem && bp.mem ? "gemm_packed_ab"
+                        : bp.mem         ? "gemm_packed_b"
+                        : ap.mem         ? "gemm_packed_a"
+                                         : class_label(ta, tb);
     for (size_t k0 = 0; k0 < K; k0 += slice) {
         size_t kc = K - k0 < slice ? K - k0 : slice;
         lirf_buf as = pa, bs = pb;
