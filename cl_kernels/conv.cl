@@ -48,17 +48,13 @@ int conv_div(int a, int b, float inv_b) {
     __global float *col, int col_off, __global const float *x, int x_off, int nb, int C,          \
         int H, int W, int R, int S, int stride, int pad, int Ho, int Wo, float inv_howo,          \
         float inv_wo
-/* AT(t) is the element of col that tap t = r*S + s of the work-item's column
- * j and channel c goes to. */
-#define IM2COL_BODY(RMAX, SMAX, UNROLL, AT)                                                       \
-    int j = get_global_id(0), c = get_global_id(1);                                               \
-    int HoWo = Ho * Wo, L = nb * HoWo;                                                            \
-    if (j >= L || c >= C) return;                                                                 \
+/* The taps of output column j (image img, pixel p) and channel c: AT(t) is the
+ * element that tap t = r*S + s goes to. j, c, HoWo are set by the caller. */
+#define IM2COL_TAPS(RMAX, SMAX, UNROLL, AT)                                                       \
     int img = conv_div(j, HoWo, inv_howo), p = j - img * HoWo;                                    \
     int ho = conv_div(p, Wo, inv_wo), wo = p - ho * Wo;                                           \
     int h0 = ho * stride - pad, w0 = wo * stride - pad;                                           \
     __global const float *xp = x + x_off + (img * C + c) * H * W;                                 \
-    __global float *cp = col + col_off + c * R * S * L + j;                                       \
     UNROLL for (int r = 0; r < (RMAX); r++) {                                                     \
         int h = h0 + r;                                                                           \
         int hv = r < R && h >= 0 && h < H;                                                        \
@@ -69,6 +65,12 @@ int conv_div(int a, int b, float inv_b) {
             if (r < R && s < S) AT(r * S + s) = v;                                                \
         }                                                                                         \
     }
+#define IM2COL_BODY(RMAX, SMAX, UNROLL, AT)                                                       \
+    int j = get_global_id(0), c = get_global_id(1);                                               \
+    int HoWo = Ho * Wo, L = nb * HoWo;                                                            \
+    if (j >= L || c >= C) return;                                                                 \
+    __global float *cp = col + col_off + c * R * S * L + j;                                       \
+    IM2COL_TAPS(RMAX, SMAX, UNROLL, AT)
 #define AT_COL(t) cp[(t) * L]
 
 __kernel void im2col_k1(IM2COL_ARGS) { IM2COL_BODY(1, 1, _Pragma("unroll"), AT_COL) }
@@ -90,28 +92,17 @@ __kernel void im2col(IM2COL_ARGS) { IM2COL_BODY(R, S, , AT_COL) }
 /* The forward GEMM's B = col (k = row c*R*S + tap of col, n = column j; Kt =
  * C*R*S, N = L): range (32, ceil(L / 32), C); the work-item of column j =
  * jb * 32 + jj and channel c writes its R*S taps. */
+#define AT_FWD(t) pk[pk_off + packed_fwd_at(c * R * S + (t), jb, jj, slice, inv_slice, Kt, Np)]
 #define IM2COL_FWD_BODY(RMAX, SMAX, UNROLL)                                                       \
     int jj = get_global_id(0), jb = get_global_id(1), c = get_global_id(2);                       \
     int HoWo = Ho * Wo, L = nb * HoWo, j = jb * 32 + jj;                                          \
     if (j >= L || c >= C) return;                                                                 \
-    int img = conv_div(j, HoWo, inv_howo), p = j - img * HoWo;                                    \
-    int ho = conv_div(p, Wo, inv_wo), wo = p - ho * Wo;                                           \
-    int h0 = ho * stride - pad, w0 = wo * stride - pad;                                           \
-    __global const float *xp = x + x_off + (img * C + c) * H * W;                                 \
-    UNROLL for (int r = 0; r < (RMAX); r++) {                                                     \
-        int h = h0 + r;                                                                           \
-        int hv = r < R && h >= 0 && h < H;                                                        \
-        UNROLL for (int s = 0; s < (SMAX); s++) {                                                 \
-            int w = w0 + s;                                                                       \
-            float v = 0.0f;                                                                       \
-            if (hv && s < S && w >= 0 && w < W) v = xp[h * W + w];                                \
-            if (r < R && s < S) {                                                                 \
-                int k = (c * R + r) * S + s, k0 = conv_div(k, slice, inv_slice) * slice;         \
-                int kc = min(slice, Kt - k0);                                                     \
-                pk[pk_off + k0 * Np + jb * kc * 32 + (k - k0) * 32 + jj] = v;                     \
-            }                                                                                     \
-        }                                                                                         \
-    }
+    IM2COL_TAPS(RMAX, SMAX, UNROLL, AT_FWD)
+/* where row k of col, column jb * 32 + jj, goes in the packed B */
+int packed_fwd_at(int k, int jb, int jj, int slice, float inv_slice, int Kt, int Np) {
+    int k0 = conv_div(k, slice, inv_slice) * slice, kc = min(slice, Kt - k0);
+    return k0 * Np + jb * kc * 32 + (k - k0) * 32 + jj;
+}
 __kernel void im2col_k1_fwd(PACKED_ARGS) { IM2COL_FWD_BODY(1, 1, _Pragma("unroll")) }
 __kernel void im2col_k3_fwd(PACKED_ARGS) { IM2COL_FWD_BODY(3, 3, _Pragma("unroll")) }
 __kernel void im2col_fwd(PACKED_ARGS) { IM2COL_FWD_BODY(R, S, ) }

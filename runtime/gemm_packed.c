@@ -115,6 +115,17 @@ static lirf_status check_ranges(size_t M, size_t N, size_t K, size_t lda, size_t
     return LIRF_OK;
 }
 
+/* The packing kernels' local size: (64, 1), or the kernel's limit below that.
+ * Fixed, not the driver's choice: PoCL compiles a kernel once per local size,
+ * and its choice follows the global size, so every new shape would compile
+ * again (seconds, in the process). */
+static lirf_status pack_local(lirf_ctx *ctx, cl_kernel k, size_t lws[2]) {
+    size_t wg;
+    LIRF_TRY(lirf_kernel_wg(ctx, k, 64, &wg));
+    lws[0] = wg, lws[1] = 1;
+    return LIRF_OK;
+}
+
 /* Packs the slice k0 .. k0+kc-1 of op(A) (M,K) into pa, mr rows a panel. */
 static lirf_status pack_a_slice(lirf_ctx *ctx, cl_kernel kpa, lirf_buf pa, lirf_trans ta,
                                 size_t M, size_t k0, size_t kc, lirf_buf A, size_t lda, int mr) {
@@ -123,8 +134,9 @@ static lirf_status pack_a_slice(lirf_ctx *ctx, cl_kernel kpa, lirf_buf pa, lirf_
     if (!fits_int(as.off))
         return LIRF_FAIL(LIRF_E_INVALID, "gemm (packed engine): offset beyond int range");
     LIRF_TRY(lirf_set_args(ctx, kpa, "bbiiiii", pa, as, (int)lda, (int)ta, (int)M, (int)kc, mr));
-    size_t mp = (M + (size_t)mr - 1) / (size_t)mr, gws[2] = {kc, mp};
-    return lirf_launch(ctx, kpa, "gemm/pack_a", 2, gws, NULL);
+    size_t mp = (M + (size_t)mr - 1) / (size_t)mr, gws[2] = {kc, mp}, lws[2] = {1, 1};
+    LIRF_TRY(pack_local(ctx, kpa, lws));
+    return lirf_launch(ctx, kpa, "gemm/pack_a", 2, gws, lws);
 }
 
 /* C = alpha op(A) op(B) + beta C with op(A) read from A (ta) or, when ap.mem,
@@ -167,8 +179,9 @@ static lirf_status packed_gemm(lirf_ctx *ctx, lirf_trans ta, lirf_trans tb, size
             if (!fits_int(bsrc.off))
                 return LIRF_FAIL(LIRF_E_INVALID, "gemm (packed engine): offset beyond int range");
             LIRF_TRY(lirf_set_args(ctx, kpb, "bbiiii", pb, bsrc, (int)ldb, (int)tb, (int)N, (int)kc));
-            size_t gws_b[2] = {kc, np};
-            LIRF_TRY(lirf_launch(ctx, kpb, tb ? "gemm/pack_b_t" : "gemm/pack_b", 2, gws_b, NULL));
+            size_t gws_b[2] = {kc, np}, lws_b[2];
+            LIRF_TRY(pack_local(ctx, kpb, lws_b));
+            LIRF_TRY(lirf_launch(ctx, kpb, tb ? "gemm/pack_b_t" : "gemm/pack_b", 2, gws_b, lws_b));
         }
         LIRF_TRY(lirf_set_args(ctx, km, "bbiiiffbii", as, bs, (int)M, (int)N, (int)kc, (double)alpha,
                                (double)(k0 ? 1.0f : beta), C, (int)ldc, order));
