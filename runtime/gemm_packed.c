@@ -78,13 +78,11 @@ static const char *class_label(lirf_trans ta, lirf_trans tb) {
 static int fits_int(size_t v) { return v <= (size_t)INT_MAX; }
 
 /* The slicing of K: slices of equal length (a multiple of 8) of at most
- * SLICE_MAX, the last shorter. */
+ * SLICE_MAX, the last shorter. (Measured in training at width 64: slices of
+ * at most 512, 1024, 2048 and 4096 gave 38.9, 39.8, 40.0 and 39.6 img/s.) */
 size_t lirf_gemm_packed_slice(size_t K) {
     if (K == 0) return 0;
-    size_t smax = SLICE_MAX;
-    const char *e = getenv("LIRF_GEMM_SLICE_EXP");
-    if (e && atoi(e) > 0) smax = (size_t)atoi(e);
-    size_t nslices = (K + smax - 1) / smax;
+    size_t nslices = (K + SLICE_MAX - 1) / SLICE_MAX;
     size_t slice = (K + nslices - 1) / nslices;
     slice = (slice + 7) / 8 * 8;
     return slice > K ? K : slice;

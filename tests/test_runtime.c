@@ -277,6 +277,45 @@ START_TEST(scratch_and_arena_allocate_nothing_after_first_pass) {
 }
 END_TEST
 
+/* The arena as a stack: views given back by lirf_arena_release are handed out
+ * again; the high-water mark (not the sum of the first pass's chunks) sizes
+ * the merged chunk; a mark above the position is refused; the context's peak
+ * can be restarted. */
+START_TEST(arena_mark_release_and_high_water) {
+    lirf_ctx *ctx = tctx();
+    lirf_arena *a;
+    ck_assert_int_eq(lirf_arena_create(ctx, 0, &a), LIRF_OK);
+    lirf_buf x, y, z, w;
+    for (int pass = 0; pass < 2; pass++) {
+        ck_assert_int_eq(lirf_arena_get(a, 1000, &x), LIRF_OK); /* 1024 after rounding */
+        lirf_arena_pos m = lirf_arena_mark(a);
+        ck_assert_int_eq(lirf_arena_get(a, 3 << 20, &y), LIRF_OK);
+        ck_assert_int_eq(lirf_arena_get(a, 64, &z), LIRF_OK);
+        ck_assert_uint_eq(lirf_arena_used(a), 1024 + (3u << 20) + 64);
+        ck_assert_int_eq(lirf_arena_release(a, m), LIRF_OK);
+        ck_assert_uint_eq(lirf_arena_used(a), 1024);
+        ck_assert_int_eq(lirf_arena_get(a, 64, &w), LIRF_OK);
+        /* the place after x again: y's own once the chunks are merged */
+        ck_assert(w.mem == x.mem && w.off == x.off + 1024);
+        if (pass == 1) ck_assert(w.mem == y.mem && w.off == y.off);
+        ck_assert_uint_eq(lirf_arena_high(a), 1024 + (3u << 20) + 64);
+        /* a mark from above the current position */
+        lirf_arena_pos bad = {m.cur, m.used + 4096, m.lin + 4096};
+        ck_assert_int_eq(lirf_arena_release(a, bad), LIRF_E_INVALID);
+        ck_assert_int_eq(lirf_arena_release(NULL, m), LIRF_E_NULL);
+        size_t before = lirf_ctx_stats(ctx)->bytes_in_use;
+        ck_assert_int_eq(lirf_arena_reset(a), LIRF_OK);
+        ck_assert_uint_eq(lirf_arena_chunks(a), 1);
+        if (pass == 0) /* merged to the high-water mark: less than the chunks held */
+            ck_assert_uint_lt(lirf_ctx_stats(ctx)->bytes_in_use, before);
+        ck_assert_uint_eq(lirf_arena_high(a), 0);
+    }
+    lirf_ctx_reset_peak(ctx);
+    ck_assert_uint_eq(lirf_ctx_stats(ctx)->bytes_peak, lirf_ctx_stats(ctx)->bytes_in_use);
+    lirf_arena_destroy(a);
+}
+END_TEST
+
 /* Device memory faults: an allocation above the device's largest allocation is
  * refused with the bytes asked for and a hint; the arena never makes a chunk
  * above it while each request fits (it keeps several chunks instead of merging
@@ -316,6 +355,7 @@ int main(void) {
     tcase_add_test(tc, errors_name_the_call);
     tcase_add_test(tc, buffers_accounting_and_views);
     tcase_add_test(tc, scratch_and_arena_allocate_nothing_after_first_pass);
+    tcase_add_test(tc, arena_mark_release_and_high_water);
     tcase_add_test(tc, device_memory_limits);
     tcase_add_test(tc, no_platform_message);
     tcase_add_test(tc, build_failure_prints_log);
