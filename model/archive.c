@@ -3,14 +3,15 @@
  * deposit.safetensors, written and read with libarchive entirely in memory
  * (nothing is ever extracted to disk).
  *
- * Writer: the caller's manifest completed with format, format_version and
- * members (size and SHA-256 of the deposit as stored), and for a sealed
+ * Writer: the caller's manifest completed with format, format_version,
+ * members (size and SHA-256 of the deposit as stored) and its own checksum
+ * (manifest_sha256, first), and for a sealed
  * archive the signer and the encryption fields; the deposit encrypted first
  * when asked, the manifest signed last; streamed as pax/ustar through the
  * chosen filter into a temporary file of the same folder, fsync'ed and
  * renamed. Reader: every header is checked before a member's bytes are read,
- * manifest.json must come first, its signature is checked before the deposit
- * is read, and the deposit is read only up to the size the manifest declares
+ * manifest.json must come first, its signature and then its own checksum
+ * are checked before the deposit is read, and the deposit is read only up to the size the manifest declares
  * (+ 1 byte to detect a larger member), hashed, then decrypted.
  * The keys and the cryptography: model/seal.c.
  */
@@ -24,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -132,6 +134,33 @@ static lirf_status check_write_args(const char *fn, const char *manifest_json, c
     return LIRF_FAIL(LIRF_E_INVALID, "%s: unknown compression %d", fn, (int)comp);
 }
 
+/* manifest.json's own checksum: the top-level key "manifest_sha256", whose
+ * value is the SHA-256 of the manifest's bytes as stored with that value
+ * replaced by 64 '0's. It is the first key, and the text starts exactly with
+ * MAN_SUM_START (jansson's indented output), so the reader finds it in the
+ * bytes without parsing. */
+#define MAN_SUM_KEY "manifest_sha256"
+static const char MAN_SUM_START[] = "{\n  \"" MAN_SUM_KEY "\": \"";
+
+/* Where the 64 digits after MAN_SUM_START start in text[0, n), or -1 when
+ * text does not start with it or it is not followed by 64 characters and '"'. */
+static long man_sum_at(const char *text, size_t n) {
+    const size_t pl = sizeof MAN_SUM_START - 1;
+    if (n < pl + 65 || memcmp(text, MAN_SUM_START, pl) != 0 || text[pl + 64] != '"') return -1;
+    return (long)pl;
+}
+
+/* The checksum of manifest text[0, n) whose digits start at `at`. */
+static lirf_status man_sum(const char *text, size_t n, long at, char hex[65]) {
+    char *c = malloc(n ? n : 1);
+    if (!c) return LIRF_FAIL(LIRF_E_NOMEM, "out of memory checking manifest.json");
+    memcpy(c, text, n);
+    memset(c + at, '0', 64);
+    lirf_sha256_hex(c, n, hex);
+    free(c);
+    return LIRF_OK;
+}
+
 /* The caller's manifest with format, format_version and members set (and,
  * when given, signer and encryption; those two keys are reserved: a caller's
  * own are dropped), as indented JSON text ending in a newline (malloc'ed).
@@ -150,6 +179,7 @@ static lirf_status build_manifest(const char *fn, const char *manifest_json, con
     }
     json_object_del(m, "signer");
     json_object_del(m, "encryption");
+    json_object_del(m, MAN_SUM_KEY);
     char hex[65];
     lirf_sha256_hex(stored ? stored : "", stored_len, hex);
     json_t *members = json_pack("[{s:s, s:I, s:s}]", "name", LIRF_ARCHIVE_DEPOSIT, "size",
@@ -162,10 +192,27 @@ static lirf_status build_manifest(const char *fn, const char *manifest_json, con
         json_decref(m);
         return LIRF_FAIL(LIRF_E_NOMEM, "%s: out of memory building the manifest", fn);
     }
-    char *s = json_dumps(m, JSON_INDENT(2));
+    /* the checksum's placeholder first, then the rest in order */
+    json_t *o = json_pack("{s:s}", MAN_SUM_KEY,
+                          "0000000000000000000000000000000000000000000000000000000000000000");
+    if (!o || json_object_update(o, m) != 0) {
+        json_decref(o);
+        json_decref(m);
+        return LIRF_FAIL(LIRF_E_NOMEM, "%s: out of memory building the manifest", fn);
+    }
     json_decref(m);
+    char *s = json_dumps(o, JSON_INDENT(2));
+    json_decref(o);
     if (!s) return LIRF_FAIL(LIRF_E_NOMEM, "%s: out of memory writing the manifest", fn);
     size_t n = strlen(s);
+    long at = man_sum_at(s, n);
+    if (at < 0) {
+        free(s);
+        return LIRF_FAIL(LIRF_E_UNSUPPORTED,
+                         "%s: this jansson indents JSON otherwise than lirf expects: "
+                         "manifest.json's checksum cannot be placed", fn);
+    }
+
     if (n + 1 > LIRF_ARCHIVE_MAX_MANIFEST) {
         free(s);
         return LIRF_FAIL(LIRF_E_INVALID,
@@ -179,6 +226,12 @@ static lirf_status build_manifest(const char *fn, const char *manifest_json, con
     }
     t[n] = '\n';
     t[n + 1] = '\0';
+    lirf_status st = man_sum(t, n + 1, at, hex); /* over the bytes as stored */
+    if (st != LIRF_OK) {
+        free(t);
+        return st;
+    }
+    memcpy(t + at, hex, 64);
     *text = t;
     *text_len = n + 1;
     return LIRF_OK;
@@ -774,6 +827,32 @@ typedef struct {
     lirf_archive_info info;
 } reader;
 
+/* manifest.json's checksum, when it has one (archives written before it
+ * existed, and hand-made ones, have none). */
+static lirf_status check_man_sum(const char *what, json_t *m, const unsigned char *raw,
+                                 size_t n) {
+    json_t *v = json_object_get(m, MAN_SUM_KEY);
+    if (!v) return LIRF_OK;
+    if (!json_is_string(v) || !is_hex64(json_string_value(v)))
+        return LIRF_FAIL(LIRF_E_FORMAT,
+                         "%s: manifest.json: \"" MAN_SUM_KEY "\" is not 64 hex digits", what);
+    long at = man_sum_at((const char *)raw, n);
+    if (at < 0)
+        return LIRF_FAIL(LIRF_E_FORMAT,
+                         "%s: manifest.json: \"" MAN_SUM_KEY "\" is not written as lirf "
+                         "writes it (the first key: the text starts with '{', a newline, two "
+                         "spaces and \"" MAN_SUM_KEY "\": \"<64 hex digits>\")",
+                         what);
+    char hex[65];
+    LIRF_TRY(man_sum((const char *)raw, n, at, hex));
+    if (strncasecmp(hex, (const char *)raw + at, 64) != 0 ||
+        strcasecmp(hex, json_string_value(v)) != 0)
+        return LIRF_FAIL(LIRF_E_FORMAT,
+                         "%s: manifest.json fails its checksum (\"" MAN_SUM_KEY "\"): the "
+                         "manifest was damaged or edited after writing", what);
+    return LIRF_OK;
+}
+
 static lirf_status read_manifest(struct archive *a, struct archive_entry *e, reader *r) {
     const char *what = r->what;
     if (archive_entry_size_is_set(e) &&
@@ -913,6 +992,9 @@ static lirf_status before_deposit(reader *r) {
         return LIRF_FAIL(LIRF_E_FORMAT,
                          "%s: the archive is not signed, but a signature by key %s is required "
                          "(--verify-key)", what, lirf_key_id(vk));
+    /* After the signature, whose refusal says more when a signed manifest
+     * was changed. */
+    LIRF_TRY(check_man_sum(what, r->manifest, r->man_raw, r->man_len));
     if (r->d.recipient[0]) {
         if (!dk)
             return LIRF_FAIL(LIRF_E_FORMAT,

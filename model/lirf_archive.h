@@ -53,7 +53,9 @@ typedef enum { LIRF_ARCHIVE_PLAIN = 0, LIRF_ARCHIVE_GZIP, LIRF_ARCHIVE_ZSTD } li
  * "format": LIRF_ARCHIVE_FORMAT, "format_version": LIRF_ARCHIVE_VERSION and
  * "members": [{"name": "deposit.safetensors", "size": N, "sha256": "<hex>"}]
  * (overwriting those keys if present, and dropping "signer" and "encryption",
- * which only sealed archives use), writes manifest.json then
+ * which only sealed archives use), and as the first key "manifest_sha256",
+ * the manifest's own checksum (docs/archive.md: the reader refuses a manifest
+ * that fails it, and reads one without it), writes manifest.json then
  * deposit.safetensors as a POSIX (pax/ustar) tar with the chosen compression
  * filter, to a temporary file in the same folder, fsync, rename: a crash never
  * leaves a half-written archive under the final name.

@@ -170,6 +170,26 @@ static json_t *good_manifest(const void *d, size_t n) {
     return m;
 }
 
+/* Manifest text for m with its "manifest_sha256" computed here, as
+ * docs/archive.md says (SHA-256 of the text with the value as 64 '0's),
+ * dumped with jansson's flags, the key first or last (malloc'ed). */
+static char *with_man_sum(json_t *m, size_t flags, int first) {
+    json_t *o = json_object();
+    const char *zeros = "0000000000000000000000000000000000000000000000000000000000000000";
+    if (first) json_object_set_new(o, "manifest_sha256", json_string(zeros));
+    json_object_update(o, m);
+    if (!first) json_object_set_new(o, "manifest_sha256", json_string(zeros));
+    char *t = json_dumps(o, flags);
+    json_decref(o);
+    ck_assert_ptr_nonnull(t);
+    char *at = strstr(t, "00000000000000000000000000000000000000000000000000000000000000");
+    ck_assert_ptr_nonnull(at);
+    char hex[65];
+    sha_hex(t, strlen(t), hex);
+    memcpy(at, hex, 64);
+    return t;
+}
+
 /* Reading must fail with `want`, a message naming `what` and containing
  * each word, and zeroed outputs. */
 static void expect_refusal(lirf_status s, json_t *m, void *d, size_t dl, lirf_status want,
@@ -220,6 +240,8 @@ static void check_manifest(json_t *m, const void *dep, size_t n) {
     ck_assert_str_eq(json_string_value(json_object_get(m, "format")), "lirf-deposit");
     ck_assert(json_is_integer(json_object_get(m, "format_version")));
     ck_assert_int_eq(json_integer_value(json_object_get(m, "format_version")), 1);
+    json_t *sum = json_object_get(m, "manifest_sha256");
+    ck_assert(json_is_string(sum) && strlen(json_string_value(sum)) == 64);
     json_t *mem = json_object_get(m, "members");
     ck_assert(json_is_array(mem));
     ck_assert_uint_eq(json_array_size(mem), 1);
@@ -486,7 +508,8 @@ enum {
     R_EMPTY, R_DEPOSIT_FIRST, R_LARGER, R_SMALLER, R_SMALLER_ZERO, R_CHECKSUM, R_FORMAT, R_NO_FORMAT,
     R_FORMAT_NUM, R_VERSION3, R_VERSION_STR, R_NO_VERSION, R_MEMBERS_OBJ, R_NO_MEMBERS,
     R_MEMBERS_EMPTY, R_MEMBERS_NAME, R_MEMBERS_TWICE, R_MEMBERS_SHA, R_MEMBERS_SIZE, R_HUGE,
-    R_MANIFEST_2MIB, R_BAD_JSON, R_NOT_OBJECT, R_DUP_KEYS, R_COUNT
+    R_MANIFEST_2MIB, R_BAD_JSON, R_NOT_OBJECT, R_DUP_KEYS, R_MANSUM_EDITED, R_MANSUM_NOT_HEX,
+    R_MANSUM_COMPACT, R_MANSUM_LAST, R_COUNT
 };
 
 /* What each refusal must say: two words, the second may be NULL. */
@@ -529,6 +552,10 @@ static const char *const R_WORDS[R_COUNT][2] = {
     [R_BAD_JSON] = {"not valid JSON", NULL},
     [R_NOT_OBJECT] = {"not a JSON object", NULL},
     [R_DUP_KEYS] = {"duplicate", "JSON"},
+    [R_MANSUM_EDITED] = {"manifest.json fails its checksum", "manifest_sha256"},
+    [R_MANSUM_NOT_HEX] = {"manifest_sha256", "64 hex digits"},
+    [R_MANSUM_COMPACT] = {"manifest_sha256", "not written as lirf writes it"},
+    [R_MANSUM_LAST] = {"manifest_sha256", "the first key"},
 };
 
 static void set_member(json_t *m, const char *key, json_t *v) {
@@ -599,6 +626,14 @@ static unsigned char *refusal_archive(int r, size_t *len) {
     case R_BAD_JSON: raw = strdup("{\"format\": \"lirf-deposit\", "); break;
     case R_NOT_OBJECT: raw = strdup("[\"lirf-deposit\", 1]"); break;
     case R_DUP_KEYS: raw = strdup("{\"format\": \"lirf-deposit\", \"format\": \"x\"}"); break;
+    case R_MANSUM_EDITED: /* a field changed after the checksum was made */
+        raw = with_man_sum(jm, JSON_INDENT(2), 1);
+        ck_assert_ptr_nonnull(strstr(raw, "resnet18"));
+        strstr(raw, "resnet18")[7] = '9';
+        break;
+    case R_MANSUM_NOT_HEX: json_object_set_new(jm, "manifest_sha256", json_string("abc")); break;
+    case R_MANSUM_COMPACT: raw = with_man_sum(jm, JSON_COMPACT, 1); break;
+    case R_MANSUM_LAST: raw = with_man_sum(jm, JSON_INDENT(2), 0); break;
     }
     char *text = raw ? raw : json_dumps(jm, 0);
     json_decref(jm);
@@ -669,6 +704,86 @@ START_TEST(refusals_from_file_and_control) {
 }
 END_TEST
 
+/* ---- manifest.json's checksum --------------------------------------------- */
+
+/* The written manifest's "manifest_sha256" is what docs/archive.md says,
+ * computed here from the member's bytes; a caller's own is replaced, a nested
+ * one kept; a manifest without one (hand-made, or older) is read. */
+START_TEST(manifest_checksum) {
+    unsigned char dep[5] = {1, 2, 3, 4, 5};
+    void *b;
+    size_t len;
+    ck_assert_int_eq(lirf_archive_write_mem("{\"a\": \"x\", \"manifest_sha256\": \"mine\"}", dep, 5,
+                                            LIRF_ARCHIVE_PLAIN, &b, &len),
+                     LIRF_OK);
+    struct archive *a = archive_read_new();
+    ck_assert_ptr_nonnull(a);
+    archive_read_support_format_tar(a);
+    ck_assert_int_eq(archive_read_open_memory(a, b, len), ARCHIVE_OK);
+    struct archive_entry *e;
+    ck_assert_int_eq(archive_read_next_header(a, &e), ARCHIVE_OK);
+    ck_assert_str_eq(archive_entry_pathname(e), "manifest.json");
+    size_t mn = (size_t)archive_entry_size(e);
+    char *text = calloc(mn + 1, 1);
+    ck_assert_int_eq(archive_read_data(a, text, mn), (la_ssize_t)mn);
+    archive_read_free(a);
+    const char *start = "{\n  \"manifest_sha256\": \"";
+    ck_assert_msg(!strncmp(text, start, strlen(start)), "manifest starts: %.40s", text);
+    char *at = text + strlen(start);
+    char stored[65], hex[65];
+    memcpy(stored, at, 64);
+    stored[64] = '\0';
+    memset(at, '0', 64);
+    sha_hex(text, mn, hex);
+    ck_assert_str_eq(stored, hex);
+    free(text);
+    json_t *m;
+    void *d;
+    size_t dl;
+    ck_assert_int_eq(lirf_archive_read_mem(b, len, "sum", &m, &d, &dl), LIRF_OK);
+    ck_assert_str_eq(json_string_value(json_object_get(m, "manifest_sha256")), hex);
+    json_decref(m);
+    free(d);
+    free(b);
+    /* The key is reserved at the top level only. */
+    ck_assert_int_eq(lirf_archive_write_mem("{\"a\": {\"manifest_sha256\": \"x\"}}", dep, 5,
+                                            LIRF_ARCHIVE_PLAIN, &b, &len),
+                     LIRF_OK);
+    ck_assert_int_eq(lirf_archive_read_mem(b, len, "nested", &m, &d, &dl), LIRF_OK);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(m, "a"), "manifest_sha256")),
+                     "x");
+    json_decref(m);
+    free(d);
+    free(b);
+    /* Without the key (crafted as by hand): read. */
+    json_t *jm = good_manifest(dep, 5);
+    char *t = json_dumps(jm, JSON_INDENT(2));
+    json_decref(jm);
+    tmember ms[2] = {{LIRF_ARCHIVE_MANIFEST, 0, NULL, 0, t, strlen(t)},
+                     {LIRF_ARCHIVE_DEPOSIT, 0, NULL, 0, dep, 5}};
+    unsigned char *c = craft(ms, 2, 0, &len);
+    ck_assert_int_eq(lirf_archive_read_mem(c, len, "nosum", &m, &d, &dl), LIRF_OK);
+    ck_assert_ptr_null(json_object_get(m, "manifest_sha256"));
+    json_decref(m);
+    free(d);
+    free(c);
+    free(t);
+    /* With one made as the docs say (here, not by lirf): read. */
+    jm = good_manifest(dep, 5);
+    t = with_man_sum(jm, JSON_INDENT(2), 1);
+    json_decref(jm);
+    ms[0].data = t;
+    ms[0].len = strlen(t);
+    c = craft(ms, 2, 1, &len);
+    ck_assert_msg(lirf_archive_read_mem(c, len, "docsum", &m, &d, &dl) == LIRF_OK, "%s",
+                  lirf_error_message());
+    json_decref(m);
+    free(d);
+    free(c);
+    free(t);
+}
+END_TEST
+
 /* ---- truncation, flips, garbage ------------------------------------------- */
 
 START_TEST(truncation_sweep) {
@@ -695,20 +810,26 @@ START_TEST(truncation_sweep) {
 }
 END_TEST
 
-/* Flipping a byte gives LIRF_E_FORMAT or, where the byte does not matter
- * (padding, mtime), the intact contents: never a wrong deposit. */
+/* Flipping a bit anywhere gives LIRF_E_FORMAT or, where the byte does not
+ * matter (padding, mtime), the intact contents: never a wrong deposit or a
+ * changed manifest. Every byte, two bits each: the compressed archives differ
+ * from run to run (the members' mtime), so a sampled sweep would test
+ * different bytes in different runs. */
 START_TEST(flip_sweep) {
     lirf_archive_compression comp = COMPS[_i];
     size_t n = 3000;
     unsigned char *dep = rand_bytes(n, 4);
     void *b;
     size_t len;
-    ck_assert_int_eq(lirf_archive_write_mem("{\"x\": 1}", dep, n, comp, &b, &len), LIRF_OK);
+    ck_assert_int_eq(
+        lirf_archive_write_mem("{\"x\": 1, \"name\": \"Trouser\"}", dep, n, comp, &b, &len),
+        LIRF_OK);
     unsigned char *c = malloc(len);
     int refused = 0, total = 0;
-    for (size_t at = 0; at < len; at += (comp == LIRF_ARCHIVE_PLAIN ? 13 : 7)) {
+    for (size_t k = 0; k < 2 * len; k++) {
+        size_t at = k / 2;
         memcpy(c, b, len);
-        c[at] ^= 0x40;
+        c[at] ^= k % 2 ? 0x01 : 0x40;
         json_t *m;
         void *d;
         size_t dl;
@@ -716,7 +837,11 @@ START_TEST(flip_sweep) {
         total++;
         if (s == LIRF_OK) {
             ck_assert_msg(dl == n && memcmp(d, dep, n) == 0, "flip at %zu: wrong deposit", at);
-            ck_assert_int_eq(json_integer_value(json_object_get(m, "x")), 1);
+            ck_assert_msg(json_integer_value(json_object_get(m, "x")) == 1 &&
+                              json_is_string(json_object_get(m, "name")) &&
+                              !strcmp(json_string_value(json_object_get(m, "name")), "Trouser"),
+                          "flip at %zu (%s): manifest changed but accepted", at,
+                          COMP_NAMES[_i]);
             json_decref(m);
             free(d);
         } else {
@@ -789,6 +914,7 @@ int main(void) {
     tcase_add_loop_test(tc, refusals, 0, R_COUNT);
     tcase_add_test(tc, refusals_from_file_and_control);
     tcase_add_loop_test(tc, truncation_sweep, 0, 3);
+    tcase_add_test(tc, manifest_checksum);
     tcase_add_loop_test(tc, flip_sweep, 0, 3);
     tcase_add_test(tc, garbage);
     suite_add_tcase(s, tc);

@@ -283,6 +283,7 @@ static json_t *callers_fields(json_t *m) {
     json_object_del(c, "format_version");
     json_object_del(c, "signer");
     json_object_del(c, "encryption");
+    json_object_del(c, "manifest_sha256");
     return c;
 }
 
