@@ -75,10 +75,10 @@ int main(int argc, char **argv) {
             t0 = lirf_now();
         }
         lirf_buf z, dz;
-        if ((st = lirf_net_zero_grads(n)) ||
-            (st = lirf_net_forward(n, ws, t, LIRF_MODE_TRAIN, x, N, &z)) ||
-            ((saved = lirf_arena_used(ws)), 0) ||
-            (st = lirf_softmax_ce_forward(ctx, l, LIRF_NOBUF, z, y, N, 10)) ||
+        st = lirf_net_zero_grads(n);
+        if (!st) st = lirf_net_forward(n, ws, t, LIRF_MODE_TRAIN, x, N, &z);
+        if (!st) saved = lirf_arena_used(ws); /* the activations the backward pass needs */
+        if (st || (st = lirf_softmax_ce_forward(ctx, l, LIRF_NOBUF, z, y, N, 10)) ||
             (st = lirf_arena_get(ws, (size_t)N * 10, &dz)) || (st = lirf_buf_fill(ctx, dz, 0)) ||
             (st = lirf_softmax_ce_backward(ctx, dz, z, y, N, 10, 1.0f)) ||
             (st = lirf_net_backward(n, ws, t, dz, NULL)) ||

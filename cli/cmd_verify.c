@@ -72,6 +72,9 @@ static void usage(FILE *f) {
         "  --margin-relearn R    leakage when the target relearns in fewer than R times the\n"
         "                        Independent net's steps (default %g; no verdict without\n"
         "                        --independent)\n"
+        "  --power-min P         the power of the no-label checks: the original's no-label\n"
+        "                        students should reach P%% Dep Acc; the report says \"weak\"\n"
+        "                        when they do not (default %g; no effect on the exit status)\n"
         "output:\n"
         "  --out DIR             (default lirf-verify)\n"
         "  --from-json FILE      write report.md and report.html again from an earlier\n"
@@ -81,7 +84,8 @@ static void usage(FILE *f) {
         (double)d.distill.T, (double)d.distill.beta, (double)d.distill.lr, d.mia_samples,
         d.probe_train, d.probe_opts.epochs, d.relearn_samples, (double)d.relearn_fraction,
         d.relearn_max_steps, (double)d.relearn_lr, d.relearn_eval_every, (double)d.margin_distill, (double)d.margin_none,
-        (double)d.margin_mia, (double)d.margin_probe, (double)d.margin_withdraw, (double)d.margin_relearn);
+        (double)d.margin_mia, (double)d.margin_probe, (double)d.margin_withdraw, (double)d.margin_relearn,
+        (double)d.power_min);
 }
 
 /* "a,b" against names -> bit set; 0 on error */
@@ -149,6 +153,7 @@ int cmd_verify(const char *device, int argc, char **argv) {
         else if (arg_value(argc, argv, &i, "--probe-train", &v, &bad)) bad = bad || !parse_int(v, 1, 1 << 30, "--probe-train", &o.probe_train);
         else if (arg_value(argc, argv, &i, "--probe-epochs", &v, &bad)) bad = bad || !parse_int(v, 1, 10000, "--probe-epochs", &o.probe_opts.epochs);
         else if (arg_value(argc, argv, &i, "--margin-distill", &v, &bad)) bad = bad || !parse_float(v, -100, 100, "--margin-distill", &o.margin_distill);
+        else if (arg_value(argc, argv, &i, "--power-min", &v, &bad)) bad = bad || !parse_float(v, 0, 100, "--power-min", &o.power_min);
         else if (arg_value(argc, argv, &i, "--margin-none", &v, &bad)) bad = bad || !parse_float(v, -100, 100, "--margin-none", &o.margin_none);
         else if (arg_value(argc, argv, &i, "--margin-mia", &v, &bad)) bad = bad || !parse_float(v, -1, 1, "--margin-mia", &o.margin_mia);
         else if (arg_value(argc, argv, &i, "--margin-probe", &v, &bad)) bad = bad || !parse_float(v, -100, 100, "--margin-probe", &o.margin_probe);

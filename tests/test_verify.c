@@ -204,16 +204,50 @@ START_TEST(original_as_target_reports_leakage) {
     ck_assert_int_eq(json_array_size(mm), 2);
     double auc = json_number_value(json_object_get(json_array_get(mm, 0), "auc"));
     ck_assert(auc >= 0 && auc <= 1);
+    /* the power of the no-label checks: the original's no-label student,
+     * the same number as its Table 3 row, judged against --power-min */
+    json_t *pw = json_object_get(r, "power");
+    ck_assert_msg(pw != NULL, "no \"power\" in report.json");
+    ck_assert_int_eq(json_array_size(json_object_get(pw, "students")), 1);
+    json_t *ps = json_array_get(json_object_get(pw, "students"), 0);
+    double pdep = json_number_value(json_object_get(ps, "dep_acc"));
+    ck_assert_double_eq(json_number_value(json_object_get(pw, "wanted_dep_acc")), 80);
+    int pweak = pdep < 80;
+    ck_assert_str_eq(json_string_value(json_object_get(pw, "verdict")), pweak ? "weak" : "ok");
+    ck_assert_str_eq(json_string_value(json_object_get(ps, "verdict")), pweak ? "weak" : "ok");
+    ck_assert_double_eq_tol(json_number_value(json_object_get(ps, "short_by")),
+                            pweak ? 80 - pdep : 0, 1e-9);
+    int t3found = 0;
+    json_array_foreach(json_object_get(r, "table3"), i, c) {
+        if (strcmp(json_string_value(json_object_get(c, "teacher")), "original") ||
+            json_is_true(json_object_get(c, "labels")))
+            continue;
+        t3found = 1;
+        ck_assert_double_eq(json_number_value(json_object_get(c, "dep_acc")), pdep);
+    }
+    ck_assert(t3found);
+    char ptext[1024], pnum[32];
+    snprintf(ptext, sizeof ptext, "%s", json_string_value(json_object_get(pw, "text")));
+    snprintf(pnum, sizeof pnum, "%.2f", pdep);
+    ck_assert_msg(strstr(ptext, pnum), "power text lacks %s: %s", pnum, ptext);
     json_decref(r);
+    /* Markdown and HTML: their head, and the power section with the same
+     * text and number as the JSON */
     const char *names[2] = {"report.md", "report.html"};
     for (int k = 0; k < 2; k++) {
         snprintf(p, sizeof p, "%s/%s", rdir, names[k]);
         FILE *f = fopen(p, "r");
         ck_assert_msg(f != NULL, "%s missing", p);
-        char head[256] = {0};
-        ck_assert_uint_gt(fread(head, 1, sizeof head - 1, f), 0);
+        static char body[1 << 18];
+        size_t got = fread(body, 1, sizeof body - 1, f);
+        body[got] = 0;
         fclose(f);
-        ck_assert(strstr(head, k ? "<!DOCTYPE html>" : "# lirf verify"));
+        ck_assert(strstr(body, k ? "<!DOCTYPE html>" : "# lirf verify") == body);
+        ck_assert_msg(strstr(body, "Power of the no-label checks"), "%s: no power section", names[k]);
+        ck_assert_msg(strstr(body, ptext), "%s lacks the power text", names[k]);
+        char cell[64];
+        snprintf(cell, sizeof cell, k ? "<td>%s</td><td>80</td>" : "| %s | 80 |", pnum);
+        ck_assert_msg(strstr(body, cell), "%s lacks '%s'", names[k], cell);
     }
     /* the reports rendered again from report.json; the recorded exit code */
     snprintf(args, sizeof args, "--from-json %s/report.json --out %s", rdir, tmp("rep1b"));

@@ -32,6 +32,7 @@ void lirf_verify_opts_default(lirf_verify_opts *o) {
     o->relearn_fraction = 0.9f, o->relearn_lr = 0.01f;
     o->margin_distill = 5, o->margin_none = 15, o->margin_mia = 0.05f, o->margin_probe = 10;
     o->margin_withdraw = 5, o->margin_relearn = 0.5f;
+    o->power_min = 80;
 }
 
 /* ---- hashing ---- */
@@ -280,7 +281,7 @@ static json_t *options_json(const lirf_verify_opts *o) {
                         "fraction", lirf_tidy(o->relearn_fraction), "lr", lirf_tidy(o->relearn_lr)));
     json_object_set_new(j, "margins", json_pack("{s:f,s:f,s:f,s:f,s:f,s:f}", "relearn_ratio",
                         lirf_tidy(o->margin_relearn), "distill",
-                        lirf_tidy(o->margin_distill), "none", lirf_tidy(o->margin_none), "mia",
+                        lirf_tidy(o->margin_distill), "none", lirf_tidy(o->margin_none), "power_min", lirf_tidy(o->power_min), "mia",
                         lirf_tidy(o->margin_mia), "probe", lirf_tidy(o->margin_probe), "withdraw",
                         lirf_tidy(o->margin_withdraw)));
     return j;
@@ -893,6 +894,62 @@ lirf_status lirf_verify_run(lirf_ctx *ctx, const lirf_verify_opts *o, json_t **r
                           n ? m : NAN, h, cval, ctl, margin,
                           !n ? "skipped" : m > margin ? "leak" : "pass", ps);
             }
+
+    /* power: can the no-label students find knowledge where it is? The
+     * original's no-label students, taught exactly as the target's, against
+     * --power-min; a weak result says a leaky target could pass those checks */
+    if (M[R_ORIGINAL].net) {
+        json_t *ps = json_array();
+        double lo = INFINITY, hi = -INFINITY;
+        int weak = 0, nps = 0;
+        for (int si = 0; si < nstud; si++)
+            for (int mi = 0; mi < nmeth; mi++)
+                for (int li = 0; li < nlab; li++) {
+                    if (labs[li]) continue;
+                    double dp[64];
+                    int n = 0;
+                    for (int sd = 0; sd < o->seeds && n < 64; sd++) {
+                        int seed = (int)(o->distill.seed + 1000u * (unsigned)sd);
+                        const run_t *a = find_run(runs, nruns, studs[si], meths[mi], 0, R_ORIGINAL, seed);
+                        if (a) dp[n++] = a->dep;
+                    }
+                    if (!n) continue;
+                    double m, h;
+                    lirf_mean_ci95(dp, (size_t)n, &m, &h);
+                    int ok = m >= o->power_min;
+                    weak |= !ok;
+                    lo = m < lo ? m : lo, hi = m > hi ? m : hi;
+                    nps++;
+                    json_array_append_new(ps, json_pack("{s:s,s:s,s:o,s:o,s:o,s:s}", "student",
+                        student_name(studs[si]), "method", lirf_kd_method_name(meths[mi]),
+                        "dep_acc", jnum(m), "ci95", jnum(h), "short_by",
+                        jnum(ok ? 0.0 : o->power_min - m), "verdict", ok ? "ok" : "weak"));
+                }
+        if (nps) {
+            char text[640];
+            if (weak)
+                snprintf(text, sizeof text,
+                         "Weak: the original's students taught with no labels, exactly as the "
+                         "target's, reached %.2f to %.2f%% Dep Acc (the original itself: %.2f%%), "
+                         "below the %.0f%% wanted (--power-min) by up to %.2f points. The no-label "
+                         "checks see only what such students can pick up, so a target that still "
+                         "knows the deposit classes could pass them; larger budgets (--epochs, "
+                         "--train-subset) make them stronger.",
+                         lo, hi, M[R_ORIGINAL].dep_acc, (double)o->power_min, o->power_min - lo);
+            else
+                snprintf(text, sizeof text,
+                         "Ok: the original's students taught with no labels, exactly as the "
+                         "target's, reached %.2f to %.2f%% Dep Acc (the original itself: %.2f%%), "
+                         "at least the %.0f%% wanted (--power-min): the no-label checks can find "
+                         "the deposit classes' knowledge where it is.",
+                         lo, hi, M[R_ORIGINAL].dep_acc, (double)o->power_min);
+            json_object_set_new(R, "power", json_pack("{s:s,s:o,s:o,s:o,s:s}", "verdict",
+                weak ? "weak" : "ok", "wanted_dep_acc", jnum(o->power_min), "original_dep_acc",
+                jnum(M[R_ORIGINAL].dep_acc), "students", ps, "text", text));
+        } else {
+            json_decref(ps);
+        }
+    }
 
     /* verdict */
     int leak = 0;

@@ -133,8 +133,12 @@ lirf_status lirf_report_write_md(const json_t *r, const char *path) {
     if (!f) return LIRF_E_IO;
     const json_t *in = json_object_get(r, "inputs");
     fprintf(f, "# lirf verify: knowledge-leakage audit\n\n");
-    fprintf(f, "**Verdict: %s** (exit %d).\n\n", S(r, "verdict"),
+    fprintf(f, "**Verdict: %s** (exit %d).", S(r, "verdict"),
             (int)json_integer_value(json_object_get(r, "exit_code")));
+    if (json_object_get(r, "power"))
+        fprintf(f, " Power of the no-label checks: **%s** (below).",
+                S(json_object_get(r, "power"), "verdict"));
+    fprintf(f, "\n\n");
     fprintf(f, "lirf %s, %s, on %s (%s, driver %s). Total time %.0f s.\n\n", S(r, "lirf_version"),
             S(r, "started_utc"), S(json_object_get(r, "device"), "name"),
             S(json_object_get(r, "device"), "platform"), S(json_object_get(r, "device"), "driver"),
@@ -167,6 +171,19 @@ lirf_status lirf_report_write_md(const json_t *r, const char *path) {
         fmt(b, sizeof b, D(c, "control"), 0, 0);
         fprintf(f, "| %s | %s | %s | %s | %g | **%s** |\n", S(c, "name"), a, S(c, "control_is"), b,
                 D(c, "margin"), S(c, "verdict"));
+    }
+    const json_t *pw = json_object_get(r, "power");
+    if (pw) {
+        fprintf(f, "\n## Power of the no-label checks: %s\n\n%s\n\n", S(pw, "verdict"), S(pw, "text"));
+        fprintf(f, "| student | method | the original's no-label student: Dep Acc | wanted | short by | verdict |\n"
+                   "|---|---|---:|---:|---:|---|\n");
+        json_array_foreach(json_object_get(pw, "students"), i, c) {
+            char a[64];
+            fmt(a, sizeof a, D(c, "dep_acc"), D(c, "ci95"), 0);
+            fprintf(f, "| %s | %s | %s | %g | %.2f | **%s** |\n", S(c, "student"),
+                    method_label(S(c, "method")), a, D(pw, "wanted_dep_acc"), D(c, "short_by"),
+                    S(c, "verdict"));
+        }
     }
     fprintf(f, "\n## The nets on the test split\n\n| net | Pre Acc | Dep Acc | Avg Acc |\n|---|---:|---:|---:|\n");
     json_array_foreach(json_object_get(r, "nets"), i, c)
@@ -337,7 +354,7 @@ lirf_status lirf_report_write_html(const json_t *r, const char *path) {
                "body{font-family:sans-serif;max-width:1100px;margin:1em auto;padding:0 1em;color:#222}\n"
                "table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}\n"
                "td:first-child,th:first-child,td.t{text-align:left}code{font-size:90%%}\n"
-               ".leak,.fail{background:#fdd;font-weight:bold}.pass{background:#dfd}.skipped,.info{background:#eee}\n"
+               ".leak,.fail{background:#fdd;font-weight:bold}.weak{background:#ffe8b0;font-weight:bold}.pass{background:#dfd}.skipped,.info{background:#eee}\n"
                ".verdict{font-size:130%%;padding:.4em .8em;display:inline-block}\n"
                "figure{display:inline-block;margin:.5em}figcaption{font-size:90%%;font-weight:bold}\n"
                "</style></head><body>\n<h1>lirf verify: knowledge-leakage audit</h1>\n");
@@ -374,7 +391,23 @@ lirf_status lirf_report_write_html(const json_t *r, const char *path) {
         fprintf(f, "</td><td>%s</td><td>%g</td><td class=\"%s\">%s</td></tr>\n", b, D(c, "margin"),
                 S(c, "verdict"), S(c, "verdict"));
     }
-    fprintf(f, "</table>\n<h2>The nets on the test split</h2>\n");
+    fprintf(f, "</table>\n");
+    const json_t *pw = json_object_get(r, "power");
+    if (pw) {
+        fprintf(f, "<h2>Power of the no-label checks: <span class=\"%s\">%s</span></h2>\n<p>",
+                !strcmp(S(pw, "verdict"), "ok") ? "pass" : "weak", S(pw, "verdict"));
+        esc(f, S(pw, "text"));
+        fprintf(f, "</p>\n<table><tr><th>student</th><th>method</th><th>the original's no-label student: Dep Acc</th><th>wanted</th><th>short by</th><th>verdict</th></tr>\n");
+        json_array_foreach(json_object_get(pw, "students"), i, c) {
+            char a[64];
+            fmt(a, sizeof a, D(c, "dep_acc"), D(c, "ci95"), 0);
+            fprintf(f, "<tr><td>%s</td><td class=\"t\">%s</td><td>%s</td><td>%g</td><td>%.2f</td><td class=\"%s\">%s</td></tr>\n",
+                    S(c, "student"), method_label(S(c, "method")), a, D(pw, "wanted_dep_acc"),
+                    D(c, "short_by"), !strcmp(S(c, "verdict"), "ok") ? "pass" : "weak", S(c, "verdict"));
+        }
+        fprintf(f, "</table>\n");
+    }
+    fprintf(f, "<h2>The nets on the test split</h2>\n");
     html_table_nets(f, r);
     const json_t *t3 = json_object_get(r, "table3");
     if (json_array_size(t3)) {

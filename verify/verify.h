@@ -169,6 +169,9 @@ typedef struct {
     /* thresholds (points, or AUC units for mia) */
     float margin_distill, margin_none, margin_mia, margin_probe, margin_withdraw,
         margin_relearn;
+    /* the power of the no-label checks: the original's no-label students
+     * should reach this Dep Acc (points); reported, no effect on the exit */
+    float power_min;
     int quiet;
     const char *command;     /* the command line, for the report */
 } lirf_verify_opts;
