@@ -19,7 +19,7 @@
 void lirf_verify_opts_default(lirf_verify_opts *o) {
     memset(o, 0, sizeof *o);
     o->kind = LIRF_DATA_AUTO;
-    o->seeds = 1, o->epochs = 2, o->train_subset = 6000, o->test_subset = 0, o->batch = 128;
+    o->seeds = 1, o->epochs = 2, o->train_subset = 20000, o->test_subset = 0, o->batch = 128;
     o->students = 3, o->student_width = 8, o->methods = 3, o->labels = 3;
     lirf_distill_opts_default(&o->distill);
     o->mia = o->probe = o->withdraw_check = o->deposit_alone = 1;
