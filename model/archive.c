@@ -11,8 +11,9 @@
  * chosen filter into a temporary file of the same folder, fsync'ed and
  * renamed. Reader: every header is checked before a member's bytes are read,
  * manifest.json must come first, its signature and then its own checksum
- * are checked before the deposit is read, and the deposit is read only up to the size the manifest declares
- * (+ 1 byte to detect a larger member), hashed, then decrypted.
+ * are checked before the deposit is read, and the deposit is read only up to
+ * the size the manifest declares (+ 1 byte to detect a larger member),
+ * hashed, then decrypted.
  * The keys and the cryptography: model/seal.c.
  */
 #include <archive.h>
@@ -212,7 +213,6 @@ static lirf_status build_manifest(const char *fn, const char *manifest_json, con
                          "%s: this jansson indents JSON otherwise than lirf expects: "
                          "manifest.json's checksum cannot be placed", fn);
     }
-
     if (n + 1 > LIRF_ARCHIVE_MAX_MANIFEST) {
         free(s);
         return LIRF_FAIL(LIRF_E_INVALID,

@@ -926,23 +926,27 @@ lirf_status lirf_verify_run(lirf_ctx *ctx, const lirf_verify_opts *o, json_t **r
                         jnum(ok ? 0.0 : o->power_min - m), "verdict", ok ? "ok" : "weak"));
                 }
         if (nps) {
-            char text[640];
+            char text[640], range[64];
+            if (nps == 1 || hi - lo < 0.005)
+                snprintf(range, sizeof range, "%.2f%%", lo);
+            else
+                snprintf(range, sizeof range, "%.2f to %.2f%%", lo, hi);
             if (weak)
                 snprintf(text, sizeof text,
                          "Weak: the original's students taught with no labels, exactly as the "
-                         "target's, reached %.2f to %.2f%% Dep Acc (the original itself: %.2f%%), "
+                         "target's, reached %s Dep Acc (the original itself: %.2f%%), "
                          "below the %.0f%% wanted (--power-min) by up to %.2f points. The no-label "
                          "checks see only what such students can pick up, so a target that still "
                          "knows the deposit classes could pass them; larger budgets (--epochs, "
                          "--train-subset) make them stronger.",
-                         lo, hi, M[R_ORIGINAL].dep_acc, (double)o->power_min, o->power_min - lo);
+                         range, M[R_ORIGINAL].dep_acc, (double)o->power_min, o->power_min - lo);
             else
                 snprintf(text, sizeof text,
                          "Ok: the original's students taught with no labels, exactly as the "
-                         "target's, reached %.2f to %.2f%% Dep Acc (the original itself: %.2f%%), "
+                         "target's, reached %s Dep Acc (the original itself: %.2f%%), "
                          "at least the %.0f%% wanted (--power-min): the no-label checks can find "
                          "the deposit classes' knowledge where it is.",
-                         lo, hi, M[R_ORIGINAL].dep_acc, (double)o->power_min);
+                         range, M[R_ORIGINAL].dep_acc, (double)o->power_min);
             json_object_set_new(R, "power", json_pack("{s:s,s:o,s:o,s:o,s:s}", "verdict",
                 weak ? "weak" : "ok", "wanted_dep_acc", jnum(o->power_min), "original_dep_acc",
                 jnum(M[R_ORIGINAL].dep_acc), "students", ps, "text", text));
