@@ -899,32 +899,26 @@ lirf_status lirf_verify_run(lirf_ctx *ctx, const lirf_verify_opts *o, json_t **r
      * original's no-label students, taught exactly as the target's, against
      * --power-min; a weak result says a leaky target could pass those checks */
     if (M[R_ORIGINAL].net) {
-        json_t *ps = json_array();
+        /* the original's no-label rows of Table 3 (mean and interval over seeds) */
+        json_t *ps = json_array(), *row;
         double lo = INFINITY, hi = -INFINITY;
         int weak = 0, nps = 0;
-        for (int si = 0; si < nstud; si++)
-            for (int mi = 0; mi < nmeth; mi++)
-                for (int li = 0; li < nlab; li++) {
-                    if (labs[li]) continue;
-                    double dp[64];
-                    int n = 0;
-                    for (int sd = 0; sd < o->seeds && n < 64; sd++) {
-                        int seed = (int)(o->distill.seed + 1000u * (unsigned)sd);
-                        const run_t *a = find_run(runs, nruns, studs[si], meths[mi], 0, R_ORIGINAL, seed);
-                        if (a) dp[n++] = a->dep;
-                    }
-                    if (!n) continue;
-                    double m, h;
-                    lirf_mean_ci95(dp, (size_t)n, &m, &h);
-                    int ok = m >= o->power_min;
-                    weak |= !ok;
-                    lo = m < lo ? m : lo, hi = m > hi ? m : hi;
-                    nps++;
-                    json_array_append_new(ps, json_pack("{s:s,s:s,s:o,s:o,s:o,s:s}", "student",
-                        student_name(studs[si]), "method", lirf_kd_method_name(meths[mi]),
-                        "dep_acc", jnum(m), "ci95", jnum(h), "short_by",
-                        jnum(ok ? 0.0 : o->power_min - m), "verdict", ok ? "ok" : "weak"));
-                }
+        size_t ri;
+        json_array_foreach(table, ri, row) {
+            if (json_is_true(json_object_get(row, "labels")) ||
+                strcmp(json_string_value(json_object_get(row, "teacher")), ROLE[R_ORIGINAL]) != 0 ||
+                !json_integer_value(json_object_get(row, "seeds")))
+                continue;
+            double m = json_number_value(json_object_get(row, "dep_acc"));
+            int ok = m >= o->power_min;
+            weak |= !ok;
+            lo = m < lo ? m : lo, hi = m > hi ? m : hi;
+            nps++;
+            json_array_append_new(ps, json_pack("{s:O,s:O,s:o,s:O,s:o,s:s}", "student",
+                json_object_get(row, "student"), "method", json_object_get(row, "method"),
+                "dep_acc", jnum(m), "ci95", json_object_get(row, "dep_ci95"), "short_by",
+                jnum(ok ? 0.0 : o->power_min - m), "verdict", ok ? "ok" : "weak"));
+        }
         if (nps) {
             char text[640], range[64];
             if (nps == 1 || hi - lo < 0.005)
