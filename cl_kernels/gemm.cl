@@ -5,24 +5,31 @@
  * Packed layouts (zero-padded to whole panels):
  *   A: Ap[mp][k][MR]  rows mp*MR .. mp*MR+MR-1 of op(A), for every k;
  *   B: Bp[np][k][32]  columns np*32 .. np*32+31 of op(B), for every k.
- * One work-item computes an MR x 32 tile of C over one slice of K in registers: two 16-wide vectors of B times MR broadcast scalars of A per
- * k, MR * 2 accumulators (24 for MR 12: with the two B vectors and the
+ * The panels of both are cut along k into slices of at most 1024 (the
+ * layouts below), so that a B panel slice (128 KiB) and the A panels that
+ * meet it stay in L2. One work-item computes an MR x 32 tile of C over all
+ * slices in registers: two 16-wide vectors of B times MR broadcast scalars of
+ * A per k, MR * 2 accumulators (24 for MR 12: with the two B vectors and the
  * broadcast, 27 of the 32 vector registers of AVX-512). Work-groups are one
  * work-item (a CPU implementation runs each group as a loop on one core), and
  * dimension 0 of the range walks the operand whose panels are fewer, so the
- * panel of the other stays in cache while they pass. The host splits K into
- * slices of at most 1024, packs each and runs this kernel on it, so that a B
- * panel slice (128 KiB) and the A panels it meets stay in L2; the first slice
- * applies beta, later ones add (beta 1). */
+ * panel of the other stays in cache while they pass. Where the host packs an
+ * operand slice by slice (a general GEMM), it runs this kernel once a slice,
+ * the first with beta, later ones adding (beta 1). */
 
 #define NR 32
 
-/* P[(mp * K + k) * mr + i] = op(A)(mp * mr + i, k), 0 beyond M; range (K, panels). */
+/* op(A) (M, K) packed in slices of `slice` k (the last shorter): the element
+ * (mp * mr + i, k) goes to P[k0 * Mp + (mp * kc + k - k0) * mr + i], k0 = k -
+ * k % slice, kc = min(slice, K - k0), Mp = M rounded up to mr; 0 beyond M.
+ * One slice (slice = K) is P[(mp * K + k) * mr + i]. Range (slice, panels,
+ * slices): the host launches exactly the panels and the slices. */
 __kernel void gemm_pack_a(__global float *P, int poff, __global const float *A, int aoff,
-                          int lda, int ta, int M, int K, int mr) {
-    int k = get_global_id(0), mp = get_global_id(1);
-    if (k >= K) return;
-    __global float *d = P + poff + ((size_t)mp * K + k) * mr;
+                          int lda, int ta, int M, int K, int mr, int slice) {
+    int kk = get_global_id(0), mp = get_global_id(1), k0 = get_global_id(2) * slice;
+    int kc = min(slice, K - k0), k = k0 + kk, Mp = get_global_size(1) * mr;
+    if (kk >= kc) return;
+    __global float *d = P + poff + (size_t)k0 * Mp + ((size_t)mp * kc + kk) * mr;
     for (int i = 0; i < mr; i++) {
         int m = mp * mr + i;
         float v = 0.0f;
@@ -80,27 +87,38 @@ __kernel void gemm_pack_b(__global float *P, int poff, __global const float *B, 
         }                                                                         \
     }
 
-/* K here is the slice's length (the packed panels hold only the slice);
- * order 0: dimension 0 walks B panels; 1: A panels. */
+/* K is the whole reduction, packed in slices of `slice` k (the last
+ * shorter): slice k0 of A is the block at k0 * Mp, of B at k0 * Np (Mp, Np:
+ * M and N rounded up to whole panels), each holding kc = min(slice, K - k0)
+ * k of every panel. One launch runs all slices, so the tile stays in
+ * registers and C is read and written once. order 0: dimension 0 walks B
+ * panels; 1: A panels. */
 #define MICRO_ARGS                                                                            \
     __global const float *Ap, int apoff, __global const float *Bp, int bpoff, int M, int N,  \
-        int K, float alpha, float beta, __global float *C, int coff, int ldc, int order
+        int K, int slice, int Mp, int Np, float alpha, float beta, __global float *C,        \
+        int coff, int ldc, int order
 #define MICRO_SETUP(mr)                                                                       \
     int np = get_global_id(order), mp = get_global_id(1 - order);                             \
-    __global const float *ap = Ap + apoff + (size_t)mp * K * (mr);                             \
-    __global const float *bp = Bp + bpoff + (size_t)np * K * NR;                               \
     int m0 = mp * (mr), n0 = np * NR, full = n0 + NR <= N;
+/* the slice loop around the k loop of a tile of mr rows */
+#define MICRO_LOOP(mr, STEPS)                                                                 \
+    for (int k0 = 0; k0 < K; k0 += slice) {                                                   \
+        int kc = min(slice, K - k0);                                                          \
+        __global const float *ap = Ap + apoff + (size_t)k0 * Mp + (size_t)mp * kc * (mr);     \
+        __global const float *bp = Bp + bpoff + (size_t)k0 * Np + (size_t)np * kc * NR;       \
+        for (int k = 0; k < kc; k++) {                                                        \
+            float16 b0 = vload16(0, bp), b1 = vload16(1, bp);                                 \
+            STEPS                                                                             \
+            ap += (mr);                                                                       \
+            bp += NR;                                                                         \
+        }                                                                                     \
+    }
 
 __attribute__((reqd_work_group_size(1, 1, 1))) __kernel void gemm_micro12(MICRO_ARGS) {
     MICRO_SETUP(12)
     ACC(0) ACC(1) ACC(2) ACC(3) ACC(4) ACC(5) ACC(6) ACC(7) ACC(8) ACC(9) ACC(10) ACC(11)
-    for (int k = 0; k < K; k++) {
-        float16 b0 = vload16(0, bp), b1 = vload16(1, bp);
-        STEP(0) STEP(1) STEP(2) STEP(3) STEP(4) STEP(5)
-        STEP(6) STEP(7) STEP(8) STEP(9) STEP(10) STEP(11)
-        ap += 12;
-        bp += NR;
-    }
+    MICRO_LOOP(12, STEP(0) STEP(1) STEP(2) STEP(3) STEP(4) STEP(5)
+                   STEP(6) STEP(7) STEP(8) STEP(9) STEP(10) STEP(11))
     STORE(0) STORE(1) STORE(2) STORE(3) STORE(4) STORE(5)
     STORE(6) STORE(7) STORE(8) STORE(9) STORE(10) STORE(11)
 }
@@ -108,11 +126,6 @@ __attribute__((reqd_work_group_size(1, 1, 1))) __kernel void gemm_micro12(MICRO_
 __attribute__((reqd_work_group_size(1, 1, 1))) __kernel void gemm_micro8(MICRO_ARGS) {
     MICRO_SETUP(8)
     ACC(0) ACC(1) ACC(2) ACC(3) ACC(4) ACC(5) ACC(6) ACC(7)
-    for (int k = 0; k < K; k++) {
-        float16 b0 = vload16(0, bp), b1 = vload16(1, bp);
-        STEP(0) STEP(1) STEP(2) STEP(3) STEP(4) STEP(5) STEP(6) STEP(7)
-        ap += 8;
-        bp += NR;
-    }
+    MICRO_LOOP(8, STEP(0) STEP(1) STEP(2) STEP(3) STEP(4) STEP(5) STEP(6) STEP(7))
     STORE(0) STORE(1) STORE(2) STORE(3) STORE(4) STORE(5) STORE(6) STORE(7)
 }

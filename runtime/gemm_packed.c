@@ -20,6 +20,7 @@
 
 #define NR 32
 #define SLICE_MAX 1024
+#define PACK_A_GROUP ((size_t)256 << 10) /* floats: see group_k */
 
 const char *lirf_gemm_engine_name(lirf_gemm_engine engine) {
     return engine == LIRF_GEMM_PACKED ? "packed" : "clblast";
@@ -124,66 +125,115 @@ static lirf_status pack_local(lirf_ctx *ctx, cl_kernel k, size_t lws[2]) {
     return LIRF_OK;
 }
 
-/* Packs the slice k0 .. k0+kc-1 of op(A) (M,K) into pa, mr rows a panel. */
-static lirf_status pack_a_slice(lirf_ctx *ctx, cl_kernel kpa, lirf_buf pa, lirf_trans ta,
-                                size_t M, size_t k0, size_t kc, lirf_buf A, size_t lda, int mr) {
-    /* op(A)(m, k0 + kk) is at A + k0 (not transposed) or A + k0 * lda */
-    lirf_buf as = {A.mem, A.off + (ta ? k0 * lda : k0), A.n};
-    if (!fits_int(as.off))
-        return LIRF_FAIL(LIRF_E_INVALID, "gemm (packed engine): offset beyond int range");
-    LIRF_TRY(lirf_set_args(ctx, kpa, "bbiiiii", pa, as, (int)lda, (int)ta, (int)M, (int)kc, mr));
-    size_t mp = (M + (size_t)mr - 1) / (size_t)mr, gws[2] = {kc, mp}, lws[2] = {1, 1};
+/* Packs op(A) (M, K) into pa in slices of `slice` (gemm.cl: gemm_pack_a),
+ * mr rows a panel, in one launch. */
+static lirf_status pack_a(lirf_ctx *ctx, cl_kernel kpa, lirf_buf pa, lirf_trans ta, size_t M,
+                          size_t K, size_t slice, lirf_buf A, size_t lda, int mr) {
+    LIRF_TRY(lirf_set_args(ctx, kpa, "bbiiiiii", pa, A, (int)lda, (int)ta, (int)M, (int)K, mr,
+                           (int)slice));
+    size_t mp = (M + (size_t)mr - 1) / (size_t)mr, ns = (K + slice - 1) / slice;
+    size_t gws[3] = {slice, mp, ns}, lws[3] = {1, 1, 1};
     LIRF_TRY(pack_local(ctx, kpa, lws));
-    return lirf_launch(ctx, kpa, "gemm/pack_a", 2, gws, lws);
+    lws[2] = 1;
+    return lirf_launch(ctx, kpa, "gemm/pack_a", 3, gws, lws);
+}
+
+/* The tile kernel over the k range held in as and bs: all of K in slices of
+ * `slice` (as packed whole), or one slice (slice = K). */
+static lirf_status micro(lirf_ctx *ctx, cl_kernel km, const char *label, lirf_buf as,
+                         lirf_buf bs, size_t M, size_t N, size_t K, size_t slice, size_t mpad,
+                         size_t npad, float alpha, float beta, lirf_buf C, size_t ldc, int order,
+                         const size_t gws[2]) {
+    size_t lws[2] = {1, 1};
+    LIRF_TRY(lirf_set_args(ctx, km, "bbiiiiiiffbii", as, bs, (int)M, (int)N, (int)K, (int)slice,
+                           (int)mpad, (int)npad, (double)alpha, (double)beta, C, (int)ldc, order));
+    return lirf_launch(ctx, km, label, 2, gws, lws);
+}
+
+/* How much of K the packed copy of A holds when B comes packed: whole
+ * slices, up to PACK_A_GROUP floats (at least one slice). Each group is one
+ * packing and one tile launch; the bound keeps the scratch small (the
+ * weight gradient of ResNet-18's stem at batch 128 would need 6.4 MB for
+ * all of K at once). */
+static size_t group_k(size_t mpad, size_t slice) {
+    size_t n = PACK_A_GROUP / (mpad * slice);
+    return (n ? n : 1) * slice;
 }
 
 /* C = alpha op(A) op(B) + beta C with op(A) read from A (ta) or, when ap.mem,
  * from its packed form (lirf_gemm_pack_a), and op(B) from B (tb) or, when
- * bp.mem, from its packed form (lirf_gemm_prepacked_b's layout). */
+ * bp.mem, from its packed form (lirf_gemm_prepacked_b's layout). With B
+ * packed, A is packed a group of slices at a time (group_k; all of K when it
+ * came packed) and one launch runs each group; else B is packed a slice at a time and the tile kernel runs once a
+ * slice (the packed copy of B holds one slice). */
 static lirf_status packed_gemm(lirf_ctx *ctx, lirf_trans ta, lirf_trans tb, size_t M, size_t N,
                                size_t K, float alpha, lirf_buf A, size_t lda, lirf_buf ap,
                                lirf_buf B, size_t ldb, lirf_buf bp, float beta, lirf_buf C,
                                size_t ldc) {
     int mr = rows_per_tile(M);
     size_t mp = (M + (size_t)mr - 1) / (size_t)mr, np = (N + NR - 1) / NR;
+    size_t mpad = mp * (size_t)mr, npad = np * NR;
     size_t slice = lirf_gemm_packed_slice(K);
     LIRF_TRY(check_ranges(M, N, K, lda, ldb, ldc, A, B, C, ap, bp));
+    /* A: packed in groups of slices when B comes packed, else a slice at a time */
+    size_t a_k = bp.mem ? group_k(mpad, slice) : slice;
+    if (a_k > K) a_k = K;
     lirf_buf pa = ap, pb = bp;
-    if (!ap.mem) LIRF_TRY(lirf_scratch(ctx, LIRF_SCRATCH_PACK_A, mp * (size_t)mr * slice, &pa));
-    if (!bp.mem) LIRF_TRY(lirf_scratch(ctx, LIRF_SCRATCH_PACK_B, np * NR * slice, &pb));
+    if (!ap.mem) LIRF_TRY(lirf_scratch(ctx, LIRF_SCRATCH_PACK_A, mpad * a_k, &pa));
+    if (!bp.mem) LIRF_TRY(lirf_scratch(ctx, LIRF_SCRATCH_PACK_B, npad * slice, &pb));
     cl_kernel kpa = NULL, kpb = NULL, km;
     if (!ap.mem) LIRF_TRY(lirf_kernel_get(ctx, "gemm", "gemm_pack_a", &kpa));
     if (!bp.mem) LIRF_TRY(lirf_kernel_get(ctx, "gemm", "gemm_pack_b", &kpb));
     LIRF_TRY(lirf_kernel_get(ctx, "gemm", mr == 12 ? "gemm_micro12" : "gemm_micro8", &km));
     /* dimension 0 walks the panels of the smaller packed operand, so that one
      * panel of the larger stays in cache while they pass */
-    int order = mp * (size_t)mr <= np * NR;
-    size_t gws_m[2] = {order ? mp : np, order ? np : mp}, lws_m[2] = {1, 1};
+    int order = mpad <= npad;
+    size_t gws_m[2] = {order ? mp : np, order ? np : mp};
     /* profile labels: the transpose class, or which operands came packed (the
      * convolution's forward: both; weight gradient: B; input gradient: A) */
     const char *label = ap.mem && bp.mem ? "gemm_packed_ab"
                         : bp.mem         ? "gemm_packed_b"
                         : ap.mem         ? "gemm_packed_a"
                                          : class_label(ta, tb);
+    if (bp.mem) {
+        /* A packed in groups of whole slices (all of K when A came packed) */
+        size_t group = ap.mem ? K : group_k(mpad, slice);
+        for (size_t k0 = 0; k0 < K; k0 += group) {
+            size_t kg = K - k0 < group ? K - k0 : group;
+            lirf_buf as = pa, bs = {pb.mem, pb.off + k0 * npad, pb.n};
+            if (!ap.mem) {
+                lirf_buf asrc = {A.mem, A.off + (ta ? k0 * lda : k0), A.n};
+                if (!fits_int(asrc.off) || !fits_int(bs.off))
+                    return LIRF_FAIL(LIRF_E_INVALID, "gemm (packed engine): offset beyond int range");
+                LIRF_TRY(pack_a(ctx, kpa, pa, ta, M, kg, slice, asrc, lda, mr));
+            }
+            LIRF_TRY(micro(ctx, km, label, as, bs, M, N, kg, slice, mpad, npad, alpha,
+                           k0 ? 1.0f : beta, C, ldc, order, gws_m));
+        }
+        ctx->stats.gemm_calls++;
+        return LIRF_OK;
+    }
     for (size_t k0 = 0; k0 < K; k0 += slice) {
         size_t kc = K - k0 < slice ? K - k0 : slice;
-        lirf_buf as = pa, bs = pb;
-        if (ap.mem) as.off = ap.off + k0 * mp * (size_t)mr; /* the slice's block */
-        else LIRF_TRY(pack_a_slice(ctx, kpa, pa, ta, M, k0, kc, A, lda, mr));
-        if (bp.mem) {
-            bs.off = bp.off + k0 * np * NR;
+        lirf_buf as = pa;
+        if (ap.mem) {
+            as.off = ap.off + k0 * mpad; /* the slice's block */
         } else {
-            lirf_buf bsrc = {B.mem, B.off + (tb ? k0 : k0 * ldb), B.n};
-            if (!fits_int(bsrc.off))
+            /* op(A)(m, k0 + kk) is at A + k0 (not transposed) or A + k0 * lda */
+            lirf_buf asrc = {A.mem, A.off + (ta ? k0 * lda : k0), A.n};
+            if (!fits_int(asrc.off))
                 return LIRF_FAIL(LIRF_E_INVALID, "gemm (packed engine): offset beyond int range");
-            LIRF_TRY(lirf_set_args(ctx, kpb, "bbiiii", pb, bsrc, (int)ldb, (int)tb, (int)N, (int)kc));
-            size_t gws_b[2] = {kc, np}, lws_b[2];
-            LIRF_TRY(pack_local(ctx, kpb, lws_b));
-            LIRF_TRY(lirf_launch(ctx, kpb, tb ? "gemm/pack_b_t" : "gemm/pack_b", 2, gws_b, lws_b));
+            LIRF_TRY(pack_a(ctx, kpa, pa, ta, M, kc, kc, asrc, lda, mr));
         }
-        LIRF_TRY(lirf_set_args(ctx, km, "bbiiiffbii", as, bs, (int)M, (int)N, (int)kc, (double)alpha,
-                               (double)(k0 ? 1.0f : beta), C, (int)ldc, order));
-        LIRF_TRY(lirf_launch(ctx, km, label, 2, gws_m, lws_m));
+        lirf_buf bsrc = {B.mem, B.off + (tb ? k0 : k0 * ldb), B.n};
+        if (!fits_int(bsrc.off))
+            return LIRF_FAIL(LIRF_E_INVALID, "gemm (packed engine): offset beyond int range");
+        LIRF_TRY(lirf_set_args(ctx, kpb, "bbiiii", pb, bsrc, (int)ldb, (int)tb, (int)N, (int)kc));
+        size_t gws_b[2] = {kc, np}, lws_b[2];
+        LIRF_TRY(pack_local(ctx, kpb, lws_b));
+        LIRF_TRY(lirf_launch(ctx, kpb, tb ? "gemm/pack_b_t" : "gemm/pack_b", 2, gws_b, lws_b));
+        LIRF_TRY(micro(ctx, km, label, as, pb, M, N, kc, kc, mpad, npad, alpha,
+                       k0 ? 1.0f : beta, C, ldc, order, gws_m));
     }
     ctx->stats.gemm_calls++;
     return LIRF_OK;
@@ -235,15 +285,9 @@ lirf_status lirf_gemm_pack_a(lirf_ctx *ctx, lirf_trans ta, size_t M, size_t K, l
     LIRF_TRY(check_packed("A", Ap, lirf_gemm_packed_a_elems(M, K)));
     LIRF_TRY(check_ranges(M, 1, K, lda, 1, 1, A, LIRF_NOBUF, LIRF_NOBUF, Ap, LIRF_NOBUF));
     int mr = rows_per_tile(M);
-    size_t mpad = (M + (size_t)mr - 1) / (size_t)mr * (size_t)mr, slice = lirf_gemm_packed_slice(K);
     cl_kernel kpa;
     LIRF_TRY(lirf_kernel_get(ctx, "gemm", "gemm_pack_a", &kpa));
-    for (size_t k0 = 0; k0 < K; k0 += slice) {
-        size_t kc = K - k0 < slice ? K - k0 : slice;
-        lirf_buf dst = {Ap.mem, Ap.off + k0 * mpad, Ap.n - k0 * mpad};
-        LIRF_TRY(pack_a_slice(ctx, kpa, dst, ta, M, k0, kc, A, lda, mr));
-    }
-    return LIRF_OK;
+    return pack_a(ctx, kpa, Ap, ta, M, K, lirf_gemm_packed_slice(K), A, lda, mr);
 }
 
 lirf_status lirf_gemm_prepacked_b(lirf_ctx *ctx, lirf_trans ta, size_t M, size_t N, size_t K,

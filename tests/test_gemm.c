@@ -166,8 +166,9 @@ END_TEST
 
 START_TEST(gemm_prepacked_b) {
     trng r = {24};
-    /* whichever engine is set: lirf_gemm_prepacked_b always runs the packed kernels */
-    const mnk shapes[] = {{5, 7, 3}, {12, 64, 1030}, {16, 45, 2500}, {37, 33, 64}};
+    /* whichever engine is set: lirf_gemm_prepacked_b always runs the packed kernels;
+     * {130, 40, 2100}: A is packed in two groups of two and one slices */
+    const mnk shapes[] = {{5, 7, 3}, {12, 64, 1030}, {16, 45, 2500}, {37, 33, 64}, {130, 40, 2100}};
     for (int ta = 0; ta < 2; ta++)
         for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
             prepacked_case(ta, shapes[i], 1.0f, 0.0f, &r);
