@@ -244,3 +244,127 @@ __kernel void col2im_s1k3(COL2IM_ARGS) {
 __kernel void col2im_t1(COL2IM_ARGS) { COL2IM_STRIDED(1, _Pragma("unroll")) }
 __kernel void col2im_t2(COL2IM_ARGS) { COL2IM_STRIDED(2, _Pragma("unroll")) }
 __kernel void col2im(COL2IM_ARGS) { COL2IM_STRIDED(tmax, ) }
+
+/* ---- stride-1 3x3 convolutions with padding 1, without im2col ------------
+ * (model/op_conv.c: the "taps" path; the product is lirf_gemm_packed_taps3.)
+ * A chunk of nb images is padded by one zero pixel on every side and laid
+ * out channel by channel, the images of a channel one after the other:
+ * plane c of xp holds nb * P floats (P = Hp * Wp, Hp = H + 2, Wp = W + 2),
+ * then zeros up to cs. Output position n = img * P + h * Wp + w (h < H, w <
+ * W) of the product reads tap (r, s) at n + r * Wp + s. */
+
+/* xp (C planes of cs) = x (nb, C, H, W) padded as above; range (Wp, rows,
+ * C), rows = ceil(cs / Wp): the work-item (w, row, c) writes element row *
+ * Wp + w of plane c (img = row / Hp), so that dimension 0 runs along a
+ * padded row and the division is uniform across it. Every element of xp is
+ * written. */
+__kernel void conv_pad1(__global float *xp, int xp_off, __global const float *x, int x_off,
+                        int nb, int C, int H, int W, int cs) {
+    int wq = get_global_id(0), row = get_global_id(1), c = get_global_id(2);
+    int Wp = W + 2, Hp = H + 2, q = row * Wp + wq;
+    if (wq >= Wp || q >= cs || c >= C) return;
+    int img = row / Hp, hp = row - img * Hp;
+    float v = 0.0f;
+    if (img < nb && hp >= 1 && hp <= H && wq >= 1 && wq <= W)
+        v = x[x_off + ((img * C + c) * H + hp - 1) * W + wq - 1];
+    xp[xp_off + c * cs + q] = v;
+}
+
+/* y (nb, K, H, W) = the output positions of t (K rows of ldt: column img * P
+ * + h * Wp + w), + b[k] when has_bias; range (H * W, K, nb), inv_w = 1.0f /
+ * W. */
+__kernel void conv_unpad1(__global float *y, int y_off, __global const float *t, int t_off,
+                          int ldt, __global const float *b, int b_off, int has_bias, int nb,
+                          int K, int H, int W, float inv_w) {
+    int p = get_global_id(0), k = get_global_id(1), img = get_global_id(2);
+    if (p >= H * W || k >= K || img >= nb) return;
+    int h = conv_div(p, W, inv_w), w = p - h * W;
+    float v = t[t_off + k * ldt + img * (H + 2) * (W + 2) + h * (W + 2) + w];
+    if (has_bias) v += b[b_off + k];
+    y[y_off + (img * K + k) * H * W + p] = v;
+}
+
+/* The packed A of lirf_gemm_packed_taps3 (one slice, mr rows a panel, 0
+ * beyond M) from the weights w (K, C, 3, 3): flip 0, A = w as (K, C * 9),
+ * the forward's; flip 1, A (C, K * 9) with A(c, k * 9 + t) = w[k, c, 8 - t],
+ * the weights of the convolution of dy that gives dx (every tap turned
+ * round, input and output channels swapped). Range (Kt, panels), Kt = 9 C or
+ * 9 K. */
+__kernel void conv_pack_w3(__global float *ap, int ap_off, __global const float *w, int w_off,
+                           int K, int C, int mr, int flip) {
+    int kk = get_global_id(0), mp = get_global_id(1);
+    int M = flip ? C : K, Kt = flip ? 9 * K : 9 * C;
+    if (kk >= Kt) return;
+    int kq = kk / 9, t = kk - kq * 9;
+    __global float *d = ap + ap_off + ((size_t)mp * Kt + kk) * mr;
+    for (int i = 0; i < mr; i++) {
+        int m = mp * mr + i;
+        float v = 0.0f;
+        if (m < M) v = flip ? w[w_off + (kq * C + m) * 9 + 8 - t] : w[w_off + m * Kt + kk];
+        d[i] = v;
+    }
+}
+
+/* The weight gradient of the taps path, in blocks of the output positions:
+ *   part[j][k][c * 9 + r * 3 + s] = sum over n in block j of
+ *       dq[k * cs + n + Wp + 1] * xp[c * cs + n + r * Wp + s],
+ * with xp = x padded and dq = dy padded (conv_pad1 of the chunk's x and dy):
+ * dq at n + Wp + 1 is dy at output position n, and 0 at the positions of
+ * the padded grid that are no output (borders, the tail), so every n of the
+ * block can be summed. Blocks of nblk positions (a multiple of 16), the
+ * last one ending at Q rounded up to 16 (what lies beyond Q is 0 in dq). One
+ * work-item per group computes two output channels k0, k0 + 1 and the nine
+ * taps of one input channel: 18 accumulators of 16 positions, fed by two
+ * 16-wide loads of dy and nine of x (the windows of the taps) per 16
+ * positions, summed across their lanes at the end. Range (ceil(K / 2), C,
+ * blocks): consecutive groups share the window of x. */
+#define DWT_ACC(t) float16 u##t = 0.0f, v##t = 0.0f;
+#define DWT_TAP(t, off)                                                                           \
+    {                                                                                             \
+        float16 xv = vload16(0, xn + (off));                                                      \
+        u##t = fma(d0, xv, u##t);                                                                 \
+        v##t = fma(d1, xv, v##t);                                                                 \
+    }
+float dwt_sum(float16 a) {
+    float8 b = a.lo + a.hi;
+    float4 c = b.lo + b.hi;
+    float2 d = c.lo + c.hi;
+    return d.x + d.y;
+}
+#define DWT_OUT(t)                                                                                \
+    o[t] = dwt_sum(u##t);                                                                         \
+    if (two) o[9 * C + t] = dwt_sum(v##t);
+
+__attribute__((reqd_work_group_size(1, 1, 1))) __kernel void conv_dw_taps(
+    __global float *part, int part_off, __global const float *xp, int xp_off,
+    __global const float *dq, int dq_off, int cs, int Wp, int K, int C, int Q, int nblk) {
+    int kp = get_global_id(0), c = get_global_id(1), j = get_global_id(2);
+    int k0 = 2 * kp, two = k0 + 1 < K;
+    int n0 = j * nblk, n1 = min(n0 + nblk, (Q + 15) / 16 * 16);
+    __global const float *x = xp + xp_off + c * cs;
+    __global const float *y0 = dq + dq_off + k0 * cs + Wp + 1;
+    __global const float *y1 = two ? y0 + cs : y0; /* K odd: the last pair computes k0 twice */
+    DWT_ACC(0) DWT_ACC(1) DWT_ACC(2) DWT_ACC(3) DWT_ACC(4) DWT_ACC(5) DWT_ACC(6) DWT_ACC(7)
+    DWT_ACC(8)
+    for (int n = n0; n < n1; n += 16) {
+        float16 d0 = vload16(0, y0 + n), d1 = vload16(0, y1 + n);
+        __global const float *xn = x + n;
+        DWT_TAP(0, 0) DWT_TAP(1, 1) DWT_TAP(2, 2)
+        DWT_TAP(3, Wp) DWT_TAP(4, Wp + 1) DWT_TAP(5, Wp + 2)
+        DWT_TAP(6, 2 * Wp) DWT_TAP(7, 2 * Wp + 1) DWT_TAP(8, 2 * Wp + 2)
+    }
+    __global float *o = part + part_off + ((size_t)j * K + k0) * 9 * C + 9 * c;
+    DWT_OUT(0) DWT_OUT(1) DWT_OUT(2) DWT_OUT(3) DWT_OUT(4) DWT_OUT(5) DWT_OUT(6) DWT_OUT(7)
+    DWT_OUT(8)
+}
+
+/* dw[i] += the sum over the blocks j < nbl of part[j * n + i], in order of
+ * j (the result does not depend on scheduling); range (n). */
+__kernel void conv_dw_taps_sum(__global float *dw, int dw_off, __global const float *part,
+                               int part_off, int n, int nbl) {
+    int i = get_global_id(0);
+    if (i >= n) return;
+    float acc = 0.0f;
+    for (int j = 0; j < nbl; j++) acc += part[part_off + j * n + i];
+    dw[dw_off + i] += acc;
+}

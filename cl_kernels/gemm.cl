@@ -129,3 +129,48 @@ __attribute__((reqd_work_group_size(1, 1, 1))) __kernel void gemm_micro8(MICRO_A
     MICRO_LOOP(8, STEP(0) STEP(1) STEP(2) STEP(3) STEP(4) STEP(5) STEP(6) STEP(7))
     STORE(0) STORE(1) STORE(2) STORE(3) STORE(4) STORE(5) STORE(6) STORE(7)
 }
+
+/* A product whose B is never written: C (M, N) = alpha * A B3 + beta * C,
+ * with A (M, 9 * cin) packed in one slice (Ap[mp][k][mr], k = c * 9 + r * 3
+ * + s) and B3 (9 * cin, N) the 3x3 taps of zero-padded image planes laid out
+ * flat with rows of wp: B3(c * 9 + r * 3 + s, n) = X[xoff + c * cs + n + r *
+ * wp + s]. For a stride-1 3x3 convolution with padding 1, B3 is the im2col
+ * of the output positions n of the padded grid (runtime/gemm_packed.c:
+ * lirf_gemm_packed_taps3): the two 16-wide loads of B per k come from X
+ * itself, a window that moves by one float or one row. Range and order as
+ * for the micro kernels (B panels: np = n / 32). */
+#define TAPS_ARGS                                                                             \
+    __global const float *Ap, int apoff, __global const float *X, int xoff, int cs, int wp,  \
+        int M, int N, int cin, float alpha, float beta, __global float *C, int coff, int ldc, \
+        int order
+#define TAP(mr, dr, ds, STEPS)                                                                \
+    {                                                                                         \
+        __global const float *bp = xc + (dr) * wp + (ds);                                     \
+        float16 b0 = vload16(0, bp), b1 = vload16(1, bp);                                     \
+        STEPS                                                                                 \
+        ap += (mr);                                                                           \
+    }
+#define TAPS_LOOP(mr, STEPS)                                                                  \
+    __global const float *ap = Ap + apoff + (size_t)mp * 9 * cin * (mr);                      \
+    for (int c = 0; c < cin; c++) {                                                           \
+        __global const float *xc = X + xoff + (size_t)c * cs + n0;                            \
+        TAP(mr, 0, 0, STEPS) TAP(mr, 0, 1, STEPS) TAP(mr, 0, 2, STEPS)                        \
+        TAP(mr, 1, 0, STEPS) TAP(mr, 1, 1, STEPS) TAP(mr, 1, 2, STEPS)                        \
+        TAP(mr, 2, 0, STEPS) TAP(mr, 2, 1, STEPS) TAP(mr, 2, 2, STEPS)                        \
+    }
+
+__attribute__((reqd_work_group_size(1, 1, 1))) __kernel void gemm_taps3_12(TAPS_ARGS) {
+    MICRO_SETUP(12)
+    ACC(0) ACC(1) ACC(2) ACC(3) ACC(4) ACC(5) ACC(6) ACC(7) ACC(8) ACC(9) ACC(10) ACC(11)
+    TAPS_LOOP(12, STEP(0) STEP(1) STEP(2) STEP(3) STEP(4) STEP(5)
+                  STEP(6) STEP(7) STEP(8) STEP(9) STEP(10) STEP(11))
+    STORE(0) STORE(1) STORE(2) STORE(3) STORE(4) STORE(5)
+    STORE(6) STORE(7) STORE(8) STORE(9) STORE(10) STORE(11)
+}
+
+__attribute__((reqd_work_group_size(1, 1, 1))) __kernel void gemm_taps3_8(TAPS_ARGS) {
+    MICRO_SETUP(8)
+    ACC(0) ACC(1) ACC(2) ACC(3) ACC(4) ACC(5) ACC(6) ACC(7)
+    TAPS_LOOP(8, STEP(0) STEP(1) STEP(2) STEP(3) STEP(4) STEP(5) STEP(6) STEP(7))
+    STORE(0) STORE(1) STORE(2) STORE(3) STORE(4) STORE(5) STORE(6) STORE(7)
+}

@@ -31,6 +31,7 @@
  */
 #include <limits.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "ops.h"
 
@@ -241,6 +242,185 @@ static lirf_status col2im(lirf_ctx *ctx, lirf_buf dx, lirf_buf dcol, int nb,
                    (size_t)nb, s->stride > 1);
 }
 
+/* db (K) += the row sums of the first L columns of src (K rows of ld), on
+ * column slices of 4096 per work-item (conv.cl: row_sum_acc). */
+static lirf_status row_sums(lirf_ctx *ctx, lirf_buf db, lirf_buf src, size_t K, size_t L,
+                            size_t ld) {
+    cl_kernel k;
+    size_t wg;
+    LIRF_TRY(lirf_kernel_get(ctx, "conv", "row_sum_acc", &k));
+    LIRF_TRY(lirf_kernel_wg(ctx, k, 256, &wg));
+    for (size_t j0 = 0; j0 < L; j0 += 4096 * wg) {
+        size_t gws = K * wg, lws = wg, n = L - j0 < 4096 * wg ? L - j0 : 4096 * wg;
+        LIRF_TRY(lirf_set_args(ctx, k, "bbiiiiL", db, src, (int)K, (int)j0, (int)n, (int)ld,
+                               wg * sizeof(float)));
+        LIRF_TRY(lirf_launch(ctx, k, "conv2d_backward/db", 1, &gws, &lws));
+    }
+    return LIRF_OK;
+}
+
+/* ---- the taps path ---------------------------------------------------------
+ * A stride-1 3x3 convolution with padding 1 on the packed GEMM engine skips
+ * im2col: the chunk is padded and laid out flat (conv.cl: conv_pad1, a copy
+ * about the size of x instead of 9 times it), lirf_gemm_packed_taps3 reads
+ * the taps straight from it, and conv_unpad1 keeps the output positions of
+ * the padded grid. dx is the same product on dy padded, with the weights
+ * turned round (conv_pack_w3, flip 1). The padded grid also computes the
+ * positions of its borders, (H + 2)(W + 2) / (H W) as many as needed, so
+ * the path is taken where that is at most 1.35 (28x28: 1.15, 14x14: 1.31;
+ * not 7x7: 1.65), and only for at most 32 channels in and out: there the
+ * im2col copies cost more than the products (ResNet-18 width 16 on 28x28:
+ * 336 -> 249 ms a training step), while with more channels the step is
+ * bound by the products and the taps path gained nothing (width 64 on
+ * 32x32: 1153 ms with im2col, 1175 with taps; docs/benchmarks.md).
+ * LIRF_CONV_TAPS=0 never takes it, =1 takes it for every stride-1 3x3
+ * convolution with padding 1 (the tests use both). */
+#define TAPS_MAX_CHANNELS 32
+typedef struct {
+    size_t nb;    /* images per chunk */
+    size_t Wp, P; /* padded row, padded plane */
+    size_t cs;    /* a channel's plane stride in the padded chunk */
+    size_t Q;     /* output positions of a whole chunk (nb * P) */
+} taps_dims;
+
+static int taps_setting(void) {
+    const char *env = getenv("LIRF_CONV_TAPS");
+    if (!env || !*env) return -1;
+    if (!strcmp(env, "0") || !strcmp(env, "1")) return env[0] == '1';
+    static int warned; /* once per process */
+    if (!warned) lirf_log(LIRF_LOG_WARN, "LIRF_CONV_TAPS=%s ignored (use 0 or 1)", env);
+    warned = 1;
+    return -1;
+}
+
+static int use_taps(lirf_ctx *ctx, const lirf_conv_shape *s, const conv_dims *d, taps_dims *t) {
+    if (s->R != 3 || s->S != 3 || s->stride != 1 || s->pad != 1) return 0;
+    if (lirf_gemm_engine_get(ctx) != LIRF_GEMM_PACKED) return 0;
+    int setting = taps_setting();
+    if (setting == 0) return 0;
+    size_t Wp = (size_t)s->W + 2, P = ((size_t)s->H + 2) * Wp;
+    size_t ch = s->C > s->K ? (size_t)s->C : (size_t)s->K;
+    if (setting < 0 && (P * 100 > d->HoWo * 135 || ch > TAPS_MAX_CHANNELS)) return 0;
+    /* chunks: those of im2col (d->nb), and at most a quarter of the scratch
+     * budget per padded copy (the stem, 16 channels of one, would otherwise
+     * pad the whole batch at once: 7 MB for each of dy padded and the
+     * product's output) */
+    size_t nb = chunk_limit() / 4 / (ch * P);
+    if (nb < 1) nb = 1;
+    if (nb > d->nb) nb = d->nb;
+    size_t Q = nb * P, cs = ((Q + 31) / 32 * 32 + 2 * Wp + 2 + 15) / 16 * 16;
+    /* conv_pad1 divides plane indices in float; int indices everywhere */
+    if (cs >= (size_t)CONV_MAX_PLANE || ch > (size_t)INT_MAX / cs) return 0;
+    *t = (taps_dims){nb, Wp, P, cs, Q};
+    return 1;
+}
+
+/* The packed weights of the taps product (conv_pack_w3): of the forward
+ * (flip 0: K rows, 9 C columns) or of dx (flip 1: C rows, 9 K columns). */
+static lirf_status taps_pack_w(lirf_ctx *ctx, lirf_buf w, const lirf_conv_shape *s, int flip,
+                               lirf_buf *ap) {
+    size_t M = flip ? (size_t)s->C : (size_t)s->K, Kt = 9 * (flip ? (size_t)s->K : (size_t)s->C);
+    int mr = lirf_gemm_packed_rows(M);
+    size_t mp = (M + (size_t)mr - 1) / (size_t)mr;
+    LIRF_TRY(lirf_scratch(ctx, LIRF_SCRATCH_CONV_W, mp * (size_t)mr * Kt, ap));
+    cl_kernel k;
+    LIRF_TRY(lirf_kernel_get(ctx, "conv", "conv_pack_w3", &k));
+    LIRF_TRY(lirf_set_args(ctx, k, "bbiiii", *ap, w, s->K, s->C, mr, flip));
+    size_t wg, gws[2] = {Kt, mp}, lws[2] = {1, 1};
+    LIRF_TRY(lirf_kernel_wg(ctx, k, 64, &wg));
+    lws[0] = wg;
+    return lirf_launch(ctx, k, "conv2d/pack_w3", 2, gws, lws);
+}
+
+/* xp = the nb images of x (ch channels, H x W) padded (conv_pad1). */
+static lirf_status taps_pad(lirf_ctx *ctx, lirf_buf xp, lirf_buf x, int nb, int ch,
+                            const lirf_conv_shape *s, const taps_dims *t) {
+    cl_kernel k;
+    LIRF_TRY(lirf_kernel_get(ctx, "conv", "conv_pad1", &k));
+    LIRF_TRY(lirf_set_args(ctx, k, "bbiiiii", xp, x, nb, ch, s->H, s->W, (int)t->cs));
+    /* rows rounded up to 8, so that a work-group spans 8 of them (launch3) */
+    size_t rows = ((t->cs + t->Wp - 1) / t->Wp + 7) / 8 * 8;
+    return launch3(ctx, k, "conv2d/pad", t->Wp, rows, (size_t)ch, 0);
+}
+
+/* y (nb, ch, H, W) = the output positions of tp (ch rows of ldt), + b. */
+static lirf_status taps_unpad(lirf_ctx *ctx, lirf_buf y, lirf_buf tp, size_t ldt, lirf_buf b,
+                              int nb, int ch, const lirf_conv_shape *s, const char *label) {
+    cl_kernel k;
+    LIRF_TRY(lirf_kernel_get(ctx, "conv", "conv_unpad1", &k));
+    LIRF_TRY(lirf_set_args(ctx, k, "bbioiiiiif", y, tp, (int)ldt, b, b.mem != NULL, nb, ch, s->H,
+                           s->W, 1.0 / s->W));
+    return launch3(ctx, k, label, (size_t)s->H * s->W, (size_t)ch, (size_t)nb, 0);
+}
+
+static lirf_status taps_forward(lirf_ctx *ctx, lirf_buf y, lirf_buf x, lirf_buf w, lirf_buf b,
+                                const lirf_conv_shape *s, const conv_dims *d,
+                                const taps_dims *t) {
+    lirf_buf wp, xp, tp;
+    LIRF_TRY(taps_pack_w(ctx, w, s, 0, &wp));
+    LIRF_TRY(lirf_scratch(ctx, 0, (size_t)s->C * t->cs, &xp));
+    LIRF_TRY(lirf_scratch(ctx, 1, d->K * t->Q, &tp));
+    for (size_t n0 = 0; n0 < d->N; n0 += t->nb) {
+        size_t nb = d->N - n0 < t->nb ? d->N - n0 : t->nb, Q = nb * t->P;
+        lirf_buf xc = sub(x, n0 * d->CHW, nb * d->CHW), yc = sub(y, n0 * d->KHoWo, nb * d->KHoWo);
+        LIRF_TRY(taps_pad(ctx, xp, xc, (int)nb, s->C, s, t));
+        LIRF_TRY(lirf_gemm_packed_taps3(ctx, d->K, Q, (size_t)s->C, 1.0f, wp, xp, t->cs, t->Wp,
+                                        0.0f, tp, Q));
+        LIRF_TRY(taps_unpad(ctx, yc, tp, Q, b, (int)nb, s->K, s, "conv2d_forward/unpad"));
+    }
+    return LIRF_OK;
+}
+
+/* Output positions per block of the taps path's weight gradient (conv.cl:
+ * conv_dw_taps; a multiple of 16). */
+#define TAPS_DW_BLOCK 2048
+
+/* The backward of the taps path, per chunk: dy padded (slot 2); dw from x
+ * padded (slot 0) and dy padded, in blocks (partial sums in slot 1, then
+ * added in order); db from the rows of dy padded (0 where no output); dx =
+ * the taps product of dy padded and the weights turned round, into slot 0
+ * (x padded is no longer needed), then its output positions. */
+static lirf_status taps_backward(lirf_ctx *ctx, lirf_buf dx, lirf_buf dw, lirf_buf db,
+                                 lirf_buf dy, lirf_buf x, lirf_buf w, const lirf_conv_shape *s,
+                                 const conv_dims *d, const taps_dims *t) {
+    size_t C = (size_t)s->C, K = d->K;
+    size_t nbl = ((t->Q + 15) / 16 * 16 + TAPS_DW_BLOCK - 1) / TAPS_DW_BLOCK;
+    lirf_buf wtp = LIRF_NOBUF, slot0 = LIRF_NOBUF, part = LIRF_NOBUF, dq;
+    if (dx.mem) LIRF_TRY(taps_pack_w(ctx, w, s, 1, &wtp));
+    if (dx.mem || dw.mem) LIRF_TRY(lirf_scratch(ctx, 0, C * t->cs, &slot0));
+    if (dw.mem) LIRF_TRY(lirf_scratch(ctx, 1, nbl * K * 9 * C, &part));
+    LIRF_TRY(lirf_scratch(ctx, 2, K * t->cs, &dq));
+    cl_kernel kdw = NULL, ksum = NULL;
+    if (dw.mem) {
+        LIRF_TRY(lirf_kernel_get(ctx, "conv", "conv_dw_taps", &kdw));
+        LIRF_TRY(lirf_kernel_get(ctx, "conv", "conv_dw_taps_sum", &ksum));
+    }
+    for (size_t n0 = 0; n0 < d->N; n0 += t->nb) {
+        size_t nb = d->N - n0 < t->nb ? d->N - n0 : t->nb, Q = nb * t->P;
+        lirf_buf xc = sub(x, n0 * d->CHW, nb * d->CHW), dyc = sub(dy, n0 * d->KHoWo, nb * d->KHoWo);
+        LIRF_TRY(taps_pad(ctx, dq, dyc, (int)nb, s->K, s, t));
+        if (dw.mem) {
+            size_t blocks = ((Q + 15) / 16 * 16 + TAPS_DW_BLOCK - 1) / TAPS_DW_BLOCK;
+            size_t n = K * 9 * C, gws[3] = {(K + 1) / 2, C, blocks}, lws[3] = {1, 1, 1};
+            LIRF_TRY(taps_pad(ctx, slot0, xc, (int)nb, s->C, s, t));
+            LIRF_TRY(lirf_set_args(ctx, kdw, "bbbiiiiii", part, slot0, dq, (int)t->cs,
+                                   (int)t->Wp, s->K, s->C, (int)Q, TAPS_DW_BLOCK));
+            LIRF_TRY(lirf_launch(ctx, kdw, "conv2d_backward/dw_taps", 3, gws, lws));
+            LIRF_TRY(lirf_set_args(ctx, ksum, "bbii", dw, part, (int)n, (int)blocks));
+            LIRF_TRY(lirf_launch1(ctx, ksum, "conv2d_backward/dw_taps_sum", n));
+        }
+        if (db.mem) LIRF_TRY(row_sums(ctx, db, dq, K, t->cs, t->cs));
+        if (dx.mem) {
+            lirf_buf dxc = sub(dx, n0 * d->CHW, nb * d->CHW);
+            LIRF_TRY(lirf_gemm_packed_taps3(ctx, C, Q, K, 1.0f, wtp, dq, t->cs, t->Wp, 0.0f,
+                                            slot0, Q));
+            LIRF_TRY(taps_unpad(ctx, dxc, slot0, Q, LIRF_NOBUF, (int)nb, s->C, s,
+                                "conv2d_backward/unpad"));
+        }
+    }
+    return LIRF_OK;
+}
+
 lirf_status lirf_conv2d_forward(lirf_ctx *ctx, lirf_buf y, lirf_buf x, lirf_buf w, lirf_buf b,
                                 const lirf_conv_shape *s) {
     const char *op = "conv2d_forward";
@@ -250,6 +430,8 @@ lirf_status lirf_conv2d_forward(lirf_ctx *ctx, lirf_buf y, lirf_buf x, lirf_buf 
     LIRF_TRY(lirf_check_buf(x, d.N * d.CHW, op, "x"));
     LIRF_TRY(lirf_check_buf(w, d.K * d.CRS, op, "w"));
     LIRF_TRY(lirf_check_opt_buf(b, d.K, op, "b"));
+    taps_dims t;
+    if (use_taps(ctx, s, &d, &t)) return taps_forward(ctx, y, x, w, b, s, &d, &t);
 
     /* With one image per chunk, GEMM layout (K, HoWo) is NCHW: the GEMM writes y
      * directly (without bias); a pointwise conv reads x directly. */
@@ -305,6 +487,8 @@ lirf_status lirf_conv2d_backward(lirf_ctx *ctx, lirf_buf dx, lirf_buf dw, lirf_b
     LIRF_TRY(lirf_check_buf(w, d.K * d.CRS, op, "w"));
 
     if (!dx.mem && !dw.mem && !db.mem) return LIRF_OK; /* nothing asked for */
+    taps_dims t;
+    if (use_taps(ctx, s, &d, &t)) return taps_backward(ctx, dx, dw, db, dy, x, w, s, &d, &t);
     /* With one image per chunk, dy is already in GEMM layout; a pointwise conv
      * reads x directly and its dcol GEMM writes dx directly. */
     int one = d.nb == 1, pw = one && is_pointwise(s);
@@ -323,18 +507,13 @@ lirf_status lirf_conv2d_backward(lirf_ctx *ctx, lirf_buf dx, lirf_buf dw, lirf_b
         if (ndcol) dcol = slot;
     }
     if (!one) LIRF_TRY(lirf_scratch(ctx, 1, d.K * d.nb * d.HoWo, &dyp));
-    cl_kernel kp, kdb = NULL;
-    size_t wg = 1;
+    cl_kernel kp;
     LIRF_TRY(lirf_kernel_get(ctx, "conv", "nchw_to_gemm", &kp));
     /* w^T packed once for every chunk's dcol */
     lirf_buf wtp = LIRF_NOBUF;
     if (dx.mem && lirf_gemm_engine_get(ctx) == LIRF_GEMM_PACKED) {
         LIRF_TRY(lirf_scratch(ctx, LIRF_SCRATCH_CONV_W, lirf_gemm_packed_a_elems(d.CRS, d.K), &wtp));
         LIRF_TRY(lirf_gemm_pack_a(ctx, LIRF_TRANS, d.CRS, d.K, w, d.CRS, wtp));
-    }
-    if (db.mem) {
-        LIRF_TRY(lirf_kernel_get(ctx, "conv", "row_sum_acc", &kdb));
-        LIRF_TRY(lirf_kernel_wg(ctx, kdb, 256, &wg));
     }
 
     for (size_t n0 = 0; n0 < d.N; n0 += d.nb) {
@@ -358,13 +537,8 @@ lirf_status lirf_conv2d_backward(lirf_ctx *ctx, lirf_buf dx, lirf_buf dw, lirf_b
         else if (dw.mem)
             LIRF_TRY(lirf_gemm(ctx, LIRF_NO_TRANS, LIRF_TRANS, d.K, d.CRS, L, 1.0f, dyp, L, col, L,
                                1.0f, dw, d.CRS));
-        /* db (K) += row sums of dyp (K, L), on column slices of 4096 per work-item */
-        for (size_t j0 = 0; db.mem && j0 < L; j0 += 4096 * wg) {
-            size_t gws = d.K * wg, lws = wg, n = L - j0 < 4096 * wg ? L - j0 : 4096 * wg;
-            LIRF_TRY(lirf_set_args(ctx, kdb, "bbiiiiL", db, dyp, s->K, (int)j0, (int)n, (int)L,
-                                   wg * sizeof(float)));
-            LIRF_TRY(lirf_launch(ctx, kdb, "conv2d_backward/db", 1, &gws, &lws));
-        }
+        /* db (K) += row sums of dyp (K, L) */
+        if (db.mem) LIRF_TRY(row_sums(ctx, db, dyp, d.K, L, L));
         if (dx.mem) {
             /* dcol (CRS, L) = w^T (CRS, K) x dyp (K, L) */
             if (pw) dcol = dxc;

@@ -13,6 +13,7 @@
  * and runs the tile kernel, the first with beta, the rest adding to C.
  */
 #include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -317,4 +318,43 @@ lirf_status lirf_gemm_prepacked_ab(lirf_ctx *ctx, size_t M, size_t N, size_t K, 
     LIRF_TRY(check_packed("B", Bp, lirf_gemm_packed_b_elems(N, K)));
     return packed_gemm(ctx, LIRF_NO_TRANS, LIRF_NO_TRANS, M, N, K, alpha, LIRF_NOBUF, 0, Ap,
                        LIRF_NOBUF, 0, Bp, beta, C, ldc);
+}
+
+int lirf_gemm_packed_rows(size_t M) { return rows_per_tile(M); }
+
+lirf_status lirf_gemm_packed_taps3(lirf_ctx *ctx, size_t M, size_t N, size_t cin, float alpha,
+                                   lirf_buf Ap, lirf_buf X, size_t cs, size_t wp, float beta,
+                                   lirf_buf C, size_t ldc) {
+    if (!ctx) return LIRF_FAIL(LIRF_E_NULL, "gemm (taps): NULL context");
+    if (M == 0 || N == 0 || cin == 0 || wp == 0)
+        return LIRF_FAIL(LIRF_E_INVALID, "gemm (taps): zero size (M %zu, N %zu, cin %zu, wp %zu)",
+                         M, N, cin, wp);
+    LIRF_TRY(check_prepacked(ctx, M, N, 9 * cin, C, ldc));
+    int mr = rows_per_tile(M);
+    size_t mp = (M + (size_t)mr - 1) / (size_t)mr, np = (N + NR - 1) / NR;
+    size_t npad = np * NR;
+    LIRF_TRY(check_packed("A", Ap, mp * (size_t)mr * 9 * cin));
+    if (!X.mem) return LIRF_FAIL(LIRF_E_NULL, "gemm (taps): X is NULL");
+    /* the last tile reads up to npad - 1 + 2 * wp + 2 + 15 of a plane */
+    if (cs < npad + 2 * wp + 2)
+        return LIRF_FAIL(LIRF_E_SHAPE, "gemm (taps): plane stride %zu below %zu", cs,
+                         npad + 2 * wp + 2);
+    if (cin > SIZE_MAX / cs || X.n < cin * cs)
+        return LIRF_FAIL(LIRF_E_SHAPE, "gemm (taps): X holds %zu elements, needs %zu x %zu", X.n,
+                         cin, cs);
+    if (!fits_int(X.off + cin * cs) || !fits_int(Ap.off + mp * (size_t)mr * 9 * cin) ||
+        !fits_int(M + (size_t)mr) || !fits_int(npad) || !fits_int(ldc) || !fits_int(C.off) ||
+        !fits_int(C.off + (M - 1) * ldc + N))
+        return LIRF_FAIL(LIRF_E_INVALID, "gemm (taps): sizes beyond int range");
+    cl_kernel k;
+    LIRF_TRY(lirf_kernel_get(ctx, "gemm", mr == 12 ? "gemm_taps3_12" : "gemm_taps3_8", &k));
+    /* dimension 0 walks the A panels (fewer), so the tiles of one window of X
+     * run one after the other */
+    int order = 1;
+    size_t gws[2] = {mp, np}, lws[2] = {1, 1};
+    LIRF_TRY(lirf_set_args(ctx, k, "bbiiiiiffbii", Ap, X, (int)cs, (int)wp, (int)M, (int)N,
+                           (int)cin, (double)alpha, (double)beta, C, (int)ldc, order));
+    LIRF_TRY(lirf_launch(ctx, k, "gemm_taps3", 2, gws, lws));
+    ctx->stats.gemm_calls++;
+    return LIRF_OK;
 }

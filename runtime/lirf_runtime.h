@@ -276,6 +276,21 @@ lirf_status lirf_gemm_prepacked_a(lirf_ctx *ctx, lirf_trans tb, size_t M, size_t
                                   lirf_buf C, size_t ldc);
 lirf_status lirf_gemm_prepacked_ab(lirf_ctx *ctx, size_t M, size_t N, size_t K, float alpha,
                                    lirf_buf Ap, lirf_buf Bp, float beta, lirf_buf C, size_t ldc);
+/* The rows of a panel of packed A for M rows (12 or 8): Ap[mp][k][mr], row
+ * mp * mr + i of op(A) at ((mp * K + k) * mr + i) for a K packed in one
+ * slice (as lirf_gemm_packed_taps3 reads it). */
+int lirf_gemm_packed_rows(size_t M);
+/* C (M, N) = alpha * A B3 + beta * C for a stride-1 3x3 convolution without
+ * its im2col. A (M, 9 * cin) is packed in one slice as above (k = c * 9 + r *
+ * 3 + s; the caller packs it); B3 (9 * cin, N) is never written: its element
+ * (c * 9 + r * 3 + s, n) is X[c * cs + n + r * wp + s], the taps of output
+ * position n of zero-padded planes laid out flat with rows of wp floats.
+ * Needs cs >= N rounded up to 32, + 2 * wp + 2 (what the last tile reads);
+ * columns n whose window leaves a plane's valid part are computed all the
+ * same (the caller drops them). The packed engine's kernel, on any setting. */
+lirf_status lirf_gemm_packed_taps3(lirf_ctx *ctx, size_t M, size_t N, size_t cin, float alpha,
+                                   lirf_buf Ap, lirf_buf X, size_t cs, size_t wp, float beta,
+                                   lirf_buf C, size_t ldc);
 
 /* ---- profiling ----------------------------------------------------------
  * With LIRF_PROFILE=1 every launch and GEMM is timed with OpenCL events and

@@ -224,6 +224,8 @@ static uint64_t gemm_calls(void) { return lirf_ctx_stats(tctx())->gemm_calls; }
  * a limit of 1 gives one image per chunk. The GEMM count shows the split. */
 START_TEST(chunked_batch) {
     lirf_conv_shape s = {5, 3, 7, 6, 4, 3, 3, 1, 1};
+    /* the im2col path's chunks (taps_path covers the taps path's) */
+    ck_assert_int_eq(setenv("LIRF_CONV_TAPS", "0", 1), 0);
     static const struct {
         const char *limit;
         uint64_t chunks;
@@ -240,6 +242,7 @@ START_TEST(chunked_batch) {
                       (unsigned long long)(5 * cases[i].chunks));
     }
     unsetenv("LIRF_CONV_CHUNK_ELEMS");
+    unsetenv("LIRF_CONV_TAPS");
 }
 END_TEST
 
@@ -445,8 +448,43 @@ START_TEST(both_gemm_engines) {
 }
 END_TEST
 
+/* The taps path (stride-1 3x3 convolutions with padding 1 on the packed
+ * engine, without im2col; model/op_conv.c), taken for every such shape with
+ * LIRF_CONV_TAPS=1: tiles of 8 and 12 rows in the forward (K) and in dx (C),
+ * one input channel, odd K (the weight gradient's channel pairs), several
+ * blocks of output positions in the weight gradient (Q = 4 * 32 * 31 >
+ * 2048), non-square planes, batches in several chunks (the taps path's own
+ * chunking: 2 images of 4 channels of 9x8 padded per 2400 / 4 floats), and
+ * one image. The same shapes with LIRF_CONV_TAPS=0 take the im2col path. */
+START_TEST(taps_path) {
+    lirf_ctx *ctx = tctx();
+    lirf_gemm_engine was = lirf_gemm_engine_get(ctx);
+    ck_assert_int_eq(lirf_gemm_engine_set(ctx, LIRF_GEMM_PACKED), LIRF_OK);
+    const lirf_conv_shape shapes[] = {
+        {2, 3, 7, 9, 5, 3, 3, 1, 1},    /* 8-row tiles */
+        {2, 24, 5, 6, 24, 3, 3, 1, 1},  /* 12-row tiles */
+        {3, 1, 9, 8, 16, 3, 3, 1, 1},   /* one input channel (a stem) */
+        {2, 13, 6, 5, 13, 3, 3, 1, 1},  /* odd K */
+        {4, 2, 30, 29, 3, 3, 3, 1, 1},  /* two blocks of the weight gradient */
+        {1, 4, 4, 4, 6, 3, 3, 1, 1},    /* one image */
+    };
+    for (int on = 1; on >= 0; on--) {
+        ck_assert_int_eq(setenv("LIRF_CONV_TAPS", on ? "1" : "0", 1), 0);
+        for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
+            check_case(&shapes[i], (int)(i % 2), 1000 + 10 * (uint64_t)on + i);
+        ck_assert_int_eq(setenv("LIRF_CONV_CHUNK_ELEMS", "2400", 1), 0);
+        lirf_conv_shape c = {5, 3, 7, 6, 4, 3, 3, 1, 1};
+        check_case(&c, 1, 1100 + (uint64_t)on);
+        unsetenv("LIRF_CONV_CHUNK_ELEMS");
+    }
+    unsetenv("LIRF_CONV_TAPS");
+    ck_assert_int_eq(lirf_gemm_engine_set(ctx, was), LIRF_OK);
+}
+END_TEST
+
 int main(void) {
     unsetenv("LIRF_CONV_CHUNK_ELEMS");
+    unsetenv("LIRF_CONV_TAPS");
     Suite *s = suite_create("conv");
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 120);
@@ -465,6 +503,7 @@ int main(void) {
     tcase_add_test(tc, large_plane_chunks);
     tcase_add_test(tc, invalid_arguments_rejected);
     tcase_add_test(tc, both_gemm_engines);
+    tcase_add_test(tc, taps_path);
     suite_add_tcase(s, tc);
     return trun(s);
 }

@@ -180,6 +180,60 @@ START_TEST(gemm_prepacked_b) {
 }
 END_TEST
 
+/* lirf_gemm_packed_taps3 against ref_gemm with B3 written out: A packed on
+ * the host in the documented one-slice layout (NaN beyond M: never read into
+ * C), X random everywhere (the product does not assume zeros), alpha, beta,
+ * a padded ldc, tiles of 8 and 12 rows, a partial last column tile; then
+ * the refusals. */
+static void taps3_case(size_t M, size_t N, size_t cin, size_t wp, float alpha, float beta,
+                       trng *r) {
+    int mr = lirf_gemm_packed_rows(M);
+    size_t K = 9 * cin, mpad = (M + (size_t)mr - 1) / (size_t)mr * (size_t)mr;
+    size_t cs = (N + 31) / 32 * 32 + 2 * wp + 2 + 3, ldc = N + 2, nc = M * ldc;
+    double *A = malloc(M * K * sizeof *A), *Ap = malloc(mpad * K * sizeof *Ap);
+    double *X = malloc(cin * cs * sizeof *X), *B = malloc(K * N * sizeof *B);
+    double *C = malloc(nc * sizeof *C), *got = malloc(nc * sizeof *got);
+    trand_fill(r, A, M * K, -1, 1), trand_fill(r, X, cin * cs, -1, 1), trand_fill(r, C, nc, -1, 1);
+    tround_f32(A, M * K), tround_f32(X, cin * cs), tround_f32(C, nc);
+    for (size_t m = 0; m < mpad; m++)
+        for (size_t k = 0; k < K; k++)
+            Ap[((m / (size_t)mr) * K + k) * (size_t)mr + m % (size_t)mr] = m < M ? A[m * K + k] : NAN;
+    for (size_t c = 0; c < cin; c++)
+        for (size_t t = 0; t < 9; t++)
+            for (size_t n = 0; n < N; n++) B[(c * 9 + t) * N + n] = X[c * cs + n + t / 3 * wp + t % 3];
+    tbuf bAp = tbuf_new(Ap, mpad * K), bX = tbuf_new(X, cin * cs), bC = tbuf_new(C, nc);
+    lirf_status st = lirf_gemm_packed_taps3(tctx(), M, N, cin, alpha, bAp.v, bX.v, cs, wp, beta,
+                                            bC.v, ldc);
+    ck_assert_msg(st == LIRF_OK, "%s", lirf_error_message());
+    ref_gemm(0, 0, M, N, K, alpha, A, K, B, N, beta, C, ldc);
+    tbuf_get(&bC, got, nc);
+    char what[96];
+    snprintf(what, sizeof what, "taps3 %zux%zu cin %zu wp %zu (mr %d)", M, N, cin, wp, mr);
+    ck_assert_close(what, got, C, nc, 1e-5 * (double)K, 1e-4);
+    ck_assert(tbuf_guards_ok(&bC));
+    /* refusals: a plane stride below what the last tile reads, X too small, zero sizes */
+    ck_assert_int_eq(lirf_gemm_packed_taps3(tctx(), M, N, cin, alpha, bAp.v, bX.v,
+                                            (N + 31) / 32 * 32 + 2 * wp + 1, wp, beta, bC.v, ldc),
+                     LIRF_E_SHAPE);
+    ck_assert_int_eq(lirf_gemm_packed_taps3(tctx(), M, N, cin + 1, alpha, bAp.v, bX.v, cs, wp,
+                                            beta, bC.v, ldc),
+                     LIRF_E_SHAPE);
+    ck_assert_int_eq(lirf_gemm_packed_taps3(tctx(), M, 0, cin, alpha, bAp.v, bX.v, cs, wp, beta,
+                                            bC.v, ldc),
+                     LIRF_E_INVALID);
+    tbuf_free(&bAp), tbuf_free(&bX), tbuf_free(&bC);
+    free(A), free(Ap), free(X), free(B), free(C), free(got);
+}
+
+START_TEST(gemm_packed_taps3) {
+    trng r = {26};
+    taps3_case(16, 100, 3, 11, 1.0f, 0.0f, &r);   /* 8-row tiles, a partial tile */
+    taps3_case(24, 64, 2, 8, 0.5f, -1.25f, &r);   /* 12-row tiles, whole tiles */
+    taps3_case(5, 37, 1, 30, 1.0f, 0.75f, &r);    /* one channel, rows longer than a tile */
+    taps3_case(37, 200, 7, 16, -2.0f, 0.0f, &r);  /* 12-row tiles, M not a multiple */
+}
+END_TEST
+
 START_TEST(gemm_batched_matches_loop) {
     trng r = {22};
     const size_t M = 9, N = 17, K = 5, batch = 3;
@@ -248,6 +302,7 @@ int main(void) {
     tcase_add_test(tc, gemm_all_transposes_packed);
     tcase_add_test(tc, gemm_prepacked_b);
     tcase_add_test(tc, gemm_prepacked_a);
+    tcase_add_test(tc, gemm_packed_taps3);
     tcase_add_test(tc, gemm_batched_matches_loop);
     tcase_add_test(tc, gemm_invalid_arguments);
     suite_add_tcase(s, tc);
