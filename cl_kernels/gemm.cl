@@ -114,20 +114,25 @@ __kernel void gemm_pack_b(__global float *P, int poff, __global const float *B, 
         }                                                                                     \
     }
 
+/* A kernel's body: the tile of mr rows (12 or 8) over the k loop LOOP. */
+#define ACCS12 ACC(0) ACC(1) ACC(2) ACC(3) ACC(4) ACC(5) ACC(6) ACC(7) ACC(8) ACC(9) ACC(10) ACC(11)
+#define ACCS8 ACC(0) ACC(1) ACC(2) ACC(3) ACC(4) ACC(5) ACC(6) ACC(7)
+#define STEPS12                                                                              \
+    STEP(0) STEP(1) STEP(2) STEP(3) STEP(4) STEP(5) STEP(6) STEP(7) STEP(8) STEP(9) STEP(10) \
+    STEP(11)
+#define STEPS8 STEP(0) STEP(1) STEP(2) STEP(3) STEP(4) STEP(5) STEP(6) STEP(7)
+#define STORES12                                                                              \
+    STORE(0) STORE(1) STORE(2) STORE(3) STORE(4) STORE(5) STORE(6) STORE(7) STORE(8) STORE(9) \
+    STORE(10) STORE(11)
+#define STORES8 STORE(0) STORE(1) STORE(2) STORE(3) STORE(4) STORE(5) STORE(6) STORE(7)
+#define TILE_BODY(mr, LOOP) MICRO_SETUP(mr) ACCS##mr LOOP(mr, STEPS##mr) STORES##mr
+
 __attribute__((reqd_work_group_size(1, 1, 1))) __kernel void gemm_micro12(MICRO_ARGS) {
-    MICRO_SETUP(12)
-    ACC(0) ACC(1) ACC(2) ACC(3) ACC(4) ACC(5) ACC(6) ACC(7) ACC(8) ACC(9) ACC(10) ACC(11)
-    MICRO_LOOP(12, STEP(0) STEP(1) STEP(2) STEP(3) STEP(4) STEP(5)
-                   STEP(6) STEP(7) STEP(8) STEP(9) STEP(10) STEP(11))
-    STORE(0) STORE(1) STORE(2) STORE(3) STORE(4) STORE(5)
-    STORE(6) STORE(7) STORE(8) STORE(9) STORE(10) STORE(11)
+    TILE_BODY(12, MICRO_LOOP)
 }
 
 __attribute__((reqd_work_group_size(1, 1, 1))) __kernel void gemm_micro8(MICRO_ARGS) {
-    MICRO_SETUP(8)
-    ACC(0) ACC(1) ACC(2) ACC(3) ACC(4) ACC(5) ACC(6) ACC(7)
-    MICRO_LOOP(8, STEP(0) STEP(1) STEP(2) STEP(3) STEP(4) STEP(5) STEP(6) STEP(7))
-    STORE(0) STORE(1) STORE(2) STORE(3) STORE(4) STORE(5) STORE(6) STORE(7)
+    TILE_BODY(8, MICRO_LOOP)
 }
 
 /* A product whose B is never written: C (M, N) = alpha * A B3 + beta * C,
@@ -160,17 +165,9 @@ __attribute__((reqd_work_group_size(1, 1, 1))) __kernel void gemm_micro8(MICRO_A
     }
 
 __attribute__((reqd_work_group_size(1, 1, 1))) __kernel void gemm_taps3_12(TAPS_ARGS) {
-    MICRO_SETUP(12)
-    ACC(0) ACC(1) ACC(2) ACC(3) ACC(4) ACC(5) ACC(6) ACC(7) ACC(8) ACC(9) ACC(10) ACC(11)
-    TAPS_LOOP(12, STEP(0) STEP(1) STEP(2) STEP(3) STEP(4) STEP(5)
-                  STEP(6) STEP(7) STEP(8) STEP(9) STEP(10) STEP(11))
-    STORE(0) STORE(1) STORE(2) STORE(3) STORE(4) STORE(5)
-    STORE(6) STORE(7) STORE(8) STORE(9) STORE(10) STORE(11)
+    TILE_BODY(12, TAPS_LOOP)
 }
 
 __attribute__((reqd_work_group_size(1, 1, 1))) __kernel void gemm_taps3_8(TAPS_ARGS) {
-    MICRO_SETUP(8)
-    ACC(0) ACC(1) ACC(2) ACC(3) ACC(4) ACC(5) ACC(6) ACC(7)
-    TAPS_LOOP(8, STEP(0) STEP(1) STEP(2) STEP(3) STEP(4) STEP(5) STEP(6) STEP(7))
-    STORE(0) STORE(1) STORE(2) STORE(3) STORE(4) STORE(5) STORE(6) STORE(7)
+    TILE_BODY(8, TAPS_LOOP)
 }
