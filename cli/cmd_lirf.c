@@ -60,6 +60,8 @@ static void deposit_usage(FILE *f) {
         "  --holdout F           keep this share of the deposit-class training samples out\n"
         "                        of training and report the target's Dep Acc on them at\n"
         "                        the start and after every epoch (default 0: none)\n"
+        "  --holdout-seed N      which samples are held out (default: --seed), so that\n"
+        "                        runs with other seeds can share one held-out set\n"
         "  --holdout-every N     also measure it every N steps within an epoch (default 0:\n"
         "                        epoch ends only)\n"
         "  --keep last|best      the nets of the last step (default) or of the check with the\n"
@@ -118,6 +120,11 @@ int parse_deposit_opts(int argc, char **argv, int *i, lirf_deposit_opts *o, int 
         o->lr_cosine = !*bad && !strcmp(v, "cosine");
     }
     else if (arg_value(argc, argv, i, "--holdout", &v, bad)) *bad = *bad || !parse_float(v, 0, 0.5, "--holdout", &o->holdout);
+    else if (arg_value(argc, argv, i, "--holdout-seed", &v, bad)) {
+        int s = 0;
+        *bad = *bad || !parse_int(v, 0, 2147483647, "--holdout-seed", &s);
+        o->holdout_seed = s;
+    }
     else if (arg_value(argc, argv, i, "--holdout-every", &v, bad)) *bad = *bad || !parse_int(v, 0, 1 << 30, "--holdout-every", &o->holdout_every);
     else if (arg_value(argc, argv, i, "--keep", &v, bad)) {
         if (!*bad && strcmp(v, "last") && strcmp(v, "best")) {
@@ -210,7 +217,7 @@ int run_deposit(lirf_ctx *ctx, const char *model, const char *data, lirf_data_ki
             fprintf(stderr, "lirf: out of host memory\n");
             goto done;
         }
-        uint64_t r = 0x9e3779b97f4a7c15ull ^ ((uint64_t)o->seed << 17);
+        uint64_t r = 0x9e3779b97f4a7c15ull ^ ((uint64_t)lirf_deposit_holdout_seed(o) << 17);
         for (int i = 0; i < ds.n; i++) perm[i] = i;
         for (int i = ds.n - 1; i > 0; i--) { /* Fisher-Yates, splitmix64 */
             uint64_t z = (r += 0x9e3779b97f4a7c15ull);

@@ -23,11 +23,16 @@ void lirf_deposit_opts_default(lirf_deposit_opts *o) {
     o->seed = 1;
     o->aug = (lirf_aug_params){.pad = 4, .flip = 1, .max_rot_deg = 0};
     o->bn_batch_stats = 1;
+    o->holdout_seed = -1;
+}
+
+int64_t lirf_deposit_holdout_seed(const lirf_deposit_opts *o) {
+    return o->holdout_seed >= 0 ? o->holdout_seed : (int64_t)o->seed;
 }
 
 json_t *lirf_deposit_opts_json(const lirf_deposit_opts *o) {
     return json_pack("{s:s,s:i,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:i,s:i,s:f,s:f,s:f,s:i,s:i,s:i,s:f,"
-                     "s:s,s:b,s:b,s:s,s:f,s:i,s:s}",
+                     "s:s,s:b,s:b,s:s,s:f,s:I,s:i,s:s}",
                      "mode", o->mode == LIRF_DEPOSIT_EXACT ? "exact" : "paper", "split", o->split,
                      "prune_rate", lirf_tidy(o->prune_rate), "lambda_at", lirf_tidy(o->lambda_at),
                      "lambda_kp", lirf_tidy(o->lambda_kp), "lambda_pt", lirf_tidy(o->lambda_pt),
@@ -38,7 +43,8 @@ json_t *lirf_deposit_opts_json(const lirf_deposit_opts *o) {
                      lirf_tidy(o->aug.max_rot_deg), "bn", o->bn_batch_stats ? "batch" : "fixed",
                      "pt_all_classes", o->pt_all, "re_deposit_only", o->re_deposit_only,
                      "lr_schedule", o->lr_cosine ? "cosine" : "const", "holdout",
-                     lirf_tidy(o->holdout), "holdout_every", o->holdout_every, "keep",
+                     lirf_tidy(o->holdout), "holdout_seed",
+                     (json_int_t)lirf_deposit_holdout_seed(o), "holdout_every", o->holdout_every, "keep",
                      o->keep_best ? "best" : "last");
 }
 

@@ -42,6 +42,8 @@ typedef struct {
                                deposit; 0: constant lr (the paper's) */
     float holdout;          /* share of the deposit-class training samples kept out of
                                training, to measure forgetting after every epoch (0: none) */
+    int64_t holdout_seed;   /* seeds which samples are held out (-1: seed), so that runs
+                               with other seeds can share one held-out set */
     int holdout_every;      /* also measure it every this many steps within an epoch
                                (0: at epoch ends only) */
     int keep_best;          /* 1: keep the nets of the check (epoch end, start, or every
@@ -51,6 +53,8 @@ typedef struct {
 } lirf_deposit_opts;
 
 void lirf_deposit_opts_default(lirf_deposit_opts *o);
+/* The seed of the held-out choice: o->holdout_seed, or o->seed when it is -1. */
+int64_t lirf_deposit_holdout_seed(const lirf_deposit_opts *o);
 /* The learning rate of step `step` (0-based) of `total`: o->lr, or with
  * o->lr_cosine o->lr * (1 + cos(pi * step / total)) / 2. */
 float lirf_deposit_lr_at(const lirf_deposit_opts *o, size_t step, size_t total);

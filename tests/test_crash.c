@@ -1,10 +1,12 @@
-/* Nothing lost on a crash (issue 7): `lirf train` and `lirf deposit` are
+/* The lirf command's long jobs, run as a user runs them. Nothing lost on a
+ * crash (issue 7): `lirf train` and `lirf deposit` are
  * killed with SIGKILL at many points — after training steps, with a
  * checkpoint's or an archive's temporary file half written, and written but
  * not yet renamed (the LIRF_CRASH_AT hook, model/fileutil.h) — and after each
  * kill every file left under its final name must load, and `--resume` must
  * finish the job with the same result, byte for byte, as an uninterrupted run
- * with the same seed. Tiny nets and data: the whole test takes a minute or so. */
+ * with the same seed. And `lirf demo`'s deposit tries. Tiny nets and data:
+ * the whole test takes a minute or so. */
 #include <check.h>
 #include <math.h>
 #include <fcntl.h>
@@ -95,8 +97,10 @@ static void run_ok(const char *const *args, const char *what) {
 }
 
 /* n 12x12 images (IDX, as Fashion-MNIST), labels 0..9 in turn, pixels from a
- * fixed pseudo-random sequence with a class-dependent bias (learnable). */
-static void write_idx(const char *images, const char *labels, int n, uint32_t seed) {
+ * fixed pseudo-random sequence with a class-dependent bias (learnable): every
+ * tenth pixel brighter (levels 0), or the whole image 24 levels brighter a
+ * class (levels 1: what a net still tells apart after crops and flips). */
+static void write_idx(const char *images, const char *labels, int n, uint32_t seed, int levels) {
     unsigned char h[16] = {0, 0, 8, 3, (unsigned char)(n >> 24), (unsigned char)(n >> 16),
                            (unsigned char)(n >> 8), (unsigned char)n, 0, 0, 0, 12, 0, 0, 0, 12};
     FILE *f = fopen(images, "wb");
@@ -105,7 +109,8 @@ static void write_idx(const char *images, const char *labels, int n, uint32_t se
     for (int i = 0; i < n; i++)
         for (int p = 0; p < 144; p++) {
             seed = seed * 1664525u + 1013904223u;
-            int v = (int)(seed >> 25) + ((p % 10 == i % 10) ? 128 : 0);
+            int v = levels ? (int)(seed >> 28) + 24 * (i % 10)
+                           : (int)(seed >> 25) + ((p % 10 == i % 10) ? 128 : 0);
             fputc(v > 255 ? 255 : v, f);
         }
     fclose(f);
@@ -297,9 +302,78 @@ START_TEST(divergence_stops_with_the_step_and_keeps_the_last_state) {
 }
 END_TEST
 
+/* `lirf demo` with two deposit tries, on the tiny data: both tries hold out
+ * the same samples (the same held-out Dep Acc before training, the same
+ * holdout_seed), the kept try is the one with the lower held-out value of its
+ * kept check (the first on a tie), its nets are the final files (the
+ * archive's hyperparameters name its seed), and no try file is left. */
+static double kept_value(json_t *dep) {
+    json_t *run = json_object_get(dep, "run"), *e;
+    json_int_t k = json_integer_value(json_object_get(run, "kept_step"));
+    size_t i;
+    json_array_foreach(json_object_get(run, "holdout_dep_acc"), i, e)
+        if (json_integer_value(json_object_get(e, "step")) == k)
+            return json_number_value(json_object_get(e, "dep_acc"));
+    ck_abort_msg("no check at the kept step %lld", (long long)k);
+    return 0;
+}
+
+START_TEST(demo_keeps_the_better_of_two_deposit_tries) {
+    /* data a small T0 learns (97% here), so that the tries forget differently
+     * (on PoCL: held-out 50.00 and 36.67, try 2 kept) */
+    const char *dir = tpath("levels"), *out = tpath("demo");
+    ck_assert_int_eq(mkdir(dir, 0755), 0);
+    write_idx(tpath("levels/train-images-idx3-ubyte"), tpath("levels/train-labels-idx1-ubyte"),
+              200, 7, 1);
+    write_idx(tpath("levels/t10k-images-idx3-ubyte"), tpath("levels/t10k-labels-idx1-ubyte"), 40,
+              9, 1);
+    const char *args[] = {"demo", "--out", out, "--data", dir, "--format", "fashion-mnist",
+                          "--width", "8", "--epochs", "8", "--deposit-epochs", "4", "--batch",
+                          "16", "--limit", "0", "--holdout", "0.5", "--deposit-tries", "2",
+                          "--seed", "5", NULL};
+    run_ok(args, "lirf demo with two deposit tries");
+    json_error_t err;
+    json_t *sum = json_load_file(tpath("demo/summary.json"), 0, &err);
+    ck_assert_msg(sum != NULL, "summary.json: %s", err.text);
+    json_t *tries = json_object_get(sum, "deposit_tries"), *runs = json_object_get(tries, "runs");
+    ck_assert_uint_eq(json_array_size(runs), 2);
+    int kept = (int)json_integer_value(json_object_get(tries, "kept"));
+    double v[2], first[2];
+    for (int k = 0; k < 2; k++) {
+        json_t *r = json_array_get(runs, (size_t)k);
+        json_t *opts = json_object_get(r, "options");
+        ck_assert_int_eq(json_integer_value(json_object_get(opts, "seed")), 5 + k);
+        ck_assert_int_eq(json_integer_value(json_object_get(opts, "holdout_seed")), 5);
+        json_t *h = json_object_get(json_object_get(r, "run"), "holdout_dep_acc");
+        ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(h, 0), "step")), 0);
+        first[k] = json_number_value(json_object_get(json_array_get(h, 0), "dep_acc"));
+        v[k] = kept_value(r);
+    }
+    ck_assert_msg(first[0] == first[1], "the tries held out other samples: %g %g", first[0],
+                  first[1]);
+    ck_assert_int_eq(kept, v[1] < v[0] ? 2 : 1);
+    /* the final archive is the kept try's */
+    json_t *m;
+    void *d;
+    size_t n;
+    ck_assert_msg(lirf_archive_read(tpath("demo/deposit.lirf"), &m, &d, &n) == LIRF_OK, "%s",
+                  lirf_error_message());
+    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(m, "hyperparameters"),
+                                                        "seed")),
+                     5 + kept - 1);
+    json_decref(m);
+    free(d);
+    const char *left[] = {"demo/try2-target.safetensors", "demo/try2-deposit.lirf",
+                          "demo/try2-deposit-exact.lirf"};
+    for (int i = 0; i < 3; i++) ck_assert_msg(!exists(tpath(left[i])), "%s left behind", left[i]);
+    ck_assert(exists(tpath("demo/target.safetensors")) && exists(tpath("demo/table1.md")));
+    json_decref(sum);
+}
+END_TEST
+
 static void setup(void) {
-    write_idx(tpath("train-images-idx3-ubyte"), tpath("train-labels-idx1-ubyte"), 96, 7);
-    write_idx(tpath("t10k-images-idx3-ubyte"), tpath("t10k-labels-idx1-ubyte"), 40, 9);
+    write_idx(tpath("train-images-idx3-ubyte"), tpath("train-labels-idx1-ubyte"), 96, 7, 0);
+    write_idx(tpath("t10k-images-idx3-ubyte"), tpath("t10k-labels-idx1-ubyte"), 40, 9, 0);
 }
 
 int main(void) {
@@ -314,6 +388,7 @@ int main(void) {
     tcase_add_test(tc, divergence_stops_with_the_step_and_keeps_the_last_state);
     tcase_add_test(tc, train_killed_anywhere_resumes_to_the_same_weights);
     tcase_add_test(tc, deposit_killed_anywhere_resumes_to_the_same_nets);
+    tcase_add_test(tc, demo_keeps_the_better_of_two_deposit_tries);
     suite_add_tcase(s, tc);
     int rc = trun(s);
     snprintf(cmd, sizeof cmd, "rm -rf %s", g_dir);
