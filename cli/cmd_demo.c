@@ -209,6 +209,7 @@ int cmd_demo(const char *device, int argc, char **argv) {
         if (run_deposit(ctx, p_orig, data, kind, image_size, (size_t)dep_limit, dep, ndep, &ok,
                         k ? tt : p_target, k ? ta_ : p_arch, k ? tx : p_arch_x, LIRF_ARCHIVE_PLAIN,
                         NULL, NULL, 0, &js)) {
+            if (k) unlink(tt), unlink(ta_), unlink(tx); /* the kept try's files stay */
             json_decref(tries_js);
             goto done;
         }
