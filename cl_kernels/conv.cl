@@ -245,6 +245,8 @@ __kernel void col2im_t1(COL2IM_ARGS) { COL2IM_STRIDED(1, _Pragma("unroll")) }
 __kernel void col2im_t2(COL2IM_ARGS) { COL2IM_STRIDED(2, _Pragma("unroll")) }
 __kernel void col2im(COL2IM_ARGS) { COL2IM_STRIDED(tmax, ) }
 
+#ifdef LIRF_POCL_CPU /* PoCL CPU devices only (runtime/program.c) */
+
 /* ---- stride-1 3x3 convolutions with padding 1, without im2col ------------
  * (model/op_conv.c: the "taps" path; the product is lirf_gemm_packed_taps3.)
  * A chunk of nb images is padded by one zero pixel on every side and laid
@@ -368,3 +370,5 @@ __kernel void conv_dw_taps_sum(__global float *dw, int dw_off, __global const fl
     for (int j = 0; j < nbl; j++) acc += part[part_off + j * n + i];
     dw[dw_off + i] += acc;
 }
+
+#endif /* LIRF_POCL_CPU */

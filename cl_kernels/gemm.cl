@@ -135,6 +135,8 @@ __attribute__((reqd_work_group_size(1, 1, 1))) __kernel void gemm_micro8(MICRO_A
     TILE_BODY(8, MICRO_LOOP)
 }
 
+#ifdef LIRF_POCL_CPU /* PoCL CPU devices only (runtime/program.c) */
+
 /* A product whose B is never written: C (M, N) = alpha * A B3 + beta * C,
  * with A (M, 9 * cin) packed in one slice (Ap[mp][k][mr], k = c * 9 + r * 3
  * + s) and B3 (9 * cin, N) the 3x3 taps of zero-padded image planes laid out
@@ -171,3 +173,5 @@ __attribute__((reqd_work_group_size(1, 1, 1))) __kernel void gemm_taps3_12(TAPS_
 __attribute__((reqd_work_group_size(1, 1, 1))) __kernel void gemm_taps3_8(TAPS_ARGS) {
     TILE_BODY(8, TAPS_LOOP)
 }
+
+#endif /* LIRF_POCL_CPU */

@@ -274,7 +274,8 @@ static lirf_status row_sums(lirf_ctx *ctx, lirf_buf db, lirf_buf src, size_t K, 
  * bound by the products and the taps path gained nothing (width 64 on
  * 32x32: 1153 ms with im2col, 1175 with taps; docs/benchmarks.md).
  * LIRF_CONV_TAPS=0 never takes it, =1 takes it for every stride-1 3x3
- * convolution with padding 1 (the tests use both). */
+ * convolution with padding 1 (the tests use both). PoCL CPU devices only:
+ * the kernels are built there only (runtime/program.c). */
 #define TAPS_MAX_CHANNELS 32
 typedef struct {
     size_t nb;    /* images per chunk */
@@ -295,7 +296,8 @@ static int taps_setting(void) {
 
 static int use_taps(lirf_ctx *ctx, const lirf_conv_shape *s, const conv_dims *d, taps_dims *t) {
     if (s->R != 3 || s->S != 3 || s->stride != 1 || s->pad != 1) return 0;
-    if (lirf_gemm_engine_get(ctx) != LIRF_GEMM_PACKED) return 0;
+    if (lirf_gemm_engine_get(ctx) != LIRF_GEMM_PACKED || !lirf_device_pocl_cpu(lirf_ctx_device(ctx)))
+        return 0;
     int setting = taps_setting();
     if (setting == 0) return 0;
     size_t Wp = (size_t)s->W + 2, P = ((size_t)s->H + 2) * Wp;

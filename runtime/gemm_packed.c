@@ -45,14 +45,14 @@ lirf_status lirf_gemm_engine_set(lirf_ctx *ctx, lirf_gemm_engine engine) {
  * device, vectorises across work-items instead and ran them 20x slower than
  * CLBlast (0.08 against 1.5 GFLOP/s), so other CPU drivers keep CLBlast
  * unless LIRF_GEMM=packed. */
-static int is_pocl_cpu(const lirf_device_info *d) {
+int lirf_device_pocl_cpu(const lirf_device_info *d) {
     return (d->type & CL_DEVICE_TYPE_CPU) &&
            (strstr(d->platform_name, "Portable Computing Language") || strstr(d->version, "PoCL"));
 }
 
 void lirf_gemm_engine_init(lirf_ctx *ctx) {
     const char *env = getenv("LIRF_GEMM");
-    int pocl = is_pocl_cpu(&ctx->dev);
+    int pocl = lirf_device_pocl_cpu(&ctx->dev);
     const char *why = pocl ? "a PoCL CPU device" : "not a PoCL CPU device";
     ctx->gemm_engine = pocl ? LIRF_GEMM_PACKED : LIRF_GEMM_CLBLAST;
     if (env && *env) {
@@ -346,6 +346,9 @@ lirf_status lirf_gemm_packed_taps3(lirf_ctx *ctx, size_t M, size_t N, size_t cin
         !fits_int(M + (size_t)mr) || !fits_int(npad) || !fits_int(ldc) || !fits_int(C.off) ||
         !fits_int(C.off + (M - 1) * ldc + N))
         return LIRF_FAIL(LIRF_E_INVALID, "gemm (taps): sizes beyond int range");
+    if (!lirf_device_pocl_cpu(&ctx->dev))
+        return LIRF_FAIL(LIRF_E_INVALID, "gemm (taps): only on PoCL CPU devices (the kernels are "
+                                         "built there only)");
     cl_kernel k;
     LIRF_TRY(lirf_kernel_get(ctx, "gemm", mr == 12 ? "gemm_taps3_12" : "gemm_taps3_8", &k));
     /* dimension 0 walks the A panels (fewer), so the tiles of one window of X

@@ -248,6 +248,11 @@ lirf_status lirf_gemm_batched(lirf_ctx *ctx, lirf_trans ta, lirf_trans tb, size_
  * 20x slower than CLBlast); logged at info. */
 typedef enum { LIRF_GEMM_CLBLAST = 0, LIRF_GEMM_PACKED = 1 } lirf_gemm_engine;
 lirf_gemm_engine lirf_gemm_engine_get(const lirf_ctx *ctx);
+/* 1 for a PoCL CPU device: the packed engine's default, and the only devices
+ * whose programs are built with -DLIRF_POCL_CPU, which adds the taps kernels
+ * (lirf_gemm_packed_taps3 and the convolution's taps path; Mesa's llvmpipe
+ * took over 10 minutes and 6 GB compiling them). */
+int lirf_device_pocl_cpu(const lirf_device_info *d);
 lirf_status lirf_gemm_engine_set(lirf_ctx *ctx, lirf_gemm_engine engine);
 const char *lirf_gemm_engine_name(lirf_gemm_engine engine); /* "clblast", "packed" */
 
@@ -287,7 +292,7 @@ int lirf_gemm_packed_rows(size_t M);
  * position n of zero-padded planes laid out flat with rows of wp floats.
  * Needs cs >= N rounded up to 32, + 2 * wp + 2 (what the last tile reads);
  * columns n whose window leaves a plane's valid part are computed all the
- * same (the caller drops them). The packed engine's kernel, on any setting. */
+ * same (the caller drops them). PoCL CPU devices only (LIRF_E_INVALID elsewhere). */
 lirf_status lirf_gemm_packed_taps3(lirf_ctx *ctx, size_t M, size_t N, size_t cin, float alpha,
                                    lirf_buf Ap, lirf_buf X, size_t cs, size_t wp, float beta,
                                    lirf_buf C, size_t ldc);

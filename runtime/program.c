@@ -18,8 +18,11 @@
 
 #include "internal.h"
 
-/* No fast-math option, ever: training and verification must see NaN and Inf. */
-static const char BUILD_OPTIONS[] = "-cl-std=CL1.2";
+/* No fast-math option, ever: training and verification must see NaN and Inf.
+ * PoCL CPU devices also get -DLIRF_POCL_CPU (the kernels made for them only). */
+static const char *build_options(const lirf_ctx *ctx) {
+    return lirf_device_pocl_cpu(&ctx->dev) ? "-cl-std=CL1.2 -DLIRF_POCL_CPU" : "-cl-std=CL1.2";
+}
 static const char CACHE_MAGIC[8] = {'L', 'I', 'R', 'F', 'P', 'R', 'G', '1'};
 
 static lirf_status load_source(const char *name, char **src, size_t *len) {
@@ -67,7 +70,7 @@ static void cache_key(const lirf_ctx *ctx, const char *name, const char *src, si
     crypto_hash_sha256_init(&st);
     const char *parts[] = {ctx->dev.platform_name, ctx->dev.platform_version, ctx->dev.name,
                            ctx->dev.version,       ctx->dev.driver,           name,
-                           BUILD_OPTIONS};
+                           build_options(ctx)};
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
         crypto_hash_sha256_update(&st, (const unsigned char *)parts[i], strlen(parts[i]) + 1);
     crypto_hash_sha256_update(&st, (const unsigned char *)src, len);
@@ -131,7 +134,7 @@ static void cache_load(lirf_ctx *ctx, const char *path, const char *name, cl_pro
         if (err != CL_SUCCESS || bin_status != CL_SUCCESS) {
             why = "binary rejected by the driver";
             if (err == CL_SUCCESS) clReleaseProgram(p);
-        } else if (clBuildProgram(p, 1, &ctx->dev.device, BUILD_OPTIONS, NULL, NULL) !=
+        } else if (clBuildProgram(p, 1, &ctx->dev.device, build_options(ctx), NULL, NULL) !=
                    CL_SUCCESS) {
             why = "binary failed to build";
             clReleaseProgram(p);
@@ -204,7 +207,7 @@ static lirf_status program_get(lirf_ctx *ctx, const char *name, cl_program *out)
             free(src);
             return lirf_cl_fail(err, "clCreateProgramWithSource", __FILE__, __LINE__);
         }
-        err = clBuildProgram(prog, 1, &ctx->dev.device, BUILD_OPTIONS, NULL, NULL);
+        err = clBuildProgram(prog, 1, &ctx->dev.device, build_options(ctx), NULL, NULL);
         if (err != CL_SUCCESS) {
             lirf_status st = build_log_fail(ctx, prog, name, err);
             clReleaseProgram(prog);

@@ -458,6 +458,10 @@ END_TEST
  * one image. The same shapes with LIRF_CONV_TAPS=0 take the im2col path. */
 START_TEST(taps_path) {
     lirf_ctx *ctx = tctx();
+    if (!lirf_device_pocl_cpu(lirf_ctx_device(tctx()))) {
+        printf("SKIPPED: the taps kernels are built for PoCL CPU devices only\n");
+        return;
+    }
     lirf_gemm_engine was = lirf_gemm_engine_get(ctx);
     ck_assert_int_eq(lirf_gemm_engine_set(ctx, LIRF_GEMM_PACKED), LIRF_OK);
     const lirf_conv_shape shapes[] = {

@@ -226,6 +226,10 @@ static void taps3_case(size_t M, size_t N, size_t cin, size_t wp, float alpha, f
 }
 
 START_TEST(gemm_packed_taps3) {
+    if (!lirf_device_pocl_cpu(lirf_ctx_device(tctx()))) {
+        printf("SKIPPED: the taps kernels are built for PoCL CPU devices only\n");
+        return;
+    }
     trng r = {26};
     taps3_case(16, 100, 3, 11, 1.0f, 0.0f, &r);   /* 8-row tiles, a partial tile */
     taps3_case(24, 64, 2, 8, 0.5f, -1.25f, &r);   /* 12-row tiles, whole tiles */
