@@ -259,17 +259,60 @@ lirf_status lirf_scratch(lirf_ctx *ctx, int slot, size_t n, lirf_buf *out) {
 }
 
 /* ---- arena ---- */
+/* The first pass (and any pass that needs more than the arena holds) gets one
+ * buffer of exactly its size per request that does not fit, and
+ * lirf_arena_release frees the buffers made after the mark, so device memory
+ * in that pass never exceeds what is in use (rounded to 64 elements). The
+ * pass's requests and releases are logged; lirf_arena_reset replays the log
+ * to lay the same sequence out in as few chunks as the device's largest
+ * allocation allows (one chunk of the high-water mark when it fits), so from
+ * the next pass on nothing is allocated. Growing by chunks larger than the
+ * request instead (an eighth of what the arena held) left the unused tails of
+ * chunks behind: a first training step at width 16 peaked at 1.71x of its
+ * parameters, gradients, momentum and saved activations, 38 MB above every
+ * later step. */
 #define ARENA_ALIGN 64 /* elements (256 bytes) */
-#define ARENA_MAX_CHUNKS 64
+
+typedef struct {
+    size_t v;    /* a request's rounded elements, or a release's mark (lin) */
+    int release; /* 0: lirf_arena_get, 1: lirf_arena_release */
+} arena_event;
 
 struct lirf_arena {
     lirf_ctx *ctx;
-    lirf_buf chunks[ARENA_MAX_CHUNKS];
-    size_t nchunks;
-    size_t cur, used; /* current chunk, elements used in it */
+    lirf_buf *chunks;
+    size_t nchunks, cap_chunks;
+    size_t kept;       /* chunks [0, kept) are the last reset's layout: release keeps them */
+    size_t cur, used;  /* current chunk, elements used in it */
     size_t pass_total; /* elements in use this pass (handed out less released) */
     size_t high;       /* the most pass_total has been since the reset */
+    int grew;          /* this pass allocated a chunk */
+    arena_event *log;  /* this pass's requests and releases, for the reset's layout */
+    size_t nlog, cap_log;
 };
+
+static lirf_status arena_log(lirf_arena *a, size_t v, int release) {
+    if (a->nlog == a->cap_log) {
+        size_t cap = a->cap_log ? 2 * a->cap_log : 256;
+        arena_event *p = realloc(a->log, cap * sizeof *p);
+        if (!p) return LIRF_FAIL(LIRF_E_NOMEM, "out of host memory (arena log)");
+        a->log = p, a->cap_log = cap;
+    }
+    a->log[a->nlog++] = (arena_event){v, release};
+    return LIRF_OK;
+}
+
+static lirf_status arena_push_chunk(lirf_arena *a, size_t n) {
+    if (a->nchunks == a->cap_chunks) {
+        size_t cap = a->cap_chunks ? 2 * a->cap_chunks : 16;
+        lirf_buf *p = realloc(a->chunks, cap * sizeof *p);
+        if (!p) return LIRF_FAIL(LIRF_E_NOMEM, "out of host memory (arena chunks)");
+        a->chunks = p, a->cap_chunks = cap;
+    }
+    LIRF_TRY(lirf_buf_alloc(a->ctx, n, &a->chunks[a->nchunks]));
+    a->nchunks++;
+    return LIRF_OK;
+}
 
 lirf_status lirf_arena_create(lirf_ctx *ctx, size_t initial_elems, lirf_arena **out) {
     if (!ctx || !out) return LIRF_FAIL(LIRF_E_NULL, "lirf_arena_create: NULL argument");
@@ -277,12 +320,12 @@ lirf_status lirf_arena_create(lirf_ctx *ctx, size_t initial_elems, lirf_arena **
     if (!a) return LIRF_FAIL(LIRF_E_NOMEM, "out of host memory");
     a->ctx = ctx;
     if (initial_elems) {
-        lirf_status st = lirf_buf_alloc(ctx, initial_elems, &a->chunks[0]);
+        lirf_status st = arena_push_chunk(a, initial_elems);
         if (st != LIRF_OK) {
-            free(a);
+            lirf_arena_destroy(a);
             return st;
         }
-        a->nchunks = 1;
+        a->kept = 1;
     }
     *out = a;
     return LIRF_OK;
@@ -291,33 +334,21 @@ lirf_status lirf_arena_create(lirf_ctx *ctx, size_t initial_elems, lirf_arena **
 lirf_status lirf_arena_get(lirf_arena *a, size_t n, lirf_buf *out) {
     if (!a || !out) return LIRF_FAIL(LIRF_E_NULL, "lirf_arena_get: NULL argument");
     if (n == 0) return LIRF_FAIL(LIRF_E_INVALID, "lirf_arena_get: 0 elements");
+    if (n > SIZE_MAX / 4 - ARENA_ALIGN)
+        return LIRF_FAIL(LIRF_E_INVALID, "lirf_arena_get: %zu elements", n);
     size_t rounded = (n + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN;
-    while (a->cur < a->nchunks && a->chunks[a->cur].n - a->used < rounded) {
-        a->cur++;
-        a->used = 0;
+    LIRF_TRY(arena_log(a, rounded, 0));
+    size_t cur = a->cur, used = a->used;
+    while (cur < a->nchunks && a->chunks[cur].n - used < rounded) cur++, used = 0;
+    if (cur == a->nchunks) {
+        lirf_status st = arena_push_chunk(a, rounded); /* says so when above max_alloc */
+        if (st != LIRF_OK) {
+            a->nlog--; /* not handed out */
+            return st;
+        }
+        a->grew = 1;
     }
-    if (a->cur == a->nchunks) {
-        if (a->nchunks == ARENA_MAX_CHUNKS)
-            return LIRF_FAIL(LIRF_E_DEVICE_MEM, "arena: more than %d chunks in one pass",
-                             ARENA_MAX_CHUNKS);
-        /* Growth by an eighth of what the arena has (at least 1 Mi) keeps the
-         * first pass's chunks close to what it needs (a training step at
-         * width 64 peaked at 1.45x of its parameters, gradients, momentum
-         * and saved activations instead of 1.59x with doubling); from the
-         * 32nd chunk on, doubling keeps a large pass within the 64 chunks. */
-        size_t have = 0;
-        for (size_t i = 0; i < a->nchunks; i++) have += a->chunks[i].n;
-        size_t want = a->nchunks < ARENA_MAX_CHUNKS / 2 ? have / 8 : have;
-        if (want < ((size_t)1 << 20)) want = (size_t)1 << 20;
-        /* never a chunk above the device's largest allocation unless one
-         * request needs it (then lirf_mem_create says so) */
-        size_t cap = a->ctx->dev.max_alloc ? (size_t)(a->ctx->dev.max_alloc / sizeof(float)) : 0;
-        if (cap && want > cap) want = cap;
-        if (want < rounded) want = rounded;
-        LIRF_TRY(lirf_buf_alloc(a->ctx, want, &a->chunks[a->nchunks]));
-        a->nchunks++;
-        a->used = 0;
-    }
+    a->cur = cur, a->used = used;
     *out = (lirf_buf){a->chunks[a->cur].mem, a->used, n};
     a->used += rounded;
     a->pass_total += rounded;
@@ -334,29 +365,75 @@ lirf_status lirf_arena_release(lirf_arena *a, lirf_arena_pos m) {
     if (m.lin > a->pass_total || m.cur > a->cur || (m.cur == a->cur && m.used > a->used))
         return LIRF_FAIL(LIRF_E_INVALID, "lirf_arena_release: the mark is not below the current "
                                          "position (released twice, or from another pass)");
+    LIRF_TRY(arena_log(a, m.lin, 1));
     a->cur = m.cur, a->used = m.used, a->pass_total = m.lin;
+    /* The chunks this pass made after the mark's hold nothing now. (OpenCL
+     * keeps a released buffer alive while enqueued commands use it.) */
+    size_t keep = a->cur + 1 > a->kept ? a->cur + 1 : a->kept;
+    while (a->nchunks > keep) lirf_buf_free(a->ctx, &a->chunks[--a->nchunks]);
     return LIRF_OK;
+}
+
+/* Replays the pass's log with chunks of `size` elements, making the choices
+ * lirf_arena_get makes: the number of chunks it needs into *nch, and how much
+ * of each it uses at most into most[] (room for one per request). */
+static lirf_status arena_layout(const lirf_arena *a, size_t size, size_t *most, size_t *nch) {
+    typedef struct { size_t lin, cur, used; } frame;
+    frame *stack = malloc((a->nlog ? a->nlog : 1) * sizeof *stack);
+    if (!stack) return LIRF_FAIL(LIRF_E_NOMEM, "out of host memory (arena layout)");
+    size_t sp = 0, cur = 0, used = 0, lin = 0, n = 0;
+    lirf_status st = LIRF_OK;
+    for (size_t i = 0; i < a->nlog && st == LIRF_OK; i++) {
+        size_t v = a->log[i].v;
+        if (!a->log[i].release) {
+            if (v > size) {
+                st = LIRF_FAIL(LIRF_E_INVALID, "arena layout: a request above the chunk size");
+                break;
+            }
+            stack[sp++] = (frame){lin, cur, used};
+            while (cur < n && size - used < v) cur++, used = 0;
+            if (cur == n) most[n++] = 0, used = 0;
+            used += v, lin += v;
+            if (used > most[cur]) most[cur] = used;
+        } else if (v != lin) { /* back to the request that started at v */
+            while (sp > 0 && stack[sp - 1].lin > v) sp--;
+            if (sp == 0 || stack[sp - 1].lin != v) {
+                st = LIRF_FAIL(LIRF_E_INVALID, "arena layout: a release to no request's start");
+                break;
+            }
+            sp--;
+            cur = stack[sp].cur, used = stack[sp].used, lin = v;
+        }
+    }
+    free(stack);
+    *nch = n;
+    return st;
 }
 
 lirf_status lirf_arena_reset(lirf_arena *a) {
     if (!a) return LIRF_FAIL(LIRF_E_NULL, "lirf_arena_reset: NULL arena");
-    if (a->nchunks > 1) {
-        /* Merge: one chunk of the pass's high-water mark (the same sequence
-         * of requests and releases fits it back to back; the chunks
-         * themselves hold up to twice that, from the geometric growth). */
-        size_t total = a->high;
+    lirf_status st = LIRF_OK;
+    if (a->grew && a->high > 0) {
+        /* One chunk of the high-water mark, or chunks of the largest allocation
+         * the device allows when it is above that: the same sequence of
+         * requests and releases fits them with nothing allocated. */
+        size_t size = a->high;
         size_t cap = a->ctx->dev.max_alloc ? (size_t)(a->ctx->dev.max_alloc / sizeof(float)) : 0;
-        if (total == 0 || (cap && total > cap)) { /* keep the chunks: the next pass fits them */
-            a->cur = a->used = a->pass_total = a->high = 0;
-            return LIRF_OK;
+        if (cap && size > cap) size = cap / ARENA_ALIGN * ARENA_ALIGN;
+        size_t *most = malloc(a->nlog * sizeof *most), nch = 0;
+        st = most ? arena_layout(a, size, most, &nch)
+                  : LIRF_FAIL(LIRF_E_NOMEM, "out of host memory (arena layout)");
+        if (st == LIRF_OK) {
+            while (a->nchunks > 0) lirf_buf_free(a->ctx, &a->chunks[--a->nchunks]);
+            for (size_t i = 0; i < nch && st == LIRF_OK; i++) st = arena_push_chunk(a, most[i]);
         }
-        for (size_t i = 0; i < a->nchunks; i++) lirf_buf_free(a->ctx, &a->chunks[i]);
-        a->nchunks = 0;
-        LIRF_TRY(lirf_buf_alloc(a->ctx, total, &a->chunks[0]));
-        a->nchunks = 1;
+        free(most);
     }
+    a->kept = a->nchunks;
     a->cur = a->used = a->pass_total = a->high = 0;
-    return LIRF_OK;
+    a->grew = 0;
+    a->nlog = 0;
+    return st;
 }
 
 size_t lirf_arena_chunks(const lirf_arena *a) { return a ? a->nchunks : 0; }
@@ -368,6 +445,8 @@ size_t lirf_arena_high(const lirf_arena *a) { return a ? a->high : 0; }
 void lirf_arena_destroy(lirf_arena *a) {
     if (!a) return;
     for (size_t i = 0; i < a->nchunks; i++) lirf_buf_free(a->ctx, &a->chunks[i]);
+    free(a->chunks);
+    free(a->log);
     free(a);
 }
 

@@ -173,12 +173,16 @@ lirf_status lirf_scratch(lirf_ctx *ctx, int slot, size_t n, lirf_buf *out);
 
 /* Arena: bump allocation of views for the activations of a step. After
  * lirf_arena_reset the same sequence of requests (and releases) returns the
- * same views; when a pass needed more than one chunk, reset merges them into
- * one of the pass's high-water mark, so from the second pass on nothing is
- * allocated. lirf_arena_release(a, m) gives back every view handed out since
- * lirf_arena_mark(a) returned m (a stack discipline: the backward pass frees
- * a block's temporaries); the queue is in order, so work already enqueued on
- * the released views runs before anything enqueued on their reuse. */
+ * same views. A request that does not fit what the arena holds gets a buffer
+ * of its own size, so a first pass holds no more device memory than it uses;
+ * reset then lays the pass out again in one chunk of its high-water mark (in
+ * chunks of the device's largest allocation when it is above that), so from
+ * the second pass on nothing is allocated. lirf_arena_release(a, m) gives
+ * back every view handed out since lirf_arena_mark(a) returned m, and frees
+ * the buffers the pass made after m (a stack discipline: the backward pass
+ * frees a block's temporaries); the queue is in order, so work already
+ * enqueued on the released views runs before anything enqueued on their
+ * reuse. */
 typedef struct lirf_arena lirf_arena;
 typedef struct { size_t cur, used, lin; } lirf_arena_pos;
 lirf_status lirf_arena_create(lirf_ctx *ctx, size_t initial_elems, lirf_arena **out);

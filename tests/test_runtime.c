@@ -278,41 +278,54 @@ START_TEST(scratch_and_arena_allocate_nothing_after_first_pass) {
 END_TEST
 
 /* The arena as a stack: views given back by lirf_arena_release are handed out
- * again; the high-water mark (not the sum of the first pass's chunks) sizes
- * the merged chunk; a mark above the position is refused; the context's peak
- * can be restarted. */
+ * again; the first pass holds no more device memory than its requests (each
+ * rounded to 64 elements), the buffers made after a mark are freed by the
+ * release, and the reset merges to the high-water mark (not the sum of the
+ * first pass's buffers); a mark above the position is refused; the context's
+ * peak can be restarted. */
 START_TEST(arena_mark_release_and_high_water) {
     lirf_ctx *ctx = tctx();
     lirf_arena *a;
     ck_assert_int_eq(lirf_arena_create(ctx, 0, &a), LIRF_OK);
+    const size_t high = 1024 + (3u << 20) + 64;
+    const size_t base = lirf_ctx_stats(ctx)->bytes_in_use;
+    lirf_ctx_reset_peak(ctx);
     lirf_buf x, y, z, w;
+    uint64_t allocs = 0;
     for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1) allocs = lirf_ctx_stats(ctx)->allocations;
         ck_assert_int_eq(lirf_arena_get(a, 1000, &x), LIRF_OK); /* 1024 after rounding */
         lirf_arena_pos m = lirf_arena_mark(a);
         ck_assert_int_eq(lirf_arena_get(a, 3 << 20, &y), LIRF_OK);
         ck_assert_int_eq(lirf_arena_get(a, 64, &z), LIRF_OK);
-        ck_assert_uint_eq(lirf_arena_used(a), 1024 + (3u << 20) + 64);
+        ck_assert_uint_eq(lirf_arena_used(a), high);
         ck_assert_int_eq(lirf_arena_release(a, m), LIRF_OK);
         ck_assert_uint_eq(lirf_arena_used(a), 1024);
+        if (pass == 0) /* y's and z's buffers are gone with the release */
+            ck_assert_uint_eq(lirf_ctx_stats(ctx)->bytes_in_use, base + 1024 * 4);
         ck_assert_int_eq(lirf_arena_get(a, 64, &w), LIRF_OK);
-        /* the place after x again: y's own once the chunks are merged */
-        ck_assert(w.mem == x.mem && w.off == x.off + 1024);
-        if (pass == 1) ck_assert(w.mem == y.mem && w.off == y.off);
-        ck_assert_uint_eq(lirf_arena_high(a), 1024 + (3u << 20) + 64);
+        if (pass == 1) { /* the place after x again, y's own, with nothing allocated */
+            ck_assert(w.mem == x.mem && w.off == x.off + 1024);
+            ck_assert(w.mem == y.mem && w.off == y.off);
+            ck_assert_uint_eq(lirf_ctx_stats(ctx)->allocations, allocs);
+        }
+        ck_assert_uint_eq(lirf_arena_high(a), high);
+        /* the most device memory the arena held in the pass: its high-water mark */
+        ck_assert_uint_eq(lirf_ctx_stats(ctx)->bytes_peak, base + high * 4);
         /* a mark from above the current position */
         lirf_arena_pos bad = {m.cur, m.used + 4096, m.lin + 4096};
         ck_assert_int_eq(lirf_arena_release(a, bad), LIRF_E_INVALID);
         ck_assert_int_eq(lirf_arena_release(NULL, m), LIRF_E_NULL);
-        size_t before = lirf_ctx_stats(ctx)->bytes_in_use;
         ck_assert_int_eq(lirf_arena_reset(a), LIRF_OK);
         ck_assert_uint_eq(lirf_arena_chunks(a), 1);
-        if (pass == 0) /* merged to the high-water mark: less than the chunks held */
-            ck_assert_uint_lt(lirf_ctx_stats(ctx)->bytes_in_use, before);
+        /* merged to the high-water mark */
+        ck_assert_uint_eq(lirf_ctx_stats(ctx)->bytes_in_use, base + high * 4);
         ck_assert_uint_eq(lirf_arena_high(a), 0);
     }
     lirf_ctx_reset_peak(ctx);
     ck_assert_uint_eq(lirf_ctx_stats(ctx)->bytes_peak, lirf_ctx_stats(ctx)->bytes_in_use);
     lirf_arena_destroy(a);
+    ck_assert_uint_eq(lirf_ctx_stats(ctx)->bytes_in_use, base);
 }
 END_TEST
 
@@ -334,10 +347,24 @@ START_TEST(device_memory_limits) {
 
     lirf_arena *a;
     ck_assert_int_eq(lirf_arena_create(ctx, 0, &a), LIRF_OK);
-    for (int pass = 0; pass < 2; pass++) {
-        lirf_buf v;
-        for (int i = 0; i < 6; i++) ck_assert_int_eq(lirf_arena_get(a, 600000, &v), LIRF_OK);
+    for (int pass = 0; pass < 3; pass++) {
+        uint64_t allocs = lirf_ctx_stats(ctx)->allocations;
+        lirf_buf v[6], t[3];
+        for (int i = 0; i < 6; i++) ck_assert_int_eq(lirf_arena_get(a, 600000, &v[i]), LIRF_OK);
         ck_assert_uint_ge(lirf_arena_chunks(a), 6); /* two never share a 1 Mi chunk */
+        /* temporaries given back, then one request that fills most of a chunk */
+        lirf_arena_pos m = lirf_arena_mark(a);
+        for (int i = 0; i < 3; i++) ck_assert_int_eq(lirf_arena_get(a, 300000, &t[i]), LIRF_OK);
+        ck_assert_int_eq(lirf_arena_release(a, m), LIRF_OK);
+        ck_assert_int_eq(lirf_arena_get(a, 900000, &t[0]), LIRF_OK);
+        for (int i = 0; i < 6; i++) /* the live views never overlap */
+            for (int j = 0; j <= i; j++) {
+                lirf_buf p = j < i ? v[j] : t[0], q = v[i];
+                if (p.mem == q.mem)
+                    ck_assert(p.off >= q.off + q.n || q.off >= p.off + p.n);
+            }
+        if (pass > 0) /* laid out at the reset: nothing allocated */
+            ck_assert_uint_eq(lirf_ctx_stats(ctx)->allocations, allocs);
         ck_assert_int_eq(lirf_arena_reset(a), LIRF_OK);
         ck_assert_uint_ge(lirf_arena_chunks(a), 6); /* not merged above the limit */
     }
