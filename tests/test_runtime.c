@@ -329,6 +329,90 @@ START_TEST(arena_mark_release_and_high_water) {
 }
 END_TEST
 
+/* The arena against random nested passes (requests, marks and releases, the
+ * way the forward and backward passes use it), with and without a device
+ * limit below the pass's total: every view lies inside its buffer and no two
+ * live views overlap; the first pass's device memory peaks at its high-water
+ * mark (no limit); later passes of the same sequence allocate nothing and get
+ * the same views. */
+typedef struct {
+    lirf_buf live[256];
+    int nlive;
+    unsigned rng;
+} arena_walk;
+
+static unsigned walk_rand(arena_walk *w) {
+    w->rng = w->rng * 1103515245u + 12345u;
+    return (w->rng >> 8) & 0xffffff;
+}
+
+static void walk(lirf_arena *a, arena_walk *w, int depth, lirf_buf *seen, int *nseen) {
+    int ops = 1 + (int)(walk_rand(w) % 5);
+    for (int k = 0; k < ops && w->nlive < 250; k++) {
+        if (depth < 4 && walk_rand(w) % 3 == 0) {
+            lirf_arena_pos m = lirf_arena_mark(a);
+            int keep = w->nlive;
+            size_t used = lirf_arena_used(a);
+            walk(a, w, depth + 1, seen, nseen);
+            ck_assert_int_eq(lirf_arena_release(a, m), LIRF_OK);
+            ck_assert_uint_eq(lirf_arena_used(a), used);
+            w->nlive = keep;
+        } else {
+            size_t n = 1 + walk_rand(w) % (walk_rand(w) % 4 == 0 ? 400000 : 5000);
+            lirf_buf v;
+            ck_assert_int_eq(lirf_arena_get(a, n, &v), LIRF_OK);
+            ck_assert_uint_eq(v.n, n);
+            size_t bytes = 0;
+            ck_assert_int_eq(clGetMemObjectInfo(v.mem, CL_MEM_SIZE, sizeof bytes, &bytes, NULL),
+                             CL_SUCCESS);
+            ck_assert_uint_le((v.off + v.n) * 4, bytes);
+            for (int i = 0; i < w->nlive; i++)
+                if (w->live[i].mem == v.mem)
+                    ck_assert(w->live[i].off >= v.off + v.n || v.off >= w->live[i].off + w->live[i].n);
+            w->live[w->nlive++] = v;
+            seen[(*nseen)++] = v;
+        }
+    }
+}
+
+START_TEST(arena_random_passes) {
+    lirf_ctx *ctx = tctx();
+    lirf_device_info *dev = (lirf_device_info *)lirf_ctx_device(ctx);
+    cl_ulong saved = dev->max_alloc;
+    static lirf_buf seen[3][4096];
+    for (int limit = 0; limit < 2; limit++) {
+        for (unsigned seed = 1; seed <= 6; seed++) {
+            if (limit) dev->max_alloc = (cl_ulong)2 << 20; /* 512 Ki floats */
+            lirf_arena *a;
+            ck_assert_int_eq(lirf_arena_create(ctx, 0, &a), LIRF_OK);
+            size_t base = lirf_ctx_stats(ctx)->bytes_in_use;
+            int nseen[3] = {0, 0, 0};
+            for (int pass = 0; pass < 3; pass++) {
+                lirf_ctx_reset_peak(ctx);
+                uint64_t allocs = lirf_ctx_stats(ctx)->allocations;
+                arena_walk w = {.nlive = 0, .rng = seed};
+                walk(a, &w, 0, seen[pass], &nseen[pass]);
+                if (pass == 0 && !limit)
+                    ck_assert_uint_eq(lirf_ctx_stats(ctx)->bytes_peak,
+                                      base + lirf_arena_high(a) * 4);
+                if (pass > 0) {
+                    ck_assert_uint_eq(lirf_ctx_stats(ctx)->allocations, allocs);
+                    ck_assert_int_eq(nseen[pass], nseen[0]);
+                    for (int i = 0; i < nseen[pass]; i++)
+                        ck_assert(seen[pass][i].mem == seen[1][i].mem &&
+                                  seen[pass][i].off == seen[1][i].off);
+                }
+                ck_assert_int_eq(lirf_arena_reset(a), LIRF_OK);
+                if (!limit) ck_assert_uint_le(lirf_arena_chunks(a), 1);
+            }
+            lirf_arena_destroy(a);
+            ck_assert_uint_eq(lirf_ctx_stats(ctx)->bytes_in_use, base);
+            dev->max_alloc = saved;
+        }
+    }
+}
+END_TEST
+
 /* Device memory faults: an allocation above the device's largest allocation is
  * refused with the bytes asked for and a hint; the arena never makes a chunk
  * above it while each request fits (it keeps several chunks instead of merging
@@ -383,6 +467,7 @@ int main(void) {
     tcase_add_test(tc, buffers_accounting_and_views);
     tcase_add_test(tc, scratch_and_arena_allocate_nothing_after_first_pass);
     tcase_add_test(tc, arena_mark_release_and_high_water);
+    tcase_add_test(tc, arena_random_passes);
     tcase_add_test(tc, device_memory_limits);
     tcase_add_test(tc, no_platform_message);
     tcase_add_test(tc, build_failure_prints_log);
