@@ -33,7 +33,7 @@ static void usage(FILE *f) {
         "data (as lirf train; default Fashion-MNIST from Debian's dataset-fashion-mnist):\n"
         "  --data PATH, --format F, --image-size N\n"
         "budgets (measured: the defaults audit the demo's Fashion-MNIST artifacts, 18\n"
-        "student trainings, in 17 min 28 s on 2 idle cores through PoCL; docs/verify.md):\n"
+        "student trainings, in 11 min 24 s on 2 idle cores through PoCL; docs/verify.md):\n"
         "  --seeds K             repeat every student training K times; mean and 95%% interval\n"
         "                        (default %d)\n"
         "  --epochs N            student epochs (default %d)\n"
