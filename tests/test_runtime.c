@@ -295,6 +295,12 @@ START_TEST(arena_mark_release_and_high_water) {
     for (int pass = 0; pass < 2; pass++) {
         if (pass == 1) allocs = lirf_ctx_stats(ctx)->allocations;
         ck_assert_int_eq(lirf_arena_get(a, 1000, &x), LIRF_OK); /* 1024 after rounding */
+        if (lirf_device_pocl_cpu(lirf_ctx_device(ctx))) { /* pages of its own, used in place */
+            cl_mem_flags flags = 0;
+            ck_assert_int_eq(clGetMemObjectInfo(x.mem, CL_MEM_FLAGS, sizeof flags, &flags, NULL),
+                             CL_SUCCESS);
+            ck_assert(flags & CL_MEM_USE_HOST_PTR);
+        }
         lirf_arena_pos m = lirf_arena_mark(a);
         ck_assert_int_eq(lirf_arena_get(a, 3 << 20, &y), LIRF_OK);
         ck_assert_int_eq(lirf_arena_get(a, 64, &z), LIRF_OK);
