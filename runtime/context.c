@@ -129,22 +129,62 @@ lirf_status lirf_finish(lirf_ctx *ctx) {
 }
 
 /* ---- raw allocations with accounting ---- */
-/* host: NULL, or memory the buffer uses in place (CL_MEM_USE_HOST_PTR) */
-static lirf_status mem_create(lirf_ctx *ctx, size_t bytes, void *host, cl_mem *out) {
+/* On a CPU device through PoCL a buffer is host memory, from PoCL's malloc
+ * unless the buffer brings its own. Freeing buffers of a few MB raises
+ * glibc's mmap threshold, and from then on such buffers come from the heap
+ * and stay resident after they are freed: the activation arena, which frees
+ * the buffers of its first pass as it goes, held a training step at width 64
+ * at 919 MB resident (`/usr/bin/time -v bench_train`). So there every buffer
+ * is pages of its own (CL_MEM_USE_HOST_PTR: PoCL uses them in place), given
+ * back to the system by a destructor callback when OpenCL destroys the
+ * buffer, once no enqueued command uses it: 678 MB. A destructor that never
+ * ran leaves its malloc'ed record behind for the sanitizer run's leak check. */
+typedef struct {
+    void *p;
+    size_t bytes;
+} mapped_block;
+
+static void CL_CALLBACK unmap_block(cl_mem m, void *user) {
+    (void)m;
+    mapped_block *b = user;
+    munmap(b->p, b->bytes);
+    free(b);
+}
+
+lirf_status lirf_mem_create(lirf_ctx *ctx, size_t bytes, cl_mem *out) {
     if (bytes == 0) return LIRF_FAIL(LIRF_E_INVALID, "device allocation of 0 bytes");
     if (ctx->dev.max_alloc && bytes > ctx->dev.max_alloc)
         return LIRF_FAIL(LIRF_E_DEVICE_MEM,
                          "device allocation of %zu bytes exceeds the device's largest "
                          "allocation (%llu bytes); try a smaller batch",
                          bytes, (unsigned long long)ctx->dev.max_alloc);
+    mapped_block *b = NULL;
+    if (lirf_device_pocl_cpu(&ctx->dev)) {
+        if (!(b = malloc(sizeof *b))) return LIRF_FAIL(LIRF_E_NOMEM, "out of host memory");
+        b->bytes = bytes;
+        b->p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (b->p == MAP_FAILED) {
+            free(b);
+            return LIRF_FAIL(LIRF_E_DEVICE_MEM, "mmap of %zu bytes failed; %zu bytes in use; "
+                                                "try a smaller batch",
+                             bytes, ctx->stats.bytes_in_use);
+        }
+    }
     cl_int err;
-    cl_mem_flags flags = CL_MEM_READ_WRITE | (host ? CL_MEM_USE_HOST_PTR : 0);
-    cl_mem m = clCreateBuffer(ctx->context, flags, bytes, host, &err);
+    cl_mem_flags flags = CL_MEM_READ_WRITE | (b ? CL_MEM_USE_HOST_PTR : 0);
+    cl_mem m = clCreateBuffer(ctx->context, flags, bytes, b ? b->p : NULL, &err);
+    const char *call = "clCreateBuffer";
+    if (err == CL_SUCCESS && b) {
+        call = "clSetMemObjectDestructorCallback";
+        if ((err = clSetMemObjectDestructorCallback(m, unmap_block, b)) != CL_SUCCESS)
+            clReleaseMemObject(m); /* no command uses it: destroyed now */
+    }
     if (err != CL_SUCCESS) {
-        lirf_status st = lirf_cl_fail(err, "clCreateBuffer", __FILE__, __LINE__);
-        return LIRF_FAIL(st, "clCreateBuffer of %zu bytes failed: %s (%d); %zu bytes in use; "
+        if (b) munmap(b->p, bytes), free(b);
+        lirf_status st = lirf_cl_fail(err, call, __FILE__, __LINE__);
+        return LIRF_FAIL(st, "%s of %zu bytes failed: %s (%d); %zu bytes in use; "
                              "try a smaller batch",
-                         bytes, lirf_cl_error_name(err), err, ctx->stats.bytes_in_use);
+                         call, bytes, lirf_cl_error_name(err), err, ctx->stats.bytes_in_use);
     }
     ctx->stats.allocations++;
     ctx->stats.bytes_in_use += bytes;
@@ -152,10 +192,6 @@ static lirf_status mem_create(lirf_ctx *ctx, size_t bytes, void *host, cl_mem *o
         ctx->stats.bytes_peak = ctx->stats.bytes_in_use;
     *out = m;
     return LIRF_OK;
-}
-
-lirf_status lirf_mem_create(lirf_ctx *ctx, size_t bytes, cl_mem *out) {
-    return mem_create(ctx, bytes, NULL, out);
 }
 
 void lirf_mem_release(lirf_ctx *ctx, cl_mem m) {
@@ -311,62 +347,6 @@ static lirf_status arena_log(lirf_arena *a, size_t v, int release) {
     return LIRF_OK;
 }
 
-typedef struct {
-    void *p;
-    size_t bytes;
-} mapped_block;
-
-static void CL_CALLBACK unmap_block(cl_mem m, void *user) {
-    (void)m;
-    mapped_block *b = user;
-    munmap(b->p, b->bytes);
-    free(b);
-}
-
-/* On a CPU device through PoCL a buffer is host memory from PoCL's malloc.
- * Freeing buffers of a few MB raises glibc's mmap threshold, and from then
- * on such buffers come from the heap and stay resident after they are freed:
- * with the arena's buffers from PoCL, a training step at width 64 held 919 MB
- * resident (`/usr/bin/time -v bench_train`), against 689 MB when the arena
- * freed nothing within a pass. So the arena's chunks there are pages of
- * their own (CL_MEM_USE_HOST_PTR: PoCL uses them in place), given back to
- * the system when OpenCL destroys the buffer: 678 MB. The sanitizer run's
- * leak check sees a destructor that never ran (its record is malloc'ed). */
-static lirf_status arena_chunk_alloc(lirf_ctx *ctx, size_t n, lirf_buf *out) {
-    if (!lirf_device_pocl_cpu(&ctx->dev)) return lirf_buf_alloc(ctx, n, out);
-    if (n > SIZE_MAX / 4) return LIRF_FAIL(LIRF_E_INVALID, "arena chunk of %zu elements", n);
-    size_t bytes = n * 4;
-    if (ctx->dev.max_alloc && bytes > ctx->dev.max_alloc) /* refused, with the message */
-        return lirf_buf_alloc(ctx, n, out);
-    mapped_block *b = malloc(sizeof *b);
-    if (!b) return LIRF_FAIL(LIRF_E_NOMEM, "out of host memory");
-    b->bytes = bytes;
-    b->p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (b->p == MAP_FAILED) {
-        free(b);
-        return LIRF_FAIL(LIRF_E_DEVICE_MEM, "mmap of %zu bytes failed; %zu bytes in use; try a "
-                                            "smaller batch", bytes, ctx->stats.bytes_in_use);
-    }
-    cl_mem m;
-    lirf_status st = mem_create(ctx, bytes, b->p, &m);
-    if (st != LIRF_OK) {
-        munmap(b->p, bytes);
-        free(b);
-        return st;
-    }
-    cl_int err = clSetMemObjectDestructorCallback(m, unmap_block, b);
-    if (err != CL_SUCCESS) {
-        lirf_mem_release(ctx, m); /* no command uses it yet: destroyed now */
-        munmap(b->p, bytes);
-        free(b);
-        return LIRF_FAIL(lirf_cl_fail(err, "clSetMemObjectDestructorCallback", __FILE__, __LINE__),
-                         "clSetMemObjectDestructorCallback failed: %s (%d)",
-                         lirf_cl_error_name(err), err);
-    }
-    *out = (lirf_buf){m, 0, n};
-    return LIRF_OK;
-}
-
 static lirf_status arena_push_chunk(lirf_arena *a, size_t n) {
     if (a->nchunks == a->cap_chunks) {
         size_t cap = a->cap_chunks ? 2 * a->cap_chunks : 16;
@@ -374,7 +354,7 @@ static lirf_status arena_push_chunk(lirf_arena *a, size_t n) {
         if (!p) return LIRF_FAIL(LIRF_E_NOMEM, "out of host memory (arena chunks)");
         a->chunks = p, a->cap_chunks = cap;
     }
-    LIRF_TRY(arena_chunk_alloc(a->ctx, n, &a->chunks[a->nchunks]));
+    LIRF_TRY(lirf_buf_alloc(a->ctx, n, &a->chunks[a->nchunks]));
     a->nchunks++;
     return LIRF_OK;
 }

@@ -295,7 +295,7 @@ START_TEST(arena_mark_release_and_high_water) {
     for (int pass = 0; pass < 2; pass++) {
         if (pass == 1) allocs = lirf_ctx_stats(ctx)->allocations;
         ck_assert_int_eq(lirf_arena_get(a, 1000, &x), LIRF_OK); /* 1024 after rounding */
-        if (lirf_device_pocl_cpu(lirf_ctx_device(ctx))) { /* pages of its own, used in place */
+        if (lirf_device_pocl_cpu(lirf_ctx_device(ctx))) { /* lirf_mem_create: pages of its own */
             cl_mem_flags flags = 0;
             ck_assert_int_eq(clGetMemObjectInfo(x.mem, CL_MEM_FLAGS, sizeof flags, &flags, NULL),
                              CL_SUCCESS);
