@@ -1,16 +1,14 @@
-/* Supervised training and evaluation of a whole net (lirf train / lirf eval),
- * and the pieces that LIRF's deposit training reuses: learning-rate schedule,
- * progress reporting, evaluation by class. */
+/* Supervised training (a method run by lirf_fit, fit.h) and evaluation of a
+ * whole net by class (lirf train / lirf eval). */
 #ifndef LIRF_TRAIN_H
 #define LIRF_TRAIN_H
 
 #include <stdio.h>
 
 #include "checkpoint.h"
+#include "fit.h"
 #include "loader.h"
 #include "net.h"
-
-typedef enum { LIRF_SCHED_COSINE = 0, LIRF_SCHED_STEP, LIRF_SCHED_CONST } lirf_sched;
 
 typedef struct {
     int epochs, batch;
@@ -26,26 +24,24 @@ typedef struct {
 } lirf_train_opts;
 
 void lirf_train_opts_default(lirf_train_opts *o);
-const char *lirf_sched_name(lirf_sched s);
-lirf_status lirf_sched_parse(const char *s, lirf_sched *out);
-/* Learning rate at `t` epochs into training (fractional). */
-float lirf_lr_at(const lirf_train_opts *o, double t);
-
-/* Progress: a line rewritten in place on a terminal, plain log lines otherwise. */
-typedef struct {
-    FILE *out;
-    int tty;
-    double t0, last_print;
-    size_t done_at_start;
-} lirf_progress;
-void lirf_progress_init(lirf_progress *p, FILE *out);
-void lirf_progress_update(lirf_progress *p, const char *what, int epoch, int epochs, size_t step,
-                          size_t steps_per_epoch, size_t done, size_t total, double loss,
-                          size_t images);
-void lirf_progress_end(lirf_progress *p);
-double lirf_now(void);
+/* The options' learning-rate schedule for lirf_fit. */
+lirf_schedule lirf_train_schedule(const lirf_train_opts *o);
 /* A float as the double it was written as (6 significant digits), for JSON. */
 double lirf_tidy(float x);
+
+/* Supervised training as a method: cross-entropy on the labels, the whole
+ * net trained (mode LIRF_MODE_TRAIN unless changed after init); with a
+ * model_path, the net is written there after every epoch (after the state). */
+typedef struct {
+    lirf_net *net;
+    lirf_tape *tape;
+    const char *model_path;
+    const lirf_model_meta *meta;
+    int K;
+    lirf_mode mode;
+} lirf_supervised;
+void lirf_supervised_init(lirf_supervised *s, lirf_method *m, lirf_net *net, lirf_tape *tape,
+                          const char *model_path, const lirf_model_meta *meta);
 
 /* Where a run writes: the model checkpoint and its training-state sidecar
  * (<model>.state.safetensors: momentum, epoch, step, options). */
@@ -76,5 +72,10 @@ lirf_status lirf_net_logits(void *net, lirf_arena *ws, lirf_buf x, int n, lirf_b
 /* counts[2k] correct, counts[2k+1] samples of class k (classes entries). */
 lirf_status lirf_eval_counts(lirf_ctx *ctx, lirf_loader *data, int classes, lirf_logits_fn fn,
                              void *user, int64_t *counts);
+
+/* Accuracy (%) from such counts: over the classes dep (0 when they have no
+ * samples), and over all classes (NaN when there are none). */
+double lirf_dep_acc(const int64_t *counts, const int32_t *dep, int ndep);
+double lirf_acc(const int64_t *counts, int classes);
 
 #endif

@@ -185,38 +185,102 @@ void lirf_distill_opts_default(lirf_distill_opts *o) {
     o->seed = 1;
 }
 
-static uint64_t mix64(uint64_t z) {
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
+/* ---- distillation as a method ---- */
+typedef struct {
+    lirf_student *s;
+    const lirf_teacher_out *t;
+    float w_ce, w_kd, w_at, T;
+    int tmap[LIRF_MAX_STAGES];
+    lirf_buf tb, fb[LIRF_MAX_STAGES];
+    float *tl, *fh[LIRF_MAX_STAGES];
+    /* the samples, for the batches */
+    const lirf_dataset *d;
+    const int32_t *index;
+    const float *mean, *std;
+} distill_method;
+
+static void distill_fill(void *user, const size_t *rows, int n, float *x, int32_t *y) {
+    distill_method *m = user;
+    fill_batch(m->d, m->index, rows, n, m->mean, m->std, x, y);
 }
 
-/* Fisher-Yates with a splitmix64 stream of (seed, epoch). */
-static void shuffle(size_t *perm, size_t n, uint32_t seed, int epoch) {
-    for (size_t i = 0; i < n; i++) perm[i] = i;
-    uint64_t z = ((uint64_t)seed << 32) ^ (uint64_t)(unsigned)epoch ^ 0x5eedull;
-    for (size_t i = n; i > 1; i--) {
-        z = mix64(z + 0x9E3779B97F4A7C15ull);
-        size_t j = (size_t)(z % i);
-        size_t t = perm[i - 1];
-        perm[i - 1] = perm[j], perm[j] = t;
+/* the teacher's logits and maps of the batch's rows, to the device; a map a
+ * as a (B, C, HW) tensor whose channels are all sqrt(a): its attention map is
+ * a again (a has unit norm) */
+static lirf_status teacher_batch(distill_method *m, const size_t *rows, int B) {
+    lirf_ctx *ctx = m->s->ctx;
+    const lirf_net_config *c = &m->s->cfg;
+    int K = c->classes;
+    if (m->w_kd != 0) {
+        for (int i = 0; i < B; i++)
+            memcpy(m->tl + (size_t)i * K, m->t->logits + rows[i] * (size_t)K, (size_t)K * sizeof *m->tl);
+        LIRF_TRY(lirf_buf_write(ctx, m->tb, m->tl, (size_t)B * K));
     }
+    for (int p = 0; p < m->s->nparts; p++) {
+        if (m->tmap[p] < 0) continue;
+        int ch, h, w;
+        lirf_stage_shape(c, p, &ch, &h, &w);
+        size_t hw = (size_t)h * w;
+        const float *src = m->t->maps[m->tmap[p]];
+        for (int i = 0; i < B; i++)
+            for (size_t k = 0; k < hw; k++) {
+                float v = sqrtf(src[rows[i] * hw + k]);
+                for (int cc = 0; cc < ch; cc++) m->fh[p][((size_t)i * ch + cc) * hw + k] = v;
+            }
+        LIRF_TRY(lirf_buf_write(ctx, m->fb[p], m->fh[p], (size_t)B * ch * hw));
+    }
+    return LIRF_OK;
 }
 
-static float lr_at(const lirf_distill_opts *o, double t) {
-    lirf_train_opts to;
-    lirf_train_opts_default(&to);
-    to.epochs = o->epochs, to.lr = o->lr, to.warmup = o->warmup, to.sched = LIRF_SCHED_COSINE;
-    return lirf_lr_at(&to, t);
+static lirf_status distill_step(void *self, lirf_fit_step *st) {
+    distill_method *m = self;
+    lirf_student *s = m->s;
+    lirf_ctx *ctx = s->ctx;
+    int K = s->cfg.classes, B = st->n, last = s->nparts - 1;
+    LIRF_TRY(teacher_batch(m, st->rows, B));
+    lirf_buf act[LIRF_MAX_STAGES], cur = st->x, dz;
+    for (int p = 0; p <= last; p++) {
+        LIRF_TRY(lirf_net_forward(s->part[p], st->ws, s->tape[p], LIRF_MODE_TRAIN, cur, B, &cur));
+        act[p] = cur;
+    }
+    LIRF_TRY(lirf_arena_get(st->ws, (size_t)B * K, &dz));
+    LIRF_TRY(lirf_buf_fill(ctx, dz, 0));
+    if (m->w_ce != 0) {
+        LIRF_TRY(lirf_softmax_ce_forward(ctx, st->term[0], LIRF_NOBUF, act[last], st->y, B, K));
+        LIRF_TRY(lirf_softmax_ce_backward(ctx, dz, act[last], st->y, B, K, m->w_ce));
+    }
+    if (m->w_kd != 0) {
+        LIRF_TRY(lirf_kd_forward(ctx, st->term[1], act[last], m->tb, LIRF_NOBUF, K, B, K, m->T));
+        LIRF_TRY(lirf_kd_backward(ctx, dz, act[last], m->tb, LIRF_NOBUF, K, B, K, m->T, m->w_kd));
+    }
+    lirf_buf g = dz;
+    for (int p = last; p >= 0; p--) {
+        if (m->tmap[p] >= 0) {
+            int ch, h, w;
+            lirf_stage_shape(&s->cfg, p, &ch, &h, &w);
+            LIRF_TRY(lirf_at_loss_forward(ctx, st->term[2 + p], act[p], m->fb[p], B, ch, h * w, 0.0f));
+            LIRF_TRY(lirf_at_loss_backward(ctx, g, act[p], m->fb[p], B, ch, h * w, 0.0f, m->w_at));
+        }
+        lirf_buf dx;
+        LIRF_TRY(lirf_net_backward(s->part[p], st->ws, s->tape[p], g, p > 0 ? &dx : NULL));
+        g = dx;
+    }
+    return LIRF_OK;
 }
 
-lirf_status lirf_distill_train(lirf_student *s, const lirf_dataset *d, const int32_t *index,
-                               size_t count, const float *mean, const float *std,
-                               const lirf_teacher_out *t, const lirf_distill_opts *o,
-                               const char *label, int quiet, lirf_distill_result *res) {
+static double distill_total(void *self, const float *lv) {
+    distill_method *m = self;
+    double loss = m->w_ce * lv[0] + m->w_kd * lv[1];
+    for (int p = 0; p < m->s->nparts; p++) loss += m->w_at * lv[2 + p];
+    return loss;
+}
+
+static lirf_status distill_check_args(const lirf_student *s, const lirf_dataset *d,
+                                      const int32_t *index, size_t count, const float *mean,
+                                      const float *std, const lirf_teacher_out *t,
+                                      const lirf_distill_opts *o, lirf_distill_result *res) {
     if (!s || !d || !index || !mean || !std || !o || !res)
         return LIRF_FAIL(LIRF_E_NULL, "distill: NULL argument");
-    memset(res, 0, sizeof *res);
     if (o->method != LIRF_KD_NONE && !t)
         return LIRF_FAIL(LIRF_E_NULL, "distill: %s distillation needs teacher outputs",
                          lirf_kd_method_name(o->method));
@@ -228,168 +292,116 @@ lirf_status lirf_distill_train(lirf_student *s, const lirf_dataset *d, const int
     if (o->batch < 2 || (size_t)o->batch > count || o->epochs < 1)
         return LIRF_FAIL(LIRF_E_INVALID, "distill: batch %d, epochs %d, %zu samples", o->batch,
                          o->epochs, count);
-    lirf_ctx *ctx = s->ctx;
     const lirf_net_config *c = &s->cfg;
-    int K = c->classes, B = o->batch, last = s->nparts - 1;
-    if (t && t->K != K)
-        return LIRF_FAIL(LIRF_E_SHAPE, "distill: teacher has %d classes, student %d", t->K, K);
+    if (t && t->K != c->classes)
+        return LIRF_FAIL(LIRF_E_SHAPE, "distill: teacher has %d classes, student %d", t->K,
+                         c->classes);
     if (d->c != c->in_c || d->h != c->in_h || d->w != c->in_w)
         return LIRF_FAIL(LIRF_E_SHAPE, "distill: data %dx%dx%d, student input %dx%dx%d", d->c,
                          d->h, d->w, c->in_c, c->in_h, c->in_w);
-    /* AT: each student map stage paired with the deepest teacher map of the same size */
-    int tmap[LIRF_MAX_STAGES];
-    for (int p = 0; p <= last; p++) tmap[p] = -1;
-    if (o->method == LIRF_KD_AT) {
-        for (int p = 0; p <= last; p++) {
-            if (!map_stage(c->arch, p)) continue;
-            int ch, h, w;
-            lirf_stage_shape(c, p, &ch, &h, &w);
-            for (int m = 0; m < t->nmaps; m++)
-                if (t->h[m] == h && t->w[m] == w) tmap[p] = m;
-            if (tmap[p] >= 0) {
-                res->s_stage[res->nmatched] = p;
-                res->t_stage[res->nmatched++] = t->stage[tmap[p]];
-            }
+    return LIRF_OK;
+}
+
+/* AT: each student map stage paired with the deepest teacher map of the same size */
+static lirf_status match_maps(distill_method *m, const lirf_distill_opts *o,
+                              lirf_distill_result *res) {
+    const lirf_net_config *c = &m->s->cfg;
+    for (int p = 0; p < LIRF_MAX_STAGES; p++) m->tmap[p] = -1;
+    if (o->method != LIRF_KD_AT) return LIRF_OK;
+    for (int p = 0; p < m->s->nparts; p++) {
+        if (!map_stage(c->arch, p)) continue;
+        int ch, h, w;
+        lirf_stage_shape(c, p, &ch, &h, &w);
+        for (int k = 0; k < m->t->nmaps; k++)
+            if (m->t->h[k] == h && m->t->w[k] == w) m->tmap[p] = k;
+        if (m->tmap[p] >= 0) {
+            res->s_stage[res->nmatched] = p;
+            res->t_stage[res->nmatched++] = m->t->stage[m->tmap[p]];
         }
-        if (!res->nmatched)
-            return LIRF_FAIL(LIRF_E_SHAPE, "distill: no student stage has a teacher map of the "
-                                           "same spatial size for attention transfer");
     }
-    size_t per = (size_t)d->c * d->h * d->w;
-    lirf_status st = LIRF_OK;
-    lirf_arena *ws = NULL;
-    lirf_buf xb = LIRF_NOBUF, yb = LIRF_NOBUF, tb = LIRF_NOBUF, losses = LIRF_NOBUF;
-    lirf_buf fb[LIRF_MAX_STAGES];
-    float *fh[LIRF_MAX_STAGES];
-    for (int p = 0; p < LIRF_MAX_STAGES; p++) fb[p] = LIRF_NOBUF, fh[p] = NULL;
-    float *x = malloc((size_t)B * per * sizeof *x), *tl = malloc((size_t)B * K * sizeof *tl);
-    int32_t *y = malloc((size_t)B * sizeof *y);
-    size_t *perm = malloc(count * sizeof *perm);
-    if (!x || !tl || !y || !perm) {
-        st = LIRF_FAIL(LIRF_E_NOMEM, "out of host memory");
-        goto out;
-    }
-    STEP(lirf_arena_create(ctx, 0, &ws));
-    STEP(lirf_buf_alloc(ctx, (size_t)B * per, &xb));
-    STEP(lirf_buf_alloc(ctx, (size_t)B, &yb));
-    STEP(lirf_buf_alloc(ctx, (size_t)B * K, &tb));
-    STEP(lirf_buf_alloc(ctx, 2 + LIRF_MAX_STAGES, &losses));
-    for (int p = 0; p <= last; p++) {
-        if (tmap[p] < 0) continue;
+    if (!res->nmatched)
+        return LIRF_FAIL(LIRF_E_SHAPE, "distill: no student stage has a teacher map of the "
+                                       "same spatial size for attention transfer");
+    return LIRF_OK;
+}
+
+static lirf_status distill_buffers(distill_method *m, int B) {
+    lirf_ctx *ctx = m->s->ctx;
+    const lirf_net_config *c = &m->s->cfg;
+    if (!(m->tl = malloc((size_t)B * c->classes * sizeof *m->tl)))
+        return LIRF_FAIL(LIRF_E_NOMEM, "out of host memory");
+    LIRF_TRY(lirf_buf_alloc(ctx, (size_t)B * c->classes, &m->tb));
+    for (int p = 0; p < m->s->nparts; p++) {
+        if (m->tmap[p] < 0) continue;
         int ch, h, w;
         lirf_stage_shape(c, p, &ch, &h, &w);
         size_t n = (size_t)B * ch * h * w;
-        fh[p] = malloc(n * sizeof(float));
-        if (!fh[p]) {
-            st = LIRF_FAIL(LIRF_E_NOMEM, "out of host memory");
-            goto out;
-        }
-        STEP(lirf_buf_alloc(ctx, n, &fb[p]));
+        if (!(m->fh[p] = malloc(n * sizeof(float))))
+            return LIRF_FAIL(LIRF_E_NOMEM, "out of host memory");
+        LIRF_TRY(lirf_buf_alloc(ctx, n, &m->fb[p]));
     }
-    /* loss weights */
-    float w_ce = 0, w_kd = 0, w_at = 0;
-    if (o->method == LIRF_KD_NONE) w_ce = 1;
-    else if (o->method == LIRF_KD_LOGIT) w_kd = o->labels ? o->alpha : 1, w_ce = o->labels ? 1 - o->alpha : 0;
-    else w_ce = o->labels ? 1 : 0, w_kd = o->labels ? 0 : 1, w_at = o->beta / 2;
+    return LIRF_OK;
+}
+
+static void distill_weights(distill_method *m, const lirf_distill_opts *o) {
+    m->T = o->T;
+    if (o->method == LIRF_KD_NONE) m->w_ce = 1;
+    else if (o->method == LIRF_KD_LOGIT)
+        m->w_kd = o->labels ? o->alpha : 1, m->w_ce = o->labels ? 1 - o->alpha : 0;
+    else m->w_ce = o->labels ? 1 : 0, m->w_kd = o->labels ? 0 : 1, m->w_at = o->beta / 2;
+}
+
+static void distill_method_init(lirf_method *mm, distill_method *m, const char *label) {
+    static const char *names[2 + LIRF_MAX_STAGES] = {"CE", "KD", "AT0", "AT1", "AT2", "AT3", "AT4", "AT5"};
+    static const char *parts[LIRF_MAX_STAGES] = {"student part 0", "student part 1", "student part 2",
+                                                 "student part 3", "student part 4", "student part 5"};
+    memset(mm, 0, sizeof *mm);
+    mm->name = label ? label : "student", mm->loss_label = "distillation loss", mm->self = m;
+    mm->nparts = m->s->nparts;
+    for (int p = 0; p < m->s->nparts; p++) mm->part[p] = lirf_fit_net_part(m->s->part[p], "", parts[p]);
+    mm->nterms = 2 + m->s->nparts;
+    for (int i = 0; i < mm->nterms; i++) mm->term_name[i] = names[i];
+    mm->step = distill_step, mm->total = distill_total;
+}
+
+lirf_status lirf_distill_train(lirf_student *s, const lirf_dataset *d, const int32_t *index,
+                               size_t count, const float *mean, const float *std,
+                               const lirf_teacher_out *t, const lirf_distill_opts *o,
+                               const char *label, int quiet, lirf_distill_result *res) {
+    if (res) memset(res, 0, sizeof *res);
+    LIRF_TRY(distill_check_args(s, d, index, count, mean, std, t, o, res));
+    distill_method m = {.s = s, .t = t, .tb = LIRF_NOBUF, .d = d, .index = index, .mean = mean,
+                        .std = std};
+    for (int p = 0; p < LIRF_MAX_STAGES; p++) m.fb[p] = LIRF_NOBUF;
+    distill_weights(&m, o);
+    lirf_status st = match_maps(&m, o, res);
+    if (st == LIRF_OK) st = distill_buffers(&m, o->batch);
+    lirf_host_batches *hb = NULL;
+    lirf_host_batches_opts ho = {.ctx = s->ctx, .count = count, .batch = o->batch,
+                                 .per = (size_t)d->c * d->h * d->w,
+                                 .key = ((uint64_t)o->seed << 32) ^ 0x5eedull, .fill = distill_fill,
+                                 .user = &m};
+    if (st == LIRF_OK) st = lirf_host_batches_create(&ho, &hb);
+    lirf_fit_opts fo;
+    lirf_fit_opts_default(&fo);
+    fo.epochs = o->epochs, fo.momentum = o->momentum, fo.wd = o->wd;
+    fo.sched = (lirf_schedule){.kind = LIRF_SCHED_COSINE, .lr = o->lr, .warmup = o->warmup,
+                               .step_gamma = 0.1f, .epochs = o->epochs};
     lirf_progress pr;
     lirf_progress_init(&pr, quiet ? NULL : stderr);
-    size_t spe = count / (size_t)B, total = spe * (size_t)o->epochs, images = 0;
-    double t0 = lirf_now();
-    lirf_buf L[2 + LIRF_MAX_STAGES];
-    for (int i = 0; i < 2 + LIRF_MAX_STAGES; i++) L[i] = (lirf_buf){losses.mem, losses.off + (size_t)i, 1};
-    for (int e = 0; e < o->epochs; e++) {
-        shuffle(perm, count, o->seed, e);
-        for (size_t b = 0; b < spe; b++) {
-            size_t gstep = (size_t)e * spe + b;
-            const size_t *rows = perm + b * (size_t)B;
-            fill_batch(d, index, rows, B, mean, std, x, y);
-            STEP(lirf_buf_write(ctx, xb, x, (size_t)B * per));
-            STEP(lirf_buf_write(ctx, yb, y, (size_t)B));
-            if (w_kd != 0) {
-                for (int i = 0; i < B; i++)
-                    memcpy(tl + (size_t)i * K, t->logits + rows[i] * (size_t)K, (size_t)K * sizeof *tl);
-                STEP(lirf_buf_write(ctx, tb, tl, (size_t)B * K));
-            }
-            for (int p = 0; p <= last; p++) {
-                if (tmap[p] < 0) continue;
-                /* the teacher's map a as a (B, C, HW) tensor whose channels are all
-                 * sqrt(a): its attention map is a again (a has unit norm) */
-                int ch, h, w;
-                lirf_stage_shape(c, p, &ch, &h, &w);
-                size_t hw = (size_t)h * w;
-                const float *src = t->maps[tmap[p]];
-                for (int i = 0; i < B; i++)
-                    for (size_t k = 0; k < hw; k++) {
-                        float v = sqrtf(src[rows[i] * hw + k]);
-                        for (int cc = 0; cc < ch; cc++) fh[p][((size_t)i * ch + cc) * hw + k] = v;
-                    }
-                STEP(lirf_buf_write(ctx, fb[p], fh[p], (size_t)B * ch * hw));
-            }
-            float lr = lr_at(o, (double)gstep / (double)spe);
-            STEP(lirf_arena_reset(ws));
-            lirf_buf act[LIRF_MAX_STAGES], cur = xb, z, dz;
-            for (int p = 0; p <= last; p++) {
-                STEP(lirf_net_zero_grads(s->part[p]));
-                STEP(lirf_net_forward(s->part[p], ws, s->tape[p], LIRF_MODE_TRAIN, cur, B, &cur));
-                act[p] = cur;
-            }
-            z = act[last];
-            STEP(lirf_buf_fill(ctx, losses, 0));
-            STEP(lirf_arena_get(ws, (size_t)B * K, &dz));
-            STEP(lirf_buf_fill(ctx, dz, 0));
-            if (w_ce != 0) {
-                STEP(lirf_softmax_ce_forward(ctx, L[0], LIRF_NOBUF, z, yb, B, K));
-                STEP(lirf_softmax_ce_backward(ctx, dz, z, yb, B, K, w_ce));
-            }
-            if (w_kd != 0) {
-                STEP(lirf_kd_forward(ctx, L[1], z, tb, LIRF_NOBUF, K, B, K, o->T));
-                STEP(lirf_kd_backward(ctx, dz, z, tb, LIRF_NOBUF, K, B, K, o->T, w_kd));
-            }
-            lirf_buf g = dz;
-            for (int p = last; p >= 0; p--) {
-                if (tmap[p] >= 0) {
-                    int ch, h, w;
-                    lirf_stage_shape(c, p, &ch, &h, &w);
-                    STEP(lirf_at_loss_forward(ctx, L[2 + p], act[p], fb[p], B, ch, h * w, 0.0f));
-                    STEP(lirf_at_loss_backward(ctx, g, act[p], fb[p], B, ch, h * w, 0.0f, w_at));
-                }
-                lirf_buf dx;
-                STEP(lirf_net_backward(s->part[p], ws, s->tape[p], g, p > 0 ? &dx : NULL));
-                g = dx;
-            }
-            for (int p = 0; p <= last; p++)
-                STEP(lirf_sgd_step(ctx, lirf_net_params(s->part[p]), lirf_net_momentum(s->part[p]),
-                                   lirf_net_grads(s->part[p]), lirf_net_nparams(s->part[p]), lr,
-                                   o->momentum, o->wd));
-            float lv[2 + LIRF_MAX_STAGES];
-            STEP(lirf_buf_read(ctx, losses, lv, 2 + LIRF_MAX_STAGES));
-            double loss = w_ce * lv[0] + w_kd * lv[1];
-            for (int p = 0; p <= last; p++) loss += w_at * lv[2 + p];
-            if (!isfinite(loss)) {
-                st = LIRF_FAIL(LIRF_E_NUMERIC,
-                               "%s: the distillation loss became non-finite at epoch %d, step "
-                               "%zu (CE %g, KD %g); try a smaller --student-lr",
-                               label ? label : "student", e + 1, b + 1, lv[0], lv[1]);
-                goto out;
-            }
-            res->last_loss = loss;
-            res->steps++;
-            images += (size_t)B;
-            lirf_progress_update(&pr, label ? label : "student", e + 1, o->epochs, b + 1, spe,
-                                 gstep + 1, total, loss, images);
-        }
+    fo.progress = lirf_fit_print, fo.progress_user = &pr;
+    lirf_method mm;
+    distill_method_init(&mm, &m, label);
+    lirf_fit_source src = lirf_fit_host(hb);
+    lirf_fit_result fr;
+    if (st == LIRF_OK) st = lirf_fit(s->ctx, &mm, &src, &fo, &fr);
+    if (st == LIRF_OK) {
+        res->seconds = fr.seconds, res->images_per_s = fr.images_per_s;
+        res->last_loss = fr.last_loss, res->steps = fr.steps;
     }
-    lirf_progress_end(&pr);
-    res->seconds = lirf_now() - t0;
-    res->images_per_s = res->seconds > 0 ? (double)images / res->seconds : 0;
-out:
-    free(x), free(tl), free(y), free(perm);
-    for (int p = 0; p < LIRF_MAX_STAGES; p++) {
-        free(fh[p]);
-        lirf_buf_free(ctx, &fb[p]);
-    }
-    lirf_buf_free(ctx, &xb), lirf_buf_free(ctx, &yb), lirf_buf_free(ctx, &tb);
-    lirf_buf_free(ctx, &losses);
-    lirf_arena_destroy(ws);
+    lirf_host_batches_destroy(hb);
+    free(m.tl);
+    lirf_buf_free(s->ctx, &m.tb);
+    for (int p = 0; p < LIRF_MAX_STAGES; p++) free(m.fh[p]), lirf_buf_free(s->ctx, &m.fb[p]);
     return st;
 }

@@ -53,10 +53,86 @@ static lirf_status probe_logits(void *user, lirf_arena *ws, lirf_buf x, int n, l
     return lirf_linear_forward(p->ctx, *logits, f, p->w, p->b, n, p->I, p->K);
 }
 
-static uint64_t mix64(uint64_t z) {
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
+/* the probe as a method: a raw parameter block [W (K, I) | b (K)] */
+typedef struct {
+    lirf_ctx *ctx;
+    int I, K;
+    lirf_buf P, G;
+    const float *feat;
+    const int32_t *lab;
+} probe_method;
+
+static void probe_fill(void *user, const size_t *rows, int n, float *x, int32_t *y) {
+    probe_method *m = user;
+    for (int i = 0; i < n; i++) {
+        memcpy(x + (size_t)i * m->I, m->feat + rows[i] * (size_t)m->I, (size_t)m->I * sizeof *x);
+        y[i] = m->lab[rows[i]];
+    }
+}
+
+static lirf_status probe_step(void *self, lirf_fit_step *s) {
+    probe_method *m = self;
+    int B = s->n, I = m->I, K = m->K;
+    lirf_buf wv = {m->P.mem, m->P.off, (size_t)K * I}, bv = {m->P.mem, m->P.off + (size_t)K * I, (size_t)K};
+    lirf_buf gw = {m->G.mem, m->G.off, (size_t)K * I}, gb = {m->G.mem, m->G.off + (size_t)K * I, (size_t)K};
+    lirf_buf zb, dz;
+    LIRF_TRY(lirf_arena_get(s->ws, (size_t)B * K, &zb));
+    LIRF_TRY(lirf_arena_get(s->ws, (size_t)B * K, &dz));
+    LIRF_TRY(lirf_linear_forward(m->ctx, zb, s->x, wv, bv, B, I, K));
+    LIRF_TRY(lirf_buf_fill(m->ctx, dz, 0));
+    LIRF_TRY(lirf_softmax_ce_forward(m->ctx, s->term[0], LIRF_NOBUF, zb, s->y, B, K));
+    LIRF_TRY(lirf_softmax_ce_backward(m->ctx, dz, zb, s->y, B, K, 1.0f));
+    return lirf_linear_backward(m->ctx, LIRF_NOBUF, gw, gb, dz, s->x, wv, B, I, K);
+}
+
+/* the features of every training sample, once (eval mode) */
+static lirf_status probe_features(lirf_ctx *ctx, lirf_net *lower, lirf_loader *train, int I,
+                                  float *feat, int32_t *lab) {
+    lirf_arena *ws;
+    LIRF_TRY(lirf_arena_create(ctx, 0, &ws));
+    size_t done = 0;
+    lirf_status st = lirf_loader_start(train, 0, 0);
+    while (st == LIRF_OK) {
+        lirf_buf x, y, f;
+        int m;
+        if ((st = lirf_loader_next(train, &x, &y, &m)) || m == 0) break;
+        STEP(lirf_arena_reset(ws));
+        STEP(lirf_net_forward(lower, ws, NULL, LIRF_MODE_EVAL, x, m, &f));
+        STEP(lirf_buf_read(ctx, f, feat + done * (size_t)I, (size_t)m * I));
+        STEP(lirf_buf_read(ctx, y, lab + done, (size_t)m));
+        done += (size_t)m;
+    }
+out:
+    lirf_arena_destroy(ws);
+    return st;
+}
+
+static lirf_status probe_train(probe_method *pm, size_t n, const lirf_probe_opts *o) {
+    size_t np = (size_t)pm->K * pm->I + (size_t)pm->K;
+    lirf_buf V = LIRF_NOBUF;
+    lirf_host_batches *hb = NULL;
+    lirf_status st;
+    STEP(lirf_buf_alloc(pm->ctx, np, &V));
+    STEP(lirf_buf_fill(pm->ctx, pm->P, 0));
+    STEP(lirf_buf_fill(pm->ctx, V, 0));
+    lirf_host_batches_opts ho = {.ctx = pm->ctx, .count = n, .batch = o->batch, .per = (size_t)pm->I,
+                                 .key = ((uint64_t)o->seed << 32) ^ 0x9b0bull, .fill = probe_fill,
+                                 .user = pm};
+    STEP(lirf_host_batches_create(&ho, &hb));
+    lirf_method m = {.name = "linear-probe", .loss_label = "linear probe's loss (cross-entropy)",
+                     .self = pm, .nparts = 1, .nterms = 1, .term_name = {"CE"}, .step = probe_step};
+    m.part[0] = (lirf_fit_part){.params = pm->P, .grads = pm->G, .momentum = V, .n = np};
+    lirf_fit_opts fo;
+    lirf_fit_opts_default(&fo);
+    fo.epochs = o->epochs, fo.momentum = o->momentum, fo.wd = o->wd;
+    fo.sched = (lirf_schedule){.kind = LIRF_SCHED_COSINE_STEPS, .lr = o->lr, .epochs = o->epochs};
+    lirf_fit_source src = lirf_fit_host(hb);
+    lirf_fit_result fr;
+    st = lirf_fit(pm->ctx, &m, &src, &fo, &fr);
+out:
+    lirf_host_batches_destroy(hb);
+    lirf_buf_free(pm->ctx, &V);
+    return st;
 }
 
 lirf_status lirf_linear_probe(lirf_ctx *ctx, lirf_net *lower, lirf_loader *train,
@@ -73,101 +149,61 @@ lirf_status lirf_linear_probe(lirf_ctx *ctx, lirf_net *lower, lirf_loader *train
         return LIRF_FAIL(LIRF_E_INVALID, "linear_probe: batch %d, epochs %d, %zu samples", B,
                          o->epochs, n);
     lirf_status st = LIRF_OK;
-    lirf_arena *ws = NULL;
-    lirf_buf P = LIRF_NOBUF, G = LIRF_NOBUF, V = LIRF_NOBUF, xb = LIRF_NOBUF, yb = LIRF_NOBUF,
-             loss = LIRF_NOBUF;
-    float *feat = malloc(n * (size_t)I * sizeof *feat), *xh = malloc((size_t)B * I * sizeof *xh);
-    int32_t *lab = malloc(n * sizeof *lab), *yh = malloc((size_t)B * sizeof *yh);
-    size_t *perm = malloc(n * sizeof *perm);
-    if (!feat || !xh || !lab || !yh || !perm) {
+    size_t np = (size_t)K * I + (size_t)K;
+    probe_method pm = {.ctx = ctx, .I = I, .K = K, .P = LIRF_NOBUF, .G = LIRF_NOBUF};
+    float *feat = malloc(n * (size_t)I * sizeof *feat);
+    int32_t *lab = malloc(n * sizeof *lab);
+    if (!feat || !lab) {
         st = LIRF_FAIL(LIRF_E_NOMEM, "linear probe: out of host memory (%zu x %d features)", n, I);
         goto out;
     }
-    STEP(lirf_arena_create(ctx, 0, &ws));
-    /* the features, once */
-    size_t done = 0;
-    STEP(lirf_loader_start(train, 0, 0));
-    for (;;) {
-        lirf_buf x, y, f;
-        int m;
-        STEP(lirf_loader_next(train, &x, &y, &m));
-        if (m == 0) break;
-        STEP(lirf_arena_reset(ws));
-        STEP(lirf_net_forward(lower, ws, NULL, LIRF_MODE_EVAL, x, m, &f));
-        STEP(lirf_buf_read(ctx, f, feat + done * (size_t)I, (size_t)m * I));
-        STEP(lirf_buf_read(ctx, y, lab + done, (size_t)m));
-        done += (size_t)m;
-    }
-    size_t np = (size_t)K * I + (size_t)K;
-    STEP(lirf_buf_alloc(ctx, np, &P));
-    STEP(lirf_buf_alloc(ctx, np, &G));
-    STEP(lirf_buf_alloc(ctx, np, &V));
-    STEP(lirf_buf_fill(ctx, P, 0));
-    STEP(lirf_buf_fill(ctx, V, 0));
-    STEP(lirf_buf_alloc(ctx, (size_t)B * I, &xb));
-    STEP(lirf_buf_alloc(ctx, (size_t)B, &yb));
-    STEP(lirf_buf_alloc(ctx, 1, &loss));
-    lirf_buf wv = {P.mem, P.off, (size_t)K * I}, bv = {P.mem, P.off + (size_t)K * I, (size_t)K};
-    lirf_buf gw = {G.mem, G.off, (size_t)K * I}, gb = {G.mem, G.off + (size_t)K * I, (size_t)K};
-    size_t spe = n / (size_t)B, total = spe * (size_t)o->epochs;
-    for (int e = 0; e < o->epochs; e++) {
-        for (size_t i = 0; i < n; i++) perm[i] = i;
-        uint64_t z = ((uint64_t)o->seed << 32) ^ (uint64_t)(unsigned)e ^ 0x9b0bull;
-        for (size_t i = n; i > 1; i--) {
-            z = mix64(z + 0x9E3779B97F4A7C15ull);
-            size_t j = (size_t)(z % i), t = perm[i - 1];
-            perm[i - 1] = perm[j], perm[j] = t;
-        }
-        for (size_t b = 0; b < spe; b++) {
-            size_t step = (size_t)e * spe + b;
-            float lr = (float)(o->lr * 0.5 * (1 + cos(3.141592653589793 * (double)step / (double)total)));
-            for (int i = 0; i < B; i++) {
-                size_t r = perm[b * (size_t)B + (size_t)i];
-                memcpy(xh + (size_t)i * I, feat + r * (size_t)I, (size_t)I * sizeof *xh);
-                yh[i] = lab[r];
-            }
-            STEP(lirf_buf_write(ctx, xb, xh, (size_t)B * I));
-            STEP(lirf_buf_write(ctx, yb, yh, (size_t)B));
-            lirf_buf zb, dz;
-            STEP(lirf_arena_reset(ws));
-            STEP(lirf_arena_get(ws, (size_t)B * K, &zb));
-            STEP(lirf_arena_get(ws, (size_t)B * K, &dz));
-            STEP(lirf_linear_forward(ctx, zb, xb, wv, bv, B, I, K));
-            STEP(lirf_buf_fill(ctx, G, 0));
-            STEP(lirf_buf_fill(ctx, dz, 0));
-            STEP(lirf_softmax_ce_backward(ctx, dz, zb, yb, B, K, 1.0f));
-            STEP(lirf_linear_backward(ctx, LIRF_NOBUF, gw, gb, dz, xb, wv, B, I, K));
-            STEP(lirf_sgd_step(ctx, P, V, G, np, lr, o->momentum, o->wd));
-        }
-        /* a finite check once per epoch */
-        lirf_buf zb;
-        float l;
-        STEP(lirf_arena_reset(ws));
-        STEP(lirf_arena_get(ws, (size_t)B * K, &zb));
-        STEP(lirf_linear_forward(ctx, zb, xb, wv, bv, B, I, K));
-        STEP(lirf_softmax_ce_forward(ctx, loss, LIRF_NOBUF, zb, yb, B, K));
-        STEP(lirf_buf_read(ctx, loss, &l, 1));
-        if (!isfinite(l)) {
-            st = LIRF_FAIL(LIRF_E_NUMERIC, "linear probe: the loss became non-finite (epoch %d)", e + 1);
-            goto out;
-        }
-    }
-    probe_net pn = {ctx, lower, wv, bv, I, K};
+    pm.feat = feat, pm.lab = lab;
+    STEP(probe_features(ctx, lower, train, I, feat, lab));
+    STEP(lirf_buf_alloc(ctx, np, &pm.P));
+    STEP(lirf_buf_alloc(ctx, np, &pm.G));
+    STEP(probe_train(&pm, n, o));
+    probe_net pn = {ctx, lower, {pm.P.mem, pm.P.off, (size_t)K * I},
+                    {pm.P.mem, pm.P.off + (size_t)K * I, (size_t)K}, I, K};
     STEP(lirf_eval_counts(ctx, test, K, probe_logits, &pn, counts));
 out:
-    free(feat), free(xh), free(lab), free(yh), free(perm);
-    lirf_buf_free(ctx, &P), lirf_buf_free(ctx, &G), lirf_buf_free(ctx, &V);
-    lirf_buf_free(ctx, &xb), lirf_buf_free(ctx, &yb), lirf_buf_free(ctx, &loss);
-    lirf_arena_destroy(ws);
+    free(feat), free(lab);
+    lirf_buf_free(ctx, &pm.P), lirf_buf_free(ctx, &pm.G);
     return st;
 }
 
-/* ---- relearn time ---- */
-static lirf_status accuracy(lirf_ctx *ctx, lirf_loader *eval, int K, lirf_net *net, double *acc) {
-    int64_t counts[2 * LIRF_MAX_CLASSES], c = 0, n = 0;
-    LIRF_TRY(lirf_eval_counts(ctx, eval, K, lirf_net_logits, net, counts));
-    for (int k = 0; k < K; k++) c += counts[2 * k], n += counts[2 * k + 1];
-    *acc = n ? 100.0 * (double)c / (double)n : NAN;
+/* ---- relearn time: supervised training that stops at the goal ---- */
+typedef struct {
+    lirf_supervised sup; /* first: the step's self */
+    lirf_loader *eval;
+    double goal, reached;
+    const lirf_dataset *d;
+    const int32_t *index;
+    const float *mean, *std;
+} relearn_method;
+
+static void relearn_fill(void *user, const size_t *rows, int n, float *x, int32_t *y) {
+    relearn_method *m = user;
+    const lirf_dataset *d = m->d;
+    size_t per = (size_t)d->c * d->h * d->w, hw = (size_t)d->h * d->w;
+    for (int i = 0; i < n; i++) {
+        size_t idx = (size_t)m->index[rows[i]];
+        const uint8_t *p = d->pixels + idx * per;
+        for (int ch = 0; ch < d->c; ch++)
+            for (size_t k = 0; k < hw; k++)
+                x[(size_t)i * per + (size_t)ch * hw + k] =
+                    ((float)p[(size_t)ch * hw + k] / 255.0f - m->mean[ch]) / m->std[ch];
+        y[i] = d->labels[idx];
+    }
+}
+
+static lirf_status relearn_check(void *self, size_t gstep, double *score, int *stop) {
+    (void)gstep;
+    relearn_method *m = self;
+    int64_t counts[2 * LIRF_MAX_CLASSES];
+    LIRF_TRY(lirf_eval_counts(lirf_net_ctx(m->sup.net), m->eval, m->sup.K, lirf_net_logits,
+                              m->sup.net, counts));
+    m->reached = *score = lirf_acc(counts, m->sup.K);
+    *stop = m->reached >= m->goal;
     return LIRF_OK;
 }
 
@@ -181,80 +217,34 @@ lirf_status lirf_relearn(lirf_net *net, const lirf_dataset *d, const int32_t *in
         return LIRF_FAIL(LIRF_E_INVALID, "relearn: batch %d of %zu samples, %d steps, eval every %d",
                          o->batch, count, o->max_steps, o->eval_every);
     lirf_ctx *ctx = lirf_net_ctx(net);
-    const lirf_net_config *c = lirf_net_cfg(net);
-    int K = c->classes;
-    size_t per = (size_t)d->c * d->h * d->w, hw = (size_t)d->h * d->w;
-    lirf_status st = LIRF_OK;
-    lirf_arena *ws = NULL;
+    relearn_method rm = {.eval = eval, .goal = goal, .reached = NAN, .d = d, .index = index,
+                         .mean = mean, .std = std};
+    lirf_method m;
     lirf_tape *tape = NULL;
-    lirf_buf xb = LIRF_NOBUF, yb = LIRF_NOBUF;
-    float *x = malloc((size_t)B * per * sizeof *x);
-    int32_t *y = malloc((size_t)B * sizeof *y);
-    size_t *perm = malloc(count * sizeof *perm);
+    lirf_host_batches *hb = NULL;
+    lirf_host_batches_opts ho = {.ctx = ctx, .count = count, .batch = B,
+                                 .per = (size_t)d->c * d->h * d->w, .key = (uint64_t)o->seed << 32,
+                                 .stream = 1, .stream_steps = (size_t)o->max_steps,
+                                 .fill = relearn_fill, .user = &rm};
+    lirf_status st;
     *steps = -1;
-    if (!x || !y || !perm) {
-        st = LIRF_FAIL(LIRF_E_NOMEM, "out of host memory");
-        goto out;
-    }
-    STEP(lirf_arena_create(ctx, 0, &ws));
     STEP(lirf_tape_create(&tape));
-    STEP(lirf_buf_alloc(ctx, (size_t)B * per, &xb));
-    STEP(lirf_buf_alloc(ctx, (size_t)B, &yb));
+    STEP(lirf_host_batches_create(&ho, &hb));
     STEP(lirf_buf_fill(ctx, lirf_net_momentum(net), 0));
-    STEP(accuracy(ctx, eval, K, net, reached));
-    if (*reached >= goal) {
-        *steps = 0;
-        goto out;
-    }
-    size_t pos = count;
-    for (int t = 1; t <= o->max_steps; t++) {
-        for (int i = 0; i < B; i++) {
-            if (pos >= count) { /* a new shuffled pass over the sample */
-                for (size_t k = 0; k < count; k++) perm[k] = k;
-                uint64_t z = ((uint64_t)o->seed << 32) ^ (uint64_t)t;
-                for (size_t k = count; k > 1; k--) {
-                    z = mix64(z + 0x9E3779B97F4A7C15ull);
-                    size_t j = (size_t)(z % k), u = perm[k - 1];
-                    perm[k - 1] = perm[j], perm[j] = u;
-                }
-                pos = 0;
-            }
-            size_t idx = (size_t)index[perm[pos++]];
-            const uint8_t *p = d->pixels + idx * per;
-            for (int ch = 0; ch < d->c; ch++)
-                for (size_t k = 0; k < hw; k++)
-                    x[(size_t)i * per + (size_t)ch * hw + k] =
-                        ((float)p[(size_t)ch * hw + k] / 255.0f - mean[ch]) / std[ch];
-            y[i] = d->labels[idx];
-        }
-        lirf_buf z, dz;
-        STEP(lirf_buf_write(ctx, xb, x, (size_t)B * per));
-        STEP(lirf_buf_write(ctx, yb, y, (size_t)B));
-        STEP(lirf_arena_reset(ws));
-        STEP(lirf_net_zero_grads(net));
-        STEP(lirf_net_forward(net, ws, tape, o->mode, xb, B, &z));
-        STEP(lirf_arena_get(ws, (size_t)B * K, &dz));
-        STEP(lirf_buf_fill(ctx, dz, 0));
-        STEP(lirf_softmax_ce_backward(ctx, dz, z, yb, B, K, 1.0f));
-        STEP(lirf_net_backward(net, ws, tape, dz, NULL));
-        STEP(lirf_sgd_step(ctx, lirf_net_params(net), lirf_net_momentum(net), lirf_net_grads(net),
-                           lirf_net_nparams(net), o->lr, o->momentum, o->wd));
-        if (t % o->eval_every == 0 || t == o->max_steps) {
-            STEP(accuracy(ctx, eval, K, net, reached));
-            if (!isfinite(*reached)) {
-                st = LIRF_FAIL(LIRF_E_NUMERIC, "relearn: the net diverged at step %d", t);
-                goto out;
-            }
-            if (*reached >= goal) {
-                *steps = t;
-                break;
-            }
-        }
-    }
+    lirf_supervised_init(&rm.sup, &m, net, tape, NULL, NULL);
+    rm.sup.mode = o->mode;
+    m.name = "relearn", m.self = &rm, m.check = relearn_check, m.check_label = "accuracy";
+    lirf_fit_opts fo;
+    lirf_fit_opts_default(&fo);
+    fo.epochs = 1, fo.momentum = o->momentum, fo.wd = o->wd, fo.check_every = o->eval_every;
+    fo.sched = (lirf_schedule){.kind = LIRF_SCHED_CONST, .lr = o->lr, .epochs = 1};
+    lirf_fit_source src = lirf_fit_host(hb);
+    lirf_fit_result fr;
+    STEP(lirf_fit(ctx, &m, &src, &fo, &fr));
+    *steps = (int)fr.stop_step;
 out:
-    free(x), free(y), free(perm);
-    lirf_buf_free(ctx, &xb), lirf_buf_free(ctx, &yb);
+    *reached = rm.reached;
+    lirf_host_batches_destroy(hb);
     lirf_tape_destroy(tape);
-    lirf_arena_destroy(ws);
     return st;
 }
