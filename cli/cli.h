@@ -54,19 +54,18 @@ int train_model(lirf_ctx *ctx, const train_args *a, double *acc_out, json_t **su
 
 /* ---- LIRF commands (cli/cmd_lirf.c, cli/cmd_eval.c) ---- */
 #include "lirf.h"
-typedef struct {
-    char label[64];
-    const char *path;
-    int64_t *counts; /* 2 per class: correct, samples */
-    double pre, dep, avg;
-    int has;
-} column;
-/* Evaluates each column's checkpoint (filling cols) and prints Table 1 to out
- * (Markdown, or JSON; out NULL: no printing). 1 on success. */
+#include "protocol.h"
+/* Evaluates each column's checkpoint (cols[i].path), fills its Pre / Dep / Avg
+ * Acc and the target columns' F and H-Mean (against the LIRF_COL_ORIGINAL
+ * column), and prints Table 1 to out (Markdown, or JSON; out NULL: no
+ * printing), with an Independent column first when ipre and idep are given.
+ * 1 on success. */
 int eval_table(lirf_ctx *ctx, const char *data, lirf_data_kind kind, int train, int batch,
-               const int32_t *dep, int ndep, column *cols, int ncols, const char *ipre,
+               const int32_t *dep, int ndep, lirf_table1_col *cols, int ncols, const char *ipre,
                const char *idep, FILE *out, int json);
-void print_table1(FILE *out, column *cols, int ncols, int json);
+/* Formats scored columns as Table 1 (Markdown, or one line of JSON); 1 on
+ * success, else 0 with the error printed. */
+int print_table1(FILE *out, const lirf_table1_col *cols, int ncols, int json);
 int parse_deposit_opts(int argc, char **argv, int *i, lirf_deposit_opts *o, int *bad);
 int run_deposit(lirf_ctx *ctx, const char *model, const char *data, lirf_data_kind kind,
                 int image_size, size_t limit, const int32_t *dep, int ndep,

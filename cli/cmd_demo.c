@@ -249,12 +249,11 @@ int cmd_demo(const char *device, int argc, char **argv) {
     /* 4. Table 1 */
     fprintf(stderr, "lirf demo: [4/4] evaluating on the test split\n");
     t = lirf_now();
-    column cols[4];
-    memset(cols, 0, sizeof cols);
-    snprintf(cols[0].label, sizeof cols[0].label, "Original"), cols[0].path = p_orig;
-    snprintf(cols[1].label, sizeof cols[1].label, "Deposit"), cols[1].path = p_target;
-    snprintf(cols[2].label, sizeof cols[2].label, "Withdrawal (paper)"), cols[2].path = p_rec;
-    snprintf(cols[3].label, sizeof cols[3].label, "Withdrawal (exact)"), cols[3].path = p_rec_x;
+    lirf_table1_col cols[4];
+    lirf_table1_col_init(&cols[0], LIRF_COL_ORIGINAL, "Original", p_orig);
+    lirf_table1_col_init(&cols[1], LIRF_COL_TARGET, "Deposit", p_target);
+    lirf_table1_col_init(&cols[2], LIRF_COL_RECOVER, "Withdrawal (paper)", p_rec);
+    lirf_table1_col_init(&cols[3], LIRF_COL_RECOVER, "Withdrawal (exact)", p_rec_x);
     FILE *md = fopen(p_md, "w"), *js = fopen(p_json, "w");
     if (!md || !js) {
         fprintf(stderr, "lirf demo: cannot write %s: %s\n", p_md, strerror(errno));
@@ -265,10 +264,9 @@ int cmd_demo(const char *device, int argc, char **argv) {
     const char *test_split = test_data ? test_data : data;
     /* one evaluation; the Markdown, the JSON and the screen from the same counts */
     int ok = eval_table(ctx, test_split, kind, 0, 256, dep, ndep, cols, 4, NULL, NULL, md, 0);
-    if (ok) print_table1(js, cols, 4, 1);
+    if (ok) ok = print_table1(js, cols, 4, 1);
     fclose(md);
     fclose(js);
-    for (int i = 0; i < 4; i++) free(cols[i].counts);
     if (!ok) goto done;
     t_eval = lirf_now() - t;
     double total = lirf_now() - t_start;

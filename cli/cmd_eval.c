@@ -81,37 +81,14 @@ fail:
     return 0;
 }
 
-static void summarise(column *c, int K, const int32_t *dep, int ndep) {
-    int64_t ca = 0, na = 0, cd = 0, nd = 0;
-    for (int k = 0; k < K; k++) {
-        ca += c->counts[2 * k], na += c->counts[2 * k + 1];
-        for (int j = 0; j < ndep; j++)
-            if (dep[j] == k) cd += c->counts[2 * k], nd += c->counts[2 * k + 1];
-    }
-    c->avg = PCT(ca, na), c->dep = PCT(cd, nd), c->pre = PCT(ca - cd, na - nd);
-    c->has = 1;
-}
-
-/* Table 1 (Markdown or JSON) — also used by lirf demo. */
-void print_table1(FILE *out, column *cols, int ncols, int json) {
-    double dep_t0 = NAN;
-    for (int i = 0; i < ncols; i++)
-        if (!strcmp(cols[i].label, "Original")) dep_t0 = cols[i].dep;
+/* Table 1 (Markdown or JSON) of scored columns — also used by lirf demo. */
+int print_table1(FILE *out, const lirf_table1_col *cols, int ncols, int json) {
     if (json) {
-        fprintf(out, "[");
-        for (int i = 0; i < ncols; i++) {
-            column *c = &cols[i];
-            fprintf(out, "%s{\"column\":\"%s\",\"path\":\"%s\",\"pre_acc\":%.2f,\"dep_acc\":%.2f",
-                    i ? "," : "", c->label, c->path ? c->path : "", c->pre, c->dep);
-            if (!isnan(c->avg)) fprintf(out, ",\"avg_acc\":%.2f", c->avg);
-            if (!strncmp(c->label, "Deposit", 7) && !isnan(dep_t0)) {
-                double F = dep_t0 - c->dep, H = 2 * c->pre * F / (c->pre + F);
-                fprintf(out, ",\"F\":%.2f,\"H_mean\":%.2f", F, H);
-            }
-            fprintf(out, "}");
-        }
-        fprintf(out, "]\n");
-        return;
+        json_t *j = lirf_table1_json(cols, ncols);
+        int ok = j && json_dumpf(j, out, LIRF_JSON_DUMP_FLAGS) == 0 && fputc('\n', out) != EOF;
+        json_decref(j);
+        if (!ok) fprintf(stderr, "lirf: cannot write Table 1 as JSON (out of memory or I/O)\n");
+        return ok;
     }
     fprintf(out, "| metric |");
     for (int i = 0; i < ncols; i++) fprintf(out, " %s |", cols[i].label);
@@ -122,52 +99,98 @@ void print_table1(FILE *out, column *cols, int ncols, int json) {
     for (int r = 0; r < 5; r++) {
         fprintf(out, "| %s |", rows[r]);
         for (int i = 0; i < ncols; i++) {
-            column *c = &cols[i];
-            double v = NAN;
-            if (r == 0) v = c->pre;
-            else if (r == 1) v = c->dep;
-            else if (r == 4) v = c->avg;
-            else if (!strncmp(c->label, "Deposit", 7) && !isnan(dep_t0)) {
-                double F = dep_t0 - c->dep;
-                v = r == 2 ? F : 2 * c->pre * F / (c->pre + F);
-            }
+            const lirf_table1_col *c = &cols[i];
+            double v = r == 0 ? c->pre : r == 1 ? c->dep : r == 2 ? c->F : r == 3 ? c->H : c->avg;
             if (isnan(v)) fprintf(out, " — |");
             else fprintf(out, " %.2f |", v);
         }
         fprintf(out, "\n");
     }
+    return 1;
+}
+
+/* The counts (malloc'ed, freed by the caller even on failure) of the
+ * checkpoint at path; *K gets its classes. */
+static int eval_counts(lirf_ctx *ctx, const char *path, const char *data, lirf_data_kind kind,
+                       int train, int batch, lirf_dataset *ds, int *have_ds, int64_t **counts,
+                       int *K) {
+    lirf_model_meta m;
+    *counts = NULL;
+    if (!eval_one(ctx, path, data, kind, train, batch, ds, have_ds, counts, &m)) return 0;
+    *K = m.cfg.classes;
+    return 1;
 }
 
 int eval_table(lirf_ctx *ctx, const char *data, lirf_data_kind kind, int train, int batch,
-               const int32_t *dep, int ndep, column *cols, int ncols, const char *ipre,
+               const int32_t *dep, int ndep, lirf_table1_col *cols, int ncols, const char *ipre,
                const char *idep, FILE *out, int json) {
     lirf_dataset ds = {0};
     int have = 0, ok = 1, K = 0;
-    column ind = {.label = "Independent"};
+    lirf_status st;
     for (int i = 0; i < ncols && ok; i++) {
-        lirf_model_meta m;
-        ok = eval_one(ctx, cols[i].path, data, kind, train, batch, &ds, &have, &cols[i].counts, &m);
-        if (ok) K = m.cfg.classes, summarise(&cols[i], K, dep, ndep);
+        int64_t *counts;
+        ok = eval_counts(ctx, cols[i].path, data, kind, train, batch, &ds, &have, &counts, &K);
+        if (ok && (st = lirf_table1_fill(&cols[i], counts, K, dep, ndep))) ok = 0, cli_error(st, "Table 1");
+        free(counts);
     }
+    lirf_table1_score(lirf_table1_find(cols, ncols, LIRF_COL_ORIGINAL), cols, ncols);
+    lirf_table1_col all[12];
+    int n = 0;
     if (ok && ipre && idep) {
-        column a = {0}, b = {0};
-        ok = eval_one(ctx, ipre, data, kind, train, batch, &ds, &have, &a.counts, NULL) &&
-             eval_one(ctx, idep, data, kind, train, batch, &ds, &have, &b.counts, NULL);
-        if (ok) {
-            summarise(&a, K, dep, ndep), summarise(&b, K, dep, ndep);
-            ind.pre = a.pre, ind.dep = b.dep, ind.avg = NAN, ind.has = 1;
-        }
-        free(a.counts), free(b.counts);
+        int64_t *a, *b = NULL;
+        lirf_table1_col_init(&all[n], LIRF_COL_INDEPENDENT, "Independent", NULL);
+        ok = eval_counts(ctx, ipre, data, kind, train, batch, &ds, &have, &a, &K) &&
+             eval_counts(ctx, idep, data, kind, train, batch, &ds, &have, &b, &K);
+        if (ok && (st = lirf_table1_independent(&all[n++], a, b, K, dep, ndep)))
+            ok = 0, cli_error(st, "Table 1");
+        free(a), free(b);
     }
     if (ok && out) {
-        column all[12];
-        int n = 0;
-        if (ind.has) all[n++] = ind;
         for (int i = 0; i < ncols && n < 12; i++) all[n++] = cols[i];
-        print_table1(out, all, n, json);
+        ok = print_table1(out, all, n, json);
     }
     lirf_dataset_free(&ds);
     return ok;
+}
+
+/* lirf eval --model: one checkpoint's accuracy, overall, Pre / Dep, per class. */
+static int eval_single(lirf_ctx *ctx, const char *model, const char *data, lirf_data_kind kind,
+                       const char *split, int batch, const int32_t *dep, int ndep, int json) {
+    lirf_dataset ds = {0};
+    int have = 0, rc = 2;
+    int64_t *counts = NULL;
+    lirf_model_meta m;
+    double pre, dp, avg;
+    lirf_status st;
+    if (!eval_one(ctx, model, data, kind, !strcmp(split, "train"), batch, &ds, &have, &counts, &m))
+        goto done;
+    int K = m.cfg.classes;
+    if ((st = lirf_pre_dep_avg(counts, K, dep, ndep, &pre, &dp, &avg))) {
+        cli_error(st, "evaluating");
+        goto done;
+    }
+    if (json) {
+        json_t *j = lirf_eval_report_json(model, counts, K, dep, ndep, ds.class_names);
+        if (!j) {
+            cli_error(LIRF_E_NOMEM, "the JSON report");
+            goto done;
+        }
+        json_dumpf(j, stdout, LIRF_JSON_DUMP_FLAGS);
+        putchar('\n');
+        json_decref(j);
+    } else {
+        printf("%s on %s (%s split)\naccuracy %.2f%%\n", model, ds.source, split, avg);
+        if (ndep) printf("Pre Acc %.2f%%  Dep Acc %.2f%%\n", pre, dp);
+        printf("| class | name | accuracy | images |\n|---:|---|---:|---:|\n");
+        for (int k = 0; k < K; k++)
+            printf("| %d | %s | %.2f | %lld |\n", k, ds.class_names ? ds.class_names[k] : "",
+                   PCT(counts[2 * k], counts[2 * k + 1]), (long long)counts[2 * k + 1]);
+    }
+    rc = 0;
+done:
+    free(counts);
+    lirf_dataset_free(&ds);
+    return rc;
 }
 
 int cmd_eval(const char *device, int argc, char **argv) {
@@ -225,58 +248,19 @@ int cmd_eval(const char *device, int argc, char **argv) {
     }
     int rc = 2, train = !strcmp(split, "train");
     if (table) {
-        column cols[8];
+        lirf_table1_col cols[8];
         int n = 0;
-        memset(cols, 0, sizeof cols);
-        snprintf(cols[n].label, sizeof cols[n].label, "Original"), cols[n++].path = original;
-        if (target) snprintf(cols[n].label, sizeof cols[n].label, "Deposit"), cols[n++].path = target;
+        lirf_table1_col_init(&cols[n++], LIRF_COL_ORIGINAL, "Original", original);
+        if (target) lirf_table1_col_init(&cols[n++], LIRF_COL_TARGET, "Deposit", target);
         for (int r = 0; r < nrec; r++) {
             const char *eq = strchr(recover[r], '=');
-            if (eq) {
-                snprintf(cols[n].label, sizeof cols[n].label, "%.*s", (int)(eq - recover[r]), recover[r]);
-                cols[n++].path = eq + 1;
-            } else {
-                snprintf(cols[n].label, sizeof cols[n].label, "Withdrawal");
-                cols[n++].path = recover[r];
-            }
+            lirf_table1_col_init(&cols[n], LIRF_COL_RECOVER, "Withdrawal", eq ? eq + 1 : recover[r]);
+            if (eq) snprintf(cols[n].label, sizeof cols[n].label, "%.*s", (int)(eq - recover[r]), recover[r]);
+            n++;
         }
         rc = eval_table(ctx, data, kind, train, batch, dep, ndep, cols, n, ipre, idep, stdout, json) ? 0 : 2;
-        for (int i = 0; i < n; i++) free(cols[i].counts);
     } else {
-        lirf_dataset ds = {0};
-        int have = 0;
-        column c = {.path = model};
-        lirf_model_meta m;
-        if (eval_one(ctx, model, data, kind, train, batch, &ds, &have, &c.counts, &m)) {
-            int K = m.cfg.classes;
-            for (int j = 0; j < ndep; j++)
-                if (dep[j] >= K) {
-                    fprintf(stderr, "lirf: deposit class %d outside the model's %d classes\n", dep[j], K);
-                    goto single_done;
-                }
-            summarise(&c, K, dep, ndep);
-            if (json) {
-                printf("{\"model\":\"%s\",\"accuracy\":%.2f", model, c.avg);
-                if (ndep) printf(",\"pre_acc\":%.2f,\"dep_acc\":%.2f", c.pre, c.dep);
-                printf(",\"per_class\":[");
-                for (int k = 0; k < K; k++)
-                    printf("%s{\"class\":%d,\"name\":\"%s\",\"accuracy\":%.2f,\"samples\":%lld}",
-                           k ? "," : "", k, ds.class_names ? ds.class_names[k] : "",
-                           PCT(c.counts[2 * k], c.counts[2 * k + 1]), (long long)c.counts[2 * k + 1]);
-                printf("]}\n");
-            } else {
-                printf("%s on %s (%s split)\naccuracy %.2f%%\n", model, ds.source, split, c.avg);
-                if (ndep) printf("Pre Acc %.2f%%  Dep Acc %.2f%%\n", c.pre, c.dep);
-                printf("| class | name | accuracy | images |\n|---:|---|---:|---:|\n");
-                for (int k = 0; k < K; k++)
-                    printf("| %d | %s | %.2f | %lld |\n", k, ds.class_names ? ds.class_names[k] : "",
-                           PCT(c.counts[2 * k], c.counts[2 * k + 1]), (long long)c.counts[2 * k + 1]);
-            }
-            rc = 0;
-        }
-    single_done:
-        free(c.counts);
-        lirf_dataset_free(&ds);
+        rc = eval_single(ctx, model, data, kind, split, batch, dep, ndep, json);
     }
     free(dep);
     lirf_ctx_destroy(ctx);

@@ -161,6 +161,75 @@ static int out_dir_ok(const char *path, const char *what) {
     return 0;
 }
 
+/* The "run" record of a deposit (the archive's manifest keeps it). */
+static json_t *run_record(const char *model, const lirf_deposit_result *res, size_t ntrain,
+                          size_t nhold, size_t steps_per_epoch) {
+    json_t *run = json_pack("{s:s,s:f,s:f,s:I}", "t0", model, "seconds", res->seconds,
+                            "images_per_s", res->images_per_s, "deposit_images", (json_int_t)ntrain);
+    if (nhold) {
+        json_t *h = json_array();
+        for (int i = 0; i < res->nlogged; i++)
+            json_array_append_new(h, json_pack("{s:I,s:f}", "step", (json_int_t)res->holdout_step[i],
+                                               "dep_acc", res->holdout_dep[i]));
+        json_object_set_new(run, "holdout_images", json_integer((json_int_t)nhold));
+        json_object_set_new(run, "steps_per_epoch", json_integer((json_int_t)steps_per_epoch));
+        json_object_set_new(run, "holdout_dep_acc", h);
+        json_object_set_new(run, "kept_step",
+                            res->kept_step >= 0 ? json_integer(res->kept_step) : json_null());
+    }
+    return run;
+}
+
+/* lirf deposit --json's report. */
+static json_t *deposit_summary(const char *target_out, const char *archive_out, json_t *run,
+                               const lirf_deposit_result *res, size_t p_dep, size_t p_whole,
+                               const lirf_deposit_opts *o) {
+    json_t *s = json_pack("{s:s,s:s,s:O,s:f,s:f,s:I,s:I,s:I,s:{s:f,s:f,s:f,s:f,s:f,s:f}}",
+                          "target", target_out, "archive", archive_out, "run", run, "seconds",
+                          res->seconds, "images_per_s", res->images_per_s, "deposit_parameters",
+                          (json_int_t)p_dep, "deposit_bytes", (json_int_t)(p_dep * 4),
+                          "whole_parameters", (json_int_t)p_whole, "last_losses", "L_all",
+                          res->last[0], "CE_random", res->last[1], "L_at", res->last[2], "L_kp",
+                          res->last[3], "L_pt", res->last[4], "L_re", res->last[5]);
+    json_object_set_new(s, "options", lirf_deposit_opts_json(o));
+    return s;
+}
+
+/* The training batches (perm[nhold..n) when there is a hold-out, else all
+ * samples) and the held-out ones (perm[0..nhold), in order; NULL without). */
+static int deposit_loaders(lirf_ctx *ctx, const lirf_dataset *ds, const lirf_model_meta *meta,
+                           const lirf_deposit_opts *o, const int32_t *perm, size_t nhold,
+                           lirf_loader **ld, lirf_loader **hold) {
+    lirf_loader_opts lo = {.data = ds, .batch = o->batch, .shuffle = 1, .drop_last = 0,
+                           .seed = o->seed};
+    if (nhold) lo.index = perm + nhold, lo.count = (size_t)ds->n - nhold;
+    memcpy(lo.mean, meta->mean, sizeof lo.mean);
+    memcpy(lo.std, meta->std, sizeof lo.std);
+    lirf_status st;
+    if ((st = lirf_loader_create(ctx, &lo, ld))) return cli_error(st, "preparing batches"), 0;
+    if (!nhold) return 1;
+    lirf_loader_opts ho = lo;
+    ho.index = perm, ho.count = nhold, ho.shuffle = 0;
+    if ((st = lirf_loader_create(ctx, &ho, hold)))
+        return cli_error(st, "preparing the held-out batches"), 0;
+    return 1;
+}
+
+/* The deposit archive, and the exact-mode one beside it when asked. */
+static int save_archives(lirf_lirf *l, const char *archive_out, const char *exact_archive_out,
+                         const lirf_deposit_opts *o, int compression, json_t *run,
+                         const lirf_archive_seal *seal) {
+    lirf_status st;
+    if ((st = lirf_save_deposit_sealed(l, archive_out, o, compression, run, seal)))
+        return cli_error(st, "writing the deposit archive"), 0;
+    if (!exact_archive_out) return 1;
+    lirf_deposit_opts eo = *o;
+    eo.mode = LIRF_DEPOSIT_EXACT;
+    if ((st = lirf_save_deposit_sealed(l, exact_archive_out, &eo, compression, run, seal)))
+        return cli_error(st, "writing the exact deposit archive"), 0;
+    return 1;
+}
+
 int run_deposit(lirf_ctx *ctx, const char *model, const char *data, lirf_data_kind kind,
                 int image_size, size_t limit, const int32_t *dep, int ndep,
                 const lirf_deposit_opts *o,
@@ -205,53 +274,16 @@ int run_deposit(lirf_ctx *ctx, const char *model, const char *data, lirf_data_ki
     }
     /* --holdout: a seeded share of the samples, never trained on */
     size_t nhold = 0;
-    if (o->holdout > 0) {
-        nhold = (size_t)llround(o->holdout * ds.n);
-        if (nhold < 1) nhold = 1;
-        if (nhold >= (size_t)ds.n) {
-            fprintf(stderr, "lirf: --holdout %.3g leaves no training samples of %d\n",
-                    (double)o->holdout, ds.n);
-            goto done;
-        }
-        if (!(perm = malloc((size_t)ds.n * sizeof *perm))) {
-            fprintf(stderr, "lirf: out of host memory\n");
-            goto done;
-        }
-        uint64_t r = 0x9e3779b97f4a7c15ull ^ ((uint64_t)lirf_deposit_holdout_seed(o) << 17);
-        for (int i = 0; i < ds.n; i++) perm[i] = i;
-        for (int i = ds.n - 1; i > 0; i--) { /* Fisher-Yates, splitmix64 */
-            uint64_t z = (r += 0x9e3779b97f4a7c15ull);
-            z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-            z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-            z ^= z >> 31;
-            int j = (int)(z % (uint64_t)(i + 1)), t = perm[i];
-            perm[i] = perm[j], perm[j] = t;
-        }
-    }
-    lirf_loader_opts lo = {.data = &ds, .batch = o->batch, .shuffle = 1, .drop_last = 0,
-                           .seed = o->seed};
-    if (nhold) lo.index = perm + nhold, lo.count = (size_t)ds.n - nhold;
-    memcpy(lo.mean, meta.mean, sizeof lo.mean);
-    memcpy(lo.std, meta.std, sizeof lo.std);
-    if ((st = lirf_loader_create(ctx, &lo, &ld))) {
-        cli_error(st, "preparing batches");
+    if ((st = lirf_holdout_split(ds.n, o, &perm, &nhold))) {
+        cli_error(st, "--holdout");
         goto done;
     }
-    if (o->holdout_every < 0) { /* -k from the demo: k checks an epoch */
-        size_t spe = lirf_loader_batches(ld), k = (size_t)-o->holdout_every;
-        ocopy.holdout_every = (int)((spe + k - 1) / k);
-    }
+    if (!deposit_loaders(ctx, &ds, &meta, o, perm, nhold, &ld, &hold)) goto done;
+    /* -k from the demo: k checks an epoch */
+    ocopy.holdout_every = lirf_holdout_every_steps(o->holdout_every, lirf_loader_batches(ld));
     lirf_deposit_io dio = {0};
     if (io) dio = *io;
-    if (nhold) {
-        lirf_loader_opts ho = lo;
-        ho.index = perm, ho.count = nhold, ho.shuffle = 0;
-        if ((st = lirf_loader_create(ctx, &ho, &hold))) {
-            cli_error(st, "preparing the held-out batches");
-            goto done;
-        }
-        dio.holdout = hold;
-    }
+    dio.holdout = hold;
     size_t p_whole = lirf_net_nparams(l->t0_lower) + lirf_net_nparams(l->upper);
     size_t p_dep = lirf_net_nparams(o->mode == LIRF_DEPOSIT_EXACT ? l->t0_lower : l->deposit);
     if (!quiet)
@@ -268,44 +300,12 @@ int run_deposit(lirf_ctx *ctx, const char *model, const char *data, lirf_data_ki
         cli_error(st, "saving the target net");
         goto done;
     }
-    json_t *run = json_pack("{s:s,s:f,s:f,s:I}", "t0", model, "seconds", res.seconds,
-                            "images_per_s", res.images_per_s, "deposit_images",
-                            (json_int_t)(ds.n - (int)nhold));
-    if (nhold) {
-        json_t *h = json_array();
-        for (int i = 0; i < res.nlogged; i++)
-            json_array_append_new(h, json_pack("{s:I,s:f}", "step", (json_int_t)res.holdout_step[i],
-                                               "dep_acc", res.holdout_dep[i]));
-        json_object_set_new(run, "holdout_images", json_integer((json_int_t)nhold));
-        json_object_set_new(run, "steps_per_epoch", json_integer((json_int_t)lirf_loader_batches(ld)));
-        json_object_set_new(run, "holdout_dep_acc", h);
-        json_object_set_new(run, "kept_step",
-                            res.kept_step >= 0 ? json_integer(res.kept_step) : json_null());
-    }
-    if ((st = lirf_save_deposit_sealed(l, archive_out, o, compression, run, seal))) {
+    json_t *run = run_record(model, &res, (size_t)ds.n - nhold, nhold, lirf_loader_batches(ld));
+    if (!save_archives(l, archive_out, exact_archive_out, o, compression, run, seal)) {
         json_decref(run);
-        cli_error(st, "writing the deposit archive");
         goto done;
     }
-    if (exact_archive_out) {
-        lirf_deposit_opts eo = *o;
-        eo.mode = LIRF_DEPOSIT_EXACT;
-        if ((st = lirf_save_deposit_sealed(l, exact_archive_out, &eo, compression, run, seal))) {
-            json_decref(run);
-            cli_error(st, "writing the exact deposit archive");
-            goto done;
-        }
-    }
-    if (summary) {
-        *summary = json_pack("{s:s,s:s,s:O,s:f,s:f,s:I,s:I,s:I,s:{s:f,s:f,s:f,s:f,s:f,s:f}}",
-                             "target", target_out, "archive", archive_out, "run", run, "seconds",
-                             res.seconds, "images_per_s", res.images_per_s, "deposit_parameters",
-                             (json_int_t)p_dep, "deposit_bytes", (json_int_t)(p_dep * 4),
-                             "whole_parameters", (json_int_t)p_whole, "last_losses", "L_all",
-                             res.last[0], "CE_random", res.last[1], "L_at", res.last[2], "L_kp",
-                             res.last[3], "L_pt", res.last[4], "L_re", res.last[5]);
-        json_object_set_new(*summary, "options", lirf_deposit_opts_json(o));
-    }
+    if (summary) *summary = deposit_summary(target_out, archive_out, run, &res, p_dep, p_whole, o);
     json_decref(run);
     if (!quiet)
         fprintf(stderr, "lirf: deposit done in %.1f s; target %s, archive %s\n", res.seconds,

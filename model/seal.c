@@ -92,7 +92,7 @@ lirf_status lirf_key_generate(lirf_key **out) {
     if (!out) return LIRF_FAIL(LIRF_E_NULL, "lirf_key_generate: out is NULL");
     *out = NULL;
     LIRF_TRY(init());
-    lirf_key *k;
+    lirf_key *k = NULL; /* gcc 12 -O2 -Wmaybe-uninitialized: key_alloc sets it */
     LIRF_TRY(key_alloc(LIRF_KEY_SECRET, &k));
     crypto_sign_keypair(k->sign_pk, SIGN_SK(k));
     crypto_box_keypair(k->box_pk, BOX_SK(k));
@@ -326,7 +326,7 @@ static lirf_status parse_key(const char *p, size_t len, const char *what, lirf_k
         if (!seen[i] && (kind == LIRF_KEY_SECRET || !FIELDS[i].secret))
             return LIRF_FAIL(LIRF_E_FORMAT, "%s: field %s is missing (a truncated key file?)",
                              what, FIELDS[i].name);
-    lirf_key *k;
+    lirf_key *k = NULL; /* gcc 12 -O2 -Wmaybe-uninitialized: key_alloc sets it */
     LIRF_TRY(key_alloc((lirf_key_kind)kind, &k));
     memcpy(k->sign_pk, sign_pk, sizeof sign_pk);
     memcpy(k->box_pk, box_pk, sizeof box_pk);

@@ -64,7 +64,7 @@ static char *tmpdir(void) {
 }
 
 static void mkdirs(const char *path) {
-    char p[4096];
+    char p[8192]; /* callers pass paths of up to 4200 bytes (gcc 12 -Wformat-truncation) */
     snprintf(p, sizeof p, "%s", path);
     for (char *s = p + 1; *s; s++)
         if (*s == '/') {
