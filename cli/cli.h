@@ -34,6 +34,7 @@ int load_dataset_cli(const char *path, lirf_data_kind kind, int train, int image
                      const int32_t *classes, int nclasses, size_t limit, lirf_dataset *ds);
 int cmd_deposit(const char *device, int argc, char **argv);
 int cmd_withdraw(const char *device, int argc, char **argv);
+int cmd_unlearn(const char *device, int argc, char **argv); /* cmd_unlearn.c */
 int cmd_keygen(const char *device, int argc, char **argv); /* cmd_keygen.c */
 int cmd_demo(const char *device, int argc, char **argv);
 int cmd_verify(const char *device, int argc, char **argv); /* cmd_verify.c */

@@ -19,15 +19,24 @@ void lirf_unlearn_opts_default(lirf_unlearn_opts *o) {
     memset(o, 0, sizeof *o);
     o->method = "random-label";
     o->batch = 128, o->momentum = 0.9f, o->wd = 5e-4f, o->seed = 1;
-    o->aug = (lirf_aug_params){.pad = 4, .flip = 1, .max_rot_deg = 0};
+    o->aug = (lirf_aug_params){.pad = -1, .flip = 1, .max_rot_deg = 0}; /* -1: by image size */
     o->alpha = 0.5f, o->T = 4.0f;
+}
+
+void lirf_unlearn_resolve(lirf_unlearn_opts *o, const lirf_unlearner *u, int in_h) {
+    if (o->epochs <= 0) o->epochs = u->epochs;
+    if (o->lr <= 0) o->lr = u->lr;
+    if (o->aug.pad < 0) o->aug.pad = in_h >= 32 ? 4 : 2;
+}
+
+const char *lirf_unlearner_data(const lirf_unlearner *u) {
+    return !u->uses_retain ? "D_r" : u->uses_forget ? "D_r+preservation" : "preservation";
 }
 
 json_t *lirf_unlearn_opts_json(const lirf_unlearn_opts *o, const lirf_unlearner *u) {
     return json_pack("{s:s,s:s,s:i,s:i,s:f,s:f,s:f,s:i,s:i,s:i,s:f,s:f}", "method", u->name,
-                     "data", u->uses_retain ? "D_r+preservation" : "D_r", "epochs",
-                     o->epochs > 0 ? o->epochs : u->epochs, "batch", o->batch, "lr",
-                     lirf_tidy(o->lr > 0 ? o->lr : u->lr), "momentum", lirf_tidy(o->momentum),
+                     "data", lirf_unlearner_data(u), "epochs",
+                     o->epochs, "batch", o->batch, "lr", lirf_tidy(o->lr), "momentum", lirf_tidy(o->momentum),
                      "weight_decay", lirf_tidy(o->wd), "seed", (int)o->seed, "crop_pad", o->aug.pad,
                      "flip", o->aug.flip, "alpha", lirf_tidy(o->alpha), "T", lirf_tidy(o->T));
 }
@@ -74,7 +83,7 @@ static lirf_status make_loaders(lirf_unlearn_job *j, const lirf_dataset *d, int 
     memcpy(lo.mean, j->meta->mean, sizeof lo.mean);
     memcpy(lo.std, j->meta->std, sizeof lo.std);
     LIRF_TRY(lirf_loader_create(j->ctx, &lo, &j->forget));
-    res->forget_images = nf;
+    res->forget_images = j->forget_used ? nf : 0;
     if (!retain) return LIRF_OK;
     lo.index = idx + nf, lo.count = nr;
     res->retain_images = nr;
@@ -85,9 +94,9 @@ static void fit_defaults(lirf_unlearn_job *j, const lirf_unlearner *u, lirf_prog
     const lirf_unlearn_opts *o = j->o;
     const lirf_net_config *c = lirf_net_cfg(j->net);
     lirf_fit_opts_default(&j->fit);
-    j->fit.epochs = o->epochs > 0 ? o->epochs : u->epochs;
-    j->fit.sched = (lirf_schedule){.kind = LIRF_SCHED_CONST, .lr = o->lr > 0 ? o->lr : u->lr,
-                                   .epochs = j->fit.epochs};
+    (void)u;
+    j->fit.epochs = o->epochs;
+    j->fit.sched = (lirf_schedule){.kind = LIRF_SCHED_CONST, .lr = o->lr, .epochs = o->epochs};
     j->fit.momentum = o->momentum, j->fit.wd = o->wd;
     j->fit.aug = o->aug, j->fit.aug_seed = o->seed ^ 0x85ebca6bu, j->fit.copy_input = 1;
     j->fit.in_c = c->in_c, j->fit.in_h = c->in_h, j->fit.in_w = c->in_w;
@@ -125,8 +134,10 @@ lirf_status lirf_unlearn(lirf_ctx *ctx, lirf_net *t0, const lirf_model_meta *met
     const lirf_unlearner *u = lirf_unlearner_find(o->method);
     if (!u) return LIRF_FAIL(LIRF_E_INVALID, "unknown unlearning method \"%s\"", o->method);
     lirf_net_config c = *lirf_net_cfg(t0);
+    lirf_unlearn_opts oo = *o; /* the defaults resolved: what runs and is recorded */
+    lirf_unlearn_resolve(&oo, u, c.in_h);
     lirf_unlearn_job j = {.ctx = ctx, .teacher = t0, .meta = meta, .dep = dep, .ndep = ndep,
-                          .K = c.classes, .o = o};
+                          .K = c.classes, .o = &oo, .forget_used = u->uses_forget};
     int32_t *idx = malloc((size_t)data->n * sizeof *idx);
     lirf_status st = idx ? LIRF_OK : LIRF_FAIL(LIRF_E_NOMEM, "out of host memory");
     if (st == LIRF_OK) st = lirf_net_create(ctx, &c, &j.net);

@@ -9,8 +9,8 @@
  *
  * Data: D_r is the deposit classes' training samples (LIRF's constraint: it
  * sees nothing else); D̄_r the preservation classes'. A baseline with
- * uses_retain reads D̄_r as well, and every output says so ("data":
- * "D_r+preservation"). */
+ * uses_retain reads D̄_r, and every output says which data it used ("data":
+ * "D_r", "preservation" or "D_r+preservation"). */
 #ifndef LIRF_UNLEARN_H
 #define LIRF_UNLEARN_H
 
@@ -38,7 +38,7 @@ typedef struct {
     lirf_net *net, *teacher;
     const lirf_model_meta *meta;
     const int32_t *dep;
-    int ndep, K;
+    int ndep, K, forget_used;
     lirf_loader *forget, *retain; /* D_r; D̄_r (NULL unless uses_retain) */
     const lirf_unlearn_opts *o;
     lirf_fit_opts fit;
@@ -48,7 +48,7 @@ typedef struct {
 
 typedef struct {
     const char *name, *summary;
-    int uses_retain;
+    int uses_forget, uses_retain; /* reads D_r; reads D̄_r */
     int epochs;                   /* defaults */
     float lr;
     lirf_status (*run)(lirf_unlearn_job *job);
@@ -71,8 +71,13 @@ lirf_status lirf_unlearn(lirf_ctx *ctx, lirf_net *t0, const lirf_model_meta *met
                          const lirf_dataset *data, const int32_t *dep, int ndep,
                          const lirf_unlearn_opts *o, const char *target_path,
                          lirf_unlearn_result *res);
+/* o with the method's defaults filled in (epochs, lr, crop pad for in_h). */
+void lirf_unlearn_resolve(lirf_unlearn_opts *o, const lirf_unlearner *u, int in_h);
 
-/* The options and result as JSON (recorded in the target and printed). */
+/* "D_r", "preservation" or "D_r+preservation". */
+const char *lirf_unlearner_data(const lirf_unlearner *u);
+/* The options as JSON (recorded in the target and printed), with o's
+ * defaults resolved as lirf_unlearn resolves them. */
 json_t *lirf_unlearn_opts_json(const lirf_unlearn_opts *o, const lirf_unlearner *u);
 
 /* Helpers for baselines: host random labels of step gstep into a device

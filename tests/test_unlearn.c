@@ -1,0 +1,214 @@
+/* The unlearning baselines (model/unlearn.h, model/baselines/) on a tiny
+ * synthetic set, from C: every registered method writes a target checkpoint
+ * that names it and the data it used; the D_r-only methods read no
+ * preservation sample; fine-tuning and retraining on the preservation
+ * classes forget the deposit classes; gradient ascent lowers their accuracy;
+ * the same seed gives the same file; an unknown method is refused. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "lirf.h"
+#include "unlearn.h"
+#include "util.h"
+
+#define K 4
+#define S 10
+
+static lirf_dataset synthetic(int n) {
+    lirf_dataset d = {0};
+    d.c = 1, d.h = S, d.w = S, d.num_classes = K, d.n = n;
+    d.pixels = malloc((size_t)n * S * S);
+    d.labels = malloc((size_t)n * sizeof *d.labels);
+    d.class_names = calloc(K, sizeof *d.class_names);
+    for (int k = 0; k < K; k++) d.class_names[k] = strdup(k % 2 ? "odd" : "even");
+    trng r = {77};
+    for (int i = 0; i < n; i++) {
+        int lab = i % K;
+        for (int p = 0; p < S * S; p++)
+            d.pixels[(size_t)i * S * S + p] =
+                (uint8_t)(((p / S == 2 * lab || p % S == 2 * lab) ? 200 : 30) + trng_int(&r, 0, 40));
+        d.labels[i] = lab;
+    }
+    return d;
+}
+
+static char g_dir[256];
+static lirf_dataset g_data;
+static lirf_model_meta g_meta;
+static lirf_net *g_t0;
+static const int32_t g_dep[2] = {0, 1};
+
+static const char *path(const char *name) {
+    static char b[4][400];
+    static int k;
+    char *p = b[k++ % 4];
+    snprintf(p, 400, "%s/%s", g_dir, name);
+    return p;
+}
+
+/* T0: the CNN trained for a few epochs (supervised, lirf_train_run) */
+static void setup(void) {
+    snprintf(g_dir, sizeof g_dir, "/tmp/lirf-test-unlearn-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(g_dir));
+    g_data = synthetic(160);
+    g_meta.cfg = (lirf_net_config){.arch = LIRF_ARCH_CNN, .width = 4, .in_c = 1, .in_h = S,
+                                   .in_w = S, .classes = K, .first = 0,
+                                   .last = lirf_arch_stages(LIRF_ARCH_CNN) - 1};
+    g_meta.class_names = g_data.class_names;
+    lirf_dataset_stats(&g_data, g_meta.mean, g_meta.std);
+    ck_assert_int_eq(lirf_net_create(tctx(), &g_meta.cfg, &g_t0), LIRF_OK);
+    ck_assert_int_eq(lirf_net_init(g_t0, 1), LIRF_OK);
+    lirf_train_opts o;
+    lirf_train_opts_default(&o);
+    o.epochs = 6, o.batch = 16, o.lr = 0.05f, o.aug.pad = 0, o.aug.flip = 0;
+    lirf_loader_opts lo = {.data = &g_data, .batch = 16, .shuffle = 1, .seed = 1};
+    memcpy(lo.mean, g_meta.mean, sizeof lo.mean), memcpy(lo.std, g_meta.std, sizeof lo.std);
+    lirf_loader *l;
+    ck_assert_int_eq(lirf_loader_create(tctx(), &lo, &l), LIRF_OK);
+    lirf_train_io io = {.quiet = 1};
+    lirf_train_result res;
+    ck_assert_msg(lirf_train_run(tctx(), g_t0, l, &o, &io, &res) == LIRF_OK, "%s", lirf_error_message());
+    lirf_loader_destroy(l);
+}
+
+static void teardown(void) {
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", g_dir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", g_dir);
+    lirf_net_destroy(g_t0);
+    lirf_dataset_free(&g_data);
+}
+
+/* Dep Acc (%) and Pre Acc of a checkpoint on the synthetic set */
+static void accuracy(const char *file, double *dep, double *pre) {
+    lirf_model_meta m;
+    lirf_net *n;
+    ck_assert_msg(lirf_checkpoint_load(tctx(), file, &m, &n) == LIRF_OK, "%s", lirf_error_message());
+    lirf_loader_opts lo = {.data = &g_data, .batch = 32};
+    memcpy(lo.mean, m.mean, sizeof lo.mean), memcpy(lo.std, m.std, sizeof lo.std);
+    lirf_loader *l;
+    ck_assert_int_eq(lirf_loader_create(tctx(), &lo, &l), LIRF_OK);
+    int64_t counts[2 * K];
+    ck_assert_int_eq(lirf_eval_counts(tctx(), l, K, lirf_net_logits, n, counts), LIRF_OK);
+    *dep = lirf_dep_acc(counts, g_dep, 2);
+    const int32_t pres[2] = {2, 3};
+    *pre = lirf_dep_acc(counts, pres, 2);
+    lirf_loader_destroy(l);
+    lirf_net_destroy(n);
+    lirf_model_meta_free(&m);
+}
+
+static void t0_accuracy(double *dep, double *pre) {
+    const char *p = path("t0.safetensors");
+    lirf_net *nets[1] = {g_t0};
+    const char *pre_[1] = {""};
+    ck_assert_int_eq(lirf_checkpoint_save(p, nets, pre_, 1, &g_meta, NULL, NULL, 0), LIRF_OK);
+    accuracy(p, dep, pre);
+}
+
+static void unlearn(const char *method, int epochs, float lr, const char *out,
+                    lirf_unlearn_result *res) {
+    lirf_unlearn_opts o;
+    lirf_unlearn_opts_default(&o);
+    o.method = method, o.epochs = epochs, o.lr = lr, o.batch = 16, o.quiet = 1;
+    lirf_status st = lirf_unlearn(tctx(), g_t0, &g_meta, &g_data, g_dep, 2, &o, out, res);
+    ck_assert_msg(st == LIRF_OK, "%s: %s", method, lirf_error_message());
+}
+
+START_TEST(every_method_writes_a_target_that_names_it) {
+    for (int i = 0; lirf_unlearners[i]; i++) {
+        const lirf_unlearner *u = lirf_unlearners[i];
+        char name[64];
+        snprintf(name, sizeof name, "%s.safetensors", u->name);
+        lirf_unlearn_result res;
+        unlearn(u->name, 1, 0, path(name), &res);
+        ck_assert_uint_gt(res.steps, 0);
+        /* the data it read: D_r is 80 of the 160 samples */
+        ck_assert_uint_eq(res.forget_images, u->uses_forget ? 80 : 0);
+        ck_assert_uint_eq(res.retain_images, u->uses_retain ? 80 : 0);
+        lirf_safetensors st;
+        lirf_model_meta m;
+        ck_assert_int_eq(lirf_checkpoint_open(path(name), &st, &m), LIRF_OK);
+        ck_assert_str_eq(lirf_st_meta(&st, "lirf_kind"), "target");
+        ck_assert_str_eq(lirf_st_meta(&st, "deposit_classes"), "0,1");
+        json_t *j = json_loads(lirf_st_meta(&st, "deposit_options"), 0, NULL);
+        ck_assert_ptr_nonnull(j);
+        ck_assert_str_eq(json_string_value(json_object_get(j, "method")), u->name);
+        ck_assert_str_eq(json_string_value(json_object_get(j, "data")), lirf_unlearner_data(u));
+        ck_assert_int_eq(json_integer_value(json_object_get(j, "epochs")), 1);
+        json_decref(j);
+        lirf_model_meta_free(&m);
+        lirf_st_free(&st);
+    }
+    ck_assert_str_eq(lirf_unlearner_data(&lirf_unlearn_random_label), "D_r");
+    ck_assert_str_eq(lirf_unlearner_data(&lirf_unlearn_finetune), "preservation");
+    ck_assert_str_eq(lirf_unlearner_data(&lirf_unlearn_scrub), "D_r+preservation");
+}
+END_TEST
+
+START_TEST(the_baselines_forget) {
+    double dep0, pre0, dep, pre;
+    t0_accuracy(&dep0, &pre0);
+    ck_assert_msg(dep0 > 60 && pre0 > 60, "T0 learnt too little: Dep %.1f Pre %.1f", dep0, pre0);
+    lirf_unlearn_result res;
+    const char *methods[] = {"finetune", "retrain", "scrub"};
+    for (int i = 0; i < 3; i++) {
+        unlearn(methods[i], 4, 0, path("f.safetensors"), &res);
+        accuracy(path("f.safetensors"), &dep, &pre);
+        ck_assert_msg(dep < 20, "%s: Dep Acc %.1f (T0 %.1f)", methods[i], dep, dep0);
+    }
+    unlearn("grad-ascent", 2, 0.01f, path("g.safetensors"), &res);
+    accuracy(path("g.safetensors"), &dep, &pre);
+    ck_assert_msg(dep < dep0, "grad-ascent: Dep Acc %.1f, T0 %.1f", dep, dep0);
+    unlearn("random-label", 4, 0, path("r.safetensors"), &res);
+    accuracy(path("r.safetensors"), &dep, &pre);
+    ck_assert_msg(dep < dep0, "random-label: Dep Acc %.1f, T0 %.1f", dep, dep0);
+}
+END_TEST
+
+static long file_bytes(const char *p, unsigned char **out) {
+    FILE *f = fopen(p, "rb");
+    ck_assert_ptr_nonnull(f);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    *out = malloc((size_t)n);
+    ck_assert_uint_eq(fread(*out, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    return n;
+}
+
+START_TEST(same_seed_same_target_and_refusals) {
+    lirf_unlearn_result res;
+    unlearn("random-label", 1, 0, path("a.safetensors"), &res);
+    unlearn("random-label", 1, 0, path("b.safetensors"), &res);
+    unsigned char *a, *b;
+    long na = file_bytes(path("a.safetensors"), &a), nb = file_bytes(path("b.safetensors"), &b);
+    ck_assert(na == nb && !memcmp(a, b, (size_t)na));
+    free(a), free(b);
+    lirf_unlearn_opts o;
+    lirf_unlearn_opts_default(&o);
+    o.method = "no-such-method", o.quiet = 1;
+    ck_assert_int_eq(lirf_unlearn(tctx(), g_t0, &g_meta, &g_data, g_dep, 2, &o, path("x"), &res),
+                     LIRF_E_INVALID);
+    ck_assert_ptr_null(lirf_unlearner_find("no-such-method"));
+    ck_assert_ptr_eq(lirf_unlearner_find("scrub"), &lirf_unlearn_scrub);
+}
+END_TEST
+
+int main(void) {
+    Suite *s = suite_create("unlearn");
+    TCase *tc = tcase_create("unlearn");
+    tcase_set_timeout(tc, 600);
+    tcase_add_unchecked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, every_method_writes_a_target_that_names_it);
+    tcase_add_test(tc, the_baselines_forget);
+    tcase_add_test(tc, same_seed_same_target_and_refusals);
+    suite_add_tcase(s, tc);
+    return trun(s);
+}
