@@ -40,14 +40,8 @@ static lirf_status meta_strings(const lirf_model_meta *m, char **names_json, cha
     snprintf(shape, shape_len, "%d,%d,%d", m->cfg.in_c, m->cfg.in_h, m->cfg.in_w);
     mid[0] = 0;
     int pruned = 0;
-    for (int l = 0; l < 4; l++)
-        for (int b = 0; b < 2; b++) pruned |= m->cfg.mid[l][b] != 0;
-    if (pruned) {
-        size_t k = 0;
-        for (int l = 0; l < 4; l++)
-            for (int b = 0; b < 2; b++)
-                k += (size_t)snprintf(mid + k, mid_len - k, "%s%d", k ? "," : "", m->cfg.mid[l][b]);
-    }
+    for (int i = 0; i < LIRF_MAX_BLOCKS; i++) pruned |= m->cfg.mid[i] != 0;
+    if (pruned) lirf_mid_format(&m->cfg, mid, mid_len);
     return LIRF_OK;
 }
 
@@ -175,12 +169,9 @@ static lirf_status parse_meta(const char *path, lirf_safetensors *st, lirf_model
                          m->cfg.in_h > 4096 || m->cfg.in_w < 1 || m->cfg.in_w > 4096))
         s = LIRF_FAIL(LIRF_E_FORMAT, "%s: metadata \"in_shape\" missing or not \"C,H,W\"", path);
     const char *mid = lirf_st_meta(st, "mid");
-    if (s == LIRF_OK && mid) {
-        int *v = &m->cfg.mid[0][0];
-        if (sscanf(mid, "%d,%d,%d,%d,%d,%d,%d,%d", v, v + 1, v + 2, v + 3, v + 4, v + 5, v + 6,
-                   v + 7) != 8)
-            s = LIRF_FAIL(LIRF_E_FORMAT, "%s: metadata \"mid\" is not 8 integers", path);
-    }
+    if (s == LIRF_OK && mid && lirf_mid_parse(&m->cfg, mid) != LIRF_OK)
+        s = LIRF_FAIL(LIRF_E_FORMAT, "%s: metadata \"mid\" is not %d integers", path,
+                      lirf_arch_blocks(lirf_arch_describe(m->cfg.arch), LIRF_MAX_STAGES));
     for (int c = 0; c < 4; c++) m->mean[c] = 0, m->std[c] = 1;
     const char *pre = lirf_st_meta(st, "preprocess");
     if (s == LIRF_OK && pre) {

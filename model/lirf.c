@@ -56,7 +56,7 @@ float lirf_deposit_lr_at(const lirf_deposit_opts *o, size_t step, size_t total) 
 
 /* ---- construction and pruning ---- */
 static lirf_status make_part(lirf_ctx *ctx, const lirf_net_config *whole, int first, int last,
-                             const int mid[4][2], lirf_net **out) {
+                             const int *mid, lirf_net **out) {
     lirf_net_config c = *whole;
     c.first = first, c.last = last;
     memset(c.mid, 0, sizeof c.mid);
@@ -84,47 +84,81 @@ static int by_norm_desc(const void *a, const void *b) {
 }
 static int by_int(const void *a, const void *b) { return *(const int *)a - *(const int *)b; }
 
-/* L1-norm filter ranking (Li et al. 2016) of each block's conv1 in the lower
- * part; keeps the top (1 - rate), at least one, in their original order. */
+/* The kept filters of one prunable conv (F filters of `per` weights each):
+ * the top (1 - rate) by L1 norm, at least one, in their original order. */
+static lirf_status rank_filters(const float *w, int F, size_t per, float rate, int32_t *kept,
+                                int *keep_out) {
+    ranked *r = malloc((size_t)F * sizeof *r);
+    if (!r) return LIRF_FAIL(LIRF_E_NOMEM, "out of host memory");
+    for (int f = 0; f < F; f++) {
+        double s1 = 0;
+        for (size_t k = 0; k < per; k++) s1 += fabs(w[(size_t)f * per + k]);
+        r[f] = (ranked){s1, f};
+    }
+    qsort(r, (size_t)F, sizeof *r, by_norm_desc);
+    int keep = (int)lround((1.0 - rate) * F);
+    if (keep < 1) keep = 1;
+    if (keep > F) keep = F;
+    int *idx = malloc((size_t)keep * sizeof *idx);
+    if (!idx) return free(r), LIRF_FAIL(LIRF_E_NOMEM, "out of host memory");
+    for (int k = 0; k < keep; k++) idx[k] = r[k].idx;
+    qsort(idx, (size_t)keep, sizeof *idx, by_int);
+    for (int k = 0; k < keep; k++) kept[k] = idx[k];
+    free(idx), free(r);
+    *keep_out = keep;
+    return LIRF_OK;
+}
+
+/* L1-norm filter ranking (Li et al. 2016) of each residual block's prunable
+ * conv (the descriptor's prune_out) in the lower part. */
 static lirf_status plan_pruning(lirf_lirf *l, float rate) {
+    const lirf_arch_desc *d = lirf_arch_describe(l->meta.cfg.arch);
     memset(l->mid, 0, sizeof l->mid);
     size_t cap = 0;
-    for (int s = 1; s <= l->split; s++) cap += 2 * ((size_t)l->meta.cfg.width << (s - 1));
+    for (int s = 0; s <= l->split; s++) {
+        int ch, h, w;
+        lirf_stage_shape(&l->meta.cfg, s, &ch, &h, &w);
+        cap += (size_t)d->stage[s].blocks * (size_t)ch;
+    }
     l->kept = malloc((cap ? cap : 1) * sizeof *l->kept);
     if (!l->kept) return LIRF_FAIL(LIRF_E_NOMEM, "out of host memory");
     l->nkept = 0;
     if (rate <= 0) return LIRF_OK;
-    for (int s = 1; s <= l->split; s++)
-        for (int b = 0; b < 2; b++) {
-            char name[64];
-            snprintf(name, sizeof name, "layer%d.%d.conv1.weight", s, b);
+    for (int s = 0; s <= l->split; s++)
+        for (int b = 0; b < d->stage[s].blocks; b++) {
+            char pre[48], name[96];
+            lirf_block_prefix(d, s, b, pre, sizeof pre);
+            snprintf(name, sizeof name, "%s.%s.weight", pre, d->prune_out);
             float *w;
-            const lirf_tensor_desc *d;
-            LIRF_TRY(get_host(l->t0_lower, name, &w, &d));
-            int F = d->shape[0];
-            size_t per = d->n / (size_t)F;
-            ranked *r = malloc((size_t)F * sizeof *r);
-            if (!r) {
-                free(w);
-                return LIRF_FAIL(LIRF_E_NOMEM, "out of host memory");
-            }
-            for (int f = 0; f < F; f++) {
-                double s1 = 0;
-                for (size_t k = 0; k < per; k++) s1 += fabs(w[(size_t)f * per + k]);
-                r[f] = (ranked){s1, f};
-            }
-            qsort(r, (size_t)F, sizeof *r, by_norm_desc);
-            int keep = (int)lround((1.0 - rate) * F);
-            if (keep < 1) keep = 1;
-            if (keep > F) keep = F;
-            int *idx = malloc((size_t)keep * sizeof *idx);
-            for (int k = 0; idx && k < keep; k++) idx[k] = r[k].idx;
-            if (idx) qsort(idx, (size_t)keep, sizeof *idx, by_int);
-            for (int k = 0; idx && k < keep; k++) l->kept[l->nkept++] = idx[k];
-            free(idx), free(r), free(w);
-            l->mid[s - 1][b] = keep;
+            const lirf_tensor_desc *td;
+            LIRF_TRY(get_host(l->t0_lower, name, &w, &td));
+            int keep = 0, F = td->shape[0];
+            lirf_status st = rank_filters(w, F, td->n / (size_t)F, rate, l->kept + l->nkept, &keep);
+            free(w);
+            LIRF_TRY(st);
+            l->nkept += (size_t)keep;
+            l->mid[lirf_block_index(d, s, b)] = keep;
         }
     return LIRF_OK;
+}
+
+/* Which block a pruned tensor of the deposit module belongs to, and whether
+ * it is the conv that reads the pruned channels (prune_in) */
+static lirf_status pruned_block(const lirf_lirf *l, const char *name, int *block, int *reads) {
+    const lirf_arch_desc *d = lirf_arch_describe(l->meta.cfg.arch);
+    for (int s = 0; s <= l->split; s++)
+        for (int b = 0; b < d->stage[s].blocks; b++) {
+            char pre[48];
+            lirf_block_prefix(d, s, b, pre, sizeof pre);
+            size_t n = strlen(pre);
+            if (strncmp(name, pre, n) || name[n] != '.') continue;
+            *block = lirf_block_index(d, s, b);
+            const char *rest = name + n + 1;
+            *reads = !strncmp(rest, d->prune_in, strlen(d->prune_in)) &&
+                     rest[strlen(d->prune_in)] == '.';
+            return LIRF_OK;
+        }
+    return LIRF_FAIL(LIRF_E_SHAPE, "unexpected pruned tensor %s", name);
 }
 
 /* Fills the deposit module from T0's lower part: equal shapes copied,
@@ -137,20 +171,12 @@ static lirf_status fill_deposit(lirf_lirf *l) {
         const lirf_tensor_desc *e = lirf_net_tensor(l->t0_lower, (size_t)j);
         if (e->n == d->n || d->kind == LIRF_T_COUNT) continue; /* copied below */
         /* a pruned tensor: find its block's kept list */
-        int s, b;
-        char part[32];
-        if (sscanf(d->name, "layer%d.%d.%31s", &s, &b, part) != 3)
-            return LIRF_FAIL(LIRF_E_SHAPE, "unexpected pruned tensor %s", d->name);
+        int blk = 0, reads = 0;
+        LIRF_TRY(pruned_block(l, d->name, &blk, &reads));
         size_t off = 0;
-        for (int ss = 1; ss <= l->split; ss++)
-            for (int bb = 0; bb < 2; bb++) {
-                if (ss == s && bb == b) goto found;
-                off += (size_t)l->mid[ss - 1][bb];
-            }
-        return LIRF_FAIL(LIRF_E_SHAPE, "no pruning record for %s", d->name);
-    found:;
+        for (int k = 0; k < blk; k++) off += (size_t)l->mid[k];
         const int32_t *kept = l->kept + off;
-        int keep = l->mid[s - 1][b];
+        int keep = l->mid[blk];
         float *src;
         const lirf_tensor_desc *sd;
         LIRF_TRY(get_host(l->t0_lower, d->name, &src, &sd));
@@ -159,14 +185,14 @@ static lirf_status fill_deposit(lirf_lirf *l) {
             free(src);
             return LIRF_FAIL(LIRF_E_NOMEM, "out of host memory");
         }
-        if (!strncmp(part, "conv2", 5)) { /* (out, mid, 3, 3): gather input channels */
+        if (reads) { /* (out, mid, 3, 3): gather input channels */
             int O = sd->shape[0], I = sd->shape[1];
             size_t kk = (size_t)sd->shape[2] * sd->shape[3];
             for (int o = 0; o < O; o++)
                 for (int k = 0; k < keep; k++)
                     memcpy(dst + ((size_t)o * keep + k) * kk, src + ((size_t)o * I + kept[k]) * kk,
                            kk * sizeof *dst);
-        } else { /* conv1 (mid, in, 3, 3) rows, or bn1 vectors (mid) */
+        } else { /* prune_out (mid, in, 3, 3) rows, or prune_bn vectors (mid) */
             size_t per = sd->n / (size_t)sd->shape[0];
             for (int k = 0; k < keep; k++)
                 memcpy(dst + (size_t)k * per, src + (size_t)kept[k] * per, per * sizeof *dst);
@@ -225,13 +251,26 @@ static lirf_status check_classes(const int32_t *dep, int ndep, int K) {
     return LIRF_OK;
 }
 
+lirf_status lirf_check_split(lirf_arch arch, int split) {
+    const lirf_arch_desc *d = lirf_arch_describe(arch);
+    if (!d || !d->prune_out)
+        return LIRF_FAIL(LIRF_E_INVALID, "LIRF needs a network of residual stages (got %s)",
+                         lirf_arch_name(arch));
+    if (split < 0 || split >= d->nstages || d->stage[split].kind != LIRF_STAGE_RES) {
+        char names[128] = "";
+        size_t k = 0;
+        for (int s = 0; s < d->nstages && k < sizeof names; s++)
+            if (d->stage[s].kind == LIRF_STAGE_RES)
+                k += (size_t)snprintf(names + k, sizeof names - k, "%s%s", k ? ", " : "",
+                                      d->stage[s].name);
+        return LIRF_FAIL(LIRF_E_INVALID, "split %d: choose one of %s", split, names);
+    }
+    return LIRF_OK;
+}
+
 static lirf_status lirf_alloc(lirf_ctx *ctx, const lirf_model_meta *meta, int split,
                               const int32_t *dep, int ndep, lirf_lirf **out) {
-    if (meta->cfg.arch != LIRF_ARCH_RESNET18)
-        return LIRF_FAIL(LIRF_E_INVALID, "LIRF needs a ResNet-18 (got %s)",
-                         lirf_arch_name(meta->cfg.arch));
-    if (split < 1 || split > 4)
-        return LIRF_FAIL(LIRF_E_INVALID, "split %d: choose layer1 .. layer4", split);
+    LIRF_TRY(lirf_check_split(meta->cfg.arch, split));
     LIRF_TRY(check_classes(dep, ndep, meta->cfg.classes));
     lirf_lirf *l = calloc(1, sizeof *l);
     if (!l) return LIRF_FAIL(LIRF_E_NOMEM, "out of host memory");
@@ -262,7 +301,7 @@ lirf_status lirf_lirf_create(lirf_ctx *ctx, lirf_net *t0, const lirf_model_meta 
         (st = lirf_net_copy(l->upper, t0, NULL)) ||
         (st = make_part(ctx, c, 0, split, NULL, &l->target_lower)) ||
         (st = lirf_net_copy(l->target_lower, t0, NULL)) || (st = plan_pruning(l, prune_rate)) ||
-        (st = make_part(ctx, c, 0, split, (const int(*)[2])l->mid, &l->deposit)) ||
+        (st = make_part(ctx, c, 0, split, l->mid, &l->deposit)) ||
         (st = fill_deposit(l)) || (st = make_masks(l))) {
         lirf_lirf_destroy(l);
         return st;
@@ -382,7 +421,8 @@ lirf_status lirf_save_deposit_sealed(lirf_lirf *l, const char *path, const lirf_
     lirf_net *module = exact ? l->t0_lower : l->deposit;
     lirf_model_meta m = l->meta;
     snprintf(m.split, sizeof m.split, "%s", lirf_stage_name(m.cfg.arch, l->split));
-    memcpy(m.cfg.mid, exact ? (int[4][2]){{0}} : l->mid, sizeof m.cfg.mid);
+    memset(m.cfg.mid, 0, sizeof m.cfg.mid);
+    if (!exact) memcpy(m.cfg.mid, l->mid, sizeof m.cfg.mid);
     const char *keys[] = {"lirf_kind"};
     const char *vals[] = {"deposit_module"};
     void *bytes = NULL;
@@ -415,18 +455,19 @@ lirf_status lirf_save_deposit_sealed(lirf_lirf *l, const char *path, const lirf_
     json_object_set_new(pr, "rate", json_real(exact ? 0.0 : o->prune_rate));
     json_t *blocks = json_array();
     size_t off = 0;
-    for (int s = 1; !exact && s <= l->split; s++)
-        for (int b = 0; b < 2; b++) {
-            int keep = l->mid[s - 1][b];
+    const lirf_arch_desc *ad = lirf_arch_describe(m.cfg.arch);
+    for (int s = 0; !exact && s <= l->split; s++)
+        for (int b = 0; b < ad->stage[s].blocks; b++) {
+            int keep = l->mid[lirf_block_index(ad, s, b)], ch, h, w;
             if (!keep) continue;
             json_t *kept = json_array();
             for (int k = 0; k < keep; k++) json_array_append_new(kept, json_integer(l->kept[off + (size_t)k]));
             off += (size_t)keep;
-            char bn[32];
-            snprintf(bn, sizeof bn, "layer%d.%d", s, b);
+            char bn[48];
+            lirf_block_prefix(ad, s, b, bn, sizeof bn);
+            lirf_stage_shape(&m.cfg, s, &ch, &h, &w);
             json_array_append_new(blocks, json_pack("{s:s,s:i,s:i,s:o}", "block", bn, "filters",
-                                                    m.cfg.width << (s - 1), "kept_count", keep,
-                                                    "kept", kept));
+                                                    ch, "kept_count", keep, "kept", kept));
         }
     json_object_set_new(pr, "blocks", blocks);
     json_object_set_new(man, "pruning", pr);
@@ -484,7 +525,7 @@ lirf_status lirf_withdraw_sealed(lirf_ctx *ctx, const char *target_path, const c
     lirf_status st;
     STEP(lirf_checkpoint_open(target_path, &tst, &tm));
     int split = lirf_stage_parse(tm.cfg.arch, tm.split);
-    if (split < 1 || split > 4) {
+    if (lirf_check_split(tm.cfg.arch, split) != LIRF_OK) {
         st = LIRF_FAIL(LIRF_E_FORMAT, "%s: not a target net (no split point in its metadata)",
                        target_path);
         goto out;
@@ -542,11 +583,8 @@ lirf_status lirf_withdraw_sealed(lirf_ctx *ctx, const char *target_path, const c
     int nd;
     STEP(parse_classes(dep, dv, &nd, tm.cfg.classes, archive_path));
     STEP(check_classes(dv, nd, tm.cfg.classes));
-    char mid[128] = "";
-    k = 0;
-    for (int a = 0; a < 4; a++)
-        for (int b = 0; b < 2; b++)
-            k += (size_t)snprintf(mid + k, sizeof mid - k, "%s%d", k ? "," : "", dm.cfg.mid[a][b]);
+    char mid[256] = "";
+    lirf_mid_format(&dm.cfg, mid, sizeof mid);
     int exact = !strcmp(mode, "exact");
     const char *keys[] = {"lirf_kind", "deposit_classes", "deposit_mid", "recover_rule",
                           "deposit_mode"};
@@ -601,11 +639,9 @@ lirf_status lirf_model_open(lirf_ctx *ctx, const char *path, lirf_model **out) {
         int nd = 0;
         lirf_model_meta dm = m->meta;
         const char *mid = lirf_st_meta(&st, "deposit_mid");
-        int *v = &dm.cfg.mid[0][0];
-        if (split < 1 || split > 4)
+        if (lirf_check_split(m->meta.cfg.arch, split) != LIRF_OK)
             s = LIRF_FAIL(LIRF_E_FORMAT, "%s: recover net without a split point", path);
-        if (s == LIRF_OK && (!mid || sscanf(mid, "%d,%d,%d,%d,%d,%d,%d,%d", v, v + 1, v + 2, v + 3,
-                                            v + 4, v + 5, v + 6, v + 7) != 8))
+        if (s == LIRF_OK && (!mid || lirf_mid_parse(&dm.cfg, mid) != LIRF_OK))
             s = LIRF_FAIL(LIRF_E_FORMAT, "%s: recover net without deposit_mid", path);
         if (s == LIRF_OK)
             s = parse_classes(lirf_st_meta(&st, "deposit_classes"), dep, &nd, m->meta.cfg.classes,

@@ -69,11 +69,15 @@ typedef struct {
     lirf_net *t0_lower, *upper, *target_lower, *deposit;
     int32_t dep[LIRF_MAX_CLASSES];
     int ndep;
-    int mid[4][2];             /* the deposit module's inner widths */
+    int mid[LIRF_MAX_BLOCKS];  /* the deposit module's inner widths (lirf_net_config.mid) */
     int32_t *kept;             /* pruning record: kept filter indices, block after block */
     size_t nkept;
     lirf_buf mask, pre_cols, dep_cols; /* device (K), (K - ndep), (ndep) int32 */
 } lirf_lirf;
+
+/* LIRF_OK when `split` is a residual stage of arch (the method's split
+ * points: the descriptor's RES stages), else LIRF_E_INVALID naming them. */
+lirf_status lirf_check_split(lirf_arch arch, int split);
 
 /* From T0 (a whole net) and the deposit classes. prune_rate 0: no pruning. */
 lirf_status lirf_lirf_create(lirf_ctx *ctx, lirf_net *t0, const lirf_model_meta *meta, int split,

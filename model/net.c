@@ -31,9 +31,10 @@ typedef struct {
 } block_l;
 
 typedef struct {
+    lirf_stage_kind kind;
     int in_c, in_h, in_w, out_c, out_h, out_w;
-    int nblocks;     /* ResNet layers: 2; stem / CNN block: 0 (conv + bn) */
-    block_l blocks[2];
+    int nblocks;     /* ResNet layers: the descriptor's; stem / CNN block: 0 (conv + bn) */
+    block_l blocks[LIRF_MAX_STAGE_BLOCKS];
     conv_l conv;     /* stem or CNN block */
     bn_l bn;
     int fc_w, fc_b;  /* ResNet head / CNN fc2 */
@@ -59,7 +60,7 @@ typedef struct {
 
 typedef struct {
     lirf_buf x, t, u, idx, out, m, s; /* stem / CNN block: conv out t, bn out u (CNN), out */
-    block_tape b[2];
+    block_tape b[LIRF_MAX_STAGE_BLOCKS];
     lirf_buf pooled, h;               /* heads */
 } stage_tape;
 
@@ -70,11 +71,84 @@ struct lirf_tape {
     stage_tape s[LIRF_MAX_STAGES];
 };
 
-/* ---- architecture facts ---- */
-int lirf_arch_stages(lirf_arch arch) { return arch == LIRF_ARCH_CNN ? 4 : 6; }
+/* ---- architectures as data ---- */
+static const lirf_arch_desc resnet18_cifar = {
+    LIRF_ARCH_RESNET18, "resnet18_cifar", 6,
+    {{LIRF_STAGE_STEM, "stem", 0, 0, 1, 0},
+     {LIRF_STAGE_RES, "layer1", 2, 0, 1, 1},
+     {LIRF_STAGE_RES, "layer2", 2, 1, 2, 1},
+     {LIRF_STAGE_RES, "layer3", 2, 2, 2, 1},
+     {LIRF_STAGE_RES, "layer4", 2, 3, 2, 1},
+     {LIRF_STAGE_HEAD, "head", 0, 0, 0, 0}},
+    0, "conv1", "bn1", "conv2"};
+
+static const lirf_arch_desc cnn = {
+    LIRF_ARCH_CNN, "cnn", 4,
+    {{LIRF_STAGE_CONV, "block1", 0, 0, 1, 1},
+     {LIRF_STAGE_CONV, "block2", 0, 1, 1, 1},
+     {LIRF_STAGE_CONV, "block3", 0, 2, 1, 1},
+     {LIRF_STAGE_HEAD, "head", 0, 0, 0, 0}},
+    32, NULL, NULL, NULL};
+
+const lirf_arch_desc *lirf_arch_describe(lirf_arch arch) {
+    return arch == LIRF_ARCH_RESNET18 ? &resnet18_cifar : arch == LIRF_ARCH_CNN ? &cnn : NULL;
+}
+
+int lirf_block_index(const lirf_arch_desc *d, int stage, int block) {
+    if (!d || stage < 0 || stage >= d->nstages || block < 0 || block >= d->stage[stage].blocks)
+        return -1;
+    return lirf_arch_blocks(d, stage - 1) + block;
+}
+
+int lirf_arch_blocks(const lirf_arch_desc *d, int last) {
+    int n = 0;
+    for (int s = 0; d && s <= last && s < d->nstages; s++) n += d->stage[s].blocks;
+    return n;
+}
+
+void lirf_block_prefix(const lirf_arch_desc *d, int stage, int block, char *out, size_t cap) {
+    snprintf(out, cap, "%s.%d", d->stage[stage].name, block);
+}
+
+static int base_width(const lirf_net_config *c) {
+    const lirf_arch_desc *d = lirf_arch_describe(c->arch);
+    return d && d->base_width ? d->base_width : c->width;
+}
+
+void lirf_mid_format(const lirf_net_config *c, char *out, size_t cap) {
+    int nb = lirf_arch_blocks(lirf_arch_describe(c->arch), LIRF_MAX_STAGES);
+    size_t k = 0;
+    out[0] = 0;
+    for (int i = 0; i < nb && k < cap; i++)
+        k += (size_t)snprintf(out + k, cap - k, "%s%d", i ? "," : "", c->mid[i]);
+}
+
+lirf_status lirf_mid_parse(lirf_net_config *c, const char *text) {
+    int nb = lirf_arch_blocks(lirf_arch_describe(c->arch), LIRF_MAX_STAGES), i = 0;
+    const char *p = text;
+    memset(c->mid, 0, sizeof c->mid);
+    while (p && *p && i < nb) {
+        char *end;
+        long v = strtol(p, &end, 10);
+        if (end == p || v < 0 || v > 1 << 20) break;
+        c->mid[i++] = (int)v;
+        p = *end == ',' ? end + 1 : end;
+        if (*end != ',' && *end) break;
+    }
+    if (i != nb || (p && *p))
+        return LIRF_FAIL(LIRF_E_FORMAT, "inner widths \"%.60s\": not %d integers", text ? text : "",
+                         nb);
+    return LIRF_OK;
+}
+
+int lirf_arch_stages(lirf_arch arch) {
+    const lirf_arch_desc *d = lirf_arch_describe(arch);
+    return d ? d->nstages : 0;
+}
 
 const char *lirf_arch_name(lirf_arch arch) {
-    return arch == LIRF_ARCH_CNN ? "cnn" : "resnet18_cifar";
+    const lirf_arch_desc *d = lirf_arch_describe(arch);
+    return d ? d->name : "?";
 }
 
 lirf_status lirf_arch_parse(const char *name, lirf_arch *out) {
@@ -87,10 +161,9 @@ lirf_status lirf_arch_parse(const char *name, lirf_arch *out) {
 }
 
 const char *lirf_stage_name(lirf_arch arch, int stage) {
-    static const char *r[] = {"stem", "layer1", "layer2", "layer3", "layer4", "head"};
-    static const char *c[] = {"block1", "block2", "block3", "head"};
-    if (stage < 0 || stage >= lirf_arch_stages(arch)) return "?";
-    return arch == LIRF_ARCH_CNN ? c[stage] : r[stage];
+    const lirf_arch_desc *d = lirf_arch_describe(arch);
+    if (!d || stage < 0 || stage >= d->nstages) return "?";
+    return d->stage[stage].name;
 }
 
 int lirf_stage_parse(lirf_arch arch, const char *name) {
@@ -100,18 +173,18 @@ int lirf_stage_parse(lirf_arch arch, const char *name) {
 }
 
 void lirf_stage_shape(const lirf_net_config *c, int stage, int *ch, int *h, int *w) {
-    int C = c->in_c, H = c->in_h, W = c->in_w;
-    for (int s = 0; s <= stage; s++) {
-        if (c->arch == LIRF_ARCH_RESNET18) {
-            if (s == 0) C = c->width;
-            else if (s <= 4) {
-                C = c->width << (s - 1);
-                if (s > 1) H = (H + 1) / 2, W = (W + 1) / 2; /* 3x3 s2 p1 */
-            } else C = c->classes, H = W = 1;
-        } else {
-            if (s <= 2) C = 32 << s, H /= 2, W /= 2;
-            else C = c->classes, H = W = 1;
+    const lirf_arch_desc *d = lirf_arch_describe(c->arch);
+    int C = c->in_c, H = c->in_h, W = c->in_w, base = base_width(c);
+    for (int s = 0; d && s <= stage && s < d->nstages; s++) {
+        const lirf_stage_desc *sd = &d->stage[s];
+        if (sd->kind == LIRF_STAGE_HEAD) {
+            C = c->classes, H = W = 1;
+            continue;
         }
+        C = base << sd->shift;
+        if (sd->kind == LIRF_STAGE_CONV) H /= 2, W /= 2;
+        else if (sd->kind == LIRF_STAGE_RES && sd->stride == 2)
+            H = (H + 1) / 2, W = (W + 1) / 2; /* 3x3 s2 p1 */
     }
     *ch = C, *h = H, *w = W;
 }
@@ -163,49 +236,62 @@ static void add_bn(lirf_net *n, bn_l *b, const char *prefix, int stage, int C) {
     b->C = C;
 }
 
+/* the basic blocks of a RES stage (see net.h) */
+static void build_res_stage(lirf_net *n, const lirf_arch_desc *d, int s, int hold, int *C, int *H,
+                            int *W) {
+    const lirf_net_config *c = &n->cfg;
+    const lirf_stage_desc *sd = &d->stage[s];
+    stage_l *st = &n->st[s];
+    int out = base_width(c) << sd->shift;
+    st->nblocks = sd->blocks;
+    for (int b = 0; b < sd->blocks; b++) {
+        block_l *bl = &st->blocks[b];
+        int stride = b == 0 ? sd->stride : 1, m = c->mid[lirf_block_index(d, s, b)];
+        int mid = m > 0 ? m : out;
+        int oh = (*H + 2 - 3) / stride + 1, ow = (*W + 2 - 3) / stride + 1;
+        *bl = (block_l){.in_c = *C, .mid_c = mid, .out_c = out, .stride = stride,
+                        .in_h = *H, .in_w = *W, .out_h = oh, .out_w = ow};
+        bl->down = stride != 1 || *C != out;
+        if (hold) {
+            char pre[48], p[64];
+            lirf_block_prefix(d, s, b, pre, sizeof pre);
+            snprintf(p, sizeof p, "%s.conv1", pre);
+            add_conv(n, &bl->c1, p, s, *C, mid, 3, stride, 1, 0, *H, *W);
+            snprintf(p, sizeof p, "%s.bn1", pre);
+            add_bn(n, &bl->b1, p, s, mid);
+            snprintf(p, sizeof p, "%s.conv2", pre);
+            add_conv(n, &bl->c2, p, s, mid, out, 3, 1, 1, 0, oh, ow);
+            snprintf(p, sizeof p, "%s.bn2", pre);
+            add_bn(n, &bl->b2, p, s, out);
+            if (bl->down) {
+                snprintf(p, sizeof p, "%s.downsample.0", pre);
+                add_conv(n, &bl->cd, p, s, *C, out, 1, stride, 0, 0, *H, *W);
+                snprintf(p, sizeof p, "%s.downsample.1", pre);
+                add_bn(n, &bl->bd, p, s, out);
+            }
+        }
+        *C = out, *H = oh, *W = ow;
+    }
+}
+
 static void build_resnet(lirf_net *n) {
     const lirf_net_config *c = &n->cfg;
+    const lirf_arch_desc *d = lirf_arch_describe(c->arch);
     int C = c->in_c, H = c->in_h, W = c->in_w;
     for (int s = 0; s <= c->last; s++) {
         stage_l *st = &n->st[s];
         int hold = s >= c->first;
+        st->kind = d->stage[s].kind;
         st->in_c = C, st->in_h = H, st->in_w = W;
-        if (s == 0) {
+        if (d->stage[s].kind == LIRF_STAGE_STEM) {
+            int out = base_width(c) << d->stage[s].shift;
             if (hold) {
-                add_conv(n, &st->conv, "conv1", s, C, c->width, 3, 1, 1, 0, H, W);
-                add_bn(n, &st->bn, "bn1", s, c->width);
+                add_conv(n, &st->conv, "conv1", s, C, out, 3, 1, 1, 0, H, W);
+                add_bn(n, &st->bn, "bn1", s, out);
             }
-            C = c->width;
-        } else if (s <= 4) {
-            int out = c->width << (s - 1);
-            st->nblocks = 2;
-            for (int b = 0; b < 2; b++) {
-                block_l *bl = &st->blocks[b];
-                int stride = (b == 0 && s > 1) ? 2 : 1;
-                int mid = c->mid[s - 1][b] > 0 ? c->mid[s - 1][b] : out;
-                int oh = (H + 2 - 3) / stride + 1, ow = (W + 2 - 3) / stride + 1;
-                *bl = (block_l){.in_c = C, .mid_c = mid, .out_c = out, .stride = stride,
-                                .in_h = H, .in_w = W, .out_h = oh, .out_w = ow};
-                bl->down = stride != 1 || C != out;
-                if (hold) {
-                    char p[64];
-                    snprintf(p, sizeof p, "layer%d.%d.conv1", s, b);
-                    add_conv(n, &bl->c1, p, s, C, mid, 3, stride, 1, 0, H, W);
-                    snprintf(p, sizeof p, "layer%d.%d.bn1", s, b);
-                    add_bn(n, &bl->b1, p, s, mid);
-                    snprintf(p, sizeof p, "layer%d.%d.conv2", s, b);
-                    add_conv(n, &bl->c2, p, s, mid, out, 3, 1, 1, 0, oh, ow);
-                    snprintf(p, sizeof p, "layer%d.%d.bn2", s, b);
-                    add_bn(n, &bl->b2, p, s, out);
-                    if (bl->down) {
-                        snprintf(p, sizeof p, "layer%d.%d.downsample.0", s, b);
-                        add_conv(n, &bl->cd, p, s, C, out, 1, stride, 0, 0, H, W);
-                        snprintf(p, sizeof p, "layer%d.%d.downsample.1", s, b);
-                        add_bn(n, &bl->bd, p, s, out);
-                    }
-                }
-                C = out, H = oh, W = ow;
-            }
+            C = out;
+        } else if (d->stage[s].kind == LIRF_STAGE_RES) {
+            build_res_stage(n, d, s, hold, &C, &H, &W);
         } else {
             if (hold) {
                 st->fc_w = add_tensor(n, "fc.weight", LIRF_T_PARAM, s, 2, c->classes, C, 0, 0);
@@ -219,13 +305,15 @@ static void build_resnet(lirf_net *n) {
 
 static void build_cnn(lirf_net *n) {
     const lirf_net_config *c = &n->cfg;
+    const lirf_arch_desc *d = lirf_arch_describe(c->arch);
     int C = c->in_c, H = c->in_h, W = c->in_w;
     for (int s = 0; s <= c->last; s++) {
         stage_l *st = &n->st[s];
         int hold = s >= c->first;
+        st->kind = d->stage[s].kind;
         st->in_c = C, st->in_h = H, st->in_w = W;
-        if (s <= 2) {
-            int out = 32 << s;
+        if (st->kind == LIRF_STAGE_CONV) {
+            int out = base_width(c) << d->stage[s].shift;
             if (hold) {
                 char p[32];
                 snprintf(p, sizeof p, "conv%d", s + 1);
@@ -253,7 +341,7 @@ lirf_status lirf_net_create(lirf_ctx *ctx, const lirf_net_config *c, lirf_net **
     if (!ctx || !c || !out) return LIRF_FAIL(LIRF_E_NULL, "lirf_net_create: NULL argument");
     *out = NULL;
     int ns = lirf_arch_stages(c->arch);
-    if (c->arch != LIRF_ARCH_RESNET18 && c->arch != LIRF_ARCH_CNN)
+    if (!lirf_arch_describe(c->arch))
         return LIRF_FAIL(LIRF_E_INVALID, "unknown architecture %d", (int)c->arch);
     if (c->first < 0 || c->last >= ns || c->first > c->last)
         return LIRF_FAIL(LIRF_E_INVALID, "stages %d..%d outside 0..%d", c->first, c->last, ns - 1);
@@ -261,22 +349,29 @@ lirf_status lirf_net_create(lirf_ctx *ctx, const lirf_net_config *c, lirf_net **
         c->in_w > 4096 || c->classes < 2 || c->classes > 100000)
         return LIRF_FAIL(LIRF_E_INVALID, "bad input %dx%dx%d or %d classes", c->in_c, c->in_h,
                          c->in_w, c->classes);
-    if (c->arch == LIRF_ARCH_RESNET18 && (c->width <= 0 || c->width > 1024))
+    if (!lirf_arch_describe(c->arch)->base_width && (c->width <= 0 || c->width > 1024))
         return LIRF_FAIL(LIRF_E_INVALID, "bad ResNet width %d", c->width);
-    if (c->arch == LIRF_ARCH_CNN && (c->in_h < 8 || c->in_w < 8))
+    if (lirf_arch_describe(c->arch)->stage[0].kind == LIRF_STAGE_CONV && (c->in_h < 8 || c->in_w < 8))
         return LIRF_FAIL(LIRF_E_INVALID, "the CNN needs inputs of at least 8x8, got %dx%d",
                          c->in_h, c->in_w);
-    for (int l = 0; l < 4; l++)
-        for (int b = 0; b < 2; b++)
-            if (c->mid[l][b] < 0 || c->mid[l][b] > (c->width << l))
-                return LIRF_FAIL(LIRF_E_INVALID, "bad inner width %d in layer%d.%d",
-                                 c->mid[l][b], l + 1, b);
+    const lirf_arch_desc *d = lirf_arch_describe(c->arch);
+    for (int i = lirf_arch_blocks(d, ns - 1); i < LIRF_MAX_BLOCKS; i++)
+        if (c->mid[i]) return LIRF_FAIL(LIRF_E_INVALID, "an inner width for block %d of %d", i,
+                                        lirf_arch_blocks(d, ns - 1));
+    for (int s = 0; s < ns; s++)
+        for (int b = 0; b < d->stage[s].blocks; b++) {
+            int m = c->mid[lirf_block_index(d, s, b)];
+            char pre[48];
+            lirf_block_prefix(d, s, b, pre, sizeof pre);
+            if (m < 0 || m > (base_width(c) << d->stage[s].shift))
+                return LIRF_FAIL(LIRF_E_INVALID, "bad inner width %d in %s", m, pre);
+        }
     lirf_net *n = calloc(1, sizeof *n);
     if (!n) return LIRF_FAIL(LIRF_E_NOMEM, "out of host memory");
     n->ctx = ctx;
     n->cfg = *c;
-    if (c->arch == LIRF_ARCH_RESNET18) build_resnet(n);
-    else build_cnn(n);
+    if (lirf_arch_describe(c->arch)->stage[0].kind == LIRF_STAGE_CONV) build_cnn(n);
+    else build_resnet(n);
     lirf_status st = LIRF_OK;
     if (n->nparams) {
         if ((st = lirf_buf_alloc(ctx, n->nparams, &n->params)) ||
@@ -580,16 +675,19 @@ static lirf_status stage_fwd(pass *p, int s, stage_tape *t, lirf_buf x, lirf_buf
     lirf_ctx *ctx = n->ctx;
     t->x = x;
     int hw = st->in_h * st->in_w;
-    if (n->cfg.arch == LIRF_ARCH_RESNET18) {
-        if (s == 0) {
+    if (st->kind != LIRF_STAGE_CONV && !st->fc_hidden) { /* ResNet stages */
+        if (st->kind == LIRF_STAGE_STEM) {
             LIRF_TRY(conv_fwd(p, &st->conv, x, &t->t));
             LIRF_TRY(bn_fwd(p, &st->bn, t->t, hw, &t->out, &t->m, &t->s));
             LIRF_TRY(lirf_relu_forward(ctx, t->out, t->out, (size_t)p->N * st->out_c * hw));
             *out = t->out;
-        } else if (s <= 4) {
-            LIRF_TRY(block_fwd(p, &st->blocks[0], &t->b[0], x));
-            LIRF_TRY(block_fwd(p, &st->blocks[1], &t->b[1], t->b[0].out));
-            *out = t->b[1].out;
+        } else if (st->nblocks) {
+            lirf_buf cur = x;
+            for (int b = 0; b < st->nblocks; b++) {
+                LIRF_TRY(block_fwd(p, &st->blocks[b], &t->b[b], cur));
+                cur = t->b[b].out;
+            }
+            *out = cur;
         } else {
             LIRF_TRY(get(p, (size_t)p->N * st->in_c, &t->pooled));
             LIRF_TRY(lirf_gap_forward(ctx, t->pooled, x, p->N, st->in_c, hw));
@@ -600,8 +698,8 @@ static lirf_status stage_fwd(pass *p, int s, stage_tape *t, lirf_buf x, lirf_buf
         }
         return LIRF_OK;
     }
-    /* CNN */
-    if (s <= 2) {
+    /* CNN stages */
+    if (st->kind == LIRF_STAGE_CONV) {
         LIRF_TRY(conv_fwd(p, &st->conv, x, &t->t));
         LIRF_TRY(bn_fwd(p, &st->bn, t->t, hw, &t->u, &t->m, &t->s));
         size_t nout = (size_t)p->N * st->out_c * st->out_h * st->out_w;
@@ -633,8 +731,8 @@ lirf_status lirf_net_forward(lirf_net *n, lirf_arena *ws, lirf_tape *tape, lirf_
     stage_l *first = &n->st[n->cfg.first];
     LIRF_TRY(lirf_check_buf(x, (size_t)N * first->in_c * first->in_h * first->in_w, "net_forward",
                             "x"));
-    static lirf_tape scratch_tape;
-    lirf_tape *t = tape ? tape : &scratch_tape;
+    lirf_tape scratch; /* an eval pass without a tape: nothing outlives the call */
+    lirf_tape *t = tape ? tape : &scratch;
     memset(t, 0, sizeof *t);
     t->net = n, t->mode = mode, t->N = N;
     pass p = {n, ws, mode, N};
@@ -732,17 +830,17 @@ static lirf_status stage_bwd(pass *p, int s, stage_tape *t, lirf_buf dout, int d
     lirf_ctx *ctx = n->ctx;
     int hw = st->in_h * st->in_w;
     int wp = want_params(p);
-    if (n->cfg.arch == LIRF_ARCH_RESNET18) {
+    if (st->kind != LIRF_STAGE_CONV && !st->fc_hidden) { /* ResNet stages */
         /* the stage's input gradient first, then its temporaries, released
          * at the end (the arena is a stack) */
-        if (s <= 4) {
+        if (st->kind == LIRF_STAGE_STEM || st->kind == LIRF_STAGE_RES) {
             lirf_buf dxb = LIRF_NOBUF;
             if (dx) {
                 if (!dx->mem) LIRF_TRY(get(p, (size_t)p->N * st->in_c * hw, dx));
                 dxb = *dx;
             }
             lirf_arena_pos mark = lirf_arena_mark(p->ws);
-            if (s == 0) {
+            if (st->kind == LIRF_STAGE_STEM) {
                 size_t nout = (size_t)p->N * st->out_c * hw;
                 lirf_buf g, dt;
                 if (dout_owned) g = dout;
@@ -751,12 +849,16 @@ static lirf_status stage_bwd(pass *p, int s, stage_tape *t, lirf_buf dout, int d
                 dt = g; /* in place */
                 LIRF_TRY(bn_bwd(p, &st->bn, g, t->t, t->m, t->s, hw, &dt));
                 LIRF_TRY(conv_bwd_into(p, &st->conv, dt, t->x, dxb));
-            } else {
-                block_l *b1 = &st->blocks[1];
-                lirf_buf mid;
-                LIRF_TRY(get(p, (size_t)p->N * b1->in_c * b1->in_h * b1->in_w, &mid));
-                LIRF_TRY(block_bwd(p, b1, &t->b[1], dout, dout_owned, mid));
-                LIRF_TRY(block_bwd(p, &st->blocks[0], &t->b[0], mid, 1, dxb));
+            } else { /* the blocks backwards, each into its input's gradient */
+                lirf_buf g = dout;
+                int owned = dout_owned;
+                for (int b = st->nblocks - 1; b >= 0; b--) {
+                    block_l *bl = &st->blocks[b];
+                    lirf_buf into = dxb;
+                    if (b > 0) LIRF_TRY(get(p, (size_t)p->N * bl->in_c * bl->in_h * bl->in_w, &into));
+                    LIRF_TRY(block_bwd(p, bl, &t->b[b], g, owned, into));
+                    g = into, owned = 1;
+                }
             }
             return lirf_arena_release(p->ws, mark);
         }
@@ -769,7 +871,7 @@ static lirf_status stage_bwd(pass *p, int s, stage_tape *t, lirf_buf dout, int d
         if (!dx->mem) LIRF_TRY(get(p, (size_t)p->N * st->in_c * hw, dx));
         return lirf_gap_backward(ctx, *dx, dpool, p->N, st->in_c, hw);
     }
-    if (s <= 2) {
+    if (st->kind == LIRF_STAGE_CONV) {
         size_t nout = (size_t)p->N * st->out_c * st->out_h * st->out_w;
         size_t nmid = (size_t)p->N * st->out_c * hw;
         lirf_buf g, du, dt = LIRF_NOBUF;
@@ -810,7 +912,7 @@ lirf_status lirf_net_backward(lirf_net *n, lirf_arena *ws, lirf_tape *tape, lirf
      * of the largest size, taken before any stage's temporaries, so each
      * stage's output gradient reuses the memory of the one before last */
     lirf_buf pp[2] = {LIRF_NOBUF, LIRF_NOBUF};
-    int resnet = n->cfg.arch == LIRF_ARCH_RESNET18;
+    int resnet = n->st[n->cfg.last].kind != LIRF_STAGE_CONV && !n->st[n->cfg.last].fc_hidden;
     if (resnet) {
         size_t gmax = 0;
         for (int s = n->cfg.first; s <= n->cfg.last; s++) {

@@ -1,4 +1,5 @@
-/* Networks: ResNet-18 (CIFAR variant) and the CNN student (METHOD.md).
+/* Networks: ResNet-18 (CIFAR variant) and the CNN student (docs/method.md),
+ * built from architecture descriptors (lirf_arch_desc below).
  *
  * A net holds the parameters of a range of stages, so that a network can run
  * as lower ∘ upper at a named split (LIRF splits ResNet-18 after layer2):
@@ -23,6 +24,52 @@
 typedef enum { LIRF_ARCH_RESNET18 = 0, LIRF_ARCH_CNN = 1 } lirf_arch;
 
 #define LIRF_MAX_STAGES 6
+#define LIRF_MAX_STAGE_BLOCKS 6 /* residual blocks in one stage */
+#define LIRF_MAX_BLOCKS 16      /* residual blocks in a network */
+
+/* ---- architectures as data ----
+ * A network is a list of stages, each of one kind; net building, tensor
+ * names, stage shapes, the split points and the prunable convolutions all
+ * follow from the descriptor, so that no method spells a layer name.
+ *   STEM  conv (3x3, stride 1) + BN + ReLU, names conv1 / bn1
+ *   RES   `blocks` basic residual blocks (conv1 3x3 - bn1 - relu - conv2 3x3 -
+ *         bn2, + shortcut; downsample.0/.1 where the shape changes), the first
+ *         with `stride`; names <stage>.<block>.<layer>
+ *   CONV  conv (3x3, bias) + BN + 2x2 max-pool + ReLU, names conv<k> / bn<k>
+ *   HEAD  ResNet: global average pool + fc; CNN: fc1 (128) + ReLU + fc2
+ * A stage's channels are base << shift, base being the config's width
+ * (base_width 0) or base_width. */
+typedef enum { LIRF_STAGE_STEM, LIRF_STAGE_RES, LIRF_STAGE_CONV, LIRF_STAGE_HEAD } lirf_stage_kind;
+
+typedef struct {
+    lirf_stage_kind kind;
+    const char *name;  /* "stem", "layer1", ... "head" */
+    int blocks;        /* RES */
+    int shift;         /* channels = base << shift (STEM, RES, CONV) */
+    int stride;        /* RES: the first block's */
+    int maps;          /* the output carries an attention map for distillation (AT) */
+} lirf_stage_desc;
+
+typedef struct {
+    lirf_arch arch;
+    const char *name;  /* "resnet18_cifar", "cnn" */
+    int nstages;
+    lirf_stage_desc stage[LIRF_MAX_STAGES];
+    int base_width;    /* 0: the config's width */
+    /* the inner convolution of a residual block that pruning narrows: its
+     * output conv, that conv's BN, and the conv that reads it (NULL: none) */
+    const char *prune_out, *prune_bn, *prune_in;
+} lirf_arch_desc;
+
+/* NULL for an unknown arch. */
+const lirf_arch_desc *lirf_arch_describe(lirf_arch arch);
+/* The flat index of block b of stage s among the network's residual blocks
+ * (the index of lirf_net_config.mid), or -1. */
+int lirf_block_index(const lirf_arch_desc *d, int stage, int block);
+/* Residual blocks in stages 0..last. */
+int lirf_arch_blocks(const lirf_arch_desc *d, int last);
+/* "<stage>.<block>" (e.g. "layer2.1"), the prefix of a block's tensors. */
+void lirf_block_prefix(const lirf_arch_desc *d, int stage, int block, char *out, size_t cap);
 
 typedef struct {
     lirf_arch arch;
@@ -30,9 +77,16 @@ typedef struct {
     int in_c, in_h, in_w; /* the whole network's input */
     int classes;
     int first, last;      /* stages held (inclusive); the whole net: 0 .. lirf_arch_stages()-1 */
-    int mid[4][2];        /* ResNet: channels inside block b of layer l+1 (conv1 out, bn1,
-                             conv2 in); 0 = the stage width. Pruned deposit modules. */
+    int mid[LIRF_MAX_BLOCKS]; /* channels inside each residual block (the descriptor's
+                             prune_out / prune_bn / prune_in), by lirf_block_index;
+                             0 = the stage width. Pruned deposit modules. */
 } lirf_net_config;
+
+/* The inner widths as text ("8,8,16,16,..." one per residual block, as the
+ * "mid" and "deposit_mid" metadata hold them) and back; the count must match
+ * the arch's blocks (LIRF_E_FORMAT otherwise). */
+void lirf_mid_format(const lirf_net_config *c, char *out, size_t cap);
+lirf_status lirf_mid_parse(lirf_net_config *c, const char *text);
 
 int lirf_arch_stages(lirf_arch arch);
 const char *lirf_arch_name(lirf_arch arch);                 /* "resnet18_cifar", "cnn" */

@@ -97,7 +97,7 @@ START_TEST(pruning_keeps_the_largest_filters) {
     size_t off = 0;
     for (int s = 1; s <= 2; s++)
         for (int b = 0; b < 2; b++) {
-            int F = 4 << (s - 1), keep = l->mid[s - 1][b];
+            int F = 4 << (s - 1), keep = l->mid[2 * (s - 1) + b]; /* flat: 2 blocks a stage */
             ck_assert_int_eq(keep, F / 2);
             char name[64];
             snprintf(name, sizeof name, "layer%d.%d.conv1.weight", s, b);

@@ -204,12 +204,10 @@ static lirf_status open_deposit_path(lirf_ctx *ctx, const char *recover, path_t 
     lirf_model_meta m = {0};
     LIRF_TRY(lirf_checkpoint_open(recover, &st, &m));
     lirf_model_meta dm = m;
-    int *v = &dm.cfg.mid[0][0];
     const char *mid = lirf_st_meta(&st, "deposit_mid");
     int split = lirf_stage_parse(m.cfg.arch, m.split), last = lirf_arch_stages(m.cfg.arch) - 1;
     lirf_status s = LIRF_OK;
-    if (!mid || sscanf(mid, "%d,%d,%d,%d,%d,%d,%d,%d", v, v + 1, v + 2, v + 3, v + 4, v + 5,
-                       v + 6, v + 7) != 8 || split < 0)
+    if (!mid || lirf_mid_parse(&dm.cfg, mid) != LIRF_OK || split < 0)
         s = LIRF_FAIL(LIRF_E_FORMAT, "%s: not a recover net", recover);
     if (s == LIRF_OK) s = lirf_checkpoint_make_net(ctx, &st, recover, &dm, "deposit.", 0, split, &p->lower);
     if (s == LIRF_OK) s = lirf_checkpoint_make_net(ctx, &st, recover, &m, "", split + 1, last, &p->upper);

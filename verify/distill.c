@@ -27,12 +27,11 @@ static void fill_batch(const lirf_dataset *d, const int32_t *index, const size_t
     }
 }
 
-/* Stages whose outputs carry attention maps: every stage but the head (and
- * the ResNet stem, whose size layer1 repeats). */
+/* Stages whose outputs carry attention maps (the descriptor's maps: every
+ * stage but the head, and the ResNet stem, whose size layer1 repeats). */
 static int map_stage(lirf_arch arch, int s) {
-    int last = lirf_arch_stages(arch) - 1;
-    if (s >= last) return 0;
-    return arch == LIRF_ARCH_RESNET18 ? s >= 1 : 1;
+    const lirf_arch_desc *d = lirf_arch_describe(arch);
+    return d && s >= 0 && s < d->nstages && d->stage[s].maps;
 }
 
 /* ---- teacher outputs ---- */
