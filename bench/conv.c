@@ -1,4 +1,4 @@
-/* bench_conv: lirf_conv2d_forward / lirf_conv2d_backward (model/op_conv.c,
+/* bench_conv: lirf_conv2d_forward / lirf_conv2d_backward (model/ops/op_conv.c,
  * cl_kernels/conv.cl) on the convolutions of ResNet-18 CIFAR, with the time of
  * every OpenCL kernel and GEMM from the runtime's profiler (LIRF_PROFILE=1;
  * the program sets it when unset). A benchmark, not a test: it prints a
@@ -77,7 +77,7 @@ static double now_s(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* ResNet-18 CIFAR (model/net.c): stem 3x3, stages of widths w..8w, the first
+/* ResNet-18 CIFAR (model/nets/net.c): stem 3x3, stages of widths w..8w, the first
  * conv of stages 2-4 and the 1x1 shortcut have stride 2. */
 static size_t build_layers(const config *c, layer_case *L) {
     int w = c->width, h1 = c->in_hw;

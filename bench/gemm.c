@@ -1,6 +1,6 @@
 /* bench_gemm: lirf_gemm (on the OpenCL device, with the context's GEMM engine:
  * lirf's packed kernels on PoCL CPUs, CLBlast elsewhere; LIRF_GEMM picks) against OpenBLAS
- * cblas_sgemm (host) on the GEMMs that lirf's convolution (model/op_conv.c)
+ * cblas_sgemm (host) on the GEMMs that lirf's convolution (model/ops/op_conv.c)
  * performs for ResNet-18 CIFAR. A benchmark, not a test: it prints a Markdown
  * block (header, table of GFLOP/s and the ratio lirf/OpenBLAS, geometric mean).
  *

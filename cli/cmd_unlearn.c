@@ -1,4 +1,4 @@
-/* lirf unlearn: the unlearning baselines (model/unlearn.h) on a checkpoint. */
+/* lirf unlearn: the unlearning baselines (model/baselines/unlearn.h) on a checkpoint. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

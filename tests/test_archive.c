@@ -1,4 +1,4 @@
-/* The LIRF deposit archive (model/archive.c, model/lirf_archive.h): round trips
+/* The LIRF deposit archive (model/archive/archive.c, model/archive/lirf_archive.h): round trips
  * (plain, gzip, zstd; file and memory), the written file is a real tar (GNU
  * tar lists it; archives made by GNU tar are read), atomic writes, writer
  * argument checks, and one crafted archive (built here with libarchive's

@@ -158,7 +158,7 @@ START_TEST(aug_rotation_only) {
 }
 END_TEST
 
-/* The draw's angle in degrees, as documented in model/op_augment.c. */
+/* The draw's angle in degrees, as documented in model/ops/op_augment.c. */
 static double draw_angle(uint32_t seed, uint32_t step, uint32_t n, double max_deg) {
     uint32_t u = lirf_aug_hash(seed, step, n, 3);
     return ((double)(u >> 8) / 16777216.0 * 2.0 - 1.0) * max_deg;

@@ -1,4 +1,4 @@
-/* Batch norm (cl_kernels/bn.cl, model/op_bn.c) against its C reference
+/* Batch norm (cl_kernels/bn.cl, model/ops/op_bn.c) against its C reference
  * (model/ref/ref_bn.c): training and inference forwards (running statistics
  * updated as the reference), both backwards with accumulated dgamma/dbeta
  * starting non-zero, finite differences of the reference backwards in double,

@@ -1,5 +1,5 @@
 /* Convolution: lirf_conv2d_forward / _backward (cl_kernels/conv.cl,
- * model/op_conv.c) against the direct-loop references (model/ref/ref_conv.c);
+ * model/ops/op_conv.c) against the direct-loop references (model/ref/ref_conv.c);
  * the references' gradients by central finite differences; every specialised
  * kernel (1x1, 3x3 stride 1/2/3, larger filters) on odd sizes; chunking of the
  * batch (LIRF_CONV_CHUNK_ELEMS, and planes large enough to be split); invalid
@@ -449,7 +449,7 @@ START_TEST(both_gemm_engines) {
 END_TEST
 
 /* The taps path (stride-1 3x3 convolutions with padding 1 on the packed
- * engine, without im2col; model/op_conv.c), taken for every such shape with
+ * engine, without im2col; model/ops/op_conv.c), taken for every such shape with
  * LIRF_CONV_TAPS=1: tiles of 8 and 12 rows in the forward (K) and in dx (C),
  * one input channel, odd K (the weight gradient's channel pairs), several
  * blocks of output positions in the weight gradient (Q = 4 * 32 * 31 >

@@ -2,7 +2,7 @@
  * crash (issue 7): `lirf train` and `lirf deposit` are
  * killed with SIGKILL at many points — after training steps, with a
  * checkpoint's or an archive's temporary file half written, and written but
- * not yet renamed (the LIRF_CRASH_AT hook, model/fileutil.h) — and after each
+ * not yet renamed (the LIRF_CRASH_AT hook, model/io/fileutil.h) — and after each
  * kill every file left under its final name must load, and `--resume` must
  * finish the job with the same result, byte for byte, as an uninterrupted run
  * with the same seed. And `lirf demo`'s deposit tries. Tiny nets and data:

@@ -1,4 +1,4 @@
-/* Pooling (cl_kernels/pool.cl, model/op_pool.c) against its C reference
+/* Pooling (cl_kernels/pool.cl, model/ops/op_pool.c) against its C reference
  * (model/ref/ref_pool.c): 2x2 max pool on odd sizes (dropped last row/column),
  * batch 1 and a ResNet-sized case; ties pick the first max in scan order; NaN
  * propagates; the backward gather; finite differences of the reference

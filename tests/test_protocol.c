@@ -1,4 +1,4 @@
-/* The experiment protocol of model/protocol.h, without OpenCL and without the
+/* The experiment protocol of model/lirf/protocol.h, without OpenCL and without the
  * CLI: the deposit's hold-out split (pinned, so that a change of which samples
  * a seed holds out is caught; a partition of the samples; the refusals), the
  * -k check interval, Table 1's Pre / Dep / Avg from counts, F and H-Mean by

@@ -1,4 +1,4 @@
-/* safetensors reader / writer (model/safetensors.c): round trips of every
+/* safetensors reader / writer (model/io/safetensors.c): round trips of every
  * dtype (scalar and zero-size tensors, metadata), file vs memory writer bytes,
  * a hand-built file following the spec, rejection of malformed headers with
  * LIRF_E_FORMAT and a message naming the problem, lirf_st_expect messages,

@@ -1,4 +1,4 @@
-/* Signed and encrypted deposit archives (model/seal.c, model/archive.c,
+/* Signed and encrypted deposit archives (model/archive/seal.c, model/archive/archive.c,
  * docs/archive.md): key files (lirf keygen: modes, no overwrite, round trip,
  * every truncation and byte flip of a key file refused), sign + verify,
  * encrypt + decrypt, both, in every compression; refusals: a flipped byte at

@@ -1,4 +1,4 @@
-/* The unlearning baselines (model/unlearn.h, model/baselines/) on a tiny
+/* The unlearning baselines (model/baselines/unlearn.h, model/baselines/) on a tiny
  * synthetic set, from C: every registered method writes a target checkpoint
  * that names it and the data it used; the D_r-only methods read no
  * preservation sample; fine-tuning and retraining on the preservation

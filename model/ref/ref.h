@@ -2,7 +2,7 @@
  *
  * They are the oracles the OpenCL kernels are tested against (tests/), and the
  * functions the finite-difference gradient checks differentiate. Same names,
- * argument order and semantics as model/ops.h (accumulate / write rules
+ * argument order and semantics as model/ops/ops.h (accumulate / write rules
  * included), prefixed ref_. Kept in the tree for good.
  */
 #ifndef LIRF_REF_H
@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../ops.h"
+#include "ops.h"
 
 /* elementwise */
 void ref_relu_forward(double *y, const double *x, size_t n);
@@ -78,7 +78,7 @@ void ref_at_loss_backward(double *dF1, const double *F1, const double *F2, int N
 void ref_sgd_step(double *w, double *v, const double *g, size_t n, double lr, double momentum,
                   double wd);
 
-/* augmentation (uses lirf_aug_hash from model/op_augment.c) */
+/* augmentation (uses lirf_aug_hash from model/ops/op_augment.c) */
 void ref_augment(double *y, const double *x, int N, int C, int H, int W,
                  const lirf_aug_params *p, uint32_t seed, uint32_t step);
 

@@ -1,4 +1,4 @@
-/* Reference attention transfer (model/ops.h, "attention transfer"): the
+/* Reference attention transfer (model/ops/ops.h, "attention transfer"): the
  * attention map of each sample, the filtered-map loss and its gradient with
  * respect to F1, in double. F1, F2 (N,C,HW); a (N,HW). */
 #include <math.h>

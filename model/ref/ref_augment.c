@@ -1,4 +1,4 @@
-/* Reference augmentation (semantics at the top of model/op_augment.c): the
+/* Reference augmentation (semantics at the top of model/ops/op_augment.c): the
  * same integer draws from lirf_aug_hash, the geometry in double.
  * y, x (N,C,H,W). */
 #include <math.h>

@@ -1,4 +1,4 @@
-/* Reference of the fully connected layer (model/op_linear.c): direct loops in
+/* Reference of the fully connected layer (model/ops/op_linear.c): direct loops in
  * double, no GEMM. */
 #include "ref.h"
 

@@ -1,4 +1,4 @@
-/* References of the losses and metrics (model/op_loss.c): direct loops in
+/* References of the losses and metrics (model/ops/op_loss.c): direct loops in
  * double.
  *
  * Invalid indices: a label outside [0,K) gives a NaN loss for its sample and a

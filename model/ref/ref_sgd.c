@@ -1,4 +1,4 @@
-/* Reference SGD step (model/ops.h, "optimiser"), PyTorch semantics with
+/* Reference SGD step (model/ops/ops.h, "optimiser"), PyTorch semantics with
  * dampening 0 and no Nesterov; momentum 0 does not read v. */
 #include "ref.h"
 

@@ -17,7 +17,7 @@
  * secret key file must hold halves that match (seed -> public key) and the
  * key id they give.
  *
- * How archives use these keys: model/lirf_archive.h (lirf_archive_write_sealed,
+ * How archives use these keys: model/archive/lirf_archive.h (lirf_archive_write_sealed,
  * lirf_archive_read_sealed). Every call returns a status; none calls exit().
  */
 #ifndef LIRF_SEAL_H
@@ -63,7 +63,7 @@ void lirf_key_free(lirf_key *k); /* zeroes and frees the secret; NULL is fine */
 lirf_key_kind lirf_key_kind_of(const lirf_key *k);
 const char *lirf_key_id(const lirf_key *k); /* 16 hex digits */
 
-/* ---- for model/archive.c ------------------------------------------------ */
+/* ---- for model/archive/archive.c ------------------------------------------------ */
 #define LIRF_SIGN_PUBLIC_BYTES 32u  /* crypto_sign_PUBLICKEYBYTES */
 #define LIRF_SIGN_BYTES 64u         /* crypto_sign_BYTES */
 #define LIRF_BOX_PUBLIC_BYTES 32u   /* crypto_box_PUBLICKEYBYTES */

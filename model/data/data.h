@@ -70,7 +70,7 @@ void lirf_dataset_free(lirf_dataset *d);
  * x = (p/255 - mean[c]) / std[c]). mean, std: c floats each. */
 void lirf_dataset_stats(const lirf_dataset *d, float *mean, float *std);
 
-/* ---- images (model/data_image.c) -----------------------------------------
+/* ---- images (model/data/data_image.c) -----------------------------------------
  * PNG and JPEG decoding and resizing, usable on their own. */
 typedef struct lirf_image_decoder lirf_image_decoder;
 lirf_status lirf_image_decoder_new(lirf_image_decoder **out);

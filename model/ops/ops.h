@@ -21,12 +21,12 @@
 
 #include "lirf_runtime.h"
 
-/* Validation helpers shared by the ops (model/ops_common.c). */
+/* Validation helpers shared by the ops (model/ops/ops_common.c). */
 lirf_status lirf_check_buf(lirf_buf b, size_t need, const char *op, const char *name);
 lirf_status lirf_check_opt_buf(lirf_buf b, size_t need, const char *op, const char *name);
 lirf_status lirf_check_dims(const char *op, int count, ...); /* each int must be > 0 */
 
-/* ---- elementwise (cl_kernels/elementwise.cl, model/op_elementwise.c) ---- */
+/* ---- elementwise (cl_kernels/elementwise.cl, model/ops/op_elementwise.c) ---- */
 /* y = max(x, 0); y may equal x. */
 lirf_status lirf_relu_forward(lirf_ctx *ctx, lirf_buf y, lirf_buf x, size_t n);
 /* dx = dy * (y > 0), y the forward output; dx may equal dy. */
@@ -44,7 +44,7 @@ lirf_status lirf_scale(lirf_ctx *ctx, lirf_buf y, float alpha, size_t n);
  * gradient before the update. */
 lirf_status lirf_count_nonfinite(lirf_ctx *ctx, lirf_buf count, lirf_buf x, size_t n);
 
-/* ---- convolution (cl_kernels/conv.cl, model/op_conv.c) ------------------- */
+/* ---- convolution (cl_kernels/conv.cl, model/ops/op_conv.c) ------------------- */
 typedef struct {
     int N, C, H, W; /* input */
     int K, R, S;    /* output channels, kernel height, kernel width */
@@ -62,7 +62,7 @@ lirf_status lirf_conv2d_forward(lirf_ctx *ctx, lirf_buf y, lirf_buf x, lirf_buf 
 lirf_status lirf_conv2d_backward(lirf_ctx *ctx, lirf_buf dx, lirf_buf dw, lirf_buf db, lirf_buf dy,
                                  lirf_buf x, lirf_buf w, const lirf_conv_shape *s);
 
-/* ---- batch norm (cl_kernels/bn.cl, model/op_bn.c) -------------------------
+/* ---- batch norm (cl_kernels/bn.cl, model/ops/op_bn.c) -------------------------
  * x, y (N,C,HW); per-channel gamma, beta, running_mean, running_var (C).
  * Training: batch mean and biased variance normalise; save_mean and
  * save_invstd (C) = 1/sqrt(var_biased + eps) are saved for backward; running
@@ -87,7 +87,7 @@ lirf_status lirf_bn_backward_infer(lirf_ctx *ctx, lirf_buf dx, lirf_buf dgamma, 
                                    lirf_buf running_mean, lirf_buf running_var, int N, int C,
                                    int HW, float eps);
 
-/* ---- pooling (cl_kernels/pool.cl, model/op_pool.c) ------------------------ */
+/* ---- pooling (cl_kernels/pool.cl, model/ops/op_pool.c) ------------------------ */
 /* 2x2 max pool, stride 2: y (N,C,H/2,W/2) (floor); idx (int, same size as y)
  * holds the flat index h*W+w of the max in its (n,c) plane, first max on ties. */
 lirf_status lirf_maxpool2_forward(lirf_ctx *ctx, lirf_buf y, lirf_buf idx, lirf_buf x, int N,
@@ -99,7 +99,7 @@ lirf_status lirf_maxpool2_backward(lirf_ctx *ctx, lirf_buf dx, lirf_buf dy, lirf
 lirf_status lirf_gap_forward(lirf_ctx *ctx, lirf_buf y, lirf_buf x, int N, int C, int HW);
 lirf_status lirf_gap_backward(lirf_ctx *ctx, lirf_buf dx, lirf_buf dy, int N, int C, int HW);
 
-/* ---- linear (cl_kernels/linear.cl, model/op_linear.c) --------------------- */
+/* ---- linear (cl_kernels/linear.cl, model/ops/op_linear.c) --------------------- */
 /* y (N,O) = x (N,I) w^T + b; w (O,I), b (O, optional). */
 lirf_status lirf_linear_forward(lirf_ctx *ctx, lirf_buf y, lirf_buf x, lirf_buf w, lirf_buf b,
                                 int N, int I, int O);
@@ -107,7 +107,7 @@ lirf_status lirf_linear_forward(lirf_ctx *ctx, lirf_buf y, lirf_buf x, lirf_buf 
 lirf_status lirf_linear_backward(lirf_ctx *ctx, lirf_buf dx, lirf_buf dw, lirf_buf db, lirf_buf dy,
                                  lirf_buf x, lirf_buf w, int N, int I, int O);
 
-/* ---- losses and metrics (cl_kernels/loss.cl, model/op_loss.c) ------------- */
+/* ---- losses and metrics (cl_kernels/loss.cl, model/ops/op_loss.c) ------------- */
 /* Softmax cross-entropy on hard labels. loss (1 element) = mean over the batch;
  * per_sample (N, optional) = each sample's loss. logits (N,K), labels int (N).
  * A label outside [0,K) gives a NaN loss for that sample. */
@@ -134,7 +134,7 @@ lirf_status lirf_argmax(lirf_ctx *ctx, lirf_buf pred, lirf_buf logits, int N, in
 lirf_status lirf_class_counts(lirf_ctx *ctx, lirf_buf counts, lirf_buf pred, lirf_buf labels,
                               int N, int K);
 
-/* ---- attention transfer (cl_kernels/attention.cl, model/op_attention.c) ----
+/* ---- attention transfer (cl_kernels/attention.cl, model/ops/op_attention.c) ----
  * a(F) per sample = vec(mean_c F_c^2) (HW), divided by max(||.||_2, 1e-12);
  * filter f sets entries < eps to 0 (eps = 0: no filter).
  * L_at = mean over N*HW of (f(a(F1)) - f(a(F2)))^2. F1, F2 (N,C,HW). */
@@ -145,14 +145,14 @@ lirf_status lirf_at_loss_forward(lirf_ctx *ctx, lirf_buf loss, lirf_buf F1, lirf
 lirf_status lirf_at_loss_backward(lirf_ctx *ctx, lirf_buf dF1, lirf_buf F1, lirf_buf F2, int N,
                                   int C, int HW, float eps, float scale);
 
-/* ---- optimiser (cl_kernels/optim.cl, model/op_sgd.c) ----------------------
+/* ---- optimiser (cl_kernels/optim.cl, model/ops/op_sgd.c) ----------------------
  * SGD with momentum and weight decay, PyTorch semantics (dampening 0):
  *   g' = g + wd * w;  v = momentum * v + g';  w -= lr * v.
  * One launch over n elements (pass the whole parameter block). */
 lirf_status lirf_sgd_step(lirf_ctx *ctx, lirf_buf w, lirf_buf v, lirf_buf g, size_t n, float lr,
                           float momentum, float wd);
 
-/* ---- augmentation (cl_kernels/augment.cl, model/op_augment.c) -------------
+/* ---- augmentation (cl_kernels/augment.cl, model/ops/op_augment.c) -------------
  * Per image, with draws from lirf_aug_hash(seed, step, image, k):
  * random crop of the zero-padded image (pad > 0), horizontal flip (flip != 0,
  * probability 1/2), rotation by a uniform angle in [-max_rot_deg, max_rot_deg]
@@ -169,7 +169,7 @@ lirf_status lirf_augment(lirf_ctx *ctx, lirf_buf y, lirf_buf x, int N, int C, in
  * OpenCL C). */
 uint32_t lirf_aug_hash(uint32_t seed, uint32_t step, uint32_t image, uint32_t k);
 
-/* ---- LIRF columns (cl_kernels/lirf.cl, model/op_lirf.c) --------------------
+/* ---- LIRF columns (cl_kernels/lirf.cl, model/ops/op_lirf.c) --------------------
  * mask int (K): 1 for a deposit-class column. out (N,K) = mask ? b : a
  * (Eq. 8's recover logits: a = target, b = deposit path). */
 lirf_status lirf_merge_columns(lirf_ctx *ctx, lirf_buf out, lirf_buf a, lirf_buf b, lirf_buf mask,

@@ -1,4 +1,4 @@
-/* Keys, signatures and encryption of deposit archives (model/seal.h,
+/* Keys, signatures and encryption of deposit archives (model/archive/seal.h,
  * docs/archive.md). libsodium only: Ed25519 (crypto_sign), X25519 sealed
  * boxes (crypto_box_seal), XChaCha20-Poly1305-IETF (crypto_aead_xchacha20-
  * poly1305_ietf), SHA-256 for key ids, base64 for key files.

@@ -11,12 +11,12 @@
  *
  * Plain archives are format_version 1 (two members); signed and/or encrypted
  * ones ("sealed", lirf_archive_write_sealed) are format_version 2, whose
- * manifest adds "signer" and/or "encryption". Keys: model/seal.h.
+ * manifest adds "signer" and/or "encryption". Keys: model/archive/seal.h.
  *
  * The archive may be plain, gzip- or zstd-compressed. Reading treats the bytes
  * as untrusted: every refusal is LIRF_E_FORMAT with a message naming the
  * archive and the problem (see lirf_archive_read). The format is described in
- * docs/archive.md; the implementation is model/archive.c.
+ * docs/archive.md; the implementation is model/archive/archive.c.
  *
  * (This header is not called archive.h: model/ is on every target's include
  * path ahead of /usr/include, so a model/archive.h would shadow libarchive's

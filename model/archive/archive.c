@@ -1,4 +1,4 @@
-/* The LIRF deposit archive (model/lirf_archive.h, docs/archive.md): a POSIX tar
+/* The LIRF deposit archive (model/archive/lirf_archive.h, docs/archive.md): a POSIX tar
  * holding manifest.json, manifest.sig (signed archives only) and
  * deposit.safetensors, written and read with libarchive entirely in memory
  * (nothing is ever extracted to disk).
@@ -14,7 +14,7 @@
  * are checked before the deposit is read, and the deposit is read only up to
  * the size the manifest declares (+ 1 byte to detect a larger member),
  * hashed, then decrypted.
- * The keys and the cryptography: model/seal.c.
+ * The keys and the cryptography: model/archive/seal.c.
  */
 #include <archive.h>
 #include <archive_entry.h>
