@@ -4,7 +4,7 @@
  * the program sets it when unset). A benchmark, not a test: it prints a
  * Markdown block and, with --append FILE, appends the same block to FILE.
  *
- * Configurations (METHOD.md, as the training runs them; convs have no bias):
+ * Configurations (docs/method.md, as the training runs them; convs have no bias):
  *   w16: width 16 on 1x28x28, batch 128;   w64: width 64 on 3x32x32, batch 64.
  * Per distinct layer: one untimed forward + backward (kernel builds, scratch
  * growth), then --reps timed forwards, then --reps timed backwards (dx and dW;

@@ -76,7 +76,7 @@ static double now_s(void) {
 }
 
 /* ---- the shapes ------------------------------------------------------------ */
-/* ResNet-18 CIFAR at width w on 32x32 input (METHOD.md): stem, then stages of
+/* ResNet-18 CIFAR at width w on 32x32 input (docs/method.md): stem, then stages of
  * widths w, 2w, 4w, 8w at 32, 16, 8, 4; the first conv of stages 2-4 has
  * stride 2, as does the 1x1 downsample of the shortcut. */
 static size_t build_rows(int w, int quick, bench_row *rows) {

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""PyTorch peer of bench_train: the same CIFAR ResNet-18 (docs/METHOD.md), the
+"""PyTorch peer of bench_train: the same CIFAR ResNet-18 (docs/method.md), the
 same batch and input, SGD with momentum and weight decay, random data; prints
 one JSON line. Run with Debian's /usr/bin/python3 (python3-torch).
 

@@ -140,7 +140,7 @@ START_TEST(at_loss_matches_reference) {
         check_loss_and_grad(N, C, HW, 0, 30 + s);
         /* a filter that removes entries below ~0.7 of the uniform map's value */
         check_loss_and_grad(N, C, HW, 0.7 / sqrt((double)HW), 40 + s);
-        check_loss_and_grad(N, C, HW, 0.005, 50 + s); /* METHOD.md default */
+        check_loss_and_grad(N, C, HW, 0.005, 50 + s); /* docs/method.md default */
     }
 }
 END_TEST

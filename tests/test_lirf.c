@@ -234,7 +234,7 @@ END_TEST
 
 /* --re-deposit-only: L_re's gradient reaches the deposit module only, so the
  * target trained with and without L_re is the same, bit for bit; with
- * METHOD.md's rule (both trained) it is not. */
+ * docs/method.md's rule (both trained) it is not. */
 START_TEST(deposit_re_deposit_only) {
     int32_t dep[3] = {0, 1, 2};
     lirf_dataset dr = synthetic(32, 2, dep, 3), te = synthetic(16, 3, NULL, 0);
@@ -260,7 +260,7 @@ START_TEST(deposit_re_deposit_only) {
     size_t bytes = (size_t)n * K * sizeof(float);
     ck_assert_msg(!memcmp(zt[0], zt[1], bytes), "L_re changed the target with --re-deposit-only");
     ck_assert(memcmp(zd[0], zd[1], bytes) != 0);  /* it still trains the deposit module */
-    ck_assert(memcmp(zt[2], zt[3], bytes) != 0);  /* METHOD.md's rule trains the target too */
+    ck_assert(memcmp(zt[2], zt[3], bytes) != 0);  /* docs/method.md's rule trains the target too */
     for (int v = 0; v < 4; v++) free(zt[v]), free(zd[v]);
     lirf_loader_destroy(ld), lirf_loader_destroy(lt);
     lirf_net_destroy(t0);

@@ -21,7 +21,6 @@ static lirf_status run(lirf_unlearn_job *j) {
     lirf_method m = {.name = "grad-ascent", .loss_label = "loss (cross-entropy, ascended)",
                      .self = &g, .nparts = 1, .nterms = 1, .term_name = {"CE"}, .step = step};
     m.part[0] = lirf_fit_net_part(j->net, "", NULL);
-    m.nreads = 1, m.reads[0] = j->teacher;
     lirf_fit_source src = lirf_fit_loader(j->forget);
     lirf_status st = lirf_fit(j->ctx, &m, &src, &j->fit, &j->res);
     j->steps += j->res.steps;

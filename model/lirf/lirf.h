@@ -1,4 +1,4 @@
-/* LIRF: knowledge deposit and withdrawal (docs/METHOD.md, the paper's Eq. 2-9).
+/* LIRF: knowledge deposit and withdrawal (docs/method.md, the paper's Eq. 2-9).
  *
  *   T0 = upper ∘ lower at the split (default layer2). Deposit trains, on the
  *   deposit classes' training samples only, the target's lower part (from T0's)
@@ -7,7 +7,8 @@
  *     L_all = CE(z_T, y_random) - λ_at L_at(T_lower(x), T0_lower(x))
  *           + λ_kp L_kd(g(z_T), g(z_0)) + λ_pt L_kd(ḡ(z_r), ḡ(z_0)) + λ_re CE(z~, y)
  *   Recover logits z~: preservation columns from the target, deposit columns
- *   from the deposit path (Eq. 8) — the same rule in training, withdraw and eval.
+ *   from the deposit path (Eq. 8) — the same rule in training, withdraw and eval
+ *   (paper mode; an exact-mode recover net is the deposit path alone: T0).
  *
  * Two modes:
  *   paper  the method as published (the deposit archive holds the pruned module);
@@ -37,7 +38,7 @@ typedef struct {
     int bn_batch_stats;     /* 1: BN of the trained lower parts uses batch statistics */
     int pt_all;             /* variant: L_pt over all classes, not only the deposit ones */
     int re_deposit_only;    /* variant: L_re trains the deposit module only, not the target's
-                               lower part (METHOD.md: both) */
+                               lower part (docs/method.md: both) */
     int lr_cosine;          /* 1: lr decays from lr to 0 along a half cosine over the whole
                                deposit; 0: constant lr (the paper's) */
     float holdout;          /* share of the deposit-class training samples kept out of
