@@ -18,8 +18,12 @@ static void get_str(cl_device_id d, cl_device_info what, char *buf, size_t n) {
     buf[n - 1] = 0;
 }
 
+static int g_opencl_used;
+int lirf_opencl_used(void) { return g_opencl_used; }
+
 lirf_status lirf_list_devices(lirf_device_info **out, size_t *count) {
     if (!out || !count) return LIRF_FAIL(LIRF_E_NULL, "lirf_list_devices: NULL output");
+    g_opencl_used = 1;
     *out = NULL;
     *count = 0;
     cl_uint np = 0;

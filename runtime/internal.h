@@ -52,4 +52,14 @@ lirf_status lirf_gemm_packed(lirf_ctx *ctx, lirf_trans ta, lirf_trans tb, size_t
                              size_t K, float alpha, lirf_buf A, size_t lda, lirf_buf B, size_t ldb,
                              float beta, lirf_buf C, size_t ldc);
 
+/* device.c: 1 once this process has called OpenCL (lirf_list_devices, which
+ * every context opens with); the tuner forks and refuses to run after that. */
+int lirf_opencl_used(void);
+
+/* tune.c: lirf_gemm_tuning_save with "measured" as a JSON value (NULL: none;
+ * the caller keeps its reference). */
+struct json_t;
+lirf_status lirf_gemm_tuning_save_json(const char *path, const lirf_device_info *dev,
+                                       const lirf_gemm_tuning *t, struct json_t *measured);
+
 #endif

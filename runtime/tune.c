@@ -317,8 +317,8 @@ lirf_status lirf_gemm_tuning_load(const char *path, const lirf_device_info *dev,
     return st;
 }
 
-lirf_status lirf_gemm_tuning_save(const char *path, const lirf_device_info *dev,
-                                  const lirf_gemm_tuning *t, const char *measured_json) {
+lirf_status lirf_gemm_tuning_save_json(const char *path, const lirf_device_info *dev,
+                                       const lirf_gemm_tuning *t, json_t *measured) {
     if (!path || !dev || !t) return LIRF_FAIL(LIRF_E_NULL, "gemm tuning save: NULL argument");
     char why[200];
     if (tuning_check(t, dev, why, sizeof why) != LIRF_OK)
@@ -350,11 +350,7 @@ lirf_status lirf_gemm_tuning_save(const char *path, const lirf_device_info *dev,
         json_object_set_new(classes, lirf_gemm_class_names[c], cobj);
     }
     json_object_set_new(root, "classes", classes);
-    if (measured_json && *measured_json) {
-        json_error_t jerr;
-        json_t *m = json_loads(measured_json, 0, &jerr);
-        if (m) json_object_set_new(root, "measured", m);
-    }
+    if (measured) json_object_set(root, "measured", measured);
     char tmp[1100];
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
     int rc = json_dump_file(root, tmp, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -369,6 +365,18 @@ lirf_status lirf_gemm_tuning_save(const char *path, const lirf_device_info *dev,
         return LIRF_FAIL(LIRF_E_IO, "%s: cannot rename %s to it: %s", path, tmp, strerror(e));
     }
     return LIRF_OK;
+}
+
+lirf_status lirf_gemm_tuning_save(const char *path, const lirf_device_info *dev,
+                                  const lirf_gemm_tuning *t, const char *measured_json) {
+    json_t *m = NULL;
+    if (measured_json && *measured_json) {
+        json_error_t jerr;
+        m = json_loads(measured_json, 0, &jerr); /* not JSON: left out */
+    }
+    lirf_status st = lirf_gemm_tuning_save_json(path, dev, t, m);
+    json_decref(m);
+    return st;
 }
 
 /* ---- per-device state ------------------------------------------------------------- */

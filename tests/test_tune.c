@@ -3,6 +3,8 @@
  * shipped table only for the device it was measured on, LIRF_GEMM_TUNING=off),
  * the parameter checks, and that lirf_gemm stays exact against ref_gemm with
  * each source: every transpose, offsets, padded leading dimensions, batched.
+ * The tuner (runtime/tuner.c) from C on one candidate per class: its report,
+ * the file it writes, its refusals.
  *
  * CLBlast's parameter overrides are per device and process-wide, so every
  * test makes the shared context first, then a second context whose creation
@@ -14,6 +16,7 @@
 
 #include <jansson.h>
 
+#include "lirf_tune.h"
 #include "ref.h"
 #include "util.h"
 
@@ -176,6 +179,129 @@ static lirf_gemm_tuning base_tuning(void) {
     if (!lirf_gemm_tuning_shipped(lirf_ctx_device(tctx()), &t)) t = make_tuning(P_K0, P_K1);
     return t;
 }
+
+/* ---- the tuner ---- */
+typedef struct {
+    char text[65536]; /* everything reported, both streams */
+    size_t n;
+    int err_pieces;   /* pieces on LIRF_TUNE_ERR */
+    char err[1024];   /* the last of them */
+} report;
+
+static void collect(void *user, lirf_tune_stream stream, const char *text) {
+    report *rp = user;
+    size_t l = strlen(text);
+    if (rp->n + l < sizeof rp->text) memcpy(rp->text + rp->n, text, l + 1), rp->n += l;
+    if (stream == LIRF_TUNE_ERR) rp->err_pieces++, snprintf(rp->err, sizeof rp->err, "%s", text);
+    fputs(text, stdout); /* still shown */
+}
+
+/* The tuner forks its measurements, so it must run before this process uses
+ * OpenCL: this test comes first (the suite runs in one process) and calls
+ * tctx() only after its last lirf_tune_run. */
+START_TEST(tune_run_from_c) {
+    static report rp;
+    lirf_tune_opts o;
+    lirf_tune_result r;
+    lirf_tune_opts_default(&o);
+    ck_assert(o.budget_s == 300 && !o.quick && !o.dry_run && !o.output && !o.progress);
+    o.progress = collect, o.user = &rp;
+    ck_assert_int_eq(lirf_tune_run(NULL, &r), LIRF_E_NULL);
+    ck_assert_int_eq(lirf_tune_run(&o, NULL), LIRF_E_NULL);
+    o.budget_s = 0.5;
+    ck_assert_int_eq(lirf_tune_run(&o, &r), LIRF_E_INVALID);
+    ck_assert_int_eq(rp.err_pieces, 1);
+    ck_assert_ptr_nonnull(strstr(rp.err, "budget"));
+    o.budget_s = 120, o.max_candidates = -1;
+    ck_assert_int_eq(lirf_tune_run(&o, &r), LIRF_E_INVALID);
+    /* no cache directory, no output, not a dry run: refused after the probe */
+    o.quick = 1, o.max_candidates = 1;
+    char *old_dir = getenv("LIRF_CACHE_DIR") ? strdup(getenv("LIRF_CACHE_DIR")) : NULL;
+    setenv("LIRF_CACHE_DIR", "off", 1);
+    memset(&rp, 0, sizeof rp);
+    lirf_status st = lirf_tune_run(&o, &r);
+    if (old_dir) setenv("LIRF_CACHE_DIR", old_dir, 1), free(old_dir);
+    else unsetenv("LIRF_CACHE_DIR");
+    ck_assert_msg(st == LIRF_E_NOT_FOUND, "%s: %s", lirf_status_name(st), lirf_error_message());
+    ck_assert_ptr_nonnull(strstr(rp.text, "lirf tune: device "));
+    ck_assert_ptr_nonnull(strstr(rp.err, "no cache directory"));
+    ck_assert_int_eq((int)r.path[0], 0);
+
+    /* the whole run on the first candidate of each class, 2 shapes each */
+    char path[128];
+    snprintf(path, sizeof path, "%s/tuned.json", cache_dir());
+    o.output = path;
+    memset(&rp, 0, sizeof rp);
+    st = lirf_tune_run(&o, &r);
+    ck_assert_msg(st == LIRF_OK, "%s: %s", lirf_status_name(st), lirf_error_message());
+    ck_assert_str_eq(r.path, path);
+    ck_assert_int_eq(r.candidates, 3);
+    ck_assert_int_eq(r.shapes_per_class, 2);
+    ck_assert_int_eq(r.timed_calls, 2);
+    ck_assert_ptr_nonnull(strstr(rp.text, "lirf tune: budget 120 s; shapes per class 2, 2 timed "
+                                          "calls each\n"));
+    ck_assert_ptr_nonnull(strstr(rp.text, "lirf tune: baseline NN, CLBlast's defaults ..."));
+    ck_assert_ptr_nonnull(strstr(rp.text, " s in all\n"));
+    if (r.outcome == LIRF_TUNE_INCOMPLETE) {
+        /* a cold machine: compiling CLBlast's kernels spent 60% of the budget
+         * before the first candidate; nothing is written then */
+        ck_assert_msg(r.elapsed_s > 0.6 * o.budget_s, "incomplete after %.0f s", r.elapsed_s);
+        ck_assert_int_eq(access(path, F_OK), -1);
+        return;
+    }
+    ck_assert_str_eq(lirf_tune_outcome_name(r.outcome), "written");
+    ck_assert_int_eq(rp.err_pieces, 0);
+    ck_assert_ptr_nonnull(strstr(rp.text, "lirf tune: [1/3] NN GEMMK=0 KREG=1 KWG=16 "));
+    ck_assert_ptr_nonnull(strstr(rp.text, "lirf tune: [2/3] NT GEMMK=1 "));
+    ck_assert_ptr_nonnull(strstr(rp.text, "lirf tune: [3/3] TN GEMMK=0 "));
+    ck_assert_ptr_nonnull(strstr(rp.text, "lirf tune: best NT: GEMMK=1 "));
+    ck_assert_ptr_nonnull(strstr(rp.text, " ... ok\n"));
+    char wrote[200];
+    snprintf(wrote, sizeof wrote, "lirf tune: wrote %s\n", path);
+    ck_assert_ptr_nonnull(strstr(rp.text, wrote));
+    ck_assert(r.measured >= 3 && r.dropped <= r.measured);
+    for (int c = 0; c < LIRF_TUNE_CLASSES; c++)
+        ck_assert(r.best.cls[c].set && r.gflops[c] > 0);
+    ck_assert_int_eq((int)r.best.cls[1].xgemm[0], 1); /* NT: GEMMK 1 */
+    ck_assert_mem_eq(&r.best.cls[3], &r.best.cls[0], sizeof r.best.cls[0]);
+    /* the file: what lirf_ctx_create would read, and what was measured */
+    lirf_gemm_tuning t;
+    ck_assert_int_eq(lirf_gemm_tuning_load(path, &r.device, &t), LIRF_OK);
+    ck_assert_uint_eq(t.min_indirect, r.best.min_indirect);
+    for (int c = 0; c < LIRF_GEMM_CLASSES; c++)
+        ck_assert_mem_eq(t.cls[c].xgemm, r.best.cls[c].xgemm, sizeof t.cls[c].xgemm);
+    json_error_t jerr;
+    json_t *root = json_load_file(path, 0, &jerr);
+    ck_assert_ptr_nonnull(root);
+    json_t *m = json_object_get(root, "measured");
+    ck_assert(json_is_integer(json_object_get(m, "budget_s")));
+    ck_assert(json_is_integer(json_object_get(m, "elapsed_s")));
+    ck_assert_int_eq(json_integer_value(json_object_get(m, "timed_calls")), 2);
+    const char *sets[] = {"NN", "NT", "TN", "small"};
+    for (int i = 0; i < (r.small_measured ? 4 : 3); i++) {
+        json_t *e = json_object_get(m, sets[i]);
+        size_t n = i == 3 ? 6 : 2;
+        ck_assert_msg(json_is_object(e), "measured.%s", sets[i]);
+        ck_assert_uint_eq(json_array_size(json_object_get(e, "shapes_ta_tb_M_N_K")), n);
+        ck_assert_uint_eq(json_array_size(json_object_get(e, "default_gflops")), n);
+        ck_assert_uint_eq(json_array_size(json_object_get(e, "tuned_gflops")), n);
+        ck_assert(json_is_real(json_array_get(json_object_get(e, "tuned_gflops"), 0)));
+    }
+    json_decref(root);
+    unlink(path);
+}
+END_TEST
+
+/* Once OpenCL is in use the tuner refuses: its children would inherit it. */
+START_TEST(tune_run_refused_after_opencl) {
+    (void)tctx();
+    lirf_tune_opts o;
+    lirf_tune_result r;
+    lirf_tune_opts_default(&o);
+    ck_assert_int_eq(lirf_tune_run(&o, &r), LIRF_E_INVALID);
+    ck_assert_ptr_nonnull(strstr(lirf_error_message(), "must come first"));
+}
+END_TEST
 
 START_TEST(tune_valid_file_is_applied) {
     char path[1200], log[4096];
@@ -396,11 +522,13 @@ int main(void) {
     Suite *s = suite_create("tune");
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, tune_run_from_c); /* first: before any OpenCL use */
     tcase_add_test(tc, tune_valid_file_is_applied);
     tcase_add_test(tc, tune_bad_files_are_rejected);
     tcase_add_test(tc, tune_off);
     tcase_add_test(tc, tune_shipped_only_for_its_device);
     tcase_add_test(tc, tune_checks_and_arguments);
+    tcase_add_test(tc, tune_run_refused_after_opencl);
     suite_add_tcase(s, tc);
     int rc = trun(s);
     cleanup();
