@@ -128,10 +128,7 @@ typedef struct {
 } layer_result;
 
 static void fill_random(float *p, size_t n, uint64_t *seed) {
-    for (size_t i = 0; i < n; i++) {
-        *seed = *seed * 6364136223846793005ULL + 1442695040888963407ULL;
-        p[i] = (float)((double)(*seed >> 40) / (double)(1 << 24) * 2.0 - 1.0);
-    }
+    for (size_t i = 0; i < n; i++) p[i] = (float)(lirf_rng_uniform(seed) * 2.0 - 1.0);
 }
 
 static lirf_status run_layer(lirf_ctx *ctx, const lirf_conv_shape *s, int want_dx, int reps,

@@ -110,3 +110,55 @@ int parse_data_kind(const char *s, lirf_data_kind *out) {
                     "imagefolder)\n", s);
     return 0;
 }
+
+int parse_long(const char *s, long lo, long hi, const char *what, long *out) {
+    int v = 0;
+    if (!parse_int(s, lo, hi, what, &v)) return 0;
+    *out = v;
+    return 1;
+}
+
+int parse_seed(const char *s, const char *what, uint32_t *out) {
+    int v = 0;
+    if (!parse_int(s, 0, 2147483647, what, &v)) return 0;
+    *out = (uint32_t)v;
+    return 1;
+}
+
+int parse_arch(const char *s, lirf_arch *out) {
+    if (lirf_arch_parse(s, out) == LIRF_OK) return 1;
+    fprintf(stderr, "lirf: %s\n", lirf_error_message());
+    return 0;
+}
+
+int parse_sched(const char *s, lirf_sched *out) {
+    if (lirf_sched_parse(s, out) == LIRF_OK) return 1;
+    fprintf(stderr, "lirf: %s\n", lirf_error_message());
+    return 0;
+}
+
+int parse_choice(const char *s, const char *what, const char *a, const char *b, int *is_b) {
+    if (!strcmp(s, a) || !strcmp(s, b)) return *is_b = !strcmp(s, b), 1;
+    fprintf(stderr, "lirf: %s is %s or %s\n", what, a, b);
+    return 0;
+}
+
+int unknown_option(const char *cmd, const char *arg) {
+    fprintf(stderr, "lirf %s: unknown option %s (see lirf %s --help)\n", cmd, arg, cmd);
+    return 1;
+}
+
+int print_json(json_t *j) {
+    char *s = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(j);
+    if (!s) return cli_error(LIRF_E_NOMEM, "the JSON report");
+    puts(s);
+    free(s);
+    return 0;
+}
+
+int print_json_line(json_t *j) {
+    int ok = j && json_dumpf(j, stdout, LIRF_JSON_DUMP_FLAGS) == 0 && putchar('\n') != EOF;
+    json_decref(j);
+    return ok ? 0 : cli_error(LIRF_E_NOMEM, "the JSON report");
+}

@@ -28,9 +28,9 @@ int cmd_selftest(const char *device, int argc, char **argv) {
     enum { M = 37, N = 29, K = 53 };
     static double a[M * K], b[K * N], c[M * N];
     static float fa[M * K], fb[K * N], fc[M * N];
-    unsigned s = 12345;
-    for (int i = 0; i < M * K; i++) fa[i] = (float)(a[i] = ((s = s * 1103515245u + 12345u) >> 8) / 16777216.0 - 0.5);
-    for (int i = 0; i < K * N; i++) fb[i] = (float)(b[i] = ((s = s * 1103515245u + 12345u) >> 8) / 16777216.0 - 0.5);
+    uint64_t s = 12345;
+    for (int i = 0; i < M * K; i++) fa[i] = (float)(a[i] = (float)(lirf_rng_uniform(&s) - 0.5));
+    for (int i = 0; i < K * N; i++) fb[i] = (float)(b[i] = (float)(lirf_rng_uniform(&s) - 0.5));
     ref_gemm(0, 0, M, N, K, 1.0, a, K, b, N, 0.0, c, N);
     lirf_buf A, B, C;
     lirf_status st;

@@ -5,7 +5,7 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "train.h"
+#include "experiments.h"
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -49,209 +49,66 @@ static void usage(FILE *f) {
         "  --quiet              no progress output\n");
 }
 
-int load_dataset_cli(const char *path, lirf_data_kind kind, int train, int image_size,
-                     const int32_t *classes, int nclasses, size_t limit, lirf_dataset *ds) {
-    lirf_data_opts o = {.path = path, .kind = kind, .train = train, .image_size = image_size,
-                        .classes = classes, .nclasses = nclasses, .limit = limit};
-    lirf_status st = lirf_dataset_load(&o, ds);
-    if (st != LIRF_OK) {
-        cli_error(st, train ? "loading the training data" : "loading the test data");
-        return 0;
+/* The options into j; 0 to go on, else the exit status (help: 0). */
+static int parse(int argc, char **argv, lirf_train_job *j, const char **classes_arg, int *json) {
+    lirf_train_opts *o = &j->o;
+    const char *v;
+    int bad = 0;
+    for (int i = 1; i < argc && !bad; i++) {
+        if (arg_flag(argv, i, "-h") || arg_flag(argv, i, "--help")) return usage(stdout), -1;
+        else if (arg_value(argc, argv, &i, "--data", &j->data, &bad)) {}
+        else if (arg_value(argc, argv, &i, "--test-data", &j->test_data, &bad)) {}
+        else if (arg_value(argc, argv, &i, "--format", &v, &bad)) bad = bad || !parse_data_kind(v, &j->kind);
+        else if (arg_value(argc, argv, &i, "--image-size", &v, &bad)) bad = bad || !parse_int(v, 8, 1024, "--image-size", &j->image_size);
+        else if (arg_value(argc, argv, &i, "--classes", classes_arg, &bad)) {}
+        else if (arg_value(argc, argv, &i, "--limit", &v, &bad)) bad = bad || !parse_int(v, 1, 1 << 30, "--limit", &j->limit);
+        else if (arg_value(argc, argv, &i, "--arch", &v, &bad)) bad = bad || !parse_arch(v, &j->arch);
+        else if (arg_value(argc, argv, &i, "--width", &v, &bad)) bad = bad || !parse_int(v, 1, 1024, "--width", &j->width);
+        else if (arg_value(argc, argv, &i, "--epochs", &v, &bad)) bad = bad || !parse_int(v, 1, 100000, "--epochs", &o->epochs);
+        else if (arg_value(argc, argv, &i, "--batch", &v, &bad)) bad = bad || !parse_int(v, 2, 65536, "--batch", &o->batch);
+        else if (arg_value(argc, argv, &i, "--lr", &v, &bad)) bad = bad || !parse_float(v, 0, 100, "--lr", &o->lr);
+        else if (arg_value(argc, argv, &i, "--momentum", &v, &bad)) bad = bad || !parse_float(v, 0, 0.999, "--momentum", &o->momentum);
+        else if (arg_value(argc, argv, &i, "--wd", &v, &bad)) bad = bad || !parse_float(v, 0, 1, "--wd", &o->wd);
+        else if (arg_value(argc, argv, &i, "--warmup", &v, &bad)) bad = bad || !parse_float(v, 0, 1000, "--warmup", &o->warmup);
+        else if (arg_value(argc, argv, &i, "--schedule", &v, &bad)) bad = bad || !parse_sched(v, &o->sched);
+        else if (arg_value(argc, argv, &i, "--seed", &v, &bad)) bad = bad || !parse_seed(v, "--seed", &o->seed);
+        else if (arg_value(argc, argv, &i, "--crop-pad", &v, &bad)) bad = bad || !parse_int(v, 0, 64, "--crop-pad", &o->aug.pad);
+        else if (arg_flag(argv, i, "--no-flip")) o->aug.flip = 0;
+        else if (arg_value(argc, argv, &i, "--rotate", &v, &bad)) bad = bad || !parse_float(v, 0, 180, "--rotate", &o->aug.max_rot_deg);
+        else if (arg_value(argc, argv, &i, "--out", &j->out, &bad)) {}
+        else if (arg_flag(argv, i, "--resume")) j->resume = 1;
+        else if (arg_value(argc, argv, &i, "--save-every", &v, &bad)) bad = bad || !parse_int(v, 1, 1 << 30, "--save-every", &o->save_every);
+        else if (arg_value(argc, argv, &i, "--max-steps", &v, &bad)) bad = bad || !parse_long(v, 1, 2147483647, "--max-steps", &o->max_steps);
+        else if (arg_flag(argv, i, "--json")) *json = 1;
+        else if (arg_flag(argv, i, "--quiet")) j->log = NULL;
+        else bad = unknown_option("train", argv[i]);
     }
-    return 1;
-}
-
-int train_model(lirf_ctx *ctx, const train_args *a, double *acc_out, json_t **summary) {
-    const char *data = a->data, *test_data = a->test_data, *out = a->out;
-    lirf_data_kind kind = a->kind;
-    lirf_arch arch = a->arch;
-    int width = a->width, image_size = a->image_size, quiet = a->quiet, resume = a->resume;
-    int limit = a->limit, nclasses = a->nclasses;
-    const int32_t *classes = a->classes;
-    lirf_train_opts o = a->o;
-    int rc = 2;
-    lirf_dataset tr = {0}, te = {0};
-    lirf_loader *ltr = NULL, *lte = NULL;
-    lirf_net *net = NULL;
-    lirf_model_meta meta = {0};
-    lirf_status st;
-    double t_load = lirf_now();
-    if (!load_dataset_cli(data, kind, 1, image_size, classes, nclasses, (size_t)limit, &tr)) goto done;
-    if (!load_dataset_cli(test_data ? test_data : data, kind, 0, image_size, NULL, 0, 0, &te)) goto done;
-    if (te.c != tr.c || te.h != tr.h || te.w != tr.w || te.num_classes != tr.num_classes) {
-        fprintf(stderr, "lirf: the test data (%dx%dx%d, %d classes) does not match the training "
-                        "data (%dx%dx%d, %d classes)\n", te.c, te.h, te.w, te.num_classes, tr.c,
-                tr.h, tr.w, tr.num_classes);
-        goto done;
-    }
-    for (int k = 0; k < nclasses; k++)
-        if (classes[k] >= tr.num_classes) {
-            fprintf(stderr, "lirf: class %d is not in the data (%d classes)\n", classes[k],
-                    tr.num_classes);
-            goto done;
-        }
-    if (!quiet)
-        fprintf(stderr, "lirf: data %s: %d training / %d test images %dx%dx%d, %d classes (%.1fs)\n",
-                tr.source, tr.n, te.n, tr.c, tr.h, tr.w, tr.num_classes, lirf_now() - t_load);
-    if (o.aug.pad < 0) o.aug.pad = tr.h >= 32 ? 4 : 2;
-    meta.cfg = (lirf_net_config){.arch = arch, .width = width, .in_c = tr.c, .in_h = tr.h,
-                                 .in_w = tr.w, .classes = tr.num_classes, .first = 0,
-                                 .last = lirf_arch_stages(arch) - 1};
-    meta.class_names = tr.class_names; /* borrowed */
-    lirf_dataset_stats(&tr, meta.mean, meta.std);
-    if ((st = lirf_net_create(ctx, &meta.cfg, &net)) || (st = lirf_net_init(net, o.seed))) {
-        cli_error(st, "creating the network");
-        goto done;
-    }
-    lirf_loader_opts lo = {.data = &tr, .batch = o.batch, .shuffle = 1, .drop_last = 1,
-                           .seed = o.seed};
-    memcpy(lo.mean, meta.mean, sizeof lo.mean);
-    memcpy(lo.std, meta.std, sizeof lo.std);
-    if ((st = lirf_loader_create(ctx, &lo, &ltr))) {
-        cli_error(st, "preparing batches");
-        goto done;
-    }
-    lo.data = &te, lo.shuffle = 0, lo.drop_last = 0, lo.batch = o.batch > 256 ? o.batch : 256;
-    if ((st = lirf_loader_create(ctx, &lo, &lte))) {
-        cli_error(st, "preparing batches");
-        goto done;
-    }
-    if (!quiet)
-        fprintf(stderr, "lirf: %s width %d, %zu parameters, %d epochs of %zu steps (batch %d)\n",
-                lirf_arch_name(arch), width, lirf_net_nparams(net), o.epochs,
-                lirf_loader_batches(ltr), o.batch);
-    lirf_train_io io = {.model_path = out, .meta = &meta, .resume = resume, .quiet = quiet};
-    lirf_train_result res;
-    if ((st = lirf_train_run(ctx, net, ltr, &o, &io, &res))) {
-        cli_error(st, "training");
-        goto done;
-    }
-    if (res.stopped) {
-        printf("stopped after %zu steps (--max-steps); the state is in %s.state.safetensors: "
-               "continue with --resume\n", res.steps, out);
-        rc = 0;
-        goto done;
-    }
-    int64_t *counts = calloc(2 * (size_t)tr.num_classes, sizeof *counts);
-    if (!counts || (st = lirf_eval_counts(ctx, lte, tr.num_classes, lirf_net_logits, net, counts))) {
-        free(counts);
-        cli_error(st, "evaluating");
-        goto done;
-    }
-    int64_t correct = 0, total = 0;
-    for (int k = 0; k < tr.num_classes; k++) correct += counts[2 * k], total += counts[2 * k + 1];
-    double acc = total ? 100.0 * (double)correct / (double)total : 0;
-    if (acc_out) *acc_out = acc;
-    if (summary)
-        *summary = json_pack("{s:s,s:s,s:i,s:i,s:i,s:f,s:f,s:f,s:f,s:I}", "model", out, "arch",
-                             lirf_arch_name(arch), "width", width, "epochs", o.epochs, "batch",
-                             o.batch, "seconds", res.seconds, "images_per_s", res.images_per_s,
-                             "final_loss", res.last_loss, "test_accuracy", acc, "parameters",
-                             (json_int_t)lirf_net_nparams(net));
-    if (a->json) {
-        printf("{\"model\":\"%s\",\"arch\":\"%s\",\"width\":%d,\"epochs\":%d,\"batch\":%d,"
-               "\"seconds\":%.1f,\"images_per_s\":%.1f,\"final_loss\":%.5f,\"test_accuracy\":%.2f,"
-               "\"per_class\":[",
-               out, lirf_arch_name(arch), width, o.epochs, o.batch, res.seconds, res.images_per_s,
-               res.last_loss, acc);
-        for (int k = 0; k < tr.num_classes; k++)
-            printf("%s%.2f", k ? "," : "",
-                   counts[2 * k + 1] ? 100.0 * (double)counts[2 * k] / (double)counts[2 * k + 1] : 0.0);
-        printf("]}\n");
-    } else {
-        printf("trained %s in %.1f s (%.0f images/s); test accuracy %.2f%% (%lld/%lld); saved %s\n",
-               lirf_arch_name(arch), res.seconds, res.images_per_s, acc, (long long)correct,
-               (long long)total, out);
-    }
-    free(counts);
-    rc = 0;
-done:
-    meta.class_names = NULL;
-    lirf_loader_destroy(ltr);
-    lirf_loader_destroy(lte);
-    lirf_net_destroy(net);
-    lirf_dataset_free(&tr);
-    lirf_dataset_free(&te);
-    return rc;
+    return bad ? 2 : 0;
 }
 
 int cmd_train(const char *device, int argc, char **argv) {
-    const char *data = NULL, *test_data = NULL, *out = "lirf-model.safetensors", *v;
-    lirf_data_kind kind = LIRF_DATA_AUTO;
-    lirf_arch arch = LIRF_ARCH_RESNET18;
-    int width = 16, image_size = 32, json = 0, quiet = 0, resume = 0, limit = 0, bad = 0;
-    int pad_set = 0;
-    int32_t *classes = NULL;
-    int nclasses = 0;
+    lirf_train_job j;
+    lirf_train_job_default(&j); /* crop padding -1: chosen from the image size */
+    j.log = stderr;
     const char *classes_arg = NULL;
-    lirf_train_opts o;
-    lirf_train_opts_default(&o);
-    for (int i = 1; i < argc && !bad; i++) {
-        if (arg_flag(argv, i, "-h") || arg_flag(argv, i, "--help")) return usage(stdout), 0;
-        else if (arg_value(argc, argv, &i, "--data", &data, &bad)) {}
-        else if (arg_value(argc, argv, &i, "--test-data", &test_data, &bad)) {}
-        else if (arg_value(argc, argv, &i, "--format", &v, &bad)) bad = bad || !parse_data_kind(v, &kind);
-        else if (arg_value(argc, argv, &i, "--image-size", &v, &bad)) bad = bad || !parse_int(v, 8, 1024, "--image-size", &image_size);
-        else if (arg_value(argc, argv, &i, "--classes", &classes_arg, &bad)) {}
-        else if (arg_value(argc, argv, &i, "--limit", &v, &bad)) bad = bad || !parse_int(v, 1, 1 << 30, "--limit", &limit);
-        else if (arg_value(argc, argv, &i, "--arch", &v, &bad)) {
-            if (!bad && lirf_arch_parse(v, &arch) != LIRF_OK) {
-                fprintf(stderr, "lirf: %s\n", lirf_error_message());
-                bad = 1;
-            }
-        }
-        else if (arg_value(argc, argv, &i, "--width", &v, &bad)) bad = bad || !parse_int(v, 1, 1024, "--width", &width);
-        else if (arg_value(argc, argv, &i, "--epochs", &v, &bad)) bad = bad || !parse_int(v, 1, 100000, "--epochs", &o.epochs);
-        else if (arg_value(argc, argv, &i, "--batch", &v, &bad)) bad = bad || !parse_int(v, 2, 65536, "--batch", &o.batch);
-        else if (arg_value(argc, argv, &i, "--lr", &v, &bad)) bad = bad || !parse_float(v, 0, 100, "--lr", &o.lr);
-        else if (arg_value(argc, argv, &i, "--momentum", &v, &bad)) bad = bad || !parse_float(v, 0, 0.999, "--momentum", &o.momentum);
-        else if (arg_value(argc, argv, &i, "--wd", &v, &bad)) bad = bad || !parse_float(v, 0, 1, "--wd", &o.wd);
-        else if (arg_value(argc, argv, &i, "--warmup", &v, &bad)) bad = bad || !parse_float(v, 0, 1000, "--warmup", &o.warmup);
-        else if (arg_value(argc, argv, &i, "--schedule", &v, &bad)) {
-            if (!bad && lirf_sched_parse(v, &o.sched) != LIRF_OK) {
-                fprintf(stderr, "lirf: %s\n", lirf_error_message());
-                bad = 1;
-            }
-        }
-        else if (arg_value(argc, argv, &i, "--seed", &v, &bad)) {
-            int s = 0;
-            bad = bad || !parse_int(v, 0, 2147483647, "--seed", &s);
-            o.seed = (uint32_t)s;
-        }
-        else if (arg_value(argc, argv, &i, "--crop-pad", &v, &bad)) {
-            bad = bad || !parse_int(v, 0, 64, "--crop-pad", &o.aug.pad);
-            pad_set = 1;
-        }
-        else if (arg_flag(argv, i, "--no-flip")) o.aug.flip = 0;
-        else if (arg_value(argc, argv, &i, "--rotate", &v, &bad)) bad = bad || !parse_float(v, 0, 180, "--rotate", &o.aug.max_rot_deg);
-        else if (arg_value(argc, argv, &i, "--out", &out, &bad)) {}
-        else if (arg_flag(argv, i, "--resume")) resume = 1;
-        else if (arg_value(argc, argv, &i, "--save-every", &v, &bad)) bad = bad || !parse_int(v, 1, 1 << 30, "--save-every", &o.save_every);
-        else if (arg_value(argc, argv, &i, "--max-steps", &v, &bad)) {
-            int m = 0;
-            bad = bad || !parse_int(v, 1, 2147483647, "--max-steps", &m);
-            o.max_steps = m;
-        }
-        else if (arg_flag(argv, i, "--json")) json = 1;
-        else if (arg_flag(argv, i, "--quiet")) quiet = 1;
-        else {
-            fprintf(stderr, "lirf train: unknown option %s (see lirf train --help)\n", argv[i]);
-            bad = 1;
-        }
-    }
-    if (bad) return 2;
-    if (classes_arg && !parse_class_list(classes_arg, LIRF_MAX_CLASSES, &classes, &nclasses)) return 2;
-
+    int json = 0, rc = parse(argc, argv, &j, &classes_arg, &json);
+    if (rc) return rc < 0 ? 0 : rc;
+    int32_t *classes = NULL;
+    if (classes_arg && !parse_class_list(classes_arg, LIRF_MAX_CLASSES, &classes, &j.nclasses)) return 2;
+    j.classes = classes;
     lirf_ctx *ctx = NULL;
-    if (cli_open(device, &ctx)) {
-        free(classes);
-        return 2;
-    }
-    o.aug.pad = pad_set ? o.aug.pad : -1; /* -1: chosen from the image size */
-    train_args ta = {.data = data, .test_data = test_data, .out = out, .kind = kind, .arch = arch,
-                     .width = width, .image_size = image_size, .quiet = quiet, .resume = resume,
-                     .limit = limit, .classes = classes, .nclasses = nclasses, .json = json, .o = o};
-    int rc = train_model(ctx, &ta, NULL, NULL);
+    if (cli_open(device, &ctx)) return free(classes), 2;
+    lirf_train_report r;
+    lirf_status st = lirf_train_job_run(ctx, &j, &r);
+    if (st) rc = cli_error(st, "train");
+    else if (r.stopped)
+        printf("stopped after %zu steps (--max-steps); the state is in %s.state.safetensors: "
+               "continue with --resume\n", r.steps, j.out);
+    else if (json) rc = print_json(lirf_train_report_json(&j, &r));
+    else
+        printf("trained %s in %.1f s (%.0f images/s); test accuracy %.2f%% (%lld/%lld); saved %s\n",
+               r.arch, r.seconds, r.images_per_s, r.test_accuracy, (long long)r.correct,
+               (long long)r.total, j.out);
     free(classes);
     lirf_ctx_destroy(ctx);
     return rc;

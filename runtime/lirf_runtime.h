@@ -23,6 +23,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "lirf_rng.h"
+
 #define LIRF_VERSION "0.1.0"
 
 /* ---- status ------------------------------------------------------------ */
@@ -53,6 +55,10 @@ const char *lirf_clblast_status_name(int status);
 /* Records an error message ("file:line: message") and returns st. */
 lirf_status lirf_fail(lirf_status st, const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* For a failing st, puts "<context>: " before the recorded message (what the
+ * caller was doing: "loading the training data"); returns st unchanged. */
+lirf_status lirf_error_context(lirf_status st, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 /* The last recorded message of this thread ("" if none). */
 const char *lirf_error_message(void);
 void lirf_clear_error(void);
@@ -215,7 +221,9 @@ lirf_status lirf_kernel_get(lirf_ctx *ctx, const char *program, const char *kern
  *   'o' lirf_buf    -> like 'b' but a NULL mem is allowed (passed as a 1-element
  *                      dummy buffer; the kernel must not touch it)
  *   'i' int, 'u' unsigned, 'f' float (passed as double), 'L' size_t bytes of
- *   local memory. */
+ *   local memory.
+ * The items must set every argument of the kernel, no more and no fewer
+ * (checked against CL_KERNEL_NUM_ARGS: LIRF_E_INVALID naming the kernel). */
 lirf_status lirf_set_args(lirf_ctx *ctx, cl_kernel k, const char *fmt, ...);
 
 /* Enqueue `k` over `dim` dimensions. gws is rounded up to a multiple of lws

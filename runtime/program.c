@@ -302,8 +302,36 @@ static const char *kernel_name(cl_kernel k, char *buf, size_t n) {
     return buf;
 }
 
+/* The arguments a format sets ('b', 'o': two; 'i', 'u', 'f', 'L': one); -1
+ * for an unknown letter (lirf_set_args names it). */
+static long format_args(const char *fmt) {
+    long n = 0;
+    for (const char *c = fmt; *c; c++) {
+        if (*c == 'b' || *c == 'o') n += 2;
+        else if (strchr("iufL", *c)) n += 1;
+        else return -1;
+    }
+    return n;
+}
+
+/* The format must set every argument of the kernel: a missing or extra one
+ * would otherwise surface as a launch error or a wrong result. */
+static lirf_status check_arg_count(cl_kernel k, const char *fmt) {
+    long want = format_args(fmt);
+    if (want < 0) return LIRF_OK;
+    cl_uint nargs = 0;
+    char kn[128];
+    cl_int err = clGetKernelInfo(k, CL_KERNEL_NUM_ARGS, sizeof nargs, &nargs, NULL);
+    if (err != CL_SUCCESS)
+        return lirf_cl_fail(err, "clGetKernelInfo(CL_KERNEL_NUM_ARGS)", __FILE__, __LINE__);
+    if ((long)nargs == want) return LIRF_OK;
+    return LIRF_FAIL(LIRF_E_INVALID, "kernel %s takes %u arguments, the format \"%s\" sets %ld",
+                     kernel_name(k, kn, sizeof kn), nargs, fmt, want);
+}
+
 lirf_status lirf_set_args(lirf_ctx *ctx, cl_kernel k, const char *fmt, ...) {
     if (!ctx || !k || !fmt) return LIRF_FAIL(LIRF_E_NULL, "lirf_set_args: NULL argument");
+    LIRF_TRY(check_arg_count(k, fmt));
     va_list ap;
     va_start(ap, fmt);
     cl_uint idx = 0;

@@ -35,6 +35,25 @@ lirf_status lirf_fail(lirf_status st, const char *file, int line, const char *fm
     return st;
 }
 
+lirf_status lirf_error_context(lirf_status st, const char *fmt, ...) {
+    if (st == LIRF_OK) return st;
+    char pre[512], old[sizeof g_msg];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(pre, sizeof pre, fmt, ap);
+    va_end(ap);
+    memcpy(old, g_msg, sizeof old);
+    size_t k = strlen(pre);
+    if (k > sizeof g_msg - 3) k = sizeof g_msg - 3;
+    memcpy(g_msg, pre, k);
+    memcpy(g_msg + k, ": ", 2);
+    size_t room = sizeof g_msg - k - 3, n = strnlen(old, sizeof old);
+    if (n > room) n = room;
+    memcpy(g_msg + k + 2, old, n);
+    g_msg[k + 2 + n] = 0;
+    return st;
+}
+
 const char *lirf_error_message(void) { return g_msg; }
 void lirf_clear_error(void) { g_msg[0] = 0; }
 

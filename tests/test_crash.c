@@ -96,32 +96,6 @@ static void run_ok(const char *const *args, const char *what) {
     ck_assert_msg(WIFEXITED(s) && WEXITSTATUS(s) == 0, "%s failed:\n%s", what, slurp(log));
 }
 
-/* n 12x12 images (IDX, as Fashion-MNIST), labels 0..9 in turn, pixels from a
- * fixed pseudo-random sequence with a class-dependent bias (learnable): every
- * tenth pixel brighter (levels 0), or the whole image 24 levels brighter a
- * class (levels 1: what a net still tells apart after crops and flips). */
-static void write_idx(const char *images, const char *labels, int n, uint32_t seed, int levels) {
-    unsigned char h[16] = {0, 0, 8, 3, (unsigned char)(n >> 24), (unsigned char)(n >> 16),
-                           (unsigned char)(n >> 8), (unsigned char)n, 0, 0, 0, 12, 0, 0, 0, 12};
-    FILE *f = fopen(images, "wb");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_uint_eq(fwrite(h, 1, 16, f), 16);
-    for (int i = 0; i < n; i++)
-        for (int p = 0; p < 144; p++) {
-            seed = seed * 1664525u + 1013904223u;
-            int v = levels ? (int)(seed >> 28) + 24 * (i % 10)
-                           : (int)(seed >> 25) + ((p % 10 == i % 10) ? 128 : 0);
-            fputc(v > 255 ? 255 : v, f);
-        }
-    fclose(f);
-    h[3] = 1;
-    f = fopen(labels, "wb");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_uint_eq(fwrite(h, 1, 8, f), 8);
-    for (int i = 0; i < n; i++) fputc(i % 10, f);
-    fclose(f);
-}
-
 static int exists(const char *p) { return access(p, F_OK) == 0; }
 
 /* Every tensor of a and b has the same name, shape and bytes. */
@@ -323,9 +297,9 @@ START_TEST(demo_keeps_the_better_of_two_deposit_tries) {
      * (on PoCL: held-out 50.00 and 36.67, try 2 kept) */
     const char *dir = tpath("levels"), *out = tpath("demo");
     ck_assert_int_eq(mkdir(dir, 0755), 0);
-    write_idx(tpath("levels/train-images-idx3-ubyte"), tpath("levels/train-labels-idx1-ubyte"),
+    twrite_idx(tpath("levels/train-images-idx3-ubyte"), tpath("levels/train-labels-idx1-ubyte"),
               200, 7, 1);
-    write_idx(tpath("levels/t10k-images-idx3-ubyte"), tpath("levels/t10k-labels-idx1-ubyte"), 40,
+    twrite_idx(tpath("levels/t10k-images-idx3-ubyte"), tpath("levels/t10k-labels-idx1-ubyte"), 40,
               9, 1);
     const char *args[] = {"demo", "--out", out, "--data", dir, "--format", "fashion-mnist",
                           "--width", "8", "--epochs", "8", "--deposit-epochs", "4", "--batch",
@@ -372,8 +346,8 @@ START_TEST(demo_keeps_the_better_of_two_deposit_tries) {
 END_TEST
 
 static void setup(void) {
-    write_idx(tpath("train-images-idx3-ubyte"), tpath("train-labels-idx1-ubyte"), 96, 7, 0);
-    write_idx(tpath("t10k-images-idx3-ubyte"), tpath("t10k-labels-idx1-ubyte"), 40, 9, 0);
+    twrite_idx(tpath("train-images-idx3-ubyte"), tpath("train-labels-idx1-ubyte"), 96, 7, 0);
+    twrite_idx(tpath("t10k-images-idx3-ubyte"), tpath("t10k-labels-idx1-ubyte"), 40, 9, 0);
 }
 
 int main(void) {

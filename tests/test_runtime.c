@@ -178,6 +178,14 @@ START_TEST(errors_name_the_call) {
     ck_assert_int_eq(lirf_kernel_get(ctx, "elementwise", "relu_forward", &k), LIRF_OK);
     ck_assert_int_eq(lirf_set_args(ctx, k, "bbi", LIRF_NOBUF, LIRF_NOBUF, 3), LIRF_E_NULL);
     ck_assert_int_eq(lirf_set_args(ctx, k, "z"), LIRF_E_INVALID);
+    /* relu_forward(y, y_off, x, x_off, n): 5 arguments; "bb" sets 4, "bbii" 6 */
+    lirf_buf b1;
+    ck_assert_int_eq(lirf_buf_alloc(ctx, 4, &b1), LIRF_OK);
+    ck_assert_int_eq(lirf_set_args(ctx, k, "bb", b1, b1), LIRF_E_INVALID);
+    ck_assert_ptr_nonnull(strstr(lirf_error_message(), "relu_forward takes 5 arguments"));
+    ck_assert_int_eq(lirf_set_args(ctx, k, "bbii", b1, b1, 4, 4), LIRF_E_INVALID);
+    ck_assert_int_eq(lirf_set_args(ctx, k, "bbi", b1, b1, 4), LIRF_OK);
+    lirf_buf_free(ctx, &b1);
     size_t zero = 0;
     ck_assert_int_eq(lirf_launch(ctx, k, "relu", 1, &zero, NULL), LIRF_E_INVALID);
     ck_assert_str_eq(lirf_cl_error_name(CL_OUT_OF_RESOURCES), "CL_OUT_OF_RESOURCES");

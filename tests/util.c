@@ -210,3 +210,30 @@ const char *tlirf_bin(void) {
     strcpy(slash ? slash + 1 : self, "lirf");
     return self;
 }
+
+/* n 12x12 images (IDX, as Fashion-MNIST), labels 0..9 in turn, pixels from a
+ * fixed pseudo-random sequence with a class-dependent bias (learnable): every
+ * tenth pixel brighter (levels 0), or the whole image 24 levels brighter a
+ * class (levels 1: what a net still tells apart after crops and flips). */
+void twrite_idx(const char *images, const char *labels, int n, uint32_t seed, int levels) {
+    unsigned char h[16] = {0, 0, 8, 3, (unsigned char)(n >> 24), (unsigned char)(n >> 16),
+                           (unsigned char)(n >> 8), (unsigned char)n, 0, 0, 0, 12, 0, 0, 0, 12};
+    FILE *f = fopen(images, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(h, 1, 16, f), 16);
+    for (int i = 0; i < n; i++)
+        for (int p = 0; p < 144; p++) {
+            seed = seed * 1664525u + 1013904223u;
+            int v = levels ? (int)(seed >> 28) + 24 * (i % 10)
+                           : (int)(seed >> 25) + ((p % 10 == i % 10) ? 128 : 0);
+            fputc(v > 255 ? 255 : v, f);
+        }
+    fclose(f);
+    h[3] = 1;
+    f = fopen(labels, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(h, 1, 8, f), 8);
+    for (int i = 0; i < n; i++) fputc(i % 10, f);
+    fclose(f);
+}
+

@@ -69,4 +69,10 @@ int trun(Suite *s);
  * the test executable. */
 const char *tlirf_bin(void);
 
+/* Writes n 12x12 images (IDX, as Fashion-MNIST) to `images` and their labels
+ * (0..9 in turn) to `labels`: pixels from a fixed pseudo-random sequence with
+ * a class-dependent bias (learnable); levels 0: every tenth pixel brighter,
+ * levels 1: the whole image 24 levels brighter a class. */
+void twrite_idx(const char *images, const char *labels, int n, uint32_t seed, int levels);
+
 #endif

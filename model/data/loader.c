@@ -29,11 +29,6 @@ struct lirf_loader {
     float lut[4][256];                 /* pixel -> preprocessed value, per channel */
 };
 
-static uint64_t mix(uint64_t z) {
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
 
 static void fill(struct lirf_loader *l, size_t b, slot_t *s) {
     const lirf_dataset *d = l->o.data;
@@ -150,9 +145,9 @@ lirf_status lirf_loader_start(lirf_loader *l, int epoch, size_t skip) {
         l->perm[i] = l->o.index ? l->o.index[i] : (int32_t)i;
     if (l->o.shuffle) {
         /* Fisher-Yates driven by a hash of (seed, epoch, i): reproducible */
-        uint64_t base = mix(((uint64_t)l->o.seed << 32) ^ (uint64_t)(uint32_t)epoch ^ 0x5eedull);
+        uint64_t base = lirf_mix64(((uint64_t)l->o.seed << 32) ^ (uint64_t)(uint32_t)epoch ^ 0x5eedull);
         for (size_t i = l->count - 1; i > 0; i--) {
-            size_t j = (size_t)(mix(base + i) % (i + 1));
+            size_t j = (size_t)(lirf_mix64(base + i) % (i + 1));
             int32_t t = l->perm[i];
             l->perm[i] = l->perm[j];
             l->perm[j] = t;

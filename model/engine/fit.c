@@ -52,23 +52,6 @@ float lirf_schedule_lr(const lirf_schedule *s, size_t gstep, size_t spe) {
     return (float)(s->lr * 0.5 * (1 + cos(3.141592653589793 * f)));
 }
 
-/* ---- one RNG ---- */
-uint64_t lirf_mix64(uint64_t z) {
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-void lirf_shuffle(size_t *perm, size_t n, uint64_t key) {
-    for (size_t i = 0; i < n; i++) perm[i] = i;
-    uint64_t z = key;
-    for (size_t i = n; i > 1; i--) {
-        z = lirf_mix64(z + 0x9E3779B97F4A7C15ull);
-        size_t j = (size_t)(z % i), t = perm[i - 1];
-        perm[i - 1] = perm[j], perm[j] = t;
-    }
-}
-
 /* ---- progress ---- */
 double lirf_now(void) {
     struct timespec ts;

@@ -65,7 +65,7 @@ typedef struct {
 lirf_fit_source lirf_fit_loader(lirf_loader *l);
 
 /* Host-made batches: positions 0..count-1, shuffled (Fisher-Yates on a chained
- * splitmix64 stream, lirf_shuffle) and cut into full batches of `batch`; fill
+ * splitmix64 stream, lirf_shuffle in lirf_rng.h) and cut into full batches of `batch`; fill
  * writes each batch's samples (per floats each) and labels on the host, and
  * the source uploads them. Epoch e's shuffle has the key key ^ e. With stream,
  * batches run through one shuffled pass after another, a new pass starting
@@ -211,11 +211,5 @@ typedef struct {
 
 lirf_status lirf_fit(lirf_ctx *ctx, lirf_method *m, lirf_fit_source *src, const lirf_fit_opts *o,
                      lirf_fit_result *res);
-
-/* ---- one RNG ---- */
-uint64_t lirf_mix64(uint64_t z);
-/* perm = a permutation of 0..n-1: Fisher-Yates on the chained stream
- * z = mix64(z + golden), starting from key. */
-void lirf_shuffle(size_t *perm, size_t n, uint64_t key);
 
 #endif

@@ -14,10 +14,7 @@ void lirf_holdout_permutation(int n, int64_t seed, int32_t *perm) {
     uint64_t r = 0x9e3779b97f4a7c15ull ^ ((uint64_t)seed << 17);
     for (int i = 0; i < n; i++) perm[i] = i;
     for (int i = n - 1; i > 0; i--) { /* Fisher-Yates, splitmix64 */
-        uint64_t z = (r += 0x9e3779b97f4a7c15ull);
-        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-        z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-        z ^= z >> 31;
+        uint64_t z = lirf_rng_next(&r);
         int j = (int)(z % (uint64_t)(i + 1)), t = perm[i];
         perm[i] = perm[j], perm[j] = t;
     }

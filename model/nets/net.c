@@ -458,18 +458,6 @@ lirf_status lirf_net_tensor_set(lirf_net *n, size_t i, const void *host) {
 }
 
 /* ---- initialisation ---- */
-static uint64_t rng_next(uint64_t *s) {
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-static double rng_uniform(uint64_t *s) { return ((rng_next(s) >> 11) + 0.5) / 9007199254740992.0; }
-static double rng_normal(uint64_t *s) {
-    double u = rng_uniform(s), v = rng_uniform(s);
-    return sqrt(-2.0 * log(u)) * cos(6.283185307179586 * v);
-}
-
 lirf_status lirf_net_init(lirf_net *n, uint64_t seed) {
     if (!n) return LIRF_FAIL(LIRF_E_NULL, "lirf_net_init: NULL net");
     uint64_t s = seed * 0x2545F4914F6CDD1Dull + 1;
@@ -498,7 +486,7 @@ lirf_status lirf_net_init(lirf_net *n, uint64_t seed) {
             /* kaiming normal, mode fan_out, gain sqrt(2) */
             double fan_out = (double)t->shape[0] * t->shape[2] * t->shape[3];
             double sd = sqrt(2.0 / fan_out);
-            for (size_t k = 0; k < t->n; k++) h[k] = (float)(sd * rng_normal(&s));
+            for (size_t k = 0; k < t->n; k++) h[k] = (float)(sd * lirf_rng_normal(&s));
         } else {
             /* linear weight / bias and conv bias: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) */
             double fan_in = 1;
@@ -510,7 +498,7 @@ lirf_status lirf_net_init(lirf_net *n, uint64_t seed) {
                                       : (double)w->shape[1];
             }
             double b = 1.0 / sqrt(fan_in);
-            for (size_t k = 0; k < t->n; k++) h[k] = (float)((2 * rng_uniform(&s) - 1) * b);
+            for (size_t k = 0; k < t->n; k++) h[k] = (float)((2 * lirf_rng_uniform(&s) - 1) * b);
         }
         st = lirf_net_tensor_set(n, i, h);
     }

@@ -1,0 +1,38 @@
+/* What every experiment needs: a data split read for a model, and a check
+ * that the output folders exist before any training. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "experiments.h"
+
+lirf_status lirf_load_split(const char *path, lirf_data_kind kind, int train, int image_size,
+                            const int32_t *classes, int nclasses, size_t limit, lirf_dataset *ds) {
+    lirf_data_opts o = {.path = path, .kind = kind, .train = train, .image_size = image_size,
+                        .classes = classes, .nclasses = nclasses, .limit = limit};
+    return lirf_error_context(lirf_dataset_load(&o, ds), "%s",
+                              train ? "loading the training data" : "loading the test data");
+}
+
+lirf_status lirf_data_fits(const lirf_dataset *ds, const lirf_net_config *cfg, const char *what) {
+    if (ds->c == cfg->in_c && ds->h == cfg->in_h && ds->w == cfg->in_w &&
+        ds->num_classes == cfg->classes)
+        return LIRF_OK;
+    return LIRF_FAIL(LIRF_E_SHAPE,
+                     "the data (%dx%dx%d, %d classes) does not fit %s (%dx%dx%d, %d classes)",
+                     ds->c, ds->h, ds->w, ds->num_classes, what, cfg->in_c, cfg->in_h, cfg->in_w,
+                     cfg->classes);
+}
+
+lirf_status lirf_out_dir_ok(const char *path, const char *what) {
+    char dir[1100];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash) snprintf(dir, sizeof dir, ".");
+    else if (slash == dir) dir[1] = 0;
+    else *slash = 0;
+    if (access(dir, W_OK) == 0) return LIRF_OK;
+    return LIRF_FAIL(LIRF_E_IO, "cannot write %s %s: folder %s: %s", what, path, dir,
+                     strerror(errno));
+}

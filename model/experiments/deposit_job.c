@@ -1,0 +1,178 @@
+/* lirf deposit as a library call: T0 and the deposit classes' samples in, the
+ * target net and the deposit archive(s) out, with the hold-out split and
+ * keep-best of the protocol (protocol.h). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "experiments.h"
+
+void lirf_deposit_job_default(lirf_deposit_job *j) {
+    memset(j, 0, sizeof *j);
+    lirf_deposit_opts_default(&j->o);
+    j->target_out = "target.safetensors";
+    j->archive_out = "deposit.lirf";
+    j->compression = LIRF_ARCHIVE_PLAIN;
+}
+
+typedef struct {
+    lirf_net *t0;
+    lirf_model_meta meta;
+    lirf_dataset ds;
+    lirf_loader *ld, *hold;
+    int32_t *perm;
+    lirf_lirf *l;
+} deposit_run;
+
+static void deposit_run_free(deposit_run *d) {
+    lirf_lirf_destroy(d->l);
+    lirf_loader_destroy(d->ld);
+    lirf_loader_destroy(d->hold);
+    free(d->perm);
+    lirf_dataset_free(&d->ds);
+    lirf_net_destroy(d->t0);
+    lirf_model_meta_free(&d->meta);
+}
+
+/* The training batches (perm[nhold..n) when there is a hold-out, else all
+ * samples) and the held-out ones (perm[0..nhold), in order; none without). */
+static lirf_status make_loaders(lirf_ctx *ctx, deposit_run *d, const lirf_deposit_opts *o,
+                                size_t nhold) {
+    lirf_loader_opts lo = {.data = &d->ds, .batch = o->batch, .shuffle = 1, .drop_last = 0,
+                           .seed = o->seed};
+    if (nhold) lo.index = d->perm + nhold, lo.count = (size_t)d->ds.n - nhold;
+    memcpy(lo.mean, d->meta.mean, sizeof lo.mean);
+    memcpy(lo.std, d->meta.std, sizeof lo.std);
+    LIRF_TRY(lirf_error_context(lirf_loader_create(ctx, &lo, &d->ld), "preparing batches"));
+    if (!nhold) return LIRF_OK;
+    lirf_loader_opts ho = lo;
+    ho.index = d->perm, ho.count = nhold, ho.shuffle = 0;
+    return lirf_error_context(lirf_loader_create(ctx, &ho, &d->hold),
+                              "preparing the held-out batches");
+}
+
+/* T0, D_r, the deposit's nets and its loaders. */
+static lirf_status prepare(lirf_ctx *ctx, const lirf_deposit_job *j, deposit_run *d,
+                           lirf_deposit_report *r) {
+    const lirf_deposit_opts *o = &r->o;
+    LIRF_TRY(lirf_error_context(lirf_checkpoint_load(ctx, j->model, &d->meta, &d->t0),
+                                "loading T0"));
+    /* only the deposit classes' training samples are read */
+    LIRF_TRY(lirf_load_split(j->data, j->kind, 1, j->image_size ? j->image_size : d->meta.cfg.in_h,
+                             j->dep, j->ndep, j->limit, &d->ds));
+    LIRF_TRY(lirf_data_fits(&d->ds, &d->meta.cfg, "T0"));
+    LIRF_TRY(lirf_error_context(lirf_lirf_create(ctx, d->t0, &d->meta, o->split, j->dep, j->ndep,
+                                                 o->prune_rate, &d->l),
+                                "preparing the deposit"));
+    /* the hold-out: a seeded share of the samples, never trained on */
+    size_t nhold = 0;
+    LIRF_TRY(lirf_error_context(lirf_holdout_split(d->ds.n, o, &d->perm, &nhold), "--holdout"));
+    LIRF_TRY(make_loaders(ctx, d, o, nhold));
+    r->holdout_images = nhold;
+    r->train_images = (size_t)d->ds.n - nhold;
+    r->steps_per_epoch = lirf_loader_batches(d->ld);
+    r->o.holdout_every = lirf_holdout_every_steps(o->holdout_every, r->steps_per_epoch);
+    r->whole_params = lirf_net_nparams(d->l->t0_lower) + lirf_net_nparams(d->l->upper);
+    r->deposit_params =
+        lirf_net_nparams(o->mode == LIRF_DEPOSIT_EXACT ? d->l->t0_lower : d->l->deposit);
+    return LIRF_OK;
+}
+
+/* The deposit archive, and the exact-mode one beside it when asked. */
+static lirf_status save_archives(const lirf_deposit_job *j, lirf_lirf *l, const lirf_deposit_opts *o,
+                                 const json_t *run) {
+    LIRF_TRY(lirf_error_context(lirf_save_deposit_sealed(l, j->archive_out, o, j->compression,
+                                                         run, j->seal),
+                                "writing the deposit archive"));
+    if (!j->exact_archive_out) return LIRF_OK;
+    lirf_deposit_opts eo = *o;
+    eo.mode = LIRF_DEPOSIT_EXACT;
+    return lirf_error_context(lirf_save_deposit_sealed(l, j->exact_archive_out, &eo, j->compression,
+                                                       run, j->seal),
+                              "writing the exact deposit archive");
+}
+
+static double kept_holdout(const lirf_deposit_result *res) {
+    if (res->kept_step < 0) return HUGE_VAL;
+    for (int i = 0; i < res->nlogged; i++)
+        if ((long)res->holdout_step[i] == res->kept_step) return res->holdout_dep[i];
+    return HUGE_VAL;
+}
+
+static lirf_status train_and_save(lirf_ctx *ctx, const lirf_deposit_job *j, deposit_run *d,
+                                  lirf_deposit_report *r) {
+    (void)ctx;
+    const lirf_deposit_opts *o = &r->o;
+    lirf_deposit_io io = {.state_path = j->state_path, .resume = j->resume,
+                          .save_every = j->save_every, .holdout = d->hold};
+    if (j->log)
+        fprintf(j->log, "lirf: deposit of classes %d%s from %s: %zu training images, %d epochs; "
+                        "deposit module %zu parameters (%.1f KiB) beside %zu in the whole network\n",
+                j->dep[0], j->ndep > 1 ? ",..." : "", j->model, r->train_images, o->epochs,
+                r->deposit_params, (double)r->deposit_params * 4 / 1024, r->whole_params);
+    LIRF_TRY(lirf_error_context(lirf_deposit_train_io(d->l, d->ld, o, &io, !j->log, &r->res),
+                                "deposit training"));
+    r->kept_holdout = kept_holdout(&r->res);
+    LIRF_TRY(lirf_error_context(lirf_save_target(d->l, j->target_out, o), "saving the target net"));
+    json_t *run = lirf_deposit_run_json(j, r);
+    if (!run) return LIRF_FAIL(LIRF_E_NOMEM, "out of memory (the deposit's run record)");
+    lirf_status st = save_archives(j, d->l, o, run);
+    json_decref(run);
+    if (!st && j->log)
+        fprintf(j->log, "lirf: deposit done in %.1f s; target %s, archive %s\n", r->res.seconds,
+                j->target_out, j->archive_out);
+    return st;
+}
+
+lirf_status lirf_deposit_job_run(lirf_ctx *ctx, const lirf_deposit_job *j, lirf_deposit_report *r) {
+    if (!ctx || !j || !r || !j->model || !j->dep)
+        return LIRF_FAIL(LIRF_E_NULL, "lirf_deposit_job_run: NULL argument");
+    memset(r, 0, sizeof *r);
+    r->o = j->o;
+    r->kept_holdout = HUGE_VAL;
+    if (j->o.keep_best && j->o.holdout <= 0)
+        return LIRF_FAIL(LIRF_E_INVALID, "--keep best needs held-out samples (--holdout F)");
+    /* before any training: where the results go */
+    LIRF_TRY(lirf_out_dir_ok(j->target_out, "the target net"));
+    LIRF_TRY(lirf_out_dir_ok(j->archive_out, "the deposit archive"));
+    if (j->exact_archive_out) LIRF_TRY(lirf_out_dir_ok(j->exact_archive_out, "the exact deposit archive"));
+    deposit_run d = {0};
+    lirf_status st = prepare(ctx, j, &d, r);
+    if (!st) st = train_and_save(ctx, j, &d, r);
+    deposit_run_free(&d);
+    return st;
+}
+
+json_t *lirf_deposit_run_json(const lirf_deposit_job *j, const lirf_deposit_report *r) {
+    const lirf_deposit_result *res = &r->res;
+    json_t *run = json_pack("{s:s,s:f,s:f,s:I}", "t0", j->model, "seconds", res->seconds,
+                            "images_per_s", res->images_per_s, "deposit_images",
+                            (json_int_t)r->train_images);
+    if (!run || !r->holdout_images) return run;
+    json_t *h = json_array();
+    for (int i = 0; h && i < res->nlogged; i++)
+        json_array_append_new(h, json_pack("{s:I,s:f}", "step", (json_int_t)res->holdout_step[i],
+                                           "dep_acc", res->holdout_dep[i]));
+    json_object_set_new(run, "holdout_images", json_integer((json_int_t)r->holdout_images));
+    json_object_set_new(run, "steps_per_epoch", json_integer((json_int_t)r->steps_per_epoch));
+    json_object_set_new(run, "holdout_dep_acc", h ? h : json_null());
+    json_object_set_new(run, "kept_step",
+                        res->kept_step >= 0 ? json_integer(res->kept_step) : json_null());
+    return run;
+}
+
+json_t *lirf_deposit_report_json(const lirf_deposit_job *j, const lirf_deposit_report *r) {
+    const lirf_deposit_result *res = &r->res;
+    json_t *run = lirf_deposit_run_json(j, r);
+    if (!run) return NULL;
+    json_t *s = json_pack("{s:s,s:s,s:o,s:f,s:f,s:I,s:I,s:I,s:{s:f,s:f,s:f,s:f,s:f,s:f}}",
+                          "target", j->target_out, "archive", j->archive_out, "run", run,
+                          "seconds", res->seconds, "images_per_s", res->images_per_s,
+                          "deposit_parameters", (json_int_t)r->deposit_params, "deposit_bytes",
+                          (json_int_t)(r->deposit_params * 4), "whole_parameters",
+                          (json_int_t)r->whole_params, "last_losses", "L_all", res->last[0],
+                          "CE_random", res->last[1], "L_at", res->last[2], "L_kp", res->last[3],
+                          "L_pt", res->last[4], "L_re", res->last[5]);
+    if (s) json_object_set_new(s, "options", lirf_deposit_opts_json(&r->o));
+    return s;
+}

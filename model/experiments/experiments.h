@@ -1,0 +1,212 @@
+/* The experiments behind lirf's commands, as library calls.
+ *
+ * Each job takes its options (paths, data, method options), does the whole
+ * run — reads the data, builds or loads the nets, trains through lirf_fit,
+ * writes its files — and fills a typed report. The commands (cli/) only parse
+ * arguments, call one of these and print the report; a C program gets the
+ * same experiment, protocol included (the deposit's hold-out split and
+ * keep-best, the demo's deposit tries, Table 1's arithmetic), without them.
+ *
+ * Nothing here prints on its own: progress and notes go to the job's `log`
+ * stream (NULL: quiet). Failures return an lirf_status with the message
+ * recorded (lirf_error_message()), prefixed with what the job was doing.
+ * The *_json functions give the documents lirf writes and prints (jansson;
+ * NULL when out of memory). */
+#ifndef LIRF_EXPERIMENTS_H
+#define LIRF_EXPERIMENTS_H
+
+#include <jansson.h>
+#include <stdio.h>
+
+#include "lirf.h"
+#include "protocol.h"
+#include "unlearn.h"
+
+/* ---- data -------------------------------------------------------------- */
+
+/* Reads a split of a data set (path NULL: Fashion-MNIST), failing with the
+ * context "loading the training data" / "loading the test data". */
+lirf_status lirf_load_split(const char *path, lirf_data_kind kind, int train, int image_size,
+                            const int32_t *classes, int nclasses, size_t limit, lirf_dataset *ds);
+/* LIRF_E_SHAPE, naming both, unless ds's images and classes are cfg's. `what`
+ * names the net in the message ("T0", a path). */
+lirf_status lirf_data_fits(const lirf_dataset *ds, const lirf_net_config *cfg, const char *what);
+/* LIRF_E_IO unless the folder that would hold path exists and is writable;
+ * `what` names the file ("the target net"). */
+lirf_status lirf_out_dir_ok(const char *path, const char *what);
+
+/* ---- lirf train: a network trained from scratch and evaluated ------------ */
+typedef struct {
+    const char *data, *test_data; /* NULL: Fashion-MNIST; test_data NULL: data's test split */
+    lirf_data_kind kind;
+    int image_size;               /* image folders */
+    int limit;                    /* at most this many training samples (0: all) */
+    const int32_t *classes;       /* train on these classes only (NULL: all) */
+    int nclasses;
+    lirf_arch arch;
+    int width;
+    lirf_train_opts o;            /* o.aug.pad < 0: 4 for images of 32 px and more, else 2 */
+    const char *out;              /* the checkpoint; its state beside it */
+    int resume;
+    FILE *log;
+} lirf_train_job;
+void lirf_train_job_default(lirf_train_job *j);
+
+typedef struct {
+    const char *arch;             /* static name */
+    int width, epochs, batch, classes;
+    size_t params, steps;
+    double seconds, images_per_s, final_loss;
+    int stopped;                  /* --max-steps reached: no evaluation */
+    int64_t correct, total;       /* on the test split */
+    double test_accuracy;         /* percent */
+    int64_t counts[2 * LIRF_MAX_CLASSES]; /* per class: correct, samples */
+} lirf_train_report;
+
+lirf_status lirf_train_job_run(lirf_ctx *ctx, const lirf_train_job *j, lirf_train_report *r);
+/* {"model", "arch", "width", "epochs", "batch", "seconds", "images_per_s",
+ *  "final_loss", "test_accuracy", "parameters", "per_class": [..]} */
+json_t *lirf_train_report_json(const lirf_train_job *j, const lirf_train_report *r);
+
+/* ---- lirf deposit: T0 -> target net + deposit archive ------------------- */
+typedef struct {
+    const char *model;            /* T0 */
+    const char *data;             /* NULL: Fashion-MNIST; only D_r is read */
+    lirf_data_kind kind;
+    int image_size;               /* 0: T0's */
+    size_t limit;                 /* at most this many deposit-class samples (0: all) */
+    const int32_t *dep;
+    int ndep;
+    lirf_deposit_opts o;          /* holdout_every < 0: -k checks an epoch */
+    const char *target_out, *archive_out;
+    const char *exact_archive_out; /* also an exact-mode archive (NULL: no) */
+    int compression;              /* LIRF_ARCHIVE_* */
+    const lirf_archive_seal *seal; /* NULL: plain */
+    const char *state_path;       /* training state (NULL: none) */
+    int resume, save_every;
+    FILE *log;
+} lirf_deposit_job;
+void lirf_deposit_job_default(lirf_deposit_job *j);
+
+typedef struct {
+    lirf_deposit_opts o;          /* as run (holdout_every in steps) */
+    lirf_deposit_result res;
+    size_t train_images, holdout_images, steps_per_epoch;
+    size_t deposit_params, whole_params;
+    double kept_holdout;          /* held-out Dep Acc of the kept check; +inf: none */
+} lirf_deposit_report;
+
+lirf_status lirf_deposit_job_run(lirf_ctx *ctx, const lirf_deposit_job *j, lirf_deposit_report *r);
+/* The "run" record the archive's manifest keeps: t0, seconds, images_per_s,
+ * deposit_images, and with a hold-out holdout_images, steps_per_epoch,
+ * holdout_dep_acc [{step, dep_acc}], kept_step. */
+json_t *lirf_deposit_run_json(const lirf_deposit_job *j, const lirf_deposit_report *r);
+/* lirf deposit --json: target, archive, run, seconds, images_per_s,
+ * deposit_parameters, deposit_bytes, whole_parameters, last_losses, options. */
+json_t *lirf_deposit_report_json(const lirf_deposit_job *j, const lirf_deposit_report *r);
+
+/* The deposit tries of lirf demo: j run `tries` times with the seeds
+ * j->o.seed, j->o.seed + 1, ..., every try on the held-out set of
+ * lirf_deposit_holdout_seed(&j->o) (so they are judged on the same samples);
+ * the try whose kept check has the lowest held-out Dep Acc wins (the first on
+ * a tie). Try 1 writes j's paths; a later try writes "try<k>-" files beside
+ * them, which replace j's when it wins and are removed otherwise. tries > 1
+ * needs a hold-out with keep-best (LIRF_E_INVALID). r[0..tries) get every
+ * try's report, *kept the winner (0-based). */
+#define LIRF_MAX_TRIES 16
+lirf_status lirf_deposit_tries(lirf_ctx *ctx, const lirf_deposit_job *j, int tries,
+                               lirf_deposit_report *r, int *kept);
+
+/* ---- Table 1 of checkpoints ----------------------------------------------- */
+typedef struct {
+    const char *data;             /* NULL: Fashion-MNIST */
+    lirf_data_kind kind;
+    int train;                    /* 1: the training split */
+    int batch;
+    const int32_t *dep;
+    int ndep;
+    const char *independent_pre, *independent_dep; /* both or neither */
+} lirf_table1_opts;
+
+/* Evaluates every column's checkpoint (cols[i].path) on the split, fills Pre /
+ * Dep / Avg and the target columns' F and H-Mean (against the
+ * LIRF_COL_ORIGINAL column). out[0..*nout) is the table as printed: an
+ * Independent column first when both independent nets are given, then cols
+ * (out holds ncols + 1). */
+lirf_status lirf_table1_eval(lirf_ctx *ctx, const lirf_table1_opts *o, lirf_table1_col *cols,
+                             int ncols, lirf_table1_col *out, int *nout);
+/* Table 1 as a Markdown table (rows Pre Acc, Dep Acc, F, H-Mean, Avg Acc). */
+lirf_status lirf_table1_write_md(FILE *f, const lirf_table1_col *cols, int n);
+/* lirf_table1_json, dumped on one line (LIRF_JSON_DUMP_FLAGS) and a newline. */
+lirf_status lirf_table1_write_json(FILE *f, const lirf_table1_col *cols, int n);
+
+/* One checkpoint (a plain net, a target or a recover net) evaluated on a
+ * split: counts as lirf_eval_counts (2 * classes, the caller frees them). The
+ * data set is read on the first call (ds zeroed; its image size is the
+ * model's) and reused by later ones; a model it does not fit is refused. */
+lirf_status lirf_eval_checkpoint(lirf_ctx *ctx, const char *path, const lirf_table1_opts *o,
+                                 lirf_dataset *ds, int64_t **counts, int *classes);
+
+/* ---- lirf unlearn: a baseline on checkpoint files ------------------------ */
+typedef struct {
+    const char *model, *target_out;
+    const char *data;
+    lirf_data_kind kind;
+    int image_size, limit;
+    const int32_t *dep;
+    int ndep;
+    lirf_unlearn_opts o;
+} lirf_unlearn_file_job;
+typedef struct {
+    lirf_unlearn_result res;
+    lirf_unlearn_opts o;          /* as run: the method's defaults filled in */
+} lirf_unlearn_file_report;
+lirf_status lirf_unlearn_file_run(lirf_ctx *ctx, const lirf_unlearn_file_job *j,
+                                  lirf_unlearn_file_report *r);
+/* {"t0", "target", "options", "seconds", "steps", "forget_images",
+ *  "retain_images", "last_loss"} */
+json_t *lirf_unlearn_report_json(const lirf_unlearn_file_job *j, const lirf_unlearn_file_report *r);
+
+/* ---- lirf demo: the whole job in one folder ------------------------------ */
+typedef struct {
+    const char *out_dir;
+    int retrain;                  /* train T0 even if out_dir/original.safetensors exists */
+    int full;                     /* the paper's setting for a GPU: width 64, CIFAR-10 from
+                                     ../shared/data/cifar10 (unless data), 30 T0 epochs, 20
+                                     deposit epochs, crop padding 4, one try */
+    const char *data, *test_data; /* NULL: Fashion-MNIST */
+    lirf_data_kind kind;
+    int image_size;               /* 0: 32 for T0, T0's for the deposit */
+    const int32_t *dep;
+    int ndep;
+    const char *dep_text;         /* the deposit classes as given ("0,1,2"), for messages */
+    /* -1: the demo's default (in brackets; full: in braces) */
+    int width;                    /* [16] {64} */
+    int epochs, batch, limit;     /* T0: [3] {30}, 128, [20000] {0: all} */
+    int dep_epochs, dep_batch;    /* [5] {20}, the T0 batch */
+    int dep_limit;                /* 0: all deposit-class images */
+    int tries;                    /* [2] {1}; 1 without a hold-out and keep-best */
+    lirf_deposit_opts o;          /* method options; holdout [0.05], holdout_every [-8: eight
+                                     checks an epoch], keep_best [1 with a hold-out] -1: unset */
+    FILE *log;
+} lirf_demo_job;
+void lirf_demo_job_default(lirf_demo_job *j);
+
+typedef struct {
+    int reused_t0;
+    lirf_train_report t0;
+    int ntries, kept;
+    lirf_deposit_report tries[LIRF_MAX_TRIES];
+    lirf_table1_col cols[4];      /* Original, Deposit, Withdrawal (paper), Withdrawal (exact) */
+    double t_train, t_deposit, t_withdraw, t_eval, total;
+} lirf_demo_report;
+
+/* Trains T0 (or reuses out_dir/original.safetensors), deposits (with tries),
+ * withdraws in paper and exact mode with no data, evaluates Table 1 on the
+ * test split and writes every artifact in out_dir: original.safetensors,
+ * target.safetensors, deposit.lirf, deposit-exact.lirf, recover.safetensors,
+ * recover-exact.safetensors, table1.md, table1.json, summary.json. r is large:
+ * allocate it. */
+lirf_status lirf_demo_run(lirf_ctx *ctx, const lirf_demo_job *j, lirf_demo_report *r);
+
+#endif
