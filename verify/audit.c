@@ -226,7 +226,31 @@ static const run_t *find_run(const run_t *r, int n, int student, int method, int
     return NULL;
 }
 
-static const char *student_name(int s) { return s == 0 ? "cnn" : "resnet18"; }
+/* the names of lirf_verify_opts' bit sets, by lirf_verify_list: bit i, name i */
+static const char *const LIST_NAME[3][2] = {{"cnn", "resnet18"}, {"logit", "at"}, {"true", "none"}};
+static const char *const LIST_FLAG[3] = {"--students", "--methods", "--labels"};
+
+static const char *student_name(int s) { return LIST_NAME[LIRF_VERIFY_STUDENTS][s != 0]; }
+
+lirf_status lirf_verify_parse_list(lirf_verify_list which, const char *text, int *bits) {
+    if (!text || !bits || (unsigned)which > LIRF_VERIFY_LABELS)
+        return LIRF_FAIL(LIRF_E_NULL, "verify: NULL or unknown list");
+    const char *const *names = LIST_NAME[which];
+    *bits = 0;
+    for (const char *p = text; *p;) {
+        size_t len = strcspn(p, ",");
+        int found = 0;
+        for (int i = 0; i < 2; i++)
+            if (strlen(names[i]) == len && !strncmp(p, names[i], len)) *bits |= 1 << i, found = 1;
+        if (!found)
+            return LIRF_FAIL(LIRF_E_INVALID, "%s: unknown item in \"%s\" (the items: %s,%s)",
+                             LIST_FLAG[which], text, names[0], names[1]);
+        p += len;
+        if (*p == ',') p++;
+    }
+    if (!*bits) return LIRF_FAIL(LIRF_E_INVALID, "%s: empty list", LIST_FLAG[which]);
+    return LIRF_OK;
+}
 
 static void add_check(json_t *checks, const char *name, const char *what, double value,
                       double half, double control, const char *control_what, double margin,

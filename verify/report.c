@@ -33,6 +33,17 @@ lirf_status lirf_report_write_json(const json_t *r, const char *path) {
     return LIRF_OK;
 }
 
+lirf_status lirf_report_load(const char *path, json_t **out) {
+    json_error_t err;
+    *out = json_load_file(path, 0, &err);
+    if (*out && json_is_array(json_object_get(*out, "checks"))) return LIRF_OK;
+    lirf_status st = LIRF_FAIL(LIRF_E_FORMAT, "%s is not a report.json: %s", path,
+                               *out ? "no checks in it" : err.text);
+    json_decref(*out);
+    *out = NULL;
+    return st;
+}
+
 /* "12.34" or "12.34 ± 0.56"; "—" when absent */
 static void fmt(char *b, size_t n, double v, double ci, int signed_) {
     if (!isfinite(v)) {
@@ -557,4 +568,16 @@ lirf_status lirf_report_write_html(const json_t *r, const char *path) {
     html_inputs(f, r);
     fprintf(f, "<p>Every number, seed and threshold is in report.json beside this page.</p>\n</body></html>\n");
     return close_out(f, path);
+}
+
+lirf_status lirf_report_write_dir(const json_t *r, const char *dir, int json) {
+    char p[1200];
+    if (json) {
+        snprintf(p, sizeof p, "%s/report.json", dir);
+        LIRF_TRY(lirf_report_write_json(r, p));
+    }
+    snprintf(p, sizeof p, "%s/report.md", dir);
+    LIRF_TRY(lirf_report_write_md(r, p));
+    snprintf(p, sizeof p, "%s/report.html", dir);
+    return lirf_report_write_html(r, p);
 }
