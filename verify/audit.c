@@ -105,9 +105,11 @@ static lirf_status open_model(lirf_ctx *ctx, const char *path, const char *flag,
     lirf_safetensors st = {0};
     m->path = path;
     lirf_status s = lirf_checkpoint_open(path, &st, &m->meta);
-    if (s != LIRF_OK)
-        return LIRF_FAIL(s, "%s %s: not a readable lirf checkpoint: %s", flag, path,
-                         lirf_error_message());
+    if (s != LIRF_OK) { /* a copy: LIRF_FAIL writes the very buffer lirf_error_message reads */
+        char why[2048];
+        snprintf(why, sizeof why, "%s", lirf_error_message());
+        return LIRF_FAIL(s, "%s %s: not a readable lirf checkpoint: %s", flag, path, why);
+    }
     const char *kind = lirf_st_meta(&st, "lirf_kind");
     snprintf(m->kind, sizeof m->kind, "%s", kind ? kind : "model");
     const char *dep = lirf_st_meta(&st, "deposit_classes");
