@@ -1,5 +1,7 @@
-/* lirf verify: the auditor's knowledge-leakage audit (docs/verify.md). */
+/* lirf verify: the auditor's knowledge-leakage audit (docs/verify.md). The
+ * command parses its options, runs lirf_verify_run and writes the reports. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,244 +10,236 @@
 #include "cli.h"
 #include "verify.h"
 
+static const char USAGE[] = /* a printf format: the defaults come from lirf_verify_opts_default */
+    "usage: lirf [--device SPEC] verify --target T [--original T0] [--archive A]\n"
+    "                                   [--independent I] [--target-no-at T'] [options]\n"
+    "\n"
+    "Audits whether the deposit classes' knowledge can still be got out of a target net\n"
+    "(the paper's Table 3, with controls, and more probes), writes report.json, report.md\n"
+    "and report.html to --out, and exits 0 when no check finds leakage beyond its margin,\n"
+    "1 when one does (or the withdraw check fails), 2 on an error. docs/verify.md explains\n"
+    "every number.\n"
+    "\n"
+    "nets (whole nets: trained with lirf train, or target nets from lirf deposit):\n"
+    "  --target T            the net under audit (required)\n"
+    "  --original T0         the net before the deposit (teacher, and the reference of\n"
+    "                        every change; recommended)\n"
+    "  --archive A           the deposit archive: withdraw, and check Dep Acc comes back\n"
+    "  --independent I       a net that never saw the deposit classes: the control of the\n"
+    "                        no-label distillations, the probe and the MIA\n"
+    "  --target-no-at T'     a target made without L_at (an extra teacher, as in Table 3)\n"
+    "  --deposit-classes L   default: the target's deposit_classes metadata\n"
+    "data (as lirf train; default Fashion-MNIST from Debian's dataset-fashion-mnist):\n"
+    "  --data PATH, --format F, --image-size N\n"
+    "budgets (measured: the defaults audit the demo's Fashion-MNIST artifacts, 18\n"
+    "student trainings, in 11 min 24 s on 2 idle cores through PoCL; docs/verify.md):\n"
+    "  --seeds K             repeat every student training K times; mean and 95%% interval\n"
+    "                        (default %d)\n"
+    "  --epochs N            student epochs (default %d)\n"
+    "  --train-subset N      training images the students learn from (default %d; a fixed\n"
+    "                        random subset, the same for every seed)\n"
+    "  --test-subset N       evaluate on N evenly spaced test images (default 0: all)\n"
+    "  --batch N             (default %d)\n"
+    "students and distillation:\n"
+    "  --students LIST       cnn,resnet18 (default both)\n"
+    "  --student-width W     the ResNet-18 student's width (default %d)\n"
+    "  --methods LIST        logit,at (default both)\n"
+    "  --labels LIST         true,none (default both): with the true labels in the loss (the\n"
+    "                        paper's protocol), and without (teacher outputs only)\n"
+    "  --alpha X --T X       logit KD: alpha L_kd + (1 - alpha) CE; without labels L_kd\n"
+    "                        alone (default %g, %g)\n"
+    "  --beta X              AT: CE + beta/2 sum L_at; without labels L_kd + beta/2 sum L_at\n"
+    "                        (default %g)\n"
+    "  --student-lr X        (default %g; SGD momentum 0.9, cosine, no augmentation)\n"
+    "probes:\n"
+    "  --no-mia --no-probe --no-withdraw --no-deposit-alone --no-relearn   skip one\n"
+    "  --member-limit N      MIA members: deposit-class images among the first N training\n"
+    "                        images (the ones T0 was trained on; default 0: all)\n"
+    "  --mia-samples N       at most N members and N non-members (default %d)\n"
+    "  --probe-train N       linear-probe training images (default %d)\n"
+    "  --probe-epochs N      (default %d)\n"
+    "  --relearn-samples N   relearn: fine-tune on N labelled deposit-class images and as\n"
+    "                        many preservation-class ones (default %d)\n"
+    "  --relearn-fraction X  until Dep Acc reaches X times the original's (default %g)\n"
+    "  --relearn-max-steps N (default %d; SGD lr %g, batch 32, Dep Acc measured every %d)\n"
+    "thresholds (leakage when a check's gap to its control exceeds them):\n"
+    "  --margin-distill P    true-label students: Dep Acc points over the no-teacher\n"
+    "                        student (default %g)\n"
+    "  --margin-none P       no-label students: Dep Acc points over the control (default %g)\n"
+    "  --margin-mia X        MIA AUC over the control (default %g)\n"
+    "  --margin-probe P      linear-probe Dep Acc points over the control (default %g)\n"
+    "  --margin-withdraw P   the recover net's Dep Acc may fall this far below the\n"
+    "                        original's (default %g)\n"
+    "  --margin-relearn R    leakage when the target relearns in fewer than R times the\n"
+    "                        Independent net's steps (default %g; no verdict without\n"
+    "                        --independent)\n"
+    "  --power-min P         the power of the no-label checks: the original's no-label\n"
+    "                        students should reach P%% Dep Acc; the report says \"weak\"\n"
+    "                        when they do not (default %g; no effect on the exit status)\n"
+    "output:\n"
+    "  --out DIR             (default lirf-verify)\n"
+    "  --from-json FILE      write report.md and report.html again from an earlier\n"
+    "                        report.json (no audit is run; exits with its recorded code)\n"
+    "  --quiet               no progress output\n";
+
 static void usage(FILE *f) {
     lirf_verify_opts d;
     lirf_verify_opts_default(&d);
-    fprintf(f,
-        "usage: lirf [--device SPEC] verify --target T [--original T0] [--archive A]\n"
-        "                                   [--independent I] [--target-no-at T'] [options]\n"
-        "\n"
-        "Audits whether the deposit classes' knowledge can still be got out of a target net\n"
-        "(the paper's Table 3, with controls, and more probes), writes report.json, report.md\n"
-        "and report.html to --out, and exits 0 when no check finds leakage beyond its margin,\n"
-        "1 when one does (or the withdraw check fails), 2 on an error. docs/verify.md explains\n"
-        "every number.\n"
-        "\n"
-        "nets (whole nets: trained with lirf train, or target nets from lirf deposit):\n"
-        "  --target T            the net under audit (required)\n"
-        "  --original T0         the net before the deposit (teacher, and the reference of\n"
-        "                        every change; recommended)\n"
-        "  --archive A           the deposit archive: withdraw, and check Dep Acc comes back\n"
-        "  --independent I       a net that never saw the deposit classes: the control of the\n"
-        "                        no-label distillations, the probe and the MIA\n"
-        "  --target-no-at T'     a target made without L_at (an extra teacher, as in Table 3)\n"
-        "  --deposit-classes L   default: the target's deposit_classes metadata\n"
-        "data (as lirf train; default Fashion-MNIST from Debian's dataset-fashion-mnist):\n"
-        "  --data PATH, --format F, --image-size N\n"
-        "budgets (measured: the defaults audit the demo's Fashion-MNIST artifacts, 18\n"
-        "student trainings, in 11 min 24 s on 2 idle cores through PoCL; docs/verify.md):\n"
-        "  --seeds K             repeat every student training K times; mean and 95%% interval\n"
-        "                        (default %d)\n"
-        "  --epochs N            student epochs (default %d)\n"
-        "  --train-subset N      training images the students learn from (default %d; a fixed\n"
-        "                        random subset, the same for every seed)\n"
-        "  --test-subset N       evaluate on N evenly spaced test images (default 0: all)\n"
-        "  --batch N             (default %d)\n"
-        "students and distillation:\n"
-        "  --students LIST       cnn,resnet18 (default both)\n"
-        "  --student-width W     the ResNet-18 student's width (default %d)\n"
-        "  --methods LIST        logit,at (default both)\n"
-        "  --labels LIST         true,none (default both): with the true labels in the loss (the\n"
-        "                        paper's protocol), and without (teacher outputs only)\n"
-        "  --alpha X --T X       logit KD: alpha L_kd + (1 - alpha) CE (default %g, %g)\n"
-        "  --beta X              AT: CE + beta/2 sum L_at (default %g)\n"
-        "  --student-lr X        (default %g; SGD momentum 0.9, cosine, no augmentation)\n"
-        "probes:\n"
-        "  --no-mia --no-probe --no-withdraw --no-deposit-alone --no-relearn   skip one\n"
-        "  --member-limit N      MIA members: deposit-class images among the first N training\n"
-        "                        images (the ones T0 was trained on; default 0: all)\n"
-        "  --mia-samples N       at most N members and N non-members (default %d)\n"
-        "  --probe-train N       linear-probe training images (default %d)\n"
-        "  --probe-epochs N      (default %d)\n"
-        "  --relearn-samples N   relearn: fine-tune on N labelled deposit-class images and as\n"
-        "                        many preservation-class ones (default %d)\n"
-        "  --relearn-fraction X  until Dep Acc reaches X times the original's (default %g)\n"
-        "  --relearn-max-steps N (default %d; SGD lr %g, batch 32, Dep Acc measured every %d)\n"
-        "thresholds (leakage when a check's gap to its control exceeds them):\n"
-        "  --margin-distill P    true-label students: Dep Acc points over the no-teacher\n"
-        "                        student (default %g)\n"
-        "  --margin-none P       no-label students: Dep Acc points over the control (default %g)\n"
-        "  --margin-mia X        MIA AUC over the control (default %g)\n"
-        "  --margin-probe P      linear-probe Dep Acc points over the control (default %g)\n"
-        "  --margin-withdraw P   the recover net's Dep Acc may fall this far below the\n"
-        "                        original's (default %g)\n"
-        "  --margin-relearn R    leakage when the target relearns in fewer than R times the\n"
-        "                        Independent net's steps (default %g; no verdict without\n"
-        "                        --independent)\n"
-        "  --power-min P         the power of the no-label checks: the original's no-label\n"
-        "                        students should reach P%% Dep Acc; the report says \"weak\"\n"
-        "                        when they do not (default %g; no effect on the exit status)\n"
-        "output:\n"
-        "  --out DIR             (default lirf-verify)\n"
-        "  --from-json FILE      write report.md and report.html again from an earlier\n"
-        "                        report.json (no audit is run; exits with its recorded code)\n"
-        "  --quiet               no progress output\n",
-        d.seeds, d.epochs, d.train_subset, d.batch, d.student_width, (double)d.distill.alpha,
-        (double)d.distill.T, (double)d.distill.beta, (double)d.distill.lr, d.mia_samples,
-        d.probe_train, d.probe_opts.epochs, d.relearn_samples, (double)d.relearn_fraction,
-        d.relearn_max_steps, (double)d.relearn_lr, d.relearn_eval_every, (double)d.margin_distill, (double)d.margin_none,
-        (double)d.margin_mia, (double)d.margin_probe, (double)d.margin_withdraw, (double)d.margin_relearn,
-        (double)d.power_min);
+    fprintf(f, USAGE, d.seeds, d.epochs, d.train_subset, d.batch, d.student_width, (double)d.distill.alpha,
+            (double)d.distill.T, (double)d.distill.beta, (double)d.distill.lr, d.mia_samples, d.probe_train,
+            d.probe_opts.epochs, d.relearn_samples, (double)d.relearn_fraction, d.relearn_max_steps,
+            (double)d.relearn_lr, d.relearn_eval_every, (double)d.margin_distill, (double)d.margin_none,
+            (double)d.margin_mia, (double)d.margin_probe, (double)d.margin_withdraw,
+            (double)d.margin_relearn, (double)d.power_min);
 }
 
-/* "a,b" against names -> bit set; 0 on error */
-static int parse_set(const char *s, const char *const *names, int n, const char *what, int *out) {
-    *out = 0;
-    const char *p = s;
-    while (*p) {
-        size_t len = strcspn(p, ",");
-        int found = 0;
-        for (int i = 0; i < n; i++)
-            if (strlen(names[i]) == len && !strncmp(p, names[i], len)) *out |= 1 << i, found = 1;
-        if (!found) {
-            fprintf(stderr, "lirf verify: %s: unknown item in \"%s\"\n", what, s);
-            return 0;
+/* ---- options: a table over the audit's options and the command's own ---- */
+typedef struct { lirf_verify_opts o; const char *out, *dep, *from_json; } args_t;
+enum { T_STR, T_INT, T_FLOAT, T_KIND, T_LIST, T_OFF, T_ON }; /* T_OFF, T_ON: flags */
+/* off: of the field in args_t; T_INT, T_FLOAT: the range lo..hi; T_LIST: lo, the lirf_verify_list */
+typedef struct { const char *name; int type; size_t off; double lo, hi; } opt_t;
+
+#define F(field) offsetof(args_t, field)
+#define STR(name, f) {name, T_STR, F(f), 0, 0}
+#define INT(name, f, lo, hi) {name, T_INT, F(f), lo, hi}
+#define FLT(name, f, lo, hi) {name, T_FLOAT, F(f), lo, hi}
+#define OFF(name, f) {name, T_OFF, F(f), 0, 0}
+#define G (1 << 30)
+static const opt_t OPTS[] = {
+    STR("--target", o.target), STR("--original", o.original), STR("--archive", o.archive),
+    STR("--independent", o.independent), STR("--target-no-at", o.target_no_at),
+    STR("--deposit-classes", dep), STR("--data", o.data), {"--format", T_KIND, F(o.kind), 0, 0},
+    INT("--image-size", o.image_size, 8, 1024), INT("--seeds", o.seeds, 1, 64),
+    INT("--epochs", o.epochs, 1, 1000), INT("--train-subset", o.train_subset, 2, G),
+    INT("--test-subset", o.test_subset, 0, G), INT("--batch", o.batch, 2, 65536),
+    {"--students", T_LIST, F(o.students), LIRF_VERIFY_STUDENTS, 0},
+    INT("--student-width", o.student_width, 1, 1024),
+    {"--methods", T_LIST, F(o.methods), LIRF_VERIFY_METHODS, 0},
+    {"--labels", T_LIST, F(o.labels), LIRF_VERIFY_LABELS, 0},
+    FLT("--alpha", o.distill.alpha, 0, 1), FLT("--T", o.distill.T, 0.01, 1000),
+    FLT("--beta", o.distill.beta, 0, 1e7), FLT("--student-lr", o.distill.lr, 1e-7, 10),
+    OFF("--no-mia", o.mia), OFF("--no-probe", o.probe), OFF("--no-withdraw", o.withdraw_check),
+    OFF("--no-deposit-alone", o.deposit_alone), OFF("--no-relearn", o.relearn),
+    INT("--relearn-samples", o.relearn_samples, 2, G), INT("--relearn-max-steps", o.relearn_max_steps, 1, G),
+    FLT("--relearn-fraction", o.relearn_fraction, 0, 10), FLT("--margin-relearn", o.margin_relearn, 0, 1000),
+    INT("--member-limit", o.member_limit, 0, G), INT("--mia-samples", o.mia_samples, 0, G),
+    INT("--probe-train", o.probe_train, 1, G), INT("--probe-epochs", o.probe_opts.epochs, 1, 10000),
+    FLT("--margin-distill", o.margin_distill, -100, 100), FLT("--power-min", o.power_min, 0, 100),
+    FLT("--margin-none", o.margin_none, -100, 100), FLT("--margin-mia", o.margin_mia, -1, 1),
+    FLT("--margin-probe", o.margin_probe, -100, 100), FLT("--margin-withdraw", o.margin_withdraw, -100, 100),
+    STR("--out", out), {"--quiet", T_ON, F(o.quiet), 0, 0}, STR("--from-json", from_json)};
+
+/* argv[*i] against OPTS: 1 when it is one of them (*bad set on a bad value) */
+static int parse_option(args_t *a, int argc, char **argv, int *i, int *bad) {
+    for (size_t k = 0; k < sizeof OPTS / sizeof *OPTS; k++) {
+        const opt_t *p = &OPTS[k];
+        void *field = (char *)a + p->off;
+        const char *v = NULL;
+        if (p->type == T_OFF || p->type == T_ON) {
+            if (!arg_flag(argv, *i, p->name)) continue;
+            *(int *)field = p->type == T_ON;
+            return 1;
         }
-        p += len;
-        if (*p == ',') p++;
+        if (!arg_value(argc, argv, i, p->name, &v, bad)) continue;
+        if (*bad) return 1;
+        lirf_status st;
+        switch (p->type) {
+        case T_STR: *(const char **)field = v; break;
+        case T_INT: *bad = !parse_int(v, (long)p->lo, (long)p->hi, p->name, field); break;
+        case T_FLOAT: *bad = !parse_float(v, p->lo, p->hi, p->name, field); break;
+        case T_KIND: *bad = !parse_data_kind(v, field); break;
+        default:
+            if ((st = lirf_verify_parse_list((lirf_verify_list)p->lo, v, field)) != LIRF_OK)
+                *bad = 1, cli_error(st, "verify");
+        }
+        return 1;
     }
-    if (!*out) fprintf(stderr, "lirf verify: %s: empty list\n", what);
-    return *out != 0;
+    return 0;
 }
 
-int cmd_verify(const char *device, int argc, char **argv) {
-    lirf_verify_opts o;
-    lirf_verify_opts_default(&o);
-    const char *out = "lirf-verify", *dep_arg = NULL, *v, *from_json = NULL;
+/* -1: go on; else the exit status (0 after --help, 2 after a bad option) */
+static int parse_args(args_t *a, int argc, char **argv) {
+    memset(a, 0, sizeof *a);
+    lirf_verify_opts_default(&a->o);
+    a->out = "lirf-verify";
     int bad = 0;
-    static const char *const studs[] = {"cnn", "resnet18"}, *const meths[] = {"logit", "at"},
-                             *const labs[] = {"true", "none"};
     for (int i = 1; i < argc && !bad; i++) {
         if (arg_flag(argv, i, "-h") || arg_flag(argv, i, "--help")) return usage(stdout), 0;
-        else if (arg_value(argc, argv, &i, "--target", &o.target, &bad)) {}
-        else if (arg_value(argc, argv, &i, "--original", &o.original, &bad)) {}
-        else if (arg_value(argc, argv, &i, "--archive", &o.archive, &bad)) {}
-        else if (arg_value(argc, argv, &i, "--independent", &o.independent, &bad)) {}
-        else if (arg_value(argc, argv, &i, "--target-no-at", &o.target_no_at, &bad)) {}
-        else if (arg_value(argc, argv, &i, "--deposit-classes", &dep_arg, &bad)) {}
-        else if (arg_value(argc, argv, &i, "--data", &o.data, &bad)) {}
-        else if (arg_value(argc, argv, &i, "--format", &v, &bad)) bad = bad || !parse_data_kind(v, &o.kind);
-        else if (arg_value(argc, argv, &i, "--image-size", &v, &bad)) bad = bad || !parse_int(v, 8, 1024, "--image-size", &o.image_size);
-        else if (arg_value(argc, argv, &i, "--seeds", &v, &bad)) bad = bad || !parse_int(v, 1, 64, "--seeds", &o.seeds);
-        else if (arg_value(argc, argv, &i, "--epochs", &v, &bad)) bad = bad || !parse_int(v, 1, 1000, "--epochs", &o.epochs);
-        else if (arg_value(argc, argv, &i, "--train-subset", &v, &bad)) bad = bad || !parse_int(v, 2, 1 << 30, "--train-subset", &o.train_subset);
-        else if (arg_value(argc, argv, &i, "--test-subset", &v, &bad)) bad = bad || !parse_int(v, 0, 1 << 30, "--test-subset", &o.test_subset);
-        else if (arg_value(argc, argv, &i, "--batch", &v, &bad)) bad = bad || !parse_int(v, 2, 65536, "--batch", &o.batch);
-        else if (arg_value(argc, argv, &i, "--students", &v, &bad)) bad = bad || !parse_set(v, studs, 2, "--students", &o.students);
-        else if (arg_value(argc, argv, &i, "--student-width", &v, &bad)) bad = bad || !parse_int(v, 1, 1024, "--student-width", &o.student_width);
-        else if (arg_value(argc, argv, &i, "--methods", &v, &bad)) bad = bad || !parse_set(v, meths, 2, "--methods", &o.methods);
-        else if (arg_value(argc, argv, &i, "--labels", &v, &bad)) bad = bad || !parse_set(v, labs, 2, "--labels", &o.labels);
-        else if (arg_value(argc, argv, &i, "--alpha", &v, &bad)) bad = bad || !parse_float(v, 0, 1, "--alpha", &o.distill.alpha);
-        else if (arg_value(argc, argv, &i, "--T", &v, &bad)) bad = bad || !parse_float(v, 0.01, 1000, "--T", &o.distill.T);
-        else if (arg_value(argc, argv, &i, "--beta", &v, &bad)) bad = bad || !parse_float(v, 0, 1e7, "--beta", &o.distill.beta);
-        else if (arg_value(argc, argv, &i, "--student-lr", &v, &bad)) bad = bad || !parse_float(v, 1e-7, 10, "--student-lr", &o.distill.lr);
-        else if (arg_flag(argv, i, "--no-mia")) o.mia = 0;
-        else if (arg_flag(argv, i, "--no-probe")) o.probe = 0;
-        else if (arg_flag(argv, i, "--no-withdraw")) o.withdraw_check = 0;
-        else if (arg_flag(argv, i, "--no-deposit-alone")) o.deposit_alone = 0;
-        else if (arg_flag(argv, i, "--no-relearn")) o.relearn = 0;
-        else if (arg_value(argc, argv, &i, "--relearn-samples", &v, &bad)) bad = bad || !parse_int(v, 2, 1 << 30, "--relearn-samples", &o.relearn_samples);
-        else if (arg_value(argc, argv, &i, "--relearn-max-steps", &v, &bad)) bad = bad || !parse_int(v, 1, 1 << 30, "--relearn-max-steps", &o.relearn_max_steps);
-        else if (arg_value(argc, argv, &i, "--relearn-fraction", &v, &bad)) bad = bad || !parse_float(v, 0, 10, "--relearn-fraction", &o.relearn_fraction);
-        else if (arg_value(argc, argv, &i, "--margin-relearn", &v, &bad)) bad = bad || !parse_float(v, 0, 1000, "--margin-relearn", &o.margin_relearn);
-        else if (arg_value(argc, argv, &i, "--member-limit", &v, &bad)) bad = bad || !parse_int(v, 0, 1 << 30, "--member-limit", &o.member_limit);
-        else if (arg_value(argc, argv, &i, "--mia-samples", &v, &bad)) bad = bad || !parse_int(v, 0, 1 << 30, "--mia-samples", &o.mia_samples);
-        else if (arg_value(argc, argv, &i, "--probe-train", &v, &bad)) bad = bad || !parse_int(v, 1, 1 << 30, "--probe-train", &o.probe_train);
-        else if (arg_value(argc, argv, &i, "--probe-epochs", &v, &bad)) bad = bad || !parse_int(v, 1, 10000, "--probe-epochs", &o.probe_opts.epochs);
-        else if (arg_value(argc, argv, &i, "--margin-distill", &v, &bad)) bad = bad || !parse_float(v, -100, 100, "--margin-distill", &o.margin_distill);
-        else if (arg_value(argc, argv, &i, "--power-min", &v, &bad)) bad = bad || !parse_float(v, 0, 100, "--power-min", &o.power_min);
-        else if (arg_value(argc, argv, &i, "--margin-none", &v, &bad)) bad = bad || !parse_float(v, -100, 100, "--margin-none", &o.margin_none);
-        else if (arg_value(argc, argv, &i, "--margin-mia", &v, &bad)) bad = bad || !parse_float(v, -1, 1, "--margin-mia", &o.margin_mia);
-        else if (arg_value(argc, argv, &i, "--margin-probe", &v, &bad)) bad = bad || !parse_float(v, -100, 100, "--margin-probe", &o.margin_probe);
-        else if (arg_value(argc, argv, &i, "--margin-withdraw", &v, &bad)) bad = bad || !parse_float(v, -100, 100, "--margin-withdraw", &o.margin_withdraw);
-        else if (arg_value(argc, argv, &i, "--out", &out, &bad)) {}
-        else if (arg_flag(argv, i, "--quiet")) o.quiet = 1;
-        else if (arg_value(argc, argv, &i, "--from-json", &from_json, &bad)) {}
-        else {
+        if (!parse_option(a, argc, argv, &i, &bad)) {
             fprintf(stderr, "lirf verify: unknown option %s (see lirf verify --help)\n", argv[i]);
             bad = 1;
         }
     }
-    if (bad) return 2;
-    if (from_json) { /* render the reports of an earlier run again */
-        json_error_t err;
-        json_t *rep = json_load_file(from_json, 0, &err);
-        if (!rep || !json_is_array(json_object_get(rep, "checks"))) {
-            fprintf(stderr, "lirf verify: %s is not a report.json: %s\n", from_json,
-                    rep ? "no checks in it" : err.text);
-            json_decref(rep);
-            return 2;
-        }
-        char p[2][1200];
-        snprintf(p[0], sizeof p[0], "%s/report.md", out);
-        snprintf(p[1], sizeof p[1], "%s/report.html", out);
-        lirf_status st;
-        if (mkdir(out, 0777) != 0 && errno != EEXIST) {
-            fprintf(stderr, "lirf verify: cannot create %s: %s\n", out, strerror(errno));
-            json_decref(rep);
-            return 2;
-        }
-        if ((st = lirf_report_write_md(rep, p[0])) || (st = lirf_report_write_html(rep, p[1]))) {
-            json_decref(rep);
-            return cli_error(st, "writing the reports");
-        }
-        int rc = (int)json_integer_value(json_object_get(rep, "exit_code"));
-        printf("%s, %s rendered from %s (exit %d as recorded)\n", p[0], p[1], from_json, rc);
-        json_decref(rep);
-        return rc;
+    return bad ? 2 : -1;
+}
+
+/* ---- output ---- */
+static int make_out_dir(const char *out) {
+    if (mkdir(out, 0777) == 0 || errno == EEXIST) return 1;
+    fprintf(stderr, "lirf verify: cannot create %s: %s\n", out, strerror(errno));
+    return 0;
+}
+
+/* --from-json: report.md and report.html again from an earlier report.json */
+static int render_again(const char *from_json, const char *out) {
+    json_t *rep = NULL;
+    lirf_status st = lirf_report_load(from_json, &rep);
+    if (st != LIRF_OK) return cli_error(st, "--from-json");
+    int rc = 2;
+    if (!make_out_dir(out)) {
+    } else if ((st = lirf_report_write_dir(rep, out, 0)) != LIRF_OK) {
+        cli_error(st, "writing the reports");
+    } else {
+        rc = (int)json_integer_value(json_object_get(rep, "exit_code"));
+        printf("%s/report.md, %s/report.html rendered from %s (exit %d as recorded)\n", out, out,
+               from_json, rc);
     }
-    if (!o.target) {
-        fprintf(stderr, "lirf verify: give the net under audit with --target PATH\n");
-        return 2;
+    json_decref(rep);
+    return rc;
+}
+
+/* The three reports, and the verdict and checks on stdout; the exit status. */
+static int write_reports(const json_t *rep, const char *out, const char *target) {
+    lirf_status st = lirf_report_write_dir(rep, out, 1);
+    if (st != LIRF_OK) return cli_error(st, "writing the reports");
+    int rc = (int)json_integer_value(json_object_get(rep, "exit_code"));
+    printf("%s: %s (exit %d)\nreports: %s/report.json, %s/report.md, %s/report.html\n", target,
+           json_string_value(json_object_get(rep, "verdict")), rc, out, out, out);
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(rep, "checks"), i, c) {
+        json_t *val = json_object_get(c, "value");
+        printf("  %-32s %-8s value %8.3f  margin %g\n", json_string_value(json_object_get(c, "name")),
+               json_string_value(json_object_get(c, "verdict")),
+               json_is_number(val) ? json_number_value(val) : 0.0 / 0.0,
+               json_number_value(json_object_get(c, "margin")));
     }
+    return rc;
+}
+
+int cmd_verify(const char *device, int argc, char **argv) {
+    args_t a;
+    int rc = parse_args(&a, argc, argv);
+    if (rc >= 0) return rc;
+    if (a.from_json) return render_again(a.from_json, a.out);
+    if (!a.o.target) return fprintf(stderr, "lirf verify: give the net under audit with --target PATH\n"), 2;
     int32_t *dep = NULL;
-    if (dep_arg && !parse_class_list(dep_arg, LIRF_MAX_CLASSES, &dep, &o.ndep)) return 2;
-    o.dep = dep;
-    if (mkdir(out, 0777) != 0 && errno != EEXIST) {
-        fprintf(stderr, "lirf verify: cannot create %s: %s\n", out, strerror(errno));
+    if (a.dep && !parse_class_list(a.dep, LIRF_MAX_CLASSES, &dep, &a.o.ndep)) return 2;
+    a.o.dep = dep;
+    lirf_ctx *ctx = NULL;
+    if (!make_out_dir(a.out) || cli_open(device, &ctx)) {
         free(dep);
         return 2;
     }
-    o.out_dir = out;
-    char cmd[4096];
+    a.o.out_dir = a.out;
+    char cmd[4096]; /* the command line, for the report */
     size_t k = (size_t)snprintf(cmd, sizeof cmd, "lirf");
     for (int i = 0; i < argc && k < sizeof cmd; i++)
         k += (size_t)snprintf(cmd + k, sizeof cmd - k, " %s", argv[i]);
-    o.command = cmd;
-    lirf_ctx *ctx;
-    if (cli_open(device, &ctx)) {
-        free(dep);
-        return 2;
-    }
+    a.o.command = cmd;
     json_t *rep = NULL;
-    lirf_status st = lirf_verify_run(ctx, &o, &rep);
-    int rc = 2;
-    if (st != LIRF_OK) {
-        cli_error(st, "verify");
-    } else {
-        char p[3][1200];
-        snprintf(p[0], sizeof p[0], "%s/report.json", out);
-        snprintf(p[1], sizeof p[1], "%s/report.md", out);
-        snprintf(p[2], sizeof p[2], "%s/report.html", out);
-        if ((st = lirf_report_write_json(rep, p[0])) || (st = lirf_report_write_md(rep, p[1])) ||
-            (st = lirf_report_write_html(rep, p[2]))) {
-            cli_error(st, "writing the reports");
-        } else {
-            rc = (int)json_integer_value(json_object_get(rep, "exit_code"));
-            printf("%s: %s (exit %d)\nreports: %s, %s, %s\n", o.target,
-                   json_string_value(json_object_get(rep, "verdict")), rc, p[0], p[1], p[2]);
-            size_t i;
-            json_t *c;
-            json_array_foreach(json_object_get(rep, "checks"), i, c) {
-                json_t *val = json_object_get(c, "value");
-                printf("  %-32s %-8s value %8.3f  margin %g\n",
-                       json_string_value(json_object_get(c, "name")),
-                       json_string_value(json_object_get(c, "verdict")),
-                       json_is_number(val) ? json_number_value(val) : 0.0 / 0.0,
-                       json_number_value(json_object_get(c, "margin")));
-            }
-        }
-    }
+    lirf_status st = lirf_verify_run(ctx, &a.o, &rep);
+    rc = st != LIRF_OK ? cli_error(st, "verify") : write_reports(rep, a.out, a.o.target);
     json_decref(rep);
     free(dep);
     lirf_ctx_destroy(ctx);

@@ -11,11 +11,6 @@
 
 #include "verify.h"
 
-#define STEP(call)                               \
-    do {                                         \
-        if ((st = (call)) != LIRF_OK) goto out;  \
-    } while (0)
-
 void lirf_verify_opts_default(lirf_verify_opts *o) {
     memset(o, 0, sizeof *o);
     o->kind = LIRF_DATA_AUTO;
@@ -110,9 +105,11 @@ static lirf_status open_model(lirf_ctx *ctx, const char *path, const char *flag,
     lirf_safetensors st = {0};
     m->path = path;
     lirf_status s = lirf_checkpoint_open(path, &st, &m->meta);
-    if (s != LIRF_OK)
-        return LIRF_FAIL(s, "%s %s: not a readable lirf checkpoint: %s", flag, path,
-                         lirf_error_message());
+    if (s != LIRF_OK) { /* a copy: LIRF_FAIL writes the very buffer lirf_error_message reads */
+        char why[2048];
+        snprintf(why, sizeof why, "%s", lirf_error_message());
+        return LIRF_FAIL(s, "%s %s: not a readable lirf checkpoint: %s", flag, path, why);
+    }
     const char *kind = lirf_st_meta(&st, "lirf_kind");
     snprintf(m->kind, sizeof m->kind, "%s", kind ? kind : "model");
     const char *dep = lirf_st_meta(&st, "deposit_classes");
@@ -231,7 +228,31 @@ static const run_t *find_run(const run_t *r, int n, int student, int method, int
     return NULL;
 }
 
-static const char *student_name(int s) { return s == 0 ? "cnn" : "resnet18"; }
+/* the names of lirf_verify_opts' bit sets, by lirf_verify_list: bit i, name i */
+static const char *const LIST_NAME[3][2] = {{"cnn", "resnet18"}, {"logit", "at"}, {"true", "none"}};
+static const char *const LIST_FLAG[3] = {"--students", "--methods", "--labels"};
+
+static const char *student_name(int s) { return LIST_NAME[LIRF_VERIFY_STUDENTS][s != 0]; }
+
+lirf_status lirf_verify_parse_list(lirf_verify_list which, const char *text, int *bits) {
+    if (!text || !bits || (unsigned)which > LIRF_VERIFY_LABELS)
+        return LIRF_FAIL(LIRF_E_NULL, "verify: NULL or unknown list");
+    const char *const *names = LIST_NAME[which];
+    *bits = 0;
+    for (const char *p = text; *p;) {
+        size_t len = strcspn(p, ",");
+        int found = 0;
+        for (int i = 0; i < 2; i++)
+            if (strlen(names[i]) == len && !strncmp(p, names[i], len)) *bits |= 1 << i, found = 1;
+        if (!found)
+            return LIRF_FAIL(LIRF_E_INVALID, "%s: unknown item in \"%s\" (the items: %s,%s)",
+                             LIST_FLAG[which], text, names[0], names[1]);
+        p += len;
+        if (*p == ',') p++;
+    }
+    if (!*bits) return LIRF_FAIL(LIRF_E_INVALID, "%s: empty list", LIST_FLAG[which]);
+    return LIRF_OK;
+}
 
 static void add_check(json_t *checks, const char *name, const char *what, double value,
                       double half, double control, const char *control_what, double margin,
@@ -292,6 +313,866 @@ static size_t thin(int32_t *v, size_t n, size_t cap) {
     return cap;
 }
 
+/* ---- the audit's shared state ---- */
+typedef struct {
+    int r, method, labels; /* teacher role (-1: none), lirf_kd_method, true labels */
+} cell_t;
+#define MAX_CELLS (1 + R_COUNT * 2 * 2)
+
+typedef struct {
+    lirf_ctx *ctx;
+    const lirf_verify_opts *o;
+    double t_start, t_data;
+    model_t M[R_COUNT];
+    const lirf_net_config *tc; /* the target's */
+    int K;
+    int32_t dep[LIRF_MAX_CLASSES];
+    int ndep;
+    split_t S;
+    const float *smean, *sstd; /* the students' preprocessing: the original's, else the target's */
+    lirf_dataset tr, te;
+    int32_t *sub, *tidx; /* the training subset (fixed: the same for every seed), the test subset */
+    size_t nsub, nte;
+    lirf_loader *lte;    /* the test subset, the students' preprocessing */
+    lirf_teacher_out T[R_COUNT];
+    int same[R_COUNT];   /* an earlier role given the very same file (equal SHA-256), or -1 */
+    int nstud, studs[2], nmeth, meths[2], nlab, labs[2];
+    run_t *runs;
+    int nruns;
+    json_t *R, *inputs, *checks, *timing;
+    json_t *table; /* "table3" of R (borrowed) */
+    char recover_path[1200];
+} audit_t;
+
+static const char *role_name(int r) { return r < R_COUNT ? ROLE[r] : "fresh"; }
+static const char *role_label(int r) { return r < R_COUNT ? ROLE_LABEL[r] : "Fresh (untrained)"; }
+/* r < R_COUNT: that role's net; R_COUNT: a fresh net shaped as the target */
+static const lirf_model_meta *meta_of(const audit_t *a, int r) {
+    return r < R_COUNT ? &a->M[r].meta : &a->M[R_TARGET].meta;
+}
+static uint32_t run_seed(const lirf_verify_opts *o, int sd) {
+    return (uint32_t)(o->distill.seed + 1000u * (unsigned)sd);
+}
+
+/* ---- 1. inputs ---- */
+static lirf_status begin_report(audit_t *a) {
+    const lirf_device_info *di = lirf_ctx_device(a->ctx);
+    char when[64];
+    time_t now = time(NULL);
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+    json_object_set_new(a->R, "lirf_version", json_string(LIRF_VERSION));
+    json_object_set_new(a->R, "started_utc", json_string(when));
+    if (a->o->command) json_object_set_new(a->R, "command", json_string(a->o->command));
+    json_object_set_new(a->R, "device", json_pack("{s:s,s:s,s:s,s:s,s:s,s:i}", "name", di->name,
+                                                  "platform", di->platform_name, "driver", di->driver,
+                                                  "version", di->version, "opencl_c", di->c_version,
+                                                  "compute_units", (int)di->compute_units));
+    return LIRF_OK;
+}
+
+/* The nets (the target first: the others must match its classes and input),
+ * and the archive's hash. */
+static lirf_status open_models(audit_t *a) {
+    const lirf_verify_opts *o = a->o;
+    model_t *M = a->M;
+    const char *paths[R_COUNT] = {o->original, o->target, o->target_no_at, o->independent};
+    const char *flags[R_COUNT] = {"--original", "--target", "--target-no-at", "--independent"};
+    static const int order[R_COUNT] = {R_TARGET, R_ORIGINAL, R_TARGET_NO_AT, R_INDEPENDENT};
+    for (int oi = 0; oi < R_COUNT; oi++) {
+        int r = order[oi];
+        if (!paths[r]) continue;
+        LIRF_TRY(open_model(a->ctx, paths[r], flags[r], &M[r]));
+        const lirf_net_config *x = &M[R_TARGET].meta.cfg, *y = &M[r].meta.cfg;
+        if (r != R_TARGET && M[R_TARGET].net &&
+            (x->classes != y->classes || x->in_c != y->in_c || x->in_h != y->in_h || x->in_w != y->in_w))
+            return LIRF_FAIL(LIRF_E_SHAPE, "%s %s (%d classes, input %dx%dx%d) does not match the "
+                             "target (%d classes, input %dx%dx%d)", flags[r], paths[r], y->classes,
+                             y->in_c, y->in_h, y->in_w, x->classes, x->in_c, x->in_h, x->in_w);
+        json_object_set_new(a->inputs, ROLE[r],
+                            json_pack("{s:s,s:s,s:s,s:s,s:i,s:s}", "path", paths[r], "sha256",
+                                      M[r].sha, "kind", M[r].kind, "arch",
+                                      lirf_arch_name(M[r].meta.cfg.arch), "width",
+                                      M[r].meta.cfg.width, "split", M[r].meta.split));
+    }
+    a->tc = &M[R_TARGET].meta.cfg;
+    a->K = a->tc->classes;
+    if (o->archive) {
+        char hex[65];
+        LIRF_TRY(lirf_file_sha256(o->archive, hex));
+        json_object_set_new(a->inputs, "archive", json_pack("{s:s,s:s}", "path", o->archive, "sha256", hex));
+    }
+    return LIRF_OK;
+}
+
+/* The deposit classes: given, else the target's deposit_classes metadata. */
+static lirf_status choose_deposit_classes(audit_t *a) {
+    const lirf_verify_opts *o = a->o;
+    int K = a->K;
+    if (o->dep) {
+        a->ndep = o->ndep;
+        memcpy(a->dep, o->dep, (size_t)a->ndep * sizeof *a->dep);
+    } else if (a->M[R_TARGET].dep[0]) {
+        const char *p = a->M[R_TARGET].dep;
+        while (*p && a->ndep < LIRF_MAX_CLASSES) {
+            char *end;
+            long v = strtol(p, &end, 10);
+            if (end == p) break;
+            a->dep[a->ndep++] = (int32_t)v;
+            p = *end == ',' ? end + 1 : end;
+        }
+    } else {
+        return LIRF_FAIL(LIRF_E_INVALID, "%s has no deposit_classes in its metadata (not a target net "
+                         "from lirf deposit?): give --deposit-classes", o->target);
+    }
+    for (int j = 0; j < a->ndep; j++)
+        if (a->dep[j] < 0 || a->dep[j] >= K)
+            return LIRF_FAIL(LIRF_E_INVALID, "deposit class %d outside the target's %d classes", a->dep[j], K);
+    if (a->ndep < 1 || a->ndep >= K)
+        return LIRF_FAIL(LIRF_E_INVALID, "%d deposit classes of %d: need 1 .. %d", a->ndep, K, K - 1);
+    a->S = (split_t){a->dep, a->ndep, K};
+    json_t *dj = json_array();
+    for (int j = 0; j < a->ndep; j++) json_array_append_new(dj, json_integer(a->dep[j]));
+    json_object_set_new(a->R, "deposit_classes", dj);
+    const model_t *M = a->M;
+    a->smean = M[R_ORIGINAL].net ? M[R_ORIGINAL].meta.mean : M[R_TARGET].meta.mean;
+    a->sstd = M[R_ORIGINAL].net ? M[R_ORIGINAL].meta.std : M[R_TARGET].meta.std;
+    return LIRF_OK;
+}
+
+/* ---- 2. data ---- */
+static lirf_status load_data(audit_t *a) {
+    const lirf_verify_opts *o = a->o;
+    const lirf_net_config *tc = a->tc;
+    lirf_dataset *tr = &a->tr, *te = &a->te;
+    a->t_data = lirf_now();
+    lirf_data_opts dopt = {.path = o->data, .kind = o->kind, .train = 1,
+                           .image_size = o->image_size ? o->image_size : tc->in_h};
+    LIRF_TRY(lirf_dataset_load(&dopt, tr));
+    dopt.train = 0;
+    LIRF_TRY(lirf_dataset_load(&dopt, te));
+    if (tr->c != tc->in_c || tr->h != tc->in_h || tr->w != tc->in_w || tr->num_classes != a->K ||
+        te->c != tr->c || te->h != tr->h || te->w != tr->w)
+        return LIRF_FAIL(LIRF_E_SHAPE, "the data (%dx%dx%d, %d classes) does not fit the target "
+                         "(%dx%dx%d, %d classes)", tr->c, tr->h, tr->w, tr->num_classes, tc->in_c,
+                         tc->in_h, tc->in_w, a->K);
+    json_t *files = json_object();
+    lirf_status st = hash_source(tr->source, files);
+    if (st == LIRF_OK && strcmp(te->source, tr->source)) st = hash_source(te->source, files);
+    if (st != LIRF_OK) {
+        json_decref(files);
+        return st;
+    }
+    json_object_set_new(a->inputs, "data", json_pack("{s:s,s:i,s:i,s:o}", "source", tr->source,
+                                                     "train_images", tr->n, "test_images", te->n,
+                                                     "files_sha256", files));
+    json_object_set_new(a->R, "inputs", a->inputs);
+    a->inputs = NULL;
+    json_object_set_new(a->R, "options", options_json(o));
+    return LIRF_OK;
+}
+
+/* A fixed shuffle (splitmix64 from 0x5eedf00d, Fisher-Yates): the training
+ * subset is the same for every seed and every run. */
+static void fixed_shuffle(int32_t *v, size_t n) {
+    uint64_t z = 0x5eedf00dull;
+    for (size_t i = n; i > 1; i--) {
+        z += 0x9E3779B97F4A7C15ull;
+        uint64_t q = z;
+        q = (q ^ (q >> 30)) * 0xBF58476D1CE4E5B9ull;
+        q = (q ^ (q >> 27)) * 0x94D049BB133111EBull;
+        q ^= q >> 31;
+        size_t j = (size_t)(q % i);
+        int32_t t = v[i - 1];
+        v[i - 1] = v[j], v[j] = t;
+    }
+}
+
+/* The training subset (the first nsub of a fixed shuffle) and the test subset
+ * (evenly spaced), and the students' test loader. */
+static lirf_status choose_subsets(audit_t *a) {
+    const lirf_verify_opts *o = a->o;
+    const lirf_dataset *tr = &a->tr, *te = &a->te;
+    a->nsub = (size_t)o->train_subset < (size_t)tr->n ? (size_t)o->train_subset : (size_t)tr->n;
+    a->sub = malloc((size_t)tr->n * sizeof *a->sub);
+    size_t nte = o->test_subset > 0 && o->test_subset < te->n ? (size_t)o->test_subset : (size_t)te->n;
+    a->tidx = malloc((size_t)te->n * sizeof *a->tidx);
+    if (!a->sub || !a->tidx) return LIRF_FAIL(LIRF_E_NOMEM, "out of host memory");
+    for (int i = 0; i < tr->n; i++) a->sub[i] = i;
+    fixed_shuffle(a->sub, (size_t)tr->n);
+    for (int i = 0; i < te->n; i++) a->tidx[i] = i;
+    a->nte = thin(a->tidx, (size_t)te->n, nte);
+    LIRF_TRY(make_loader(a->ctx, te, a->tidx, a->nte, 256, a->smean, a->sstd, &a->lte));
+    json_object_set_new(a->timing, "load_data", json_real(lirf_now() - a->t_data));
+    note(o, "data %s loaded", tr->source, a->t_start);
+    return LIRF_OK;
+}
+
+/* ---- 3. the nets themselves ---- */
+static lirf_status evaluate_nets(audit_t *a) {
+    double t0 = lirf_now();
+    model_t *M = a->M;
+    json_t *nets = json_array();
+    json_object_set_new(a->R, "nets", nets);
+    for (int r = 0; r < R_COUNT; r++) {
+        if (!M[r].net) continue;
+        lirf_loader *ld = NULL;
+        LIRF_TRY(make_loader(a->ctx, &a->te, a->tidx, a->nte, 256, M[r].meta.mean, M[r].meta.std, &ld));
+        lirf_status st = eval_fn(a->ctx, ld, &a->S, lirf_net_logits, M[r].net, &M[r].pre,
+                                 &M[r].dep_acc, &M[r].avg);
+        lirf_loader_destroy(ld);
+        if (st != LIRF_OK) return st;
+        json_array_append_new(nets, json_pack("{s:s,s:s,s:o,s:o,s:o}", "role", ROLE[r], "label",
+                                              ROLE_LABEL[r], "pre_acc", jnum(M[r].pre), "dep_acc",
+                                              jnum(M[r].dep_acc), "avg_acc", jnum(M[r].avg)));
+        note(a->o, "evaluated the %s net", ROLE[r], a->t_start);
+    }
+    json_object_set_new(a->timing, "evaluate_nets", json_real(lirf_now() - t0));
+    return LIRF_OK;
+}
+
+/* ---- 4. probe (e): withdraw, and (d): the deposit path alone ---- */
+static lirf_status deposit_alone(audit_t *a, lirf_loader *ld) {
+    path_t p = {0};
+    lirf_status st = open_deposit_path(a->ctx, a->recover_path, &p);
+    double x, y, z;
+    if (st == LIRF_OK) st = eval_fn(a->ctx, ld, &a->S, path_logits, &p, &x, &y, &z);
+    lirf_net_destroy(p.lower), lirf_net_destroy(p.upper);
+    if (st == LIRF_OK)
+        json_object_set_new(a->R, "deposit_module_alone",
+                            json_pack("{s:o,s:o,s:o}", "pre_acc", jnum(x), "dep_acc", jnum(y),
+                                      "avg_acc", jnum(z)));
+    return st;
+}
+
+/* The recover net of --archive on the test subset (*w: its report), and its
+ * deposit path alone. */
+static lirf_status eval_recover(audit_t *a, double *dp, json_t **w) {
+    lirf_model *rm = NULL;
+    LIRF_TRY(lirf_model_open(a->ctx, a->recover_path, &rm));
+    double pre = NAN, avg = NAN;
+    lirf_loader *ld = NULL;
+    const lirf_model_meta *mm = lirf_model_meta_of(rm);
+    lirf_status st = make_loader(a->ctx, &a->te, a->tidx, a->nte, 256, mm->mean, mm->std, &ld);
+    if (st == LIRF_OK) st = eval_fn(a->ctx, ld, &a->S, lirf_model_logits, rm, &pre, dp, &avg);
+    lirf_model_close(rm);
+    *w = json_pack("{s:s,s:o,s:o,s:o}", "recover", a->recover_path, "pre_acc", jnum(pre),
+                   "dep_acc", jnum(*dp), "avg_acc", jnum(avg));
+    if (st == LIRF_OK && a->o->deposit_alone) st = deposit_alone(a, ld);
+    lirf_loader_destroy(ld);
+    return st;
+}
+
+static lirf_status withdraw_stage(audit_t *a) {
+    const lirf_verify_opts *o = a->o;
+    if (!o->archive || !(o->withdraw_check || o->deposit_alone)) return LIRF_OK;
+    double t0 = lirf_now();
+    snprintf(a->recover_path, sizeof a->recover_path, "%s/recover.safetensors", o->out_dir ? o->out_dir : ".");
+    json_t *wr = NULL;
+    LIRF_TRY(lirf_withdraw(a->ctx, o->target, o->archive, a->recover_path, &wr));
+    json_decref(wr);
+    double dp = NAN;
+    json_t *w = NULL;
+    lirf_status st = eval_recover(a, &dp, &w);
+    if (st != LIRF_OK) {
+        json_decref(w);
+        return st;
+    }
+    json_object_set_new(a->R, "withdraw", w);
+    const model_t *orig = &a->M[R_ORIGINAL];
+    if (o->withdraw_check) {
+        if (orig->net) {
+            double gap = orig->dep_acc - dp;
+            add_check(a->checks, "withdraw", "Dep Acc of the original minus that of the recover "
+                      "net from --archive (points)", gap, 0, orig->dep_acc,
+                      "the original's Dep Acc", o->margin_withdraw,
+                      gap > o->margin_withdraw ? "fail" : "pass", NULL);
+        } else {
+            add_check(a->checks, "withdraw", "needs --original", NAN, 0, NAN, "", o->margin_withdraw,
+                      "skipped", NULL);
+        }
+    }
+    json_object_set_new(a->timing, "withdraw", json_real(lirf_now() - t0));
+    note(o, "withdraw check done: recover net %s", a->recover_path, a->t_start);
+    return LIRF_OK;
+}
+
+/* ---- 5. probe (c): loss-threshold membership inference on the deposit classes ---- */
+typedef struct {
+    int32_t *mem, *non; /* members (training images), non-members (test images) */
+    size_t nm, nn;
+    float *lm, *ln;     /* their losses */
+    double *pm, *pn;    /* their scores: minus the losses */
+} mia_t;
+
+static void mia_free(mia_t *m) {
+    free(m->mem), free(m->non), free(m->lm), free(m->ln), free(m->pm), free(m->pn);
+}
+
+/* Members: deposit-class images among the first lim training images;
+ * non-members: the deposit-class test images; at most mia_samples of each,
+ * evenly spaced. */
+static lirf_status mia_samples(audit_t *a, size_t lim, mia_t *m) {
+    const lirf_dataset *tr = &a->tr, *te = &a->te;
+    m->mem = malloc(lim * sizeof *m->mem);
+    m->non = malloc((size_t)te->n * sizeof *m->non);
+    if (!m->mem || !m->non) return LIRF_FAIL(LIRF_E_NOMEM, "out of host memory");
+    for (size_t i = 0; i < lim; i++)
+        if (is_dep(&a->S, tr->labels[i])) m->mem[m->nm++] = (int32_t)i;
+    for (int i = 0; i < te->n; i++)
+        if (is_dep(&a->S, te->labels[i])) m->non[m->nn++] = i;
+    m->nm = thin(m->mem, m->nm, (size_t)a->o->mia_samples);
+    m->nn = thin(m->non, m->nn, (size_t)a->o->mia_samples);
+    m->lm = malloc((m->nm + 1) * sizeof *m->lm), m->ln = malloc((m->nn + 1) * sizeof *m->ln);
+    m->pm = malloc((m->nm + 1) * sizeof *m->pm), m->pn = malloc((m->nn + 1) * sizeof *m->pn);
+    return LIRF_OK;
+}
+
+/* One net's row: per-sample losses, ROC AUC, TPR at 1% FPR, the ROC curve. */
+static lirf_status mia_one(audit_t *a, int r, mia_t *m, json_t *rows, double *auc_of) {
+    const model_t *M = &a->M[r];
+    size_t nm = m->nm, nn = m->nn;
+    lirf_loader *x = NULL, *y = NULL;
+    lirf_status st = make_loader(a->ctx, &a->tr, m->mem, nm, 256, M->meta.mean, M->meta.std, &x);
+    if (st == LIRF_OK) st = make_loader(a->ctx, &a->te, m->non, nn, 256, M->meta.mean, M->meta.std, &y);
+    if (st == LIRF_OK) st = lirf_per_sample_loss(a->ctx, x, a->K, lirf_net_logits, M->net, m->lm);
+    if (st == LIRF_OK) st = lirf_per_sample_loss(a->ctx, y, a->K, lirf_net_logits, M->net, m->ln);
+    lirf_loader_destroy(x), lirf_loader_destroy(y);
+    if (st != LIRF_OK) return st;
+    for (size_t i = 0; i < nm; i++) m->pm[i] = -(double)m->lm[i];
+    for (size_t i = 0; i < nn; i++) m->pn[i] = -(double)m->ln[i];
+    double auc = lirf_roc_auc(m->pm, nm, m->pn, nn), tpr = lirf_tpr_at_fpr(m->pm, nm, m->pn, nn, 0.01);
+    double ml = 0, nl = 0;
+    for (size_t i = 0; i < nm; i++) ml += m->lm[i];
+    for (size_t i = 0; i < nn; i++) nl += m->ln[i];
+    double *roc = NULL;
+    size_t np = 0;
+    LIRF_TRY(lirf_roc_curve(m->pm, nm, m->pn, nn, 101, &roc, &np));
+    json_t *curve = json_array();
+    for (size_t i = 0; i < np; i++)
+        json_array_append_new(curve, json_pack("[f,f]", roc[2 * i], roc[2 * i + 1]));
+    free(roc);
+    *auc_of = auc;
+    json_array_append_new(rows, json_pack("{s:s,s:s,s:f,s:f,s:I,s:I,s:f,s:f,s:o}", "role",
+                                          ROLE[r], "label", ROLE_LABEL[r], "auc", auc,
+                                          "tpr_at_1pct_fpr", tpr, "members", (json_int_t)nm,
+                                          "non_members", (json_int_t)nn,
+                                          "member_mean_loss", ml / (double)nm,
+                                          "non_member_mean_loss", nl / (double)nn, "roc", curve));
+    return LIRF_OK;
+}
+
+static lirf_status mia_stage(audit_t *a) {
+    const lirf_verify_opts *o = a->o;
+    if (!o->mia) return LIRF_OK;
+    double t0 = lirf_now();
+    size_t lim = o->member_limit > 0 && o->member_limit < a->tr.n ? (size_t)o->member_limit : (size_t)a->tr.n;
+    mia_t m = {0};
+    lirf_status st = mia_samples(a, lim, &m);
+    json_t *rows = json_array();
+    double auc_of[R_COUNT];
+    for (int r = 0; r < R_COUNT; r++) auc_of[r] = NAN;
+    for (int r = 0; r < R_COUNT && st == LIRF_OK && m.lm && m.ln && m.pm && m.pn && m.nm && m.nn; r++)
+        if (a->M[r].net) st = mia_one(a, r, &m, rows, &auc_of[r]);
+    mia_free(&m);
+    if (st != LIRF_OK) {
+        json_decref(rows);
+        return st;
+    }
+    json_object_set_new(a->R, "mia", json_pack("{s:s,s:i,s:i,s:o}", "score",
+                                                "minus the cross-entropy of the true label",
+                                                "member_limit", (int)lim, "max_samples",
+                                                o->mia_samples, "models", rows));
+    int ind = a->M[R_INDEPENDENT].net != NULL;
+    double ctrl = ind ? auc_of[R_INDEPENDENT] : 0.5;
+    double gap = auc_of[R_TARGET] - ctrl;
+    add_check(a->checks, "mia", "membership-inference ROC AUC of the target on the deposit "
+              "classes minus the control's", gap, 0, ctrl,
+              ind ? "the Independent net's AUC" : "0.5 (chance)", o->margin_mia,
+              !isfinite(gap) ? "skipped" : gap > o->margin_mia ? "leak" : "pass", NULL);
+    json_object_set_new(a->timing, "mia", json_real(lirf_now() - t0));
+    note(o, "membership inference done%s", "", a->t_start);
+    return LIRF_OK;
+}
+
+/* ---- 6. probe (a): a linear probe at the split point ---- */
+/* One net's probe (r == R_COUNT: a fresh, untrained net): its Dep Acc in *dep. */
+static lirf_status probe_one(audit_t *a, int r, int split, size_t npt, json_t *rows, double *dep) {
+    const lirf_model_meta *mm = meta_of(a, r);
+    lirf_net_config c = mm->cfg;
+    c.first = 0, c.last = split;
+    lirf_net *lower = NULL;
+    lirf_loader *x = NULL, *y = NULL;
+    int64_t counts[2 * LIRF_MAX_CLASSES];
+    lirf_status st = lirf_net_create(a->ctx, &c, &lower);
+    if (st == LIRF_OK) st = lirf_net_init(lower, 1);
+    if (st == LIRF_OK && r < R_COUNT) st = lirf_net_copy(lower, a->M[r].net, NULL);
+    if (st == LIRF_OK) st = make_loader(a->ctx, &a->tr, a->sub, npt, 256, mm->mean, mm->std, &x);
+    if (st == LIRF_OK) st = make_loader(a->ctx, &a->te, a->tidx, a->nte, 256, mm->mean, mm->std, &y);
+    if (st == LIRF_OK) st = lirf_linear_probe(a->ctx, lower, x, y, a->K, &a->o->probe_opts, counts);
+    lirf_loader_destroy(x), lirf_loader_destroy(y);
+    lirf_net_destroy(lower);
+    if (st != LIRF_OK) return st;
+    double pre, dp, avg;
+    summarise(&a->S, counts, &pre, &dp, &avg);
+    *dep = dp;
+    json_array_append_new(rows, json_pack("{s:s,s:s,s:o,s:o,s:o}", "role", role_name(r), "label",
+                                          role_label(r), "pre_acc", jnum(pre), "dep_acc", jnum(dp),
+                                          "avg_acc", jnum(avg)));
+    note(a->o, "linear probe on the %s net done", role_name(r), a->t_start);
+    return LIRF_OK;
+}
+
+/* ResNet-18 targets only: the target, the original and the Independent net
+ * (else a fresh one, the control). */
+static lirf_status probe_stage(audit_t *a) {
+    const lirf_verify_opts *o = a->o;
+    const lirf_net_config *tc = a->tc;
+    const model_t *M = a->M;
+    if (!o->probe || tc->arch != LIRF_ARCH_RESNET18) return LIRF_OK;
+    double t0 = lirf_now();
+    int split = lirf_stage_parse(tc->arch, M[R_TARGET].meta.split);
+    if (split < 0) split = 2; /* LIRF's default split, layer2 */
+    size_t npt = (size_t)o->probe_train < a->nsub ? (size_t)o->probe_train : a->nsub;
+    json_t *pj = json_array();
+    double pdep[R_COUNT + 1];
+    int roles[R_COUNT + 1], nr = 0;
+    for (int r = 0; r < R_COUNT; r++)
+        if (M[r].net && M[r].meta.cfg.arch == LIRF_ARCH_RESNET18 && r != R_TARGET_NO_AT) roles[nr++] = r;
+    if (!M[R_INDEPENDENT].net) roles[nr++] = R_COUNT; /* a fresh, untrained net */
+    for (int i = 0; i < nr; i++) {
+        lirf_status st = probe_one(a, roles[i], split, npt, pj, &pdep[i]);
+        if (st != LIRF_OK) {
+            json_decref(pj);
+            return st;
+        }
+    }
+    json_object_set_new(a->R, "linear_probe",
+                        json_pack("{s:s,s:i,s:i,s:f,s:o}", "split",
+                                  lirf_stage_name(tc->arch, split), "train_images", (int)npt,
+                                  "epochs", o->probe_opts.epochs, "lr",
+                                  lirf_tidy(o->probe_opts.lr), "nets", pj));
+    double tgt = NAN, ctrl = NAN;
+    for (int i = 0; i < nr; i++) {
+        if (roles[i] == R_TARGET) tgt = pdep[i];
+        if (roles[i] == R_INDEPENDENT || roles[i] == R_COUNT) ctrl = pdep[i];
+    }
+    add_check(a->checks, "linear_probe", "Dep Acc of a linear probe on the target's split-point "
+              "features minus the control's (points)", tgt - ctrl, 0, ctrl,
+              M[R_INDEPENDENT].net ? "probe on the Independent net" : "probe on a fresh, untrained net",
+              o->margin_probe, tgt - ctrl > o->margin_probe ? "leak" : "pass", NULL);
+    json_object_set_new(a->timing, "linear_probe", json_real(lirf_now() - t0));
+    return LIRF_OK;
+}
+
+/* ---- 6b. probe (b): relearn time on a small labelled sample of the deposit classes ---- */
+typedef struct {
+    int32_t *smp, *ev; /* the sample (training images), the goal set (test images) */
+    size_t ns, nd, ne; /* sample size, of which deposit-class images, goal-set size */
+    double goal;       /* Dep Acc on the goal set */
+    int steps[2];      /* the target's, the control's (-1: goal not reached) */
+} relearn_t;
+
+/* The sample: deposit-class training images outside the member range when
+ * there is one, else any (from the end), and as many preservation-class
+ * images beside them, so that predicting only deposit classes is no shortcut
+ * to a high Dep Acc; the goal set: deposit-class test images. */
+static lirf_status relearn_sample(audit_t *a, relearn_t *rl) {
+    const lirf_dataset *tr = &a->tr, *te = &a->te;
+    size_t cap = (size_t)a->o->relearn_samples;
+    rl->smp = malloc((size_t)tr->n * sizeof *rl->smp), rl->ev = malloc((size_t)te->n * sizeof *rl->ev);
+    if (!rl->smp || !rl->ev) return LIRF_FAIL(LIRF_E_NOMEM, "out of host memory");
+    for (int i = tr->n - 1; i >= 0 && rl->ns < cap; i--)
+        if (is_dep(&a->S, tr->labels[i])) rl->smp[rl->ns++] = i;
+    rl->nd = rl->ns;
+    for (int i = tr->n - 1; i >= 0 && rl->ns < 2 * rl->nd; i--)
+        if (!is_dep(&a->S, tr->labels[i])) rl->smp[rl->ns++] = i;
+    for (int i = 0; i < te->n; i++)
+        if (is_dep(&a->S, te->labels[i])) rl->ev[rl->ne++] = i;
+    rl->ne = thin(rl->ev, rl->ne, 600);
+    rl->goal = a->o->relearn_fraction * a->M[R_ORIGINAL].dep_acc;
+    return LIRF_OK;
+}
+
+/* Relearn of one net (r == R_COUNT: a fresh one) into rl->steps[k]. */
+static lirf_status relearn_one(audit_t *a, int r, int k, relearn_t *rl, json_t *rows) {
+    const lirf_verify_opts *o = a->o;
+    const lirf_model_meta *mm = meta_of(a, r);
+    lirf_net_config c = mm->cfg;
+    lirf_net *net = NULL;
+    lirf_loader *ld = NULL;
+    double reached = NAN;
+    lirf_relearn_opts ro = {.batch = 32, .max_steps = o->relearn_max_steps,
+                            .eval_every = o->relearn_eval_every, .lr = o->relearn_lr,
+                            .momentum = 0.9f, .wd = 5e-4f, .seed = 1,
+                            .mode = r < R_COUNT ? LIRF_MODE_TRAIN_BN_FIXED : LIRF_MODE_TRAIN};
+    lirf_status st = lirf_net_create(a->ctx, &c, &net);
+    if (st == LIRF_OK) st = lirf_net_init(net, 1);
+    if (st == LIRF_OK && r < R_COUNT) st = lirf_net_copy(net, a->M[r].net, NULL);
+    if (st == LIRF_OK) st = make_loader(a->ctx, &a->te, rl->ev, rl->ne, 256, mm->mean, mm->std, &ld);
+    if (st == LIRF_OK)
+        st = lirf_relearn(net, &a->tr, rl->smp, rl->ns, mm->mean, mm->std, ld, rl->goal, &ro,
+                          &rl->steps[k], &reached);
+    lirf_loader_destroy(ld);
+    lirf_net_destroy(net);
+    if (st == LIRF_OK)
+        json_array_append_new(rows, json_pack("{s:s,s:s,s:i,s:o}", "role", role_name(r), "label",
+                                              role_label(r), "steps", rl->steps[k], "last_dep_acc",
+                                              jnum(reached)));
+    note(o, "relearn of the %s net done", role_name(r), a->t_start);
+    return st;
+}
+
+/* The relearn report, and the check: steps as a ratio target / control (a
+ * never-reached goal counts as max_steps). */
+static void relearn_report(audit_t *a, const relearn_t *rl, int ctl_role, json_t *rows) {
+    const lirf_verify_opts *o = a->o;
+    int max = o->relearn_max_steps;
+    char x[64], y[64];
+    snprintf(x, sizeof x, rl->steps[0] < 0 ? "not within %d steps" : "%d steps", rl->steps[0] < 0 ? max : rl->steps[0]);
+    snprintf(y, sizeof y, rl->steps[1] < 0 ? "not within %d steps" : "%d steps", rl->steps[1] < 0 ? max : rl->steps[1]);
+    json_object_set_new(a->R, "relearn", json_pack("{s:i,s:i,s:f,s:f,s:i,s:i,s:f,s:s,s:s,s:o}", "samples", (int)rl->nd,
+                                                   "preservation_samples", (int)(rl->ns - rl->nd),
+                                                   "fraction", lirf_tidy(o->relearn_fraction), "goal_dep_acc", rl->goal,
+                                                   "max_steps", max, "eval_every", o->relearn_eval_every,
+                                                   "lr", lirf_tidy(o->relearn_lr), "target_steps_text", x,
+                                                   "control_steps_text", y, "nets", rows));
+    double ts = rl->steps[0] < 0 ? max : rl->steps[0];
+    double cs = rl->steps[1] < 0 ? max : rl->steps[1];
+    double ratio = cs > 0 ? ts / cs : (ts > 0 ? INFINITY : 1.0);
+    if (ctl_role == R_INDEPENDENT)
+        add_check(a->checks, "relearn", "relearn steps of the target divided by the Independent net's",
+                  ratio, 0, cs, "the Independent net's steps", o->margin_relearn,
+                  ratio < o->margin_relearn ? "leak" : "pass", NULL);
+    else
+        add_check(a->checks, "relearn", "relearn steps of the target divided by a fresh net's "
+                  "(informational: a fresh net has no features at all; give --independent for a verdict)",
+                  ratio, 0, cs, "a fresh net's steps", o->margin_relearn, "info", NULL);
+}
+
+/* Needs --original (the goal is a fraction of its Dep Acc); the control: the
+ * Independent net, else a fresh one. */
+static lirf_status relearn_stage(audit_t *a) {
+    if (!a->o->relearn || !a->M[R_ORIGINAL].net) return LIRF_OK;
+    double t0 = lirf_now();
+    relearn_t rl = {.steps = {-1, -1}};
+    lirf_status st = relearn_sample(a, &rl);
+    json_t *rows = json_array();
+    int ctl_role = a->M[R_INDEPENDENT].net ? R_INDEPENDENT : R_COUNT;
+    int who[2] = {R_TARGET, ctl_role};
+    for (int k = 0; k < 2 && st == LIRF_OK; k++) st = relearn_one(a, who[k], k, &rl, rows);
+    free(rl.smp), free(rl.ev);
+    if (st != LIRF_OK) {
+        json_decref(rows);
+        return st;
+    }
+    relearn_report(a, &rl, ctl_role, rows);
+    json_object_set_new(a->timing, "relearn", json_real(lirf_now() - t0));
+    return LIRF_OK;
+}
+
+/* ---- 7. distillation (Table 3) with controls ---- */
+/* Teacher outputs of every net on the training subset, once per file. */
+static lirf_status teacher_outputs(audit_t *a) {
+    double t0 = lirf_now();
+    model_t *M = a->M;
+    for (int r = 0; r < R_COUNT; r++) {
+        a->same[r] = -1;
+        for (int q = 0; q < r && M[r].net; q++)
+            if (M[q].net && a->same[q] < 0 && !strcmp(M[q].sha, M[r].sha)) {
+                a->same[r] = q;
+                break;
+            }
+    }
+    for (int r = 0; r < R_COUNT; r++) {
+        if (!M[r].net || a->same[r] >= 0) continue;
+        LIRF_TRY(lirf_teacher_run(a->ctx, M[r].net, &a->tr, a->sub, a->nsub, M[r].meta.mean,
+                                  M[r].meta.std, &a->T[r]));
+        note(a->o, "teacher outputs of the %s net computed", ROLE[r], a->t_start);
+    }
+    json_object_set_new(a->timing, "teacher_outputs", json_real(lirf_now() - t0));
+    return LIRF_OK;
+}
+
+/* The students, methods and label settings asked for, in their order. */
+static void plan_students(audit_t *a) {
+    const lirf_verify_opts *o = a->o;
+    if (o->students & 1) a->studs[a->nstud++] = 0;
+    if (o->students & 2) a->studs[a->nstud++] = 1;
+    if (o->methods & 1) a->meths[a->nmeth++] = LIRF_KD_LOGIT;
+    if (o->methods & 2) a->meths[a->nmeth++] = LIRF_KD_AT;
+    if (o->labels & 1) a->labs[a->nlab++] = 1;
+    if (o->labels & 2) a->labs[a->nlab++] = 0;
+}
+
+/* Table 3's cells for one student, in order: the no-teacher student (true
+ * labels only), then every net as teacher by method and labels. */
+static int cells_of(const audit_t *a, cell_t *cell) {
+    int n = 0;
+    for (int r = -1; r < R_COUNT; r++) {
+        if (r >= 0 && !a->M[r].net) continue;
+        for (int mi = 0; mi < (r < 0 ? 1 : a->nmeth); mi++)
+            for (int li = 0; li < (r < 0 ? 1 : a->nlab); li++) {
+                if (r < 0 && !(a->o->labels & 1)) continue;
+                cell[n++] = (cell_t){r, r < 0 ? LIRF_KD_NONE : a->meths[mi], r < 0 ? 1 : a->labs[li]};
+            }
+    }
+    return n;
+}
+
+static lirf_net_config student_config(const audit_t *a, int stu) {
+    const lirf_net_config *tc = a->tc;
+    return (lirf_net_config){.arch = stu ? LIRF_ARCH_RESNET18 : LIRF_ARCH_CNN,
+                             .width = stu ? a->o->student_width : 0, .in_c = tc->in_c,
+                             .in_h = tc->in_h, .in_w = tc->in_w, .classes = a->K};
+}
+
+static void add_run_json(audit_t *a, json_t *jruns, const run_t *run, lirf_arch sarch,
+                         const lirf_distill_result *res, int twin) {
+    int r = run->teacher;
+    json_t *mt = json_array();
+    for (int k = 0; k < res->nmatched; k++)
+        json_array_append_new(mt, json_pack("[s,s]", lirf_stage_name(sarch, res->s_stage[k]),
+                                             lirf_stage_name(a->M[r].meta.cfg.arch, res->t_stage[k])));
+    json_t *j = json_pack("{s:s,s:s,s:b,s:s,s:i,s:o,s:o,s:o,s:f,s:I,s:f,s:o}", "student",
+                          student_name(run->student), "method", lirf_kd_method_name(run->method),
+                          "labels", run->labels, "teacher", r < 0 ? "none" : ROLE[r], "seed", run->seed,
+                          "pre_acc", jnum(run->pre), "dep_acc", jnum(run->dep), "avg_acc", jnum(run->avg),
+                          "seconds", res->seconds, "steps", (json_int_t)res->steps, "final_loss",
+                          res->last_loss, "at_pairs", mt);
+    if (twin) json_object_set_new(j, "same_file_as", json_string(ROLE[a->same[r]]));
+    json_array_append_new(jruns, j);
+}
+
+/* One student of seed sd taught by c->r (-1: no teacher); run idx of total. */
+static lirf_status distill_one(audit_t *a, int sd, int stu, const cell_t *c, int idx, int total,
+                               json_t *jruns) {
+    const lirf_verify_opts *o = a->o;
+    int r = c->r;
+    lirf_net_config sc = student_config(a, stu);
+    lirf_distill_opts d = o->distill;
+    d.method = c->method, d.labels = c->labels;
+    d.epochs = o->epochs, d.batch = o->batch;
+    d.seed = run_seed(o, sd);
+    char label[160];
+    snprintf(label, sizeof label, "[%d/%d] %s student, %s, labels %s, teacher %s, seed %u", idx,
+             total, student_name(stu), lirf_kd_method_name(d.method), d.labels ? "true" : "none",
+             r < 0 ? "none" : ROLE[r], d.seed);
+    if (!o->quiet) fprintf(stderr, "verify: %s\n", label);
+    lirf_distill_result res;
+    memset(&res, 0, sizeof res);
+    run_t run = {stu, d.method, d.labels, r, (int)d.seed, NAN, NAN, NAN};
+    const run_t *twin = r >= 0 && a->same[r] >= 0
+                            ? find_run(a->runs, a->nruns, stu, d.method, d.labels, a->same[r], (int)d.seed)
+                            : NULL;
+    if (twin) { /* the same file as an earlier teacher: the same student (training is deterministic) */
+        run.pre = twin->pre, run.dep = twin->dep, run.avg = twin->avg;
+        if (!o->quiet) fprintf(stderr, "verify:   the same file as the %s net: its student's numbers\n", ROLE[a->same[r]]);
+    } else {
+        lirf_student *s = NULL;
+        lirf_status st = lirf_student_create(a->ctx, &sc, 7 + 1000u * (unsigned)sd, &s);
+        if (st == LIRF_OK)
+            st = lirf_distill_train(s, &a->tr, a->sub, a->nsub, a->smean, a->sstd, r < 0 ? NULL : &a->T[r],
+                                    &d, student_name(stu), o->quiet, &res);
+        if (st == LIRF_OK) st = eval_fn(a->ctx, a->lte, &a->S, lirf_student_logits, s, &run.pre, &run.dep, &run.avg);
+        lirf_student_destroy(s);
+        if (st != LIRF_OK) return st;
+    }
+    a->runs[a->nruns++] = run;
+    add_run_json(a, jruns, &run, sc.arch, &res, twin != NULL);
+    if (!o->quiet)
+        fprintf(stderr, "verify:   Pre %.2f  Dep %.2f  (%.0fs, total %.0fs)\n", run.pre, run.dep,
+                res.seconds, lirf_now() - a->t_start);
+    return LIRF_OK;
+}
+
+/* Every student: seeds, then students, then Table 3's cells. */
+static lirf_status distill_stage(audit_t *a) {
+    const lirf_verify_opts *o = a->o;
+    double t0 = lirf_now();
+    plan_students(a);
+    cell_t cell[MAX_CELLS];
+    int ncell = cells_of(a, cell);
+    int total = o->seeds * a->nstud * ncell, done = 0;
+    a->runs = calloc((size_t)total + 1, sizeof *a->runs);
+    json_t *jruns = json_array();
+    json_object_set_new(a->R, "distillation_runs", jruns);
+    if (!a->runs) return LIRF_FAIL(LIRF_E_NOMEM, "out of host memory");
+    for (int sd = 0; sd < o->seeds; sd++)
+        for (int si = 0; si < a->nstud; si++)
+            for (int k = 0; k < ncell; k++, done++)
+                LIRF_TRY(distill_one(a, sd, a->studs[si], &cell[k], done + 1, total, jruns));
+    json_object_set_new(a->timing, "distillation", json_real(lirf_now() - t0));
+    return LIRF_OK;
+}
+
+/* One row of Table 3: mean and interval over seeds; the change against the
+ * original's student of the same seed. */
+static json_t *table_row(const audit_t *a, int stu, const cell_t *c) {
+    int r = c->r, method = c->method, lab = c->labels;
+    double pre[64] = {0}, dp[64] = {0}, dpre[64] = {0}, ddep[64] = {0}; /* zeros: for the compiler */
+    int n = 0, nd = 0;
+    for (int sd = 0; sd < a->o->seeds && n < 64; sd++) {
+        int seed = (int)run_seed(a->o, sd);
+        const run_t *x = find_run(a->runs, a->nruns, stu, method, lab, r, seed);
+        const run_t *y = find_run(a->runs, a->nruns, stu, method, lab, R_ORIGINAL, seed);
+        if (!x) continue;
+        pre[n] = x->pre, dp[n++] = x->dep;
+        if (y && r >= 0) dpre[nd] = x->pre - y->pre, ddep[nd++] = x->dep - y->dep;
+    }
+    double mp, hp, md, hd, mdp = NAN, hdp = 0, mdd = NAN, hdd = 0;
+    lirf_mean_ci95(pre, (size_t)n, &mp, &hp);
+    lirf_mean_ci95(dp, (size_t)n, &md, &hd);
+    if (nd) lirf_mean_ci95(dpre, (size_t)nd, &mdp, &hdp), lirf_mean_ci95(ddep, (size_t)nd, &mdd, &hdd);
+    return json_pack("{s:s,s:s,s:b,s:s,s:s,s:i,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "student",
+                     student_name(stu), "method", lirf_kd_method_name((lirf_kd_method)method), "labels", lab,
+                     "teacher", r < 0 ? "none" : ROLE[r], "teacher_label",
+                     r < 0 ? "No teacher" : ROLE_LABEL[r], "seeds", n, "pre_acc", jnum(mp),
+                     "pre_ci95", jnum(hp), "dep_acc", jnum(md), "dep_ci95", jnum(hd),
+                     "d_pre_vs_original", jnum(mdp), "d_pre_ci95", jnum(hdp),
+                     "d_dep_vs_original", jnum(mdd), "d_dep_ci95", jnum(hdd));
+}
+
+static lirf_status table3(audit_t *a) {
+    cell_t cell[MAX_CELLS];
+    int ncell = cells_of(a, cell);
+    a->table = json_array();
+    for (int si = 0; si < a->nstud; si++)
+        for (int k = 0; k < ncell; k++) json_array_append_new(a->table, table_row(a, a->studs[si], &cell[k]));
+    json_object_set_new(a->R, "table3", a->table);
+    return LIRF_OK;
+}
+
+/* The target's students against their controls: with true labels, the
+ * no-teacher student; without, the Independent net's student (else 0). */
+static void distill_check(audit_t *a, int stu, int method, int lab) {
+    const lirf_verify_opts *o = a->o;
+    double g[64], csum = 0;
+    int n = 0;
+    json_t *ps = json_array();
+    for (int sd = 0; sd < o->seeds && n < 64; sd++) {
+        int seed = (int)run_seed(o, sd);
+        const run_t *x = find_run(a->runs, a->nruns, stu, method, lab, R_TARGET, seed);
+        const run_t *c = lab ? find_run(a->runs, a->nruns, stu, LIRF_KD_NONE, 1, -1, seed)
+                             : find_run(a->runs, a->nruns, stu, method, 0, R_INDEPENDENT, seed);
+        if (!x || (lab && !c)) continue;
+        g[n] = x->dep - (c ? c->dep : 0.0);
+        csum += c ? c->dep : 0.0;
+        json_array_append_new(ps, json_pack("{s:i,s:o}", "seed", seed, "gap", jnum(g[n])));
+        n++;
+    }
+    double m, h;
+    lirf_mean_ci95(g, (size_t)n, &m, &h);
+    char name[96];
+    snprintf(name, sizeof name, "distill/%s/%s/labels-%s", student_name(stu),
+             lirf_kd_method_name((lirf_kd_method)method), lab ? "true" : "none");
+    double margin = lab ? o->margin_distill : o->margin_none;
+    const char *ctl = lab ? "the no-teacher student (true labels only)"
+                          : a->M[R_INDEPENDENT].net ? "the Independent net's student (no labels)"
+                                                    : "0 (assumed: a teacher that never saw the deposit classes; give --independent to measure it)";
+    double cval = n ? csum / n : NAN; /* the control's mean Dep Acc over seeds */
+    add_check(a->checks, name, "Dep Acc of the target's student minus the control's (points)",
+              n ? m : NAN, h, cval, ctl, margin, !n ? "skipped" : m > margin ? "leak" : "pass", ps);
+}
+
+static lirf_status distill_checks(audit_t *a) {
+    for (int si = 0; si < a->nstud; si++)
+        for (int mi = 0; mi < a->nmeth; mi++)
+            for (int li = 0; li < a->nlab; li++) distill_check(a, a->studs[si], a->meths[mi], a->labs[li]);
+    return LIRF_OK;
+}
+
+/* ---- power: can the no-label students find knowledge where it is? ---- */
+static void power_text(const audit_t *a, int nps, int weak, double lo, double hi, char *text,
+                       size_t size) {
+    const lirf_verify_opts *o = a->o;
+    double orig = a->M[R_ORIGINAL].dep_acc;
+    char range[64];
+    if (nps == 1 || hi - lo < 0.005)
+        snprintf(range, sizeof range, "%.2f%%", lo);
+    else
+        snprintf(range, sizeof range, "%.2f to %.2f%%", lo, hi);
+    if (weak)
+        snprintf(text, size,
+                 "Weak: the original's students taught with no labels, exactly as the "
+                 "target's, reached %s Dep Acc (the original itself: %.2f%%), "
+                 "below the %.0f%% wanted (--power-min) by up to %.2f points. The no-label "
+                 "checks see only what such students can pick up, so a target that still "
+                 "knows the deposit classes could pass them; larger budgets (--epochs, "
+                 "--train-subset) make them stronger.",
+                 range, orig, (double)o->power_min, o->power_min - lo);
+    else
+        snprintf(text, size,
+                 "Ok: the original's students taught with no labels, exactly as the "
+                 "target's, reached %s Dep Acc (the original itself: %.2f%%), "
+                 "at least the %.0f%% wanted (--power-min): the no-label checks can find "
+                 "the deposit classes' knowledge where it is.",
+                 range, orig, (double)o->power_min);
+}
+
+/* The original's no-label students (its no-label rows of Table 3), taught
+ * exactly as the target's, against --power-min; a weak result says a leaky
+ * target could pass those checks. */
+static lirf_status power_stage(audit_t *a) {
+    const lirf_verify_opts *o = a->o;
+    if (!a->M[R_ORIGINAL].net) return LIRF_OK;
+    json_t *ps = json_array(), *row;
+    double lo = INFINITY, hi = -INFINITY;
+    int weak = 0, nps = 0;
+    size_t ri;
+    json_array_foreach(a->table, ri, row) {
+        if (json_is_true(json_object_get(row, "labels")) ||
+            strcmp(json_string_value(json_object_get(row, "teacher")), ROLE[R_ORIGINAL]) != 0 ||
+            !json_integer_value(json_object_get(row, "seeds")))
+            continue;
+        double m = json_number_value(json_object_get(row, "dep_acc"));
+        int ok = m >= o->power_min;
+        weak |= !ok;
+        lo = m < lo ? m : lo, hi = m > hi ? m : hi;
+        nps++;
+        json_array_append_new(ps, json_pack("{s:O,s:O,s:o,s:O,s:o,s:s}", "student",
+            json_object_get(row, "student"), "method", json_object_get(row, "method"),
+            "dep_acc", jnum(m), "ci95", json_object_get(row, "dep_ci95"), "short_by",
+            jnum(ok ? 0.0 : o->power_min - m), "verdict", ok ? "ok" : "weak"));
+    }
+    if (!nps) {
+        json_decref(ps);
+        return LIRF_OK;
+    }
+    char text[640];
+    power_text(a, nps, weak, lo, hi, text, sizeof text);
+    json_object_set_new(a->R, "power", json_pack("{s:s,s:o,s:o,s:o,s:s}", "verdict",
+        weak ? "weak" : "ok", "wanted_dep_acc", jnum(o->power_min), "original_dep_acc",
+        jnum(a->M[R_ORIGINAL].dep_acc), "students", ps, "text", text));
+    return LIRF_OK;
+}
+
+/* ---- the verdict: leakage when a check says "leak" or "fail" ---- */
+static lirf_status verdict(audit_t *a) {
+    int leak = 0;
+    size_t i;
+    json_t *c;
+    json_array_foreach(a->checks, i, c) {
+        const char *v = json_string_value(json_object_get(c, "verdict"));
+        if (v && (!strcmp(v, "leak") || !strcmp(v, "fail"))) leak = 1;
+    }
+    json_object_set_new(a->R, "checks", a->checks);
+    a->checks = NULL;
+    json_object_set_new(a->R, "verdict", json_string(leak ? "leakage" : "no leakage beyond the margins"));
+    json_object_set_new(a->R, "exit_code", json_integer(leak ? 1 : 0));
+    json_object_set_new(a->timing, "total", json_real(lirf_now() - a->t_start));
+    json_object_set_new(a->R, "seconds", a->timing);
+    a->timing = NULL;
+    return LIRF_OK;
+}
+
+static void audit_free(audit_t *a) {
+    for (int r = 0; r < R_COUNT; r++) close_model(&a->M[r]), lirf_teacher_out_free(&a->T[r]);
+    lirf_loader_destroy(a->lte);
+    lirf_dataset_free(&a->tr), lirf_dataset_free(&a->te);
+    free(a->sub), free(a->tidx), free(a->runs);
+    json_decref(a->inputs), json_decref(a->checks), json_decref(a->timing);
+}
+
 lirf_status lirf_verify_run(lirf_ctx *ctx, const lirf_verify_opts *o, json_t **report) {
     if (!ctx || !o || !report) return LIRF_FAIL(LIRF_E_NULL, "verify: NULL argument");
     if (!o->target) return LIRF_FAIL(LIRF_E_INVALID, "verify: no target net given (--target)");
@@ -299,679 +1180,23 @@ lirf_status lirf_verify_run(lirf_ctx *ctx, const lirf_verify_opts *o, json_t **r
         return LIRF_FAIL(LIRF_E_INVALID, "verify: seeds %d, epochs %d, train subset %d, batch %d",
                          o->seeds, o->epochs, o->train_subset, o->batch);
     *report = NULL;
-    double t_start = lirf_now();
+    /* the stages, in this order: the report's keys and the random streams follow it */
+    static lirf_status (*const stage[])(audit_t *) = {
+        begin_report, open_models, choose_deposit_classes, load_data, choose_subsets,
+        evaluate_nets, withdraw_stage, mia_stage, probe_stage, relearn_stage, teacher_outputs,
+        distill_stage, table3, distill_checks, power_stage, verdict};
+    audit_t a;
+    memset(&a, 0, sizeof a);
+    a.ctx = ctx, a.o = o, a.t_start = lirf_now();
+    a.R = json_object();
+    a.inputs = json_object(), a.checks = json_array(), a.timing = json_object();
     lirf_status st = LIRF_OK;
-    model_t M[R_COUNT];
-    memset(M, 0, sizeof M);
-    lirf_dataset tr = {0}, te = {0};
-    int32_t *sub = NULL, *tidx = NULL, *mem = NULL, *non = NULL;
-    lirf_loader *lte = NULL;
-    lirf_teacher_out T[R_COUNT];
-    memset(T, 0, sizeof T);
-    run_t *runs = NULL;
-    int nruns = 0;
-    json_t *R = json_object();
-    json_t *inputs = json_object(), *checks = json_array(), *timing = json_object();
-    char recover_path[1200] = "";
-    int32_t dep[LIRF_MAX_CLASSES];
-    int ndep = 0;
-
-    {
-        const lirf_device_info *di = lirf_ctx_device(ctx);
-        char when[64];
-        time_t now = time(NULL);
-        strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
-        json_object_set_new(R, "lirf_version", json_string(LIRF_VERSION));
-        json_object_set_new(R, "started_utc", json_string(when));
-        if (o->command) json_object_set_new(R, "command", json_string(o->command));
-        json_object_set_new(R, "device", json_pack("{s:s,s:s,s:s,s:s,s:s,s:i}", "name", di->name,
-                                                  "platform", di->platform_name, "driver", di->driver,
-                                                  "version", di->version, "opencl_c", di->c_version,
-                                                  "compute_units", (int)di->compute_units));
-    }
-    /* 1. models */
-    const char *paths[R_COUNT] = {o->original, o->target, o->target_no_at, o->independent};
-    const char *flags[R_COUNT] = {"--original", "--target", "--target-no-at", "--independent"};
-    static const int order[R_COUNT] = {R_TARGET, R_ORIGINAL, R_TARGET_NO_AT, R_INDEPENDENT};
-    for (int oi = 0; oi < R_COUNT; oi++) {
-        int r = order[oi];
-        if (!paths[r]) continue;
-        STEP(open_model(ctx, paths[r], flags[r], &M[r]));
-        const lirf_net_config *a = &M[R_TARGET].meta.cfg, *b = &M[r].meta.cfg;
-        if (r != R_TARGET && M[R_TARGET].net &&
-            (a->classes != b->classes || a->in_c != b->in_c || a->in_h != b->in_h || a->in_w != b->in_w)) {
-            st = LIRF_FAIL(LIRF_E_SHAPE, "%s %s (%d classes, input %dx%dx%d) does not match the "
-                           "target (%d classes, input %dx%dx%d)", flags[r], paths[r], b->classes,
-                           b->in_c, b->in_h, b->in_w, a->classes, a->in_c, a->in_h, a->in_w);
-            goto out;
-        }
-        json_object_set_new(inputs, ROLE[r],
-                            json_pack("{s:s,s:s,s:s,s:s,s:i,s:s}", "path", paths[r], "sha256",
-                                      M[r].sha, "kind", M[r].kind, "arch",
-                                      lirf_arch_name(M[r].meta.cfg.arch), "width",
-                                      M[r].meta.cfg.width, "split", M[r].meta.split));
-    }
-    const lirf_net_config *tc = &M[R_TARGET].meta.cfg;
-    int K = tc->classes;
-    if (o->archive) {
-        char hex[65];
-        STEP(lirf_file_sha256(o->archive, hex));
-        json_object_set_new(inputs, "archive", json_pack("{s:s,s:s}", "path", o->archive, "sha256", hex));
-    }
-    /* deposit classes */
-    if (o->dep) {
-        ndep = o->ndep;
-        memcpy(dep, o->dep, (size_t)ndep * sizeof *dep);
-    } else if (M[R_TARGET].dep[0]) {
-        const char *p = M[R_TARGET].dep;
-        while (*p && ndep < LIRF_MAX_CLASSES) {
-            char *end;
-            long v = strtol(p, &end, 10);
-            if (end == p) break;
-            dep[ndep++] = (int32_t)v;
-            p = *end == ',' ? end + 1 : end;
-        }
-    } else {
-        st = LIRF_FAIL(LIRF_E_INVALID, "%s has no deposit_classes in its metadata (not a target net "
-                       "from lirf deposit?): give --deposit-classes", o->target);
-        goto out;
-    }
-    for (int j = 0; j < ndep; j++)
-        if (dep[j] < 0 || dep[j] >= K) {
-            st = LIRF_FAIL(LIRF_E_INVALID, "deposit class %d outside the target's %d classes", dep[j], K);
-            goto out;
-        }
-    if (ndep < 1 || ndep >= K) {
-        st = LIRF_FAIL(LIRF_E_INVALID, "%d deposit classes of %d: need 1 .. %d", ndep, K, K - 1);
-        goto out;
-    }
-    split_t S = {dep, ndep, K};
-    json_t *dj = json_array();
-    for (int j = 0; j < ndep; j++) json_array_append_new(dj, json_integer(dep[j]));
-    json_object_set_new(R, "deposit_classes", dj);
-    const float *smean = M[R_ORIGINAL].net ? M[R_ORIGINAL].meta.mean : M[R_TARGET].meta.mean;
-    const float *sstd = M[R_ORIGINAL].net ? M[R_ORIGINAL].meta.std : M[R_TARGET].meta.std;
-
-    /* 2. data */
-    double t0 = lirf_now();
-    lirf_data_opts dopt = {.path = o->data, .kind = o->kind, .train = 1,
-                           .image_size = o->image_size ? o->image_size : tc->in_h};
-    STEP(lirf_dataset_load(&dopt, &tr));
-    dopt.train = 0;
-    STEP(lirf_dataset_load(&dopt, &te));
-    if (tr.c != tc->in_c || tr.h != tc->in_h || tr.w != tc->in_w || tr.num_classes != K ||
-        te.c != tr.c || te.h != tr.h || te.w != tr.w) {
-        st = LIRF_FAIL(LIRF_E_SHAPE, "the data (%dx%dx%d, %d classes) does not fit the target "
-                       "(%dx%dx%d, %d classes)", tr.c, tr.h, tr.w, tr.num_classes, tc->in_c,
-                       tc->in_h, tc->in_w, K);
-        goto out;
-    }
-    json_t *files = json_object();
-    STEP(hash_source(tr.source, files));
-    if (strcmp(te.source, tr.source)) STEP(hash_source(te.source, files));
-    json_object_set_new(inputs, "data", json_pack("{s:s,s:i,s:i,s:o}", "source", tr.source,
-                                                  "train_images", tr.n, "test_images", te.n,
-                                                  "files_sha256", files));
-    json_object_set_new(R, "inputs", inputs);
-    inputs = NULL;
-    json_object_set_new(R, "options", options_json(o));
-    /* the training subset (fixed: the same for every seed) and the test subset */
-    size_t nsub = (size_t)o->train_subset < (size_t)tr.n ? (size_t)o->train_subset : (size_t)tr.n;
-    sub = malloc((size_t)tr.n * sizeof *sub);
-    size_t nte = o->test_subset > 0 && o->test_subset < te.n ? (size_t)o->test_subset : (size_t)te.n;
-    tidx = malloc((size_t)te.n * sizeof *tidx);
-    if (!sub || !tidx) {
-        st = LIRF_FAIL(LIRF_E_NOMEM, "out of host memory");
-        goto out;
-    }
-    for (int i = 0; i < tr.n; i++) sub[i] = i;
-    {
-        uint64_t z = 0x5eedf00dull;
-        for (size_t i = (size_t)tr.n; i > 1; i--) {
-            z += 0x9E3779B97F4A7C15ull;
-            uint64_t q = z;
-            q = (q ^ (q >> 30)) * 0xBF58476D1CE4E5B9ull;
-            q = (q ^ (q >> 27)) * 0x94D049BB133111EBull;
-            q ^= q >> 31;
-            size_t j = (size_t)(q % i);
-            int32_t t = sub[i - 1];
-            sub[i - 1] = sub[j], sub[j] = t;
-        }
-    }
-    for (int i = 0; i < te.n; i++) tidx[i] = i;
-    nte = thin(tidx, (size_t)te.n, nte);
-    STEP(make_loader(ctx, &te, tidx, nte, 256, smean, sstd, &lte));
-    json_object_set_new(timing, "load_data", json_real(lirf_now() - t0));
-    note(o, "data %s loaded", tr.source, t_start);
-
-    /* 3. the nets themselves */
-    t0 = lirf_now();
-    json_t *nets = json_array();
-    for (int r = 0; r < R_COUNT; r++) {
-        if (!M[r].net) continue;
-        lirf_loader *ld = NULL;
-        STEP(make_loader(ctx, &te, tidx, nte, 256, M[r].meta.mean, M[r].meta.std, &ld));
-        st = eval_fn(ctx, ld, &S, lirf_net_logits, M[r].net, &M[r].pre, &M[r].dep_acc, &M[r].avg);
-        lirf_loader_destroy(ld);
-        if (st != LIRF_OK) goto out;
-        json_array_append_new(nets, json_pack("{s:s,s:s,s:o,s:o,s:o}", "role", ROLE[r], "label",
-                                              ROLE_LABEL[r], "pre_acc", jnum(M[r].pre), "dep_acc",
-                                              jnum(M[r].dep_acc), "avg_acc", jnum(M[r].avg)));
-        note(o, "evaluated the %s net", ROLE[r], t_start);
-    }
-    json_object_set_new(R, "nets", nets);
-    json_object_set_new(timing, "evaluate_nets", json_real(lirf_now() - t0));
-
-    /* 4. probe (e): withdraw, and (d): the deposit path alone */
-    if (o->archive && (o->withdraw_check || o->deposit_alone)) {
-        t0 = lirf_now();
-        snprintf(recover_path, sizeof recover_path, "%s/recover.safetensors", o->out_dir ? o->out_dir : ".");
-        json_t *wr = NULL;
-        STEP(lirf_withdraw(ctx, o->target, o->archive, recover_path, &wr));
-        json_decref(wr);
-        lirf_model *rm = NULL;
-        STEP(lirf_model_open(ctx, recover_path, &rm));
-        double pre = NAN, dp = NAN, avg = NAN;
-        lirf_loader *ld = NULL;
-        st = make_loader(ctx, &te, tidx, nte, 256, lirf_model_meta_of(rm)->mean,
-                         lirf_model_meta_of(rm)->std, &ld);
-        if (st == LIRF_OK) st = eval_fn(ctx, ld, &S, lirf_model_logits, rm, &pre, &dp, &avg);
-        lirf_model_close(rm);
-        json_t *w = json_pack("{s:s,s:o,s:o,s:o}", "recover", recover_path, "pre_acc", jnum(pre),
-                              "dep_acc", jnum(dp), "avg_acc", jnum(avg));
-        if (st == LIRF_OK && o->deposit_alone) {
-            path_t p = {0};
-            st = open_deposit_path(ctx, recover_path, &p);
-            double a, b, c;
-            if (st == LIRF_OK) st = eval_fn(ctx, ld, &S, path_logits, &p, &a, &b, &c);
-            lirf_net_destroy(p.lower), lirf_net_destroy(p.upper);
-            if (st == LIRF_OK)
-                json_object_set_new(R, "deposit_module_alone",
-                                    json_pack("{s:o,s:o,s:o}", "pre_acc", jnum(a), "dep_acc",
-                                              jnum(b), "avg_acc", jnum(c)));
-        }
-        lirf_loader_destroy(ld);
-        if (st != LIRF_OK) {
-            json_decref(w);
-            goto out;
-        }
-        json_object_set_new(R, "withdraw", w);
-        if (o->withdraw_check) {
-            if (M[R_ORIGINAL].net) {
-                double gap = M[R_ORIGINAL].dep_acc - dp;
-                add_check(checks, "withdraw", "Dep Acc of the original minus that of the recover "
-                          "net from --archive (points)", gap, 0, M[R_ORIGINAL].dep_acc,
-                          "the original's Dep Acc", o->margin_withdraw,
-                          gap > o->margin_withdraw ? "fail" : "pass", NULL);
-            } else {
-                add_check(checks, "withdraw", "needs --original", NAN, 0, NAN, "", o->margin_withdraw,
-                          "skipped", NULL);
-            }
-        }
-        json_object_set_new(timing, "withdraw", json_real(lirf_now() - t0));
-        note(o, "withdraw check done: recover net %s", recover_path, t_start);
-    }
-
-    /* 5. probe (c): loss-threshold membership inference on the deposit classes */
-    if (o->mia) {
-        t0 = lirf_now();
-        size_t lim = o->member_limit > 0 && o->member_limit < tr.n ? (size_t)o->member_limit : (size_t)tr.n;
-        size_t nm = 0, nn = 0;
-        mem = malloc(lim * sizeof *mem);
-        non = malloc((size_t)te.n * sizeof *non);
-        if (!mem || !non) {
-            st = LIRF_FAIL(LIRF_E_NOMEM, "out of host memory");
-            goto out;
-        }
-        for (size_t i = 0; i < lim; i++)
-            if (is_dep(&S, tr.labels[i])) mem[nm++] = (int32_t)i;
-        for (int i = 0; i < te.n; i++)
-            if (is_dep(&S, te.labels[i])) non[nn++] = i;
-        nm = thin(mem, nm, (size_t)o->mia_samples);
-        nn = thin(non, nn, (size_t)o->mia_samples);
-        json_t *mia = json_array();
-        double auc_of[R_COUNT];
-        for (int r = 0; r < R_COUNT; r++) auc_of[r] = NAN;
-        float *lm = malloc((nm + 1) * sizeof *lm), *ln = malloc((nn + 1) * sizeof *ln);
-        double *pm = malloc((nm + 1) * sizeof *pm), *pn = malloc((nn + 1) * sizeof *pn);
-        for (int r = 0; r < R_COUNT && lm && ln && pm && pn && nm && nn; r++) {
-            if (!M[r].net) continue;
-            lirf_loader *a = NULL, *b = NULL;
-            st = make_loader(ctx, &tr, mem, nm, 256, M[r].meta.mean, M[r].meta.std, &a);
-            if (st == LIRF_OK) st = make_loader(ctx, &te, non, nn, 256, M[r].meta.mean, M[r].meta.std, &b);
-            if (st == LIRF_OK) st = lirf_per_sample_loss(ctx, a, K, lirf_net_logits, M[r].net, lm);
-            if (st == LIRF_OK) st = lirf_per_sample_loss(ctx, b, K, lirf_net_logits, M[r].net, ln);
-            lirf_loader_destroy(a), lirf_loader_destroy(b);
-            if (st != LIRF_OK) break;
-            for (size_t i = 0; i < nm; i++) pm[i] = -(double)lm[i];
-            for (size_t i = 0; i < nn; i++) pn[i] = -(double)ln[i];
-            double auc = lirf_roc_auc(pm, nm, pn, nn), tpr = lirf_tpr_at_fpr(pm, nm, pn, nn, 0.01);
-            double ml = 0, nl = 0;
-            for (size_t i = 0; i < nm; i++) ml += lm[i];
-            for (size_t i = 0; i < nn; i++) nl += ln[i];
-            double *roc = NULL;
-            size_t np = 0;
-            st = lirf_roc_curve(pm, nm, pn, nn, 101, &roc, &np);
-            if (st != LIRF_OK) break;
-            json_t *curve = json_array();
-            for (size_t i = 0; i < np; i++)
-                json_array_append_new(curve, json_pack("[f,f]", roc[2 * i], roc[2 * i + 1]));
-            free(roc);
-            auc_of[r] = auc;
-            json_array_append_new(mia, json_pack("{s:s,s:s,s:f,s:f,s:I,s:I,s:f,s:f,s:o}", "role",
-                                                 ROLE[r], "label", ROLE_LABEL[r], "auc", auc,
-                                                 "tpr_at_1pct_fpr", tpr, "members", (json_int_t)nm,
-                                                 "non_members", (json_int_t)nn,
-                                                 "member_mean_loss", ml / (double)nm,
-                                                 "non_member_mean_loss", nl / (double)nn, "roc", curve));
-        }
-        free(lm), free(ln), free(pm), free(pn);
-        if (st != LIRF_OK) {
-            json_decref(mia);
-            goto out;
-        }
-        json_object_set_new(R, "mia", json_pack("{s:s,s:i,s:i,s:o}", "score",
-                                                "minus the cross-entropy of the true label",
-                                                "member_limit", (int)lim, "max_samples",
-                                                o->mia_samples, "models", mia));
-        int ind = M[R_INDEPENDENT].net != NULL;
-        double ctrl = ind ? auc_of[R_INDEPENDENT] : 0.5;
-        double gap = auc_of[R_TARGET] - ctrl;
-        add_check(checks, "mia", "membership-inference ROC AUC of the target on the deposit "
-                  "classes minus the control's", gap, 0, ctrl,
-                  ind ? "the Independent net's AUC" : "0.5 (chance)", o->margin_mia,
-                  !isfinite(gap) ? "skipped" : gap > o->margin_mia ? "leak" : "pass", NULL);
-        json_object_set_new(timing, "mia", json_real(lirf_now() - t0));
-        note(o, "membership inference done%s", "", t_start);
-    }
-
-    /* 6. probe (a): a linear probe at the split point */
-    if (o->probe && tc->arch == LIRF_ARCH_RESNET18) {
-        t0 = lirf_now();
-        int split = lirf_stage_parse(tc->arch, M[R_TARGET].meta.split);
-        if (split < 0) split = 2; /* LIRF's default split, layer2 */
-        size_t npt = (size_t)o->probe_train < nsub ? (size_t)o->probe_train : nsub;
-        json_t *pj = json_array();
-        double pdep[R_COUNT + 1];
-        int roles[R_COUNT + 1], nr = 0;
-        for (int r = 0; r < R_COUNT; r++)
-            if (M[r].net && M[r].meta.cfg.arch == LIRF_ARCH_RESNET18 && r != R_TARGET_NO_AT) roles[nr++] = r;
-        if (!M[R_INDEPENDENT].net) roles[nr++] = R_COUNT; /* a fresh, untrained net */
-        for (int i = 0; i < nr; i++) {
-            int r = roles[i];
-            const lirf_model_meta *mm = r < R_COUNT ? &M[r].meta : &M[R_TARGET].meta;
-            lirf_net_config c = mm->cfg;
-            c.first = 0, c.last = split;
-            lirf_net *lower = NULL;
-            lirf_loader *a = NULL, *b = NULL;
-            int64_t counts[2 * LIRF_MAX_CLASSES];
-            st = lirf_net_create(ctx, &c, &lower);
-            if (st == LIRF_OK) st = lirf_net_init(lower, 1);
-            if (st == LIRF_OK && r < R_COUNT) st = lirf_net_copy(lower, M[r].net, NULL);
-            if (st == LIRF_OK) st = make_loader(ctx, &tr, sub, npt, 256, mm->mean, mm->std, &a);
-            if (st == LIRF_OK) st = make_loader(ctx, &te, tidx, nte, 256, mm->mean, mm->std, &b);
-            if (st == LIRF_OK) st = lirf_linear_probe(ctx, lower, a, b, K, &o->probe_opts, counts);
-            lirf_loader_destroy(a), lirf_loader_destroy(b);
-            lirf_net_destroy(lower);
-            if (st != LIRF_OK) break;
-            double pre, dp, avg;
-            summarise(&S, counts, &pre, &dp, &avg);
-            pdep[i] = dp;
-            json_array_append_new(pj, json_pack("{s:s,s:s,s:o,s:o,s:o}", "role",
-                                                r < R_COUNT ? ROLE[r] : "fresh", "label",
-                                                r < R_COUNT ? ROLE_LABEL[r] : "Fresh (untrained)",
-                                                "pre_acc", jnum(pre), "dep_acc", jnum(dp),
-                                                "avg_acc", jnum(avg)));
-            note(o, "linear probe on the %s net done", r < R_COUNT ? ROLE[r] : "fresh", t_start);
-        }
-        if (st != LIRF_OK) {
-            json_decref(pj);
-            goto out;
-        }
-        json_object_set_new(R, "linear_probe",
-                            json_pack("{s:s,s:i,s:i,s:f,s:o}", "split",
-                                      lirf_stage_name(tc->arch, split), "train_images", (int)npt,
-                                      "epochs", o->probe_opts.epochs, "lr",
-                                      lirf_tidy(o->probe_opts.lr), "nets", pj));
-        double tgt = NAN, ctrl = NAN;
-        for (int i = 0; i < nr; i++) {
-            if (roles[i] == R_TARGET) tgt = pdep[i];
-            if (roles[i] == R_INDEPENDENT || roles[i] == R_COUNT) ctrl = pdep[i];
-        }
-        add_check(checks, "linear_probe", "Dep Acc of a linear probe on the target's split-point "
-                  "features minus the control's (points)", tgt - ctrl, 0, ctrl,
-                  M[R_INDEPENDENT].net ? "probe on the Independent net" : "probe on a fresh, untrained net",
-                  o->margin_probe, tgt - ctrl > o->margin_probe ? "leak" : "pass", NULL);
-        json_object_set_new(timing, "linear_probe", json_real(lirf_now() - t0));
-    }
-
-    /* 6b. probe (b): relearn time on a small labelled sample of the deposit classes */
-    if (o->relearn && M[R_ORIGINAL].net) {
-        t0 = lirf_now();
-        /* the sample: deposit-class training images outside the member range
-         * when there is one, else any; the goal set: deposit-class test images */
-        size_t cap = (size_t)o->relearn_samples, ns = 0, ne = 0;
-        int32_t *smp = malloc((size_t)tr.n * sizeof *smp), *ev = malloc((size_t)te.n * sizeof *ev);
-        if (!smp || !ev) {
-            free(smp), free(ev);
-            st = LIRF_FAIL(LIRF_E_NOMEM, "out of host memory");
-            goto out;
-        }
-        for (int i = tr.n - 1; i >= 0 && ns < cap; i--)
-            if (is_dep(&S, tr.labels[i])) smp[ns++] = i;
-        /* as many preservation-class images beside them, so that predicting
-         * only deposit classes is no shortcut to a high Dep Acc */
-        size_t nd = ns;
-        for (int i = tr.n - 1; i >= 0 && ns < 2 * nd; i--)
-            if (!is_dep(&S, tr.labels[i])) smp[ns++] = i;
-        for (int i = 0; i < te.n; i++)
-            if (is_dep(&S, te.labels[i])) ev[ne++] = i;
-        ne = thin(ev, ne, 600);
-        double goal = o->relearn_fraction * M[R_ORIGINAL].dep_acc;
-        json_t *rl = json_array();
-        int steps_of[2] = {-1, -1};
-        int ctl_role = M[R_INDEPENDENT].net ? R_INDEPENDENT : R_COUNT;
-        int who[2] = {R_TARGET, ctl_role};
-        for (int k = 0; k < 2 && st == LIRF_OK; k++) {
-            int r = who[k];
-            const lirf_model_meta *mm = r < R_COUNT ? &M[r].meta : &M[R_TARGET].meta;
-            lirf_net_config c = mm->cfg;
-            lirf_net *net = NULL;
-            lirf_loader *ld = NULL;
-            double reached = NAN;
-            lirf_relearn_opts ro = {.batch = 32, .max_steps = o->relearn_max_steps,
-                                    .eval_every = o->relearn_eval_every, .lr = o->relearn_lr,
-                                    .momentum = 0.9f, .wd = 5e-4f, .seed = 1,
-                                    .mode = r < R_COUNT ? LIRF_MODE_TRAIN_BN_FIXED : LIRF_MODE_TRAIN};
-            st = lirf_net_create(ctx, &c, &net);
-            if (st == LIRF_OK) st = lirf_net_init(net, 1);
-            if (st == LIRF_OK && r < R_COUNT) st = lirf_net_copy(net, M[r].net, NULL);
-            if (st == LIRF_OK) st = make_loader(ctx, &te, ev, ne, 256, mm->mean, mm->std, &ld);
-            if (st == LIRF_OK)
-                st = lirf_relearn(net, &tr, smp, ns, mm->mean, mm->std, ld, goal, &ro, &steps_of[k], &reached);
-            lirf_loader_destroy(ld);
-            lirf_net_destroy(net);
-            if (st == LIRF_OK)
-                json_array_append_new(rl, json_pack("{s:s,s:s,s:i,s:o}", "role",
-                                                    r < R_COUNT ? ROLE[r] : "fresh", "label",
-                                                    r < R_COUNT ? ROLE_LABEL[r] : "Fresh (untrained)",
-                                                    "steps", steps_of[k], "last_dep_acc", jnum(reached)));
-            note(o, "relearn of the %s net done", r < R_COUNT ? ROLE[r] : "fresh", t_start);
-        }
-        free(smp), free(ev);
-        if (st != LIRF_OK) {
-            json_decref(rl);
-            goto out;
-        }
-        char a[64], b[64];
-        snprintf(a, sizeof a, steps_of[0] < 0 ? "not within %d steps" : "%d steps", steps_of[0] < 0 ? o->relearn_max_steps : steps_of[0]);
-        snprintf(b, sizeof b, steps_of[1] < 0 ? "not within %d steps" : "%d steps", steps_of[1] < 0 ? o->relearn_max_steps : steps_of[1]);
-        json_object_set_new(R, "relearn", json_pack("{s:i,s:i,s:f,s:f,s:i,s:i,s:f,s:s,s:s,s:o}", "samples", (int)nd, "preservation_samples", (int)(ns - nd),
-                                                    "fraction", lirf_tidy(o->relearn_fraction), "goal_dep_acc", goal,
-                                                    "max_steps", o->relearn_max_steps, "eval_every", o->relearn_eval_every,
-                                                    "lr", lirf_tidy(o->relearn_lr), "target_steps_text", a,
-                                                    "control_steps_text", b, "nets", rl));
-        /* steps as a ratio target / control (a never-reached goal counts as max_steps) */
-        double ts = steps_of[0] < 0 ? o->relearn_max_steps : steps_of[0];
-        double cs = steps_of[1] < 0 ? o->relearn_max_steps : steps_of[1];
-        double ratio = cs > 0 ? ts / cs : (ts > 0 ? INFINITY : 1.0);
-        if (ctl_role == R_INDEPENDENT)
-            add_check(checks, "relearn", "relearn steps of the target divided by the Independent net's",
-                      ratio, 0, cs, "the Independent net's steps", o->margin_relearn,
-                      ratio < o->margin_relearn ? "leak" : "pass", NULL);
-        else
-            add_check(checks, "relearn", "relearn steps of the target divided by a fresh net's "
-                      "(informational: a fresh net has no features at all; give --independent for a verdict)",
-                      ratio, 0, cs, "a fresh net's steps", o->margin_relearn, "info", NULL);
-        json_object_set_new(timing, "relearn", json_real(lirf_now() - t0));
-    }
-
-    /* 7. distillation (Table 3) with controls */
-    t0 = lirf_now();
-    int same[R_COUNT]; /* an earlier role given the very same file (equal SHA-256), or -1 */
-    for (int r = 0; r < R_COUNT; r++) {
-        same[r] = -1;
-        for (int q = 0; q < r && M[r].net; q++)
-            if (M[q].net && same[q] < 0 && !strcmp(M[q].sha, M[r].sha)) {
-                same[r] = q;
-                break;
-            }
-    }
-    for (int r = 0; r < R_COUNT; r++) {
-        if (!M[r].net || same[r] >= 0) continue;
-        STEP(lirf_teacher_run(ctx, M[r].net, &tr, sub, nsub, M[r].meta.mean, M[r].meta.std, &T[r]));
-        note(o, "teacher outputs of the %s net computed", ROLE[r], t_start);
-    }
-    json_object_set_new(timing, "teacher_outputs", json_real(lirf_now() - t0));
-    t0 = lirf_now();
-    int nstud = 0, studs[2], nmeth = 0, meths[2], nlab = 0, labs[2];
-    if (o->students & 1) studs[nstud++] = 0;
-    if (o->students & 2) studs[nstud++] = 1;
-    if (o->methods & 1) meths[nmeth++] = LIRF_KD_LOGIT;
-    if (o->methods & 2) meths[nmeth++] = LIRF_KD_AT;
-    if (o->labels & 1) labs[nlab++] = 1;
-    if (o->labels & 2) labs[nlab++] = 0;
-    int nteach = 0;
-    for (int r = 0; r < R_COUNT; r++) nteach += M[r].net != NULL;
-    int total_runs = o->seeds * nstud * ((o->labels & 1) + nteach * nmeth * nlab), done = 0;
-    runs = calloc((size_t)total_runs + 1, sizeof *runs);
-    json_t *jruns = json_array();
-    json_object_set_new(R, "distillation_runs", jruns);
-    if (!runs) {
-        st = LIRF_FAIL(LIRF_E_NOMEM, "out of host memory");
-        goto out;
-    }
-    for (int sd = 0; sd < o->seeds; sd++)
-        for (int si = 0; si < nstud; si++) {
-            int stu = studs[si];
-            lirf_net_config sc = {.arch = stu ? LIRF_ARCH_RESNET18 : LIRF_ARCH_CNN,
-                                  .width = stu ? o->student_width : 0, .in_c = tc->in_c,
-                                  .in_h = tc->in_h, .in_w = tc->in_w, .classes = K};
-            for (int r = -1; r < R_COUNT; r++) {
-                if (r >= 0 && !M[r].net) continue;
-                for (int mi = 0; mi < (r < 0 ? 1 : nmeth); mi++)
-                    for (int li = 0; li < (r < 0 ? 1 : nlab); li++) {
-                        if (r < 0 && !(o->labels & 1)) continue;
-                        lirf_distill_opts d = o->distill;
-                        d.method = r < 0 ? LIRF_KD_NONE : meths[mi];
-                        d.labels = r < 0 ? 1 : labs[li];
-                        d.epochs = o->epochs, d.batch = o->batch;
-                        d.seed = (uint32_t)(o->distill.seed + 1000u * (unsigned)sd);
-                        char label[160];
-                        snprintf(label, sizeof label, "[%d/%d] %s student, %s, labels %s, teacher %s, seed %u",
-                                 done + 1, total_runs, student_name(stu), lirf_kd_method_name(d.method),
-                                 d.labels ? "true" : "none", r < 0 ? "none" : ROLE[r], d.seed);
-                        if (!o->quiet) fprintf(stderr, "verify: %s\n", label);
-                        lirf_student *s = NULL;
-                        lirf_distill_result res;
-                        memset(&res, 0, sizeof res);
-                        double pre = NAN, dp = NAN, avg = NAN;
-                        const run_t *twin = r >= 0 && same[r] >= 0
-                                                ? find_run(runs, nruns, stu, d.method, d.labels, same[r], (int)d.seed)
-                                                : NULL;
-                        if (twin) { /* the same file as an earlier teacher: the same student (training is deterministic) */
-                            pre = twin->pre, dp = twin->dep, avg = twin->avg;
-                            if (!o->quiet) fprintf(stderr, "verify:   the same file as the %s net: its student's numbers\n", ROLE[same[r]]);
-                        } else {
-                            st = lirf_student_create(ctx, &sc, 7 + 1000u * (unsigned)sd, &s);
-                            if (st == LIRF_OK)
-                                st = lirf_distill_train(s, &tr, sub, nsub, smean, sstd, r < 0 ? NULL : &T[r],
-                                                        &d, student_name(stu), o->quiet, &res);
-                            if (st == LIRF_OK) st = eval_fn(ctx, lte, &S, lirf_student_logits, s, &pre, &dp, &avg);
-                            lirf_student_destroy(s);
-                            if (st != LIRF_OK) goto out;
-                        }
-                        runs[nruns++] = (run_t){stu, d.method, d.labels, r, (int)d.seed, pre, dp, avg};
-                        json_t *mt = json_array();
-                        for (int k = 0; k < res.nmatched; k++)
-                            json_array_append_new(mt, json_pack("[s,s]",
-                                lirf_stage_name(sc.arch, res.s_stage[k]),
-                                lirf_stage_name(M[r].meta.cfg.arch, res.t_stage[k])));
-                        json_array_append_new(jruns, json_pack(
-                            "{s:s,s:s,s:b,s:s,s:i,s:o,s:o,s:o,s:f,s:I,s:f,s:o}", "student",
-                            student_name(stu), "method", lirf_kd_method_name(d.method), "labels",
-                            d.labels, "teacher", r < 0 ? "none" : ROLE[r], "seed", (int)d.seed,
-                            "pre_acc", jnum(pre), "dep_acc", jnum(dp), "avg_acc", jnum(avg),
-                            "seconds", res.seconds, "steps", (json_int_t)res.steps, "final_loss",
-                            res.last_loss, "at_pairs", mt));
-                        if (twin)
-                            json_object_set_new(json_array_get(jruns, json_array_size(jruns) - 1),
-                                                "same_file_as", json_string(ROLE[same[r]]));
-                        done++;
-                        if (!o->quiet)
-                            fprintf(stderr, "verify:   Pre %.2f  Dep %.2f  (%.0fs, total %.0fs)\n", pre, dp,
-                                    res.seconds, lirf_now() - t_start);
-                    }
-            }
-        }
-    json_object_set_new(timing, "distillation", json_real(lirf_now() - t0));
-    /* summary: mean and interval over seeds; change against the original's student */
-    json_t *table = json_array();
-    for (int si = 0; si < nstud; si++)
-        for (int r = -1; r < R_COUNT; r++) {
-            if (r >= 0 && !M[r].net) continue;
-            for (int mi = 0; mi < (r < 0 ? 1 : nmeth); mi++)
-                for (int li = 0; li < (r < 0 ? 1 : nlab); li++) {
-                    if (r < 0 && !(o->labels & 1)) continue;
-                    int method = r < 0 ? LIRF_KD_NONE : meths[mi], lab = r < 0 ? 1 : labs[li];
-                    double pre[64], dp[64], dpre[64], ddep[64];
-                    int n = 0, nd = 0;
-                    for (int sd = 0; sd < o->seeds && n < 64; sd++) {
-                        int seed = (int)(o->distill.seed + 1000u * (unsigned)sd);
-                        const run_t *a = find_run(runs, nruns, studs[si], method, lab, r, seed);
-                        const run_t *b = find_run(runs, nruns, studs[si], method, lab, R_ORIGINAL, seed);
-                        if (!a) continue;
-                        pre[n] = a->pre, dp[n++] = a->dep;
-                        if (b && r >= 0) dpre[nd] = a->pre - b->pre, ddep[nd++] = a->dep - b->dep;
-                    }
-                    double mp, hp, md, hd, mdp = NAN, hdp = 0, mdd = NAN, hdd = 0;
-                    lirf_mean_ci95(pre, (size_t)n, &mp, &hp);
-                    lirf_mean_ci95(dp, (size_t)n, &md, &hd);
-                    if (nd) lirf_mean_ci95(dpre, (size_t)nd, &mdp, &hdp), lirf_mean_ci95(ddep, (size_t)nd, &mdd, &hdd);
-                    json_array_append_new(table, json_pack(
-                        "{s:s,s:s,s:b,s:s,s:s,s:i,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "student",
-                        student_name(studs[si]), "method", lirf_kd_method_name(method), "labels", lab,
-                        "teacher", r < 0 ? "none" : ROLE[r], "teacher_label",
-                        r < 0 ? "No teacher" : ROLE_LABEL[r], "seeds", n, "pre_acc", jnum(mp),
-                        "pre_ci95", jnum(hp), "dep_acc", jnum(md), "dep_ci95", jnum(hd),
-                        "d_pre_vs_original", jnum(mdp), "d_pre_ci95", jnum(hdp),
-                        "d_dep_vs_original", jnum(mdd), "d_dep_ci95", jnum(hdd)));
-                }
-        }
-    json_object_set_new(R, "table3", table);
-    /* checks: the target's students against their controls */
-    for (int si = 0; si < nstud; si++)
-        for (int mi = 0; mi < nmeth; mi++)
-            for (int li = 0; li < nlab; li++) {
-                int lab = labs[li], method = meths[mi];
-                double g[64], csum = 0;
-                int n = 0;
-                json_t *ps = json_array();
-                for (int sd = 0; sd < o->seeds && n < 64; sd++) {
-                    int seed = (int)(o->distill.seed + 1000u * (unsigned)sd);
-                    const run_t *a = find_run(runs, nruns, studs[si], method, lab, R_TARGET, seed);
-                    const run_t *c = lab ? find_run(runs, nruns, studs[si], LIRF_KD_NONE, 1, -1, seed)
-                                         : find_run(runs, nruns, studs[si], method, 0, R_INDEPENDENT, seed);
-                    if (!a || (lab && !c)) continue;
-                    g[n] = a->dep - (c ? c->dep : 0.0);
-                    csum += c ? c->dep : 0.0;
-                    json_array_append_new(ps, json_pack("{s:i,s:o}", "seed", seed, "gap", jnum(g[n])));
-                    n++;
-                }
-                double m, h;
-                lirf_mean_ci95(g, (size_t)n, &m, &h);
-                char name[96];
-                snprintf(name, sizeof name, "distill/%s/%s/labels-%s", student_name(studs[si]),
-                         lirf_kd_method_name(method), lab ? "true" : "none");
-                double margin = lab ? o->margin_distill : o->margin_none;
-                const char *ctl = lab ? "the no-teacher student (true labels only)"
-                                      : M[R_INDEPENDENT].net ? "the Independent net's student (no labels)"
-                                                             : "0 (assumed: a teacher that never saw the deposit classes; give --independent to measure it)";
-                double cval = n ? csum / n : NAN; /* the control's mean Dep Acc over seeds */
-                add_check(checks, name, "Dep Acc of the target's student minus the control's (points)",
-                          n ? m : NAN, h, cval, ctl, margin,
-                          !n ? "skipped" : m > margin ? "leak" : "pass", ps);
-            }
-
-    /* power: can the no-label students find knowledge where it is? The
-     * original's no-label students, taught exactly as the target's, against
-     * --power-min; a weak result says a leaky target could pass those checks */
-    if (M[R_ORIGINAL].net) {
-        /* the original's no-label rows of Table 3 (mean and interval over seeds) */
-        json_t *ps = json_array(), *row;
-        double lo = INFINITY, hi = -INFINITY;
-        int weak = 0, nps = 0;
-        size_t ri;
-        json_array_foreach(table, ri, row) {
-            if (json_is_true(json_object_get(row, "labels")) ||
-                strcmp(json_string_value(json_object_get(row, "teacher")), ROLE[R_ORIGINAL]) != 0 ||
-                !json_integer_value(json_object_get(row, "seeds")))
-                continue;
-            double m = json_number_value(json_object_get(row, "dep_acc"));
-            int ok = m >= o->power_min;
-            weak |= !ok;
-            lo = m < lo ? m : lo, hi = m > hi ? m : hi;
-            nps++;
-            json_array_append_new(ps, json_pack("{s:O,s:O,s:o,s:O,s:o,s:s}", "student",
-                json_object_get(row, "student"), "method", json_object_get(row, "method"),
-                "dep_acc", jnum(m), "ci95", json_object_get(row, "dep_ci95"), "short_by",
-                jnum(ok ? 0.0 : o->power_min - m), "verdict", ok ? "ok" : "weak"));
-        }
-        if (nps) {
-            char text[640], range[64];
-            if (nps == 1 || hi - lo < 0.005)
-                snprintf(range, sizeof range, "%.2f%%", lo);
-            else
-                snprintf(range, sizeof range, "%.2f to %.2f%%", lo, hi);
-            if (weak)
-                snprintf(text, sizeof text,
-                         "Weak: the original's students taught with no labels, exactly as the "
-                         "target's, reached %s Dep Acc (the original itself: %.2f%%), "
-                         "below the %.0f%% wanted (--power-min) by up to %.2f points. The no-label "
-                         "checks see only what such students can pick up, so a target that still "
-                         "knows the deposit classes could pass them; larger budgets (--epochs, "
-                         "--train-subset) make them stronger.",
-                         range, M[R_ORIGINAL].dep_acc, (double)o->power_min, o->power_min - lo);
-            else
-                snprintf(text, sizeof text,
-                         "Ok: the original's students taught with no labels, exactly as the "
-                         "target's, reached %s Dep Acc (the original itself: %.2f%%), "
-                         "at least the %.0f%% wanted (--power-min): the no-label checks can find "
-                         "the deposit classes' knowledge where it is.",
-                         range, M[R_ORIGINAL].dep_acc, (double)o->power_min);
-            json_object_set_new(R, "power", json_pack("{s:s,s:o,s:o,s:o,s:s}", "verdict",
-                weak ? "weak" : "ok", "wanted_dep_acc", jnum(o->power_min), "original_dep_acc",
-                jnum(M[R_ORIGINAL].dep_acc), "students", ps, "text", text));
-        } else {
-            json_decref(ps);
-        }
-    }
-
-    /* verdict */
-    int leak = 0;
-    size_t i;
-    json_t *c;
-    json_array_foreach(checks, i, c) {
-        const char *v = json_string_value(json_object_get(c, "verdict"));
-        if (v && (!strcmp(v, "leak") || !strcmp(v, "fail"))) leak = 1;
-    }
-    json_object_set_new(R, "checks", checks);
-    checks = NULL;
-    json_object_set_new(R, "verdict", json_string(leak ? "leakage" : "no leakage beyond the margins"));
-    json_object_set_new(R, "exit_code", json_integer(leak ? 1 : 0));
-    json_object_set_new(timing, "total", json_real(lirf_now() - t_start));
-    json_object_set_new(R, "seconds", timing);
-    timing = NULL;
-out:
-    for (int r = 0; r < R_COUNT; r++) close_model(&M[r]), lirf_teacher_out_free(&T[r]);
-    lirf_loader_destroy(lte);
-    lirf_dataset_free(&tr), lirf_dataset_free(&te);
-    free(sub), free(tidx), free(mem), free(non), free(runs);
-    json_decref(inputs), json_decref(checks), json_decref(timing);
+    for (size_t i = 0; i < sizeof stage / sizeof *stage && st == LIRF_OK; i++) st = stage[i](&a);
+    audit_free(&a);
     if (st != LIRF_OK) {
-        json_decref(R);
+        json_decref(a.R);
         return st;
     }
-    *report = R;
+    *report = a.R;
     return LIRF_OK;
 }

@@ -33,6 +33,17 @@ lirf_status lirf_report_write_json(const json_t *r, const char *path) {
     return LIRF_OK;
 }
 
+lirf_status lirf_report_load(const char *path, json_t **out) {
+    json_error_t err;
+    *out = json_load_file(path, 0, &err);
+    if (*out && json_is_array(json_object_get(*out, "checks"))) return LIRF_OK;
+    lirf_status st = LIRF_FAIL(LIRF_E_FORMAT, "%s is not a report.json: %s", path,
+                               *out ? "no checks in it" : err.text);
+    json_decref(*out);
+    *out = NULL;
+    return st;
+}
+
 /* "12.34" or "12.34 ± 0.56"; "—" when absent */
 static void fmt(char *b, size_t n, double v, double ci, int signed_) {
     if (!isfinite(v)) {
@@ -128,10 +139,7 @@ static void md_table3_paper(FILE *f, const json_t *r, int labels) {
         }
 }
 
-lirf_status lirf_report_write_md(const json_t *r, const char *path) {
-    FILE *f = open_out(path);
-    if (!f) return LIRF_E_IO;
-    const json_t *in = json_object_get(r, "inputs");
+static void md_header(FILE *f, const json_t *r) {
     fprintf(f, "# lirf verify: knowledge-leakage audit\n\n");
     fprintf(f, "**Verdict: %s** (exit %d).", S(r, "verdict"),
             (int)json_integer_value(json_object_get(r, "exit_code")));
@@ -144,6 +152,10 @@ lirf_status lirf_report_write_md(const json_t *r, const char *path) {
             S(json_object_get(r, "device"), "platform"), S(json_object_get(r, "device"), "driver"),
             D(json_object_get(r, "seconds"), "total"));
     if (json_object_get(r, "command")) fprintf(f, "Command: `%s`\n\n", S(r, "command"));
+}
+
+static void md_inputs(FILE *f, const json_t *r) {
+    const json_t *in = json_object_get(r, "inputs");
     fprintf(f, "## Inputs\n\n| role | path | SHA-256 |\n|---|---|---|\n");
     const char *roles[] = {"target", "original", "target_no_at", "independent", "archive"};
     for (int k = 0; k < 5; k++) {
@@ -160,10 +172,13 @@ lirf_status lirf_report_write_md(const json_t *r, const char *path) {
     json_array_foreach(json_object_get(r, "deposit_classes"), i, v)
         fprintf(f, "%s %lld", i ? "," : "", (long long)json_integer_value(v));
     fprintf(f, ". Seeds: %d.\n\n", seeds_of(r));
+}
 
+static void md_checks(FILE *f, const json_t *r) {
     fprintf(f, "## Checks\n\nEach check's value is a gap to its control; leakage when it exceeds "
                "the margin. ± is the half-width of a 95%% Student-t interval over seeds.\n\n");
     fprintf(f, "| check | value | control | control value | margin | verdict |\n|---|---:|---|---:|---:|---|\n");
+    size_t i;
     json_t *c;
     json_array_foreach(json_object_get(r, "checks"), i, c) {
         char a[64], b[64];
@@ -172,20 +187,29 @@ lirf_status lirf_report_write_md(const json_t *r, const char *path) {
         fprintf(f, "| %s | %s | %s | %s | %g | **%s** |\n", S(c, "name"), a, S(c, "control_is"), b,
                 D(c, "margin"), S(c, "verdict"));
     }
+}
+
+static void md_power(FILE *f, const json_t *r) {
     const json_t *pw = json_object_get(r, "power");
-    if (pw) {
-        fprintf(f, "\n## Power of the no-label checks: %s\n\n%s\n\n", S(pw, "verdict"), S(pw, "text"));
-        fprintf(f, "| student | method | the original's no-label student: Dep Acc | wanted | short by | verdict |\n"
-                   "|---|---|---:|---:|---:|---|\n");
-        json_array_foreach(json_object_get(pw, "students"), i, c) {
-            char a[64];
-            fmt(a, sizeof a, D(c, "dep_acc"), D(c, "ci95"), 0);
-            fprintf(f, "| %s | %s | %s | %g | %.2f | **%s** |\n", S(c, "student"),
-                    method_label(S(c, "method")), a, D(pw, "wanted_dep_acc"), D(c, "short_by"),
-                    S(c, "verdict"));
-        }
+    if (!pw) return;
+    fprintf(f, "\n## Power of the no-label checks: %s\n\n%s\n\n", S(pw, "verdict"), S(pw, "text"));
+    fprintf(f, "| student | method | the original's no-label student: Dep Acc | wanted | short by | verdict |\n"
+               "|---|---|---:|---:|---:|---|\n");
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(pw, "students"), i, c) {
+        char a[64];
+        fmt(a, sizeof a, D(c, "dep_acc"), D(c, "ci95"), 0);
+        fprintf(f, "| %s | %s | %s | %g | %.2f | **%s** |\n", S(c, "student"),
+                method_label(S(c, "method")), a, D(pw, "wanted_dep_acc"), D(c, "short_by"),
+                S(c, "verdict"));
     }
+}
+
+static void md_nets(FILE *f, const json_t *r) {
     fprintf(f, "\n## The nets on the test split\n\n| net | Pre Acc | Dep Acc | Avg Acc |\n|---|---:|---:|---:|\n");
+    size_t i;
+    json_t *c;
     json_array_foreach(json_object_get(r, "nets"), i, c)
         fprintf(f, "| %s | %.2f | %.2f | %.2f |\n", S(c, "label"), D(c, "pre_acc"), D(c, "dep_acc"),
                 D(c, "avg_acc"));
@@ -193,20 +217,27 @@ lirf_status lirf_report_write_md(const json_t *r, const char *path) {
     if (w) fprintf(f, "| Recover (withdraw of --archive) | %.2f | %.2f | %.2f |\n", D(w, "pre_acc"), D(w, "dep_acc"), D(w, "avg_acc"));
     const json_t *da = json_object_get(r, "deposit_module_alone");
     if (da) fprintf(f, "| Deposit module + upper part alone | %.2f | %.2f | %.2f |\n", D(da, "pre_acc"), D(da, "dep_acc"), D(da, "avg_acc"));
-    if (json_array_size(json_object_get(r, "table3"))) {
-        fprintf(f, "\n## Table 3: distillation (students' test accuracy)\n");
-        int lt = 0, ln = 0;
-        size_t q;
-        json_t *row;
-        json_array_foreach(json_object_get(r, "table3"), q, row) {
-            if (json_is_true(json_object_get(row, "labels"))) lt = 1;
-            else ln = 1;
-        }
-        if (lt) md_table3_paper(f, r, 1);
-        if (ln) md_table3_paper(f, r, 0);
-        fprintf(f, "\nEvery row:\n\n");
-        md_table3(f, r);
+}
+
+static void md_distillation(FILE *f, const json_t *r) {
+    if (!json_array_size(json_object_get(r, "table3"))) return;
+    fprintf(f, "\n## Table 3: distillation (students' test accuracy)\n");
+    int lt = 0, ln = 0;
+    size_t q;
+    json_t *row;
+    json_array_foreach(json_object_get(r, "table3"), q, row) {
+        if (json_is_true(json_object_get(row, "labels"))) lt = 1;
+        else ln = 1;
     }
+    if (lt) md_table3_paper(f, r, 1);
+    if (ln) md_table3_paper(f, r, 0);
+    fprintf(f, "\nEvery row:\n\n");
+    md_table3(f, r);
+}
+
+static void md_probes(FILE *f, const json_t *r) {
+    size_t i;
+    json_t *c;
     const json_t *mia = json_object_get(r, "mia");
     if (mia) {
         fprintf(f, "\n## Membership inference (loss threshold, deposit classes)\n\n"
@@ -235,9 +266,27 @@ lirf_status lirf_report_write_md(const json_t *r, const char *path) {
                 100 * D(rl, "fraction"), D(rl, "goal_dep_acc"), S(rl, "target_steps_text"),
                 S(rl, "control_steps_text"));
     }
+}
+
+static void md_times(FILE *f, const json_t *r) {
+    const char *key;
+    json_t *v;
     fprintf(f, "\n## Time (seconds)\n\n| phase | s |\n|---|---:|\n");
     json_object_foreach((json_t *)json_object_get(r, "seconds"), key, v)
         fprintf(f, "| %s | %.1f |\n", key, json_number_value(v));
+}
+
+lirf_status lirf_report_write_md(const json_t *r, const char *path) {
+    FILE *f = open_out(path);
+    if (!f) return LIRF_E_IO;
+    md_header(f, r);
+    md_inputs(f, r);
+    md_checks(f, r);
+    md_power(f, r);
+    md_nets(f, r);
+    md_distillation(f, r);
+    md_probes(f, r);
+    md_times(f, r);
     return close_out(f, path);
 }
 
@@ -345,9 +394,7 @@ static void html_table_nets(FILE *f, const json_t *r) {
     fprintf(f, "</table>\n");
 }
 
-lirf_status lirf_report_write_html(const json_t *r, const char *path) {
-    FILE *f = open_out(path);
-    if (!f) return LIRF_E_IO;
+static void html_header(FILE *f, const json_t *r) {
     int leak = json_integer_value(json_object_get(r, "exit_code")) != 0;
     fprintf(f, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
                "<title>lirf verify report</title>\n<style>\n"
@@ -376,6 +423,9 @@ lirf_status lirf_report_write_html(const json_t *r, const char *path) {
         esc(f, S(r, "command"));
         fprintf(f, "</code></p>\n");
     }
+}
+
+static void html_checks(FILE *f, const json_t *r) {
     fprintf(f, "<h2>Checks</h2>\n<p>Each value is a gap to its control (± : 95%% Student-t interval over seeds); leakage when it exceeds the margin.</p>\n");
     fprintf(f, "<table><tr><th>check</th><th>value</th><th>control</th><th>control value</th><th>margin</th><th>verdict</th></tr>\n");
     size_t i;
@@ -392,57 +442,72 @@ lirf_status lirf_report_write_html(const json_t *r, const char *path) {
                 S(c, "verdict"), S(c, "verdict"));
     }
     fprintf(f, "</table>\n");
+}
+
+static void html_power(FILE *f, const json_t *r) {
     const json_t *pw = json_object_get(r, "power");
-    if (pw) {
-        fprintf(f, "<h2>Power of the no-label checks: <span class=\"%s\">%s</span></h2>\n<p>",
-                !strcmp(S(pw, "verdict"), "ok") ? "pass" : "weak", S(pw, "verdict"));
-        esc(f, S(pw, "text"));
-        fprintf(f, "</p>\n<table><tr><th>student</th><th>method</th><th>the original's no-label student: Dep Acc</th><th>wanted</th><th>short by</th><th>verdict</th></tr>\n");
-        json_array_foreach(json_object_get(pw, "students"), i, c) {
-            char a[64];
-            fmt(a, sizeof a, D(c, "dep_acc"), D(c, "ci95"), 0);
-            fprintf(f, "<tr><td>%s</td><td class=\"t\">%s</td><td>%s</td><td>%g</td><td>%.2f</td><td class=\"%s\">%s</td></tr>\n",
-                    S(c, "student"), method_label(S(c, "method")), a, D(pw, "wanted_dep_acc"),
-                    D(c, "short_by"), !strcmp(S(c, "verdict"), "ok") ? "pass" : "weak", S(c, "verdict"));
-        }
-        fprintf(f, "</table>\n");
+    if (!pw) return;
+    fprintf(f, "<h2>Power of the no-label checks: <span class=\"%s\">%s</span></h2>\n<p>",
+            !strcmp(S(pw, "verdict"), "ok") ? "pass" : "weak", S(pw, "verdict"));
+    esc(f, S(pw, "text"));
+    fprintf(f, "</p>\n<table><tr><th>student</th><th>method</th><th>the original's no-label student: Dep Acc</th><th>wanted</th><th>short by</th><th>verdict</th></tr>\n");
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(pw, "students"), i, c) {
+        char a[64];
+        fmt(a, sizeof a, D(c, "dep_acc"), D(c, "ci95"), 0);
+        fprintf(f, "<tr><td>%s</td><td class=\"t\">%s</td><td>%s</td><td>%g</td><td>%.2f</td><td class=\"%s\">%s</td></tr>\n",
+                S(c, "student"), method_label(S(c, "method")), a, D(pw, "wanted_dep_acc"),
+                D(c, "short_by"), !strcmp(S(c, "verdict"), "ok") ? "pass" : "weak", S(c, "verdict"));
     }
-    fprintf(f, "<h2>The nets on the test split</h2>\n");
-    html_table_nets(f, r);
+    fprintf(f, "</table>\n");
+}
+
+static void html_table3(FILE *f, const json_t *r) {
     const json_t *t3 = json_object_get(r, "table3");
-    if (json_array_size(t3)) {
-        fprintf(f, "<h2>Table 3: distillation</h2>\n");
-        const char *studs[2] = {"cnn", "resnet18"};
-        for (int s = 0; s < 2; s++)
-            for (int l = 1; l >= 0; l--) svg_bars(f, r, studs[s], l);
-        fprintf(f, "<table><tr><th>student</th><th>method</th><th>labels</th><th>teacher</th><th>Pre Acc</th><th>Dep Acc</th><th>&Delta;Pre vs Original's</th><th>&Delta;Dep vs Original's</th></tr>\n");
-        json_array_foreach(t3, i, c) {
-            char a[64], b[64], d1[64], d2[64];
-            fmt(a, sizeof a, D(c, "pre_acc"), D(c, "pre_ci95"), 0);
-            fmt(b, sizeof b, D(c, "dep_acc"), D(c, "dep_ci95"), 0);
-            fmt(d1, sizeof d1, D(c, "d_pre_vs_original"), D(c, "d_pre_ci95"), 1);
-            fmt(d2, sizeof d2, D(c, "d_dep_vs_original"), D(c, "d_dep_ci95"), 1);
-            fprintf(f, "<tr><td>%s</td><td class=\"t\">%s</td><td class=\"t\">%s</td><td class=\"t\">", S(c, "student"),
-                    method_label(S(c, "method")), json_is_true(json_object_get(c, "labels")) ? "true" : "none");
-            esc(f, S(c, "teacher_label"));
-            fprintf(f, "</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>\n", a, b, d1, d2);
-        }
-        fprintf(f, "</table>\n");
+    if (!json_array_size(t3)) return;
+    fprintf(f, "<h2>Table 3: distillation</h2>\n");
+    const char *studs[2] = {"cnn", "resnet18"};
+    for (int s = 0; s < 2; s++)
+        for (int l = 1; l >= 0; l--) svg_bars(f, r, studs[s], l);
+    fprintf(f, "<table><tr><th>student</th><th>method</th><th>labels</th><th>teacher</th><th>Pre Acc</th><th>Dep Acc</th><th>&Delta;Pre vs Original's</th><th>&Delta;Dep vs Original's</th></tr>\n");
+    size_t i;
+    json_t *c;
+    json_array_foreach(t3, i, c) {
+        char a[64], b[64], d1[64], d2[64];
+        fmt(a, sizeof a, D(c, "pre_acc"), D(c, "pre_ci95"), 0);
+        fmt(b, sizeof b, D(c, "dep_acc"), D(c, "dep_ci95"), 0);
+        fmt(d1, sizeof d1, D(c, "d_pre_vs_original"), D(c, "d_pre_ci95"), 1);
+        fmt(d2, sizeof d2, D(c, "d_dep_vs_original"), D(c, "d_dep_ci95"), 1);
+        fprintf(f, "<tr><td>%s</td><td class=\"t\">%s</td><td class=\"t\">%s</td><td class=\"t\">", S(c, "student"),
+                method_label(S(c, "method")), json_is_true(json_object_get(c, "labels")) ? "true" : "none");
+        esc(f, S(c, "teacher_label"));
+        fprintf(f, "</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>\n", a, b, d1, d2);
     }
+    fprintf(f, "</table>\n");
+}
+
+static void html_mia(FILE *f, const json_t *r) {
     const json_t *mia = json_object_get(r, "mia");
-    if (mia) {
-        fprintf(f, "<h2>Membership inference</h2>\n");
-        svg_roc(f, mia);
-        fprintf(f, "<table><tr><th>net</th><th>ROC AUC</th><th>TPR at 1%% FPR</th><th>members</th><th>non-members</th></tr>\n");
-        json_array_foreach(json_object_get(mia, "models"), i, c) {
-            fprintf(f, "<tr><td>");
-            esc(f, S(c, "label"));
-            fprintf(f, "</td><td>%.4f</td><td>%.4f</td><td>%lld</td><td>%lld</td></tr>\n", D(c, "auc"),
-                    D(c, "tpr_at_1pct_fpr"), (long long)json_integer_value(json_object_get(c, "members")),
-                    (long long)json_integer_value(json_object_get(c, "non_members")));
-        }
-        fprintf(f, "</table>\n");
+    if (!mia) return;
+    fprintf(f, "<h2>Membership inference</h2>\n");
+    svg_roc(f, mia);
+    fprintf(f, "<table><tr><th>net</th><th>ROC AUC</th><th>TPR at 1%% FPR</th><th>members</th><th>non-members</th></tr>\n");
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(mia, "models"), i, c) {
+        fprintf(f, "<tr><td>");
+        esc(f, S(c, "label"));
+        fprintf(f, "</td><td>%.4f</td><td>%.4f</td><td>%lld</td><td>%lld</td></tr>\n", D(c, "auc"),
+                D(c, "tpr_at_1pct_fpr"), (long long)json_integer_value(json_object_get(c, "members")),
+                (long long)json_integer_value(json_object_get(c, "non_members")));
     }
+    fprintf(f, "</table>\n");
+}
+
+static void html_probe_relearn(FILE *f, const json_t *r) {
+    size_t i;
+    json_t *c;
     const json_t *lp = json_object_get(r, "linear_probe");
     if (lp) {
         fprintf(f, "<h2>Linear probe at the split point (");
@@ -466,6 +531,9 @@ lirf_status lirf_report_write_html(const json_t *r, const char *path) {
         }
         fprintf(f, "</table>\n<p>(-1: the goal was not reached within the step budget.)</p>\n");
     }
+}
+
+static void html_inputs(FILE *f, const json_t *r) {
     fprintf(f, "<h2>Inputs</h2>\n<table><tr><th>role</th><th>path</th><th>SHA-256</th></tr>\n");
     const json_t *in = json_object_get(r, "inputs");
     const char *roles[] = {"target", "original", "target_no_at", "independent", "archive"};
@@ -484,6 +552,32 @@ lirf_status lirf_report_write_html(const json_t *r, const char *path) {
         fprintf(f, "</code></td><td><code>%s</code></td></tr>\n", json_string_value(v));
     }
     fprintf(f, "</table>\n");
+}
+
+lirf_status lirf_report_write_html(const json_t *r, const char *path) {
+    FILE *f = open_out(path);
+    if (!f) return LIRF_E_IO;
+    html_header(f, r);
+    html_checks(f, r);
+    html_power(f, r);
+    fprintf(f, "<h2>The nets on the test split</h2>\n");
+    html_table_nets(f, r);
+    html_table3(f, r);
+    html_mia(f, r);
+    html_probe_relearn(f, r);
+    html_inputs(f, r);
     fprintf(f, "<p>Every number, seed and threshold is in report.json beside this page.</p>\n</body></html>\n");
     return close_out(f, path);
+}
+
+lirf_status lirf_report_write_dir(const json_t *r, const char *dir, int json) {
+    char p[1200];
+    if (json) {
+        snprintf(p, sizeof p, "%s/report.json", dir);
+        LIRF_TRY(lirf_report_write_json(r, p));
+    }
+    snprintf(p, sizeof p, "%s/report.md", dir);
+    LIRF_TRY(lirf_report_write_md(r, p));
+    snprintf(p, sizeof p, "%s/report.html", dir);
+    return lirf_report_write_html(r, p);
 }

@@ -177,6 +177,13 @@ typedef struct {
 } lirf_verify_opts;
 void lirf_verify_opts_default(lirf_verify_opts *o);
 
+/* The lists of the students, methods and label settings (--students,
+ * --methods, --labels): names separated by commas -> the bit sets of
+ * lirf_verify_opts (bit i: the i-th name of "cnn,resnet18", "logit,at",
+ * "true,none"). An unknown name or an empty list: LIRF_E_INVALID. */
+typedef enum { LIRF_VERIFY_STUDENTS = 0, LIRF_VERIFY_METHODS, LIRF_VERIFY_LABELS } lirf_verify_list;
+lirf_status lirf_verify_parse_list(lirf_verify_list which, const char *text, int *bits);
+
 /* Runs the audit; *report gets every number, seed, threshold and verdict,
  * and "exit_code": 0 (no leakage beyond the margins) or 1. Errors (bad input,
  * wrong checkpoint kind, device failures) return a status. */
@@ -186,6 +193,10 @@ lirf_status lirf_verify_run(lirf_ctx *ctx, const lirf_verify_opts *o, json_t **r
 lirf_status lirf_report_write_json(const json_t *r, const char *path);
 lirf_status lirf_report_write_md(const json_t *r, const char *path);
 lirf_status lirf_report_write_html(const json_t *r, const char *path);
+/* dir/report.json (when json), dir/report.md and dir/report.html; dir must exist. */
+lirf_status lirf_report_write_dir(const json_t *r, const char *dir, int json);
+/* An earlier report.json (an object with an array "checks"): *out, a new reference. */
+lirf_status lirf_report_load(const char *path, json_t **out);
 
 /* SHA-256 of a file, as hex. */
 lirf_status lirf_file_sha256(const char *path, char hex[65]);
