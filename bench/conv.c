@@ -269,8 +269,7 @@ int main(int argc, char **argv) {
     lirf_ctx *ctx = NULL;
     lirf_status st = lirf_ctx_create(&ctx, NULL);
     if (st == LIRF_OK && !lirf_profiling(ctx))
-        st = LIRF_FAIL(LIRF_E_INVALID, "profiling is off (LIRF_PROFILE=%s)",
-                       getenv("LIRF_PROFILE"));
+        st = LIRF_FAIL(LIRF_E_INVALID, "profiling is off (set LIRF_PROFILE=1)");
     if (st != LIRF_OK) {
         fprintf(stderr, "bench_conv: %s: %s\n", lirf_status_name(st), lirf_error_message());
         lirf_ctx_destroy(ctx);

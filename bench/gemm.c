@@ -115,13 +115,8 @@ static size_t build_rows(int w, int quick, bench_row *rows) {
 /* op_conv.c's chunk limit: LIRF_CONV_CHUNK_ELEMS if a positive integer, else
  * 64 Mi floats, capped at INT_MAX. */
 static size_t chunk_limit(void) {
-    size_t limit = CONV_CHUNK_DEFAULT;
-    const char *env = getenv("LIRF_CONV_CHUNK_ELEMS");
-    if (env && *env) {
-        char *end;
-        long long v = strtoll(env, &end, 10);
-        if (*end == '\0' && v > 0) limit = (size_t)v;
-    }
+    size_t limit = lirf_options_get()->conv_chunk_elems;
+    if (!limit) limit = CONV_CHUNK_DEFAULT;
     return limit > (size_t)INT32_MAX ? (size_t)INT32_MAX : limit;
 }
 
@@ -370,9 +365,9 @@ int main(int argc, char **argv) {
          "(in training the convolution's im2col writes the packed B and the weights are packed "
          "once per layer)\n",
          lirf_gemm_engine_name(lirf_gemm_engine_get(ctx)),
-         getenv("LIRF_GEMM") ? getenv("LIRF_GEMM") : "unset");
+         *lirf_options_get()->gemm ? lirf_options_get()->gemm : "unset");
     {
-        const char *env = getenv("LIRF_GEMM_TUNING");
+        const char *env = *lirf_options_get()->gemm_tuning ? lirf_options_get()->gemm_tuning : NULL;
         lirf_gemm_tuning tt;
         int tuned = lirf_gemm_tuning_current(ctx, &tt);
         emit("- CLBlast parameters: %s (LIRF_GEMM_TUNING %s)", lirf_gemm_tuning_source(ctx),

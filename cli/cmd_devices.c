@@ -39,7 +39,8 @@ int cmd_devices(const char *device, int argc, char **argv) {
     size_t n, chosen = (size_t)-1;
     lirf_status st = lirf_list_devices(&devs, &n);
     if (st != LIRF_OK) return cli_error(st, "devices");
-    const char *spec = device ? device : getenv("LIRF_DEVICE");
+    const char *env = lirf_options_get()->device;
+    const char *spec = device ? device : *env ? env : NULL;
     lirf_status cst = lirf_choose_device(devs, n, spec, &chosen);
     unsigned last_platform = (unsigned)-1;
     for (size_t i = 0; i < n; i++) {

@@ -12,13 +12,14 @@
 #include "internal.h"
 
 static void cache_dir_init(lirf_ctx *ctx) {
-    const char *dir = getenv("LIRF_CACHE_DIR");
+    const lirf_options *o = lirf_options_get();
+    const char *dir = o->cache_dir;
     ctx->cache_dir[0] = 0;
-    if (dir && !strcmp(dir, "off")) return;
-    if (dir && *dir) {
+    if (!strcmp(dir, "off")) return;
+    if (*dir) {
         snprintf(ctx->cache_dir, sizeof ctx->cache_dir, "%s", dir);
     } else {
-        const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+        const char *xdg = o->xdg_cache_home, *home = o->home;
         if (xdg && *xdg)
             snprintf(ctx->cache_dir, sizeof ctx->cache_dir, "%s/lirf", xdg);
         else if (home && *home)
@@ -49,7 +50,7 @@ lirf_status lirf_ctx_create(lirf_ctx **out, const char *spec) {
     if (!out) return LIRF_FAIL(LIRF_E_NULL, "lirf_ctx_create: NULL output");
     *out = NULL;
     if (sodium_init() < 0) return LIRF_FAIL(LIRF_E_UNSUPPORTED, "libsodium failed to initialise");
-    if (!spec) spec = getenv("LIRF_DEVICE");
+    if (!spec && lirf_options_get()->device[0]) spec = lirf_options_get()->device;
     lirf_device_info *devs;
     size_t n, idx;
     LIRF_TRY(lirf_list_devices(&devs, &n));
@@ -74,8 +75,7 @@ lirf_status lirf_ctx_create(lirf_ctx **out, const char *spec) {
         free(ctx);
         return lirf_cl_fail(err, "clCreateContext", __FILE__, __LINE__);
     }
-    const char *prof = getenv("LIRF_PROFILE");
-    cl_command_queue_properties qp = (prof && *prof && strcmp(prof, "0")) ? CL_QUEUE_PROFILING_ENABLE : 0;
+    cl_command_queue_properties qp = lirf_options_get()->profile ? CL_QUEUE_PROFILING_ENABLE : 0;
     ctx->profiling = qp != 0;
     ctx->queue = clCreateCommandQueue(ctx->context, ctx->dev.device, qp, &err);
     if (err != CL_SUCCESS) {

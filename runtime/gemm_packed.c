@@ -51,7 +51,7 @@ int lirf_device_pocl_cpu(const lirf_device_info *d) {
 }
 
 void lirf_gemm_engine_init(lirf_ctx *ctx) {
-    const char *env = getenv("LIRF_GEMM");
+    const char *env = lirf_options_get()->gemm;
     int pocl = lirf_device_pocl_cpu(&ctx->dev);
     const char *why = pocl ? "a PoCL CPU device" : "not a PoCL CPU device";
     ctx->gemm_engine = pocl ? LIRF_GEMM_PACKED : LIRF_GEMM_CLBLAST;

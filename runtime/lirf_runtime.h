@@ -78,6 +78,31 @@ lirf_status lirf_cl_fail(cl_int err, const char *what, const char *file, int lin
         if (lirf_e_ != CL_SUCCESS) return lirf_cl_fail(lirf_e_, (what), __FILE__, __LINE__); \
     } while (0)
 
+/* ---- options from the environment ---------------------------------------
+ * Every environment variable lirf reads, read once (on the first call) into
+ * one struct: nothing in lirf calls getenv() per operation. A program may
+ * change fields before it makes a context; tests that change the environment
+ * call lirf_options_reload(). Strings are "" when unset. */
+typedef struct {
+    char device[256];          /* LIRF_DEVICE: device choice, as --device */
+    char cache_dir[1024];      /* LIRF_CACHE_DIR: program cache ("off": none) */
+    char xdg_cache_home[1000]; /* XDG_CACHE_HOME, HOME: the default cache folder */
+    char home[1000];
+    char kernel_dir[1024];     /* LIRF_KERNEL_DIR: read cl_kernels/<name>.cl from here */
+    char kernel_trace[1024];   /* LIRF_KERNEL_TRACE (tests): append launched kernels here */
+    char gemm[32];             /* LIRF_GEMM: packed | clblast */
+    char gemm_tuning[32];      /* LIRF_GEMM_TUNING: off | on | auto */
+    char crash_at[256];        /* LIRF_CRASH_AT (tests): SITE:N */
+    int log_level;             /* LIRF_LOG, parsed (lirf_log_level) */
+    int profile;               /* LIRF_PROFILE set (not "0") */
+    int no_data;               /* LIRF_NO_DATA set (not "0"): refuse to read data */
+    int conv_taps;             /* LIRF_CONV_TAPS: 0, 1, -1 (unset: where it pays) */
+    size_t conv_chunk_elems;   /* LIRF_CONV_CHUNK_ELEMS: 0 (unset: the default) */
+} lirf_options;
+lirf_options *lirf_options_get(void);
+/* Reads the environment again (not thread-safe: tests, and before any thread). */
+void lirf_options_reload(void);
+
 /* ---- logging (stderr) -------------------------------------------------- */
 typedef enum { LIRF_LOG_QUIET = 0, LIRF_LOG_WARN = 1, LIRF_LOG_INFO = 2, LIRF_LOG_DEBUG = 3 } lirf_log_level;
 /* Default from LIRF_LOG (quiet|warn|info|debug), else warn. */

@@ -26,9 +26,9 @@ static const char *build_options(const lirf_ctx *ctx) {
 static const char CACHE_MAGIC[8] = {'L', 'I', 'R', 'F', 'P', 'R', 'G', '1'};
 
 static lirf_status load_source(const char *name, char **src, size_t *len) {
-    const char *dir = getenv("LIRF_KERNEL_DIR");
-    if (dir && *dir) {
-        char path[1024];
+    const char *dir = lirf_options_get()->kernel_dir;
+    if (*dir) {
+        char path[1300];
         snprintf(path, sizeof path, "%s/%s.cl", dir, name);
         FILE *f = fopen(path, "rb");
         if (!f)
@@ -396,8 +396,8 @@ lirf_status lirf_set_args(lirf_ctx *ctx, cl_kernel k, const char *fmt, ...) {
  * to FILE once per context (the test suite uses it to prove that every
  * __kernel in cl_kernels/ is exercised by a test). */
 static void trace_kernel(lirf_ctx *ctx, cl_kernel k) {
-    const char *path = getenv("LIRF_KERNEL_TRACE");
-    if (!path || !*path) return;
+    const char *path = lirf_options_get()->kernel_trace;
+    if (!*path) return;
     for (size_t i = 0; i < ctx->nkernels; i++) {
         lirf_kernel_entry *e = &ctx->kernels[i];
         if (e->k != k) continue;

@@ -206,15 +206,7 @@ lirf_status lirf_cl_fail(cl_int err, const char *what, const char *file, int lin
 static int g_level = -1;
 
 lirf_log_level lirf_log_get_level(void) {
-    if (g_level < 0) {
-        const char *e = getenv("LIRF_LOG");
-        g_level = LIRF_LOG_WARN;
-        if (e) {
-            if (!strcasecmp(e, "quiet") || !strcmp(e, "0")) g_level = LIRF_LOG_QUIET;
-            else if (!strcasecmp(e, "info") || !strcmp(e, "2")) g_level = LIRF_LOG_INFO;
-            else if (!strcasecmp(e, "debug") || !strcmp(e, "3")) g_level = LIRF_LOG_DEBUG;
-        }
-    }
+    if (g_level < 0) g_level = lirf_options_get()->log_level;
     return (lirf_log_level)g_level;
 }
 

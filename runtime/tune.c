@@ -458,12 +458,12 @@ lirf_status lirf_gemm_tuning_use(lirf_ctx *ctx, const lirf_gemm_tuning *t, const
 
 static lirf_status tuning_init(lirf_ctx *ctx) {
     const lirf_device_info *dev = &ctx->dev;
-    const char *env = getenv("LIRF_GEMM_TUNING");
-    if (env && !strcmp(env, "off")) {
+    const char *env = lirf_options_get()->gemm_tuning;
+    if (!strcmp(env, "off")) {
         lirf_log(LIRF_LOG_INFO, "gemm tuning: off (LIRF_GEMM_TUNING=off): CLBlast's defaults");
         return lirf_gemm_tuning_use(ctx, NULL, "off");
     }
-    if (env && *env && strcmp(env, "on") && strcmp(env, "auto"))
+    if (*env && strcmp(env, "on") && strcmp(env, "auto"))
         lirf_log(LIRF_LOG_WARN, "LIRF_GEMM_TUNING=%s ignored (expected off, on or auto)", env);
     lirf_gemm_tuning t;
     char path[1200];

@@ -225,13 +225,13 @@ static uint64_t gemm_calls(void) { return lirf_ctx_stats(tctx())->gemm_calls; }
 START_TEST(chunked_batch) {
     lirf_conv_shape s = {5, 3, 7, 6, 4, 3, 3, 1, 1};
     /* the im2col path's chunks (taps_path covers the taps path's) */
-    ck_assert_int_eq(setenv("LIRF_CONV_TAPS", "0", 1), 0);
+    ck_assert_int_eq(tsetenv("LIRF_CONV_TAPS", "0"), 0);
     static const struct {
         const char *limit;
         uint64_t chunks;
     } cases[] = {{"2500", 3}, {"1", 5}, {"1000000", 1}, {"junk", 1}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        ck_assert_int_eq(setenv("LIRF_CONV_CHUNK_ELEMS", cases[i].limit, 1), 0);
+        ck_assert_int_eq(tsetenv("LIRF_CONV_CHUNK_ELEMS", cases[i].limit), 0);
         uint64_t g0 = gemm_calls();
         check_case(&s, 1, 200 + i);
         /* forward: one GEMM per chunk; backward: two (dw, dx), then one (dw),
@@ -241,8 +241,8 @@ START_TEST(chunked_batch) {
                       (unsigned long long)(gemm_calls() - g0),
                       (unsigned long long)(5 * cases[i].chunks));
     }
-    unsetenv("LIRF_CONV_CHUNK_ELEMS");
-    unsetenv("LIRF_CONV_TAPS");
+    tsetenv("LIRF_CONV_CHUNK_ELEMS", NULL);
+    tsetenv("LIRF_CONV_TAPS", NULL);
 }
 END_TEST
 
@@ -255,7 +255,7 @@ START_TEST(large_plane_chunks) {
     lirf_ctx *ctx = tctx();
     /* a scratch budget that would take all 3 images (64 Mi floats): the 2^22
      * bound is what splits them */
-    setenv("LIRF_CONV_CHUNK_ELEMS", "67108864", 1);
+    tsetenv("LIRF_CONV_CHUNK_ELEMS", "67108864");
     lirf_conv_shape s = {3, 1, 1200, 1200, 1, 3, 3, 1, 1};
     conv_sizes z = sizes_of(&s);
     trng r = {210};
@@ -275,7 +275,7 @@ START_TEST(large_plane_chunks) {
                      LIRF_OK);
     ck_assert_msg(gemm_calls() - g0 == 2 * 2, "%llu GEMMs, want 4 (2 chunks)",
                   (unsigned long long)(gemm_calls() - g0));
-    unsetenv("LIRF_CONV_CHUNK_ELEMS");
+    tsetenv("LIRF_CONV_CHUNK_ELEMS", NULL);
     tbuf_get(&by, got, z.y);
     ck_assert_close("large y", got, y, z.y, ATOL_Y, RTOL_Y);
     tbuf_get(&bdx, got, z.x);
@@ -473,22 +473,22 @@ START_TEST(taps_path) {
         {1, 4, 4, 4, 6, 3, 3, 1, 1},    /* one image */
     };
     for (int on = 1; on >= 0; on--) {
-        ck_assert_int_eq(setenv("LIRF_CONV_TAPS", on ? "1" : "0", 1), 0);
+        ck_assert_int_eq(tsetenv("LIRF_CONV_TAPS", on ? "1" : "0"), 0);
         for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
             check_case(&shapes[i], (int)(i % 2), 1000 + 10 * (uint64_t)on + i);
-        ck_assert_int_eq(setenv("LIRF_CONV_CHUNK_ELEMS", "2400", 1), 0);
+        ck_assert_int_eq(tsetenv("LIRF_CONV_CHUNK_ELEMS", "2400"), 0);
         lirf_conv_shape c = {5, 3, 7, 6, 4, 3, 3, 1, 1};
         check_case(&c, 1, 1100 + (uint64_t)on);
-        unsetenv("LIRF_CONV_CHUNK_ELEMS");
+        tsetenv("LIRF_CONV_CHUNK_ELEMS", NULL);
     }
-    unsetenv("LIRF_CONV_TAPS");
+    tsetenv("LIRF_CONV_TAPS", NULL);
     ck_assert_int_eq(lirf_gemm_engine_set(ctx, was), LIRF_OK);
 }
 END_TEST
 
 int main(void) {
-    unsetenv("LIRF_CONV_CHUNK_ELEMS");
-    unsetenv("LIRF_CONV_TAPS");
+    tsetenv("LIRF_CONV_CHUNK_ELEMS", NULL);
+    tsetenv("LIRF_CONV_TAPS", NULL);
     Suite *s = suite_create("conv");
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 120);

@@ -304,7 +304,7 @@ START_TEST(deposit_archive_withdraw_round_trip) {
     ck_assert_int_eq(lirf_save_deposit(l, tmp("exact.lirf"), &ox, LIRF_ARCHIVE_PLAIN, NULL), LIRF_OK);
 
     /* withdraw needs no data: reading any data set is disabled meanwhile */
-    setenv("LIRF_NO_DATA", "1", 1);
+    tsetenv("LIRF_NO_DATA", "1");
     lirf_data_opts dopt = {.train = 1};
     lirf_dataset none;
     ck_assert_int_ne(lirf_dataset_load(&dopt, &none), LIRF_OK);
@@ -314,7 +314,7 @@ START_TEST(deposit_archive_withdraw_round_trip) {
     st = lirf_withdraw(tctx(), tmp("target.safetensors"), tmp("exact.lirf"),
                        tmp("recover-exact.safetensors"), NULL);
     ck_assert_msg(st == LIRF_OK, "%s", lirf_error_message());
-    unsetenv("LIRF_NO_DATA");
+    tsetenv("LIRF_NO_DATA", NULL);
 
     lirf_model *rec, *rex, *tg;
     ck_assert_int_eq(lirf_model_open(tctx(), tmp("recover.safetensors"), &rec), LIRF_OK);

@@ -14,7 +14,7 @@ static char g_cache[256];
 
 static lirf_ctx *fresh_ctx(void) {
     lirf_ctx *ctx;
-    setenv("LIRF_CACHE_DIR", g_cache, 1);
+    tsetenv("LIRF_CACHE_DIR", g_cache);
     lirf_status st = lirf_ctx_create(&ctx, NULL);
     ck_assert_msg(st == LIRF_OK, "%s", lirf_error_message());
     return ctx;
@@ -202,15 +202,15 @@ START_TEST(build_failure_prints_log) {
     char cmd[600];
     snprintf(cmd, sizeof cmd, "mkdir -p %s && printf '__kernel void broken(__global float *x) { x[0] = undefined_name; }\\n' > %s/broken.cl", dir, dir);
     ck_assert_int_eq(system(cmd), 0);
-    setenv("LIRF_KERNEL_DIR", dir, 1);
+    tsetenv("LIRF_KERNEL_DIR", dir);
     lirf_ctx *ctx;
-    setenv("LIRF_CACHE_DIR", "off", 1);
+    tsetenv("LIRF_CACHE_DIR", "off");
     ck_assert_int_eq(lirf_ctx_create(&ctx, NULL), LIRF_OK);
     cl_kernel k;
     ck_assert_int_eq(lirf_kernel_get(ctx, "broken", "broken", &k), LIRF_E_BUILD);
     ck_assert_ptr_nonnull(strstr(lirf_error_message(), "undefined_name"));
     lirf_ctx_destroy(ctx);
-    unsetenv("LIRF_KERNEL_DIR");
+    tsetenv("LIRF_KERNEL_DIR", NULL);
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     ck_assert_int_eq(system(cmd), 0);
 }

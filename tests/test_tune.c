@@ -71,10 +71,10 @@ static void write_text(const char *path, const char *text) {
 static const char *open_with(const char *tuning, char *log, size_t cap) {
     lirf_ctx *shared = tctx(); /* made before the environment changes */
     (void)shared;
-    if (tuning) setenv("LIRF_GEMM_TUNING", tuning, 1);
-    else unsetenv("LIRF_GEMM_TUNING");
+    if (tuning) tsetenv("LIRF_GEMM_TUNING", tuning);
+    else tsetenv("LIRF_GEMM_TUNING", NULL);
     char *old_dir = getenv("LIRF_CACHE_DIR") ? strdup(getenv("LIRF_CACHE_DIR")) : NULL;
-    setenv("LIRF_CACHE_DIR", cache_dir(), 1);
+    tsetenv("LIRF_CACHE_DIR", cache_dir());
     lirf_log_level old_level = lirf_log_get_level();
     if (old_level < LIRF_LOG_WARN) lirf_log_set_level(LIRF_LOG_WARN);
     char logpath[96];
@@ -91,9 +91,9 @@ static const char *open_with(const char *tuning, char *log, size_t cap) {
     close(saved);
     fclose(lf);
     lirf_log_set_level(old_level);
-    if (old_dir) setenv("LIRF_CACHE_DIR", old_dir, 1), free(old_dir);
-    else unsetenv("LIRF_CACHE_DIR");
-    unsetenv("LIRF_GEMM_TUNING");
+    if (old_dir) tsetenv("LIRF_CACHE_DIR", old_dir), free(old_dir);
+    else tsetenv("LIRF_CACHE_DIR", NULL);
+    tsetenv("LIRF_GEMM_TUNING", NULL);
     ck_assert_msg(st == LIRF_OK, "%s", lirf_error_message());
     const char *src = lirf_gemm_tuning_source(ctx);
     lirf_ctx_destroy(ctx);
@@ -217,11 +217,11 @@ START_TEST(tune_run_from_c) {
     /* no cache directory, no output, not a dry run: refused after the probe */
     o.quick = 1, o.max_candidates = 1;
     char *old_dir = getenv("LIRF_CACHE_DIR") ? strdup(getenv("LIRF_CACHE_DIR")) : NULL;
-    setenv("LIRF_CACHE_DIR", "off", 1);
+    tsetenv("LIRF_CACHE_DIR", "off");
     memset(&rp, 0, sizeof rp);
     lirf_status st = lirf_tune_run(&o, &r);
-    if (old_dir) setenv("LIRF_CACHE_DIR", old_dir, 1), free(old_dir);
-    else unsetenv("LIRF_CACHE_DIR");
+    if (old_dir) tsetenv("LIRF_CACHE_DIR", old_dir), free(old_dir);
+    else tsetenv("LIRF_CACHE_DIR", NULL);
     ck_assert_msg(st == LIRF_E_NOT_FOUND, "%s: %s", lirf_status_name(st), lirf_error_message());
     ck_assert_ptr_nonnull(strstr(rp.text, "lirf tune: device "));
     ck_assert_ptr_nonnull(strstr(rp.err, "no cache directory"));

@@ -237,3 +237,9 @@ void twrite_idx(const char *images, const char *labels, int n, uint32_t seed, in
     fclose(f);
 }
 
+
+int tsetenv(const char *name, const char *value) {
+    int rc = value ? setenv(name, value, 1) : unsetenv(name);
+    lirf_options_reload();
+    return rc;
+}

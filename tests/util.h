@@ -69,6 +69,10 @@ int trun(Suite *s);
  * the test executable. */
 const char *tlirf_bin(void);
 
+/* setenv (value NULL: unsetenv) and lirf_options_reload(), so that lirf sees
+ * the change (it reads its environment once); returns setenv's status. */
+int tsetenv(const char *name, const char *value);
+
 /* Writes n 12x12 images (IDX, as Fashion-MNIST) to `images` and their labels
  * (0..9 in turn) to `labels`: pixels from a fixed pseudo-random sequence with
  * a class-dependent bias (learnable); levels 0: every tenth pixel brighter,

@@ -476,11 +476,7 @@ static lirf_status load_data(audit_t *a) {
 static void fixed_shuffle(int32_t *v, size_t n) {
     uint64_t z = 0x5eedf00dull;
     for (size_t i = n; i > 1; i--) {
-        z += 0x9E3779B97F4A7C15ull;
-        uint64_t q = z;
-        q = (q ^ (q >> 30)) * 0xBF58476D1CE4E5B9ull;
-        q = (q ^ (q >> 27)) * 0x94D049BB133111EBull;
-        q ^= q >> 31;
+        uint64_t q = lirf_rng_next(&z);
         size_t j = (size_t)(q % i);
         int32_t t = v[i - 1];
         v[i - 1] = v[j], v[j] = t;

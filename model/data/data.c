@@ -422,8 +422,7 @@ static lirf_status finish(lirf_status st, const lirf_data_opts *o, lirf_data_kin
 
 lirf_status lirf_dataset_load(const lirf_data_opts *o, lirf_dataset *out) {
     LIRF_TRY(check_opts(o, out));
-    const char *nodata = getenv("LIRF_NO_DATA");
-    if (nodata && *nodata && strcmp(nodata, "0"))
+    if (lirf_options_get()->no_data)
         return LIRF_FAIL(LIRF_E_NOT_FOUND, "reading data is disabled (LIRF_NO_DATA is set)");
 
     lirf_status st;

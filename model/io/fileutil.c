@@ -37,8 +37,8 @@ lirf_status lirf_fsync_parent(const char *path) {
 
 void lirf_crash_point(const char *site) {
     static int calls; /* of the configured site */
-    const char *v = getenv("LIRF_CRASH_AT");
-    if (!v || !site) return;
+    const char *v = lirf_options_get()->crash_at;
+    if (!*v || !site) return;
     const char *colon = strrchr(v, ':');
     size_t n = strlen(site);
     if (!colon || (size_t)(colon - v) != n || strncmp(v, site, n)) return;

@@ -66,18 +66,8 @@ typedef struct {
 } conv_dims;
 
 static size_t chunk_limit(void) {
-    const char *env = getenv("LIRF_CONV_CHUNK_ELEMS");
-    if (env && *env) {
-        char *end;
-        long long v = strtoll(env, &end, 10);
-        if (*end == '\0' && v > 0) return (size_t)v;
-        static int warned; /* once per process */
-        if (!warned)
-            lirf_log(LIRF_LOG_WARN, "LIRF_CONV_CHUNK_ELEMS=%s ignored (not a positive integer)",
-                     env);
-        warned = 1;
-    }
-    return CONV_CHUNK_DEFAULT;
+    size_t v = lirf_options_get()->conv_chunk_elems;
+    return v ? v : CONV_CHUNK_DEFAULT;
 }
 
 static lirf_status check_shape(lirf_ctx *ctx, const char *op, const lirf_conv_shape *s,
@@ -284,15 +274,7 @@ typedef struct {
     size_t Q;     /* output positions of a whole chunk (nb * P) */
 } taps_dims;
 
-static int taps_setting(void) {
-    const char *env = getenv("LIRF_CONV_TAPS");
-    if (!env || !*env) return -1;
-    if (!strcmp(env, "0") || !strcmp(env, "1")) return env[0] == '1';
-    static int warned; /* once per process */
-    if (!warned) lirf_log(LIRF_LOG_WARN, "LIRF_CONV_TAPS=%s ignored (use 0 or 1)", env);
-    warned = 1;
-    return -1;
-}
+static int taps_setting(void) { return lirf_options_get()->conv_taps; }
 
 static int use_taps(lirf_ctx *ctx, const lirf_conv_shape *s, const conv_dims *d, taps_dims *t) {
     if (s->R != 3 || s->S != 3 || s->stride != 1 || s->pad != 1) return 0;
