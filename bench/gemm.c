@@ -318,38 +318,10 @@ static void emit_command(int argc, char **argv) {
     emit("`\n");
 }
 
-int main(int argc, char **argv) {
-    options o;
-    int pr = parse_args(argc, argv, &o);
-    if (pr) return pr < 0 ? 0 : 2;
-    double t_start = now_s();
-
-    FILE *append = NULL;
-    if (o.append && !(append = fopen(o.append, "a"))) {
-        fprintf(stderr, "bench_gemm: cannot open %s: %s\n", o.append, strerror(errno));
-        return 1;
-    }
-    char *block = NULL;
-    size_t block_len = 0;
-    if (append && !(g_block = open_memstream(&block, &block_len))) {
-        fprintf(stderr, "bench_gemm: open_memstream: %s\n", strerror(errno));
-        return 1;
-    }
-
-    /* same thread count on both sides: PoCL reads this when its platform starts */
-    char tbuf[32];
-    snprintf(tbuf, sizeof tbuf, "%d", o.threads);
-    setenv("POCL_MAX_PTHREAD_COUNT", tbuf, 0);
-    openblas_set_num_threads(o.threads);
-
-    lirf_ctx *ctx = NULL;
-    lirf_status st = lirf_ctx_create(&ctx, NULL);
-    if (st != LIRF_OK) {
-        fprintf(stderr, "bench_gemm: %s: %s\n", lirf_status_name(st), lirf_error_message());
-        return 1;
-    }
+/* The run's header: date, command, device, OpenBLAS, engine, parameters. */
+static void emit_header(lirf_ctx *ctx, const options *o_, int argc, char **argv) {
+    const options o = *o_;
     const lirf_device_info *dev = lirf_ctx_device(ctx);
-
     char date[64];
     time_t t = time(NULL);
     struct tm tm;
@@ -395,11 +367,16 @@ int main(int argc, char **argv) {
     emit("| layer | op | M | N | K | nb | lirf GFLOP/s | OpenBLAS GFLOP/s | ratio | max rel err |\n");
     emit("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|\n");
 
+}
+
+/* Every row of the table; the geometric-mean ratio over the right ones. */
+static lirf_status emit_rows(lirf_ctx *ctx, const options *o_, double *log_sum, int *counted,
+                             int *wrong) {
+    const options o = *o_;
+    lirf_status st = LIRF_OK;
     bench_row rows[MAX_ROWS];
     size_t nrows = build_rows(o.width, o.quick, rows);
     uint64_t seed = 12345;
-    double log_sum = 0.0;
-    int counted = 0, wrong = 0;
     for (size_t i = 0; i < nrows && st == LIRF_OK; i++) {
         gemm_shape g = shape_of(&rows[i], o.batch);
         fprintf(stderr, "bench_gemm: %s, %s: M %zu N %zu K %zu ...\n", rows[i].c.layer,
@@ -420,9 +397,47 @@ int main(int argc, char **argv) {
             emit("%.3f | %.1e |\n", ratio, r.rel_err);
         else
             emit("WRONG | %.1e |\n", r.rel_err);
-        if (ok) log_sum += log(ratio), counted++;
-        else wrong++;
+        if (ok) *log_sum += log(ratio), (*counted)++;
+        else (*wrong)++;
     }
+    return st;
+}
+
+int main(int argc, char **argv) {
+    options o;
+    int pr = parse_args(argc, argv, &o);
+    if (pr) return pr < 0 ? 0 : 2;
+    double t_start = now_s();
+
+    FILE *append = NULL;
+    if (o.append && !(append = fopen(o.append, "a"))) {
+        fprintf(stderr, "bench_gemm: cannot open %s: %s\n", o.append, strerror(errno));
+        return 1;
+    }
+    char *block = NULL;
+    size_t block_len = 0;
+    if (append && !(g_block = open_memstream(&block, &block_len))) {
+        fprintf(stderr, "bench_gemm: open_memstream: %s\n", strerror(errno));
+        return 1;
+    }
+
+    /* same thread count on both sides: PoCL reads this when its platform starts */
+    char tbuf[32];
+    snprintf(tbuf, sizeof tbuf, "%d", o.threads);
+    setenv("POCL_MAX_PTHREAD_COUNT", tbuf, 0);
+    openblas_set_num_threads(o.threads);
+
+    lirf_ctx *ctx = NULL;
+    lirf_status st = lirf_ctx_create(&ctx, NULL);
+    if (st != LIRF_OK) {
+        fprintf(stderr, "bench_gemm: %s: %s\n", lirf_status_name(st), lirf_error_message());
+        return 1;
+    }
+
+    emit_header(ctx, &o, argc, argv);
+    double log_sum = 0.0;
+    int counted = 0, wrong = 0;
+    st = emit_rows(ctx, &o, &log_sum, &counted, &wrong);
     if (st != LIRF_OK) {
         fprintf(stderr, "bench_gemm: %s: %s\n", lirf_status_name(st), lirf_error_message());
         lirf_ctx_destroy(ctx);

@@ -116,7 +116,7 @@ static int single(lirf_ctx *ctx, const eval_cli *c) {
         for (int k = 0; k < K; k++) {
             int64_t n = counts[2 * k + 1];
             printf("| %d | %s | %.2f | %lld |\n", k, ds.class_names ? ds.class_names[k] : "",
-                   n ? 100.0 * (double)counts[2 * k] / (double)n : NAN, (long long)n);
+                   lirf_pct(counts[2 * k], n), (long long)n);
         }
     }
     free(counts);

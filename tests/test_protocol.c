@@ -16,7 +16,7 @@
 
 START_TEST(holdout_permutation_pinned) {
     /* the first 8 entries, from the permutation as lirf deposit had it in
-     * cli/cmd_lirf.c before it moved here: these samples are held out */
+     * the CLI before it moved here: these samples are held out */
     static const struct { int n; int64_t seed; int32_t first[8]; } pin[] = {
         {10, 1, {9, 3, 5, 8, 4, 0, 2, 6}},
         {20, 1, {10, 16, 3, 0, 19, 1, 7, 15}},

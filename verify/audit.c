@@ -153,9 +153,9 @@ static void summarise(const split_t *s, const int64_t *counts, double *pre, doub
         ca += counts[2 * k], na += counts[2 * k + 1];
         if (is_dep(s, k)) cd += counts[2 * k], nd += counts[2 * k + 1];
     }
-    *avg = na ? 100.0 * (double)ca / (double)na : NAN;
-    *dep = nd ? 100.0 * (double)cd / (double)nd : NAN;
-    *pre = na - nd ? 100.0 * (double)(ca - cd) / (double)(na - nd) : NAN;
+    *avg = lirf_pct(ca, na);
+    *dep = lirf_pct(cd, nd);
+    *pre = lirf_pct(ca - cd, na - nd);
 }
 
 static lirf_status make_loader(lirf_ctx *ctx, const lirf_dataset *d, const int32_t *index,

@@ -123,16 +123,20 @@ lirf_status lirf_train_run(lirf_ctx *ctx, lirf_net *net, lirf_loader *train,
     return st;
 }
 
+double lirf_pct(int64_t correct, int64_t n) {
+    return n ? 100.0 * (double)correct / (double)n : NAN;
+}
+
 double lirf_dep_acc(const int64_t *counts, const int32_t *dep, int ndep) {
     int64_t ok = 0, all = 0;
     for (int i = 0; i < ndep; i++) ok += counts[2 * dep[i]], all += counts[2 * dep[i] + 1];
-    return all ? 100.0 * (double)ok / (double)all : 0;
+    return all ? lirf_pct(ok, all) : 0;
 }
 
 double lirf_acc(const int64_t *counts, int classes) {
     int64_t ok = 0, all = 0;
     for (int k = 0; k < classes; k++) ok += counts[2 * k], all += counts[2 * k + 1];
-    return all ? 100.0 * (double)ok / (double)all : NAN;
+    return lirf_pct(ok, all);
 }
 
 lirf_status lirf_net_logits(void *net, lirf_arena *ws, lirf_buf x, int n, lirf_buf *logits) {

@@ -73,6 +73,10 @@ lirf_status lirf_net_logits(void *net, lirf_arena *ws, lirf_buf x, int n, lirf_b
 lirf_status lirf_eval_counts(lirf_ctx *ctx, lirf_loader *data, int classes, lirf_logits_fn fn,
                              void *user, int64_t *counts);
 
+/* The one accuracy routine: correct / n in percent, NaN when n is 0. Every
+ * accuracy lirf reports (Table 1's Pre / Dep / Avg, held-out checks, the
+ * audit) is this of summed per-class counts. */
+double lirf_pct(int64_t correct, int64_t n);
 /* Accuracy (%) from such counts: over the classes dep (0 when they have no
  * samples), and over all classes (NaN when there are none). */
 double lirf_dep_acc(const int64_t *counts, const int32_t *dep, int ndep);

@@ -1,5 +1,6 @@
 /* lirf train as a library call: data, a fresh net, lirf_fit (supervised), the
  * checkpoint, and the test accuracy by class. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -55,7 +56,7 @@ static lirf_status evaluate(lirf_ctx *ctx, lirf_loader *lte, lirf_net *net, int 
                                 "evaluating"));
     r->correct = r->total = 0;
     for (int k = 0; k < K; k++) r->correct += r->counts[2 * k], r->total += r->counts[2 * k + 1];
-    r->test_accuracy = r->total ? 100.0 * (double)r->correct / (double)r->total : 0;
+    r->test_accuracy = lirf_pct(r->correct, r->total);
     return LIRF_OK;
 }
 
@@ -110,12 +111,12 @@ lirf_status lirf_train_job_run(lirf_ctx *ctx, const lirf_train_job *j, lirf_trai
 json_t *lirf_train_report_json(const lirf_train_job *j, const lirf_train_report *r) {
     json_t *pc = json_array();
     for (int k = 0; pc && k < r->classes; k++) {
-        int64_t c = r->counts[2 * k], n = r->counts[2 * k + 1];
-        json_array_append_new(pc, json_real(lirf_round2(n ? 100.0 * (double)c / (double)n : 0.0)));
+        double a = lirf_pct(r->counts[2 * k], r->counts[2 * k + 1]);
+        json_array_append_new(pc, isnan(a) ? json_null() : json_real(lirf_round2(a)));
     }
-    return json_pack("{s:s,s:s,s:i,s:i,s:i,s:f,s:f,s:f,s:f,s:I,s:o*}", "model", j->out, "arch",
+    json_t *acc = isnan(r->test_accuracy) ? json_null() : json_real(r->test_accuracy);
+    return json_pack("{s:s,s:s,s:i,s:i,s:i,s:f,s:f,s:f,s:o*,s:I,s:o*}", "model", j->out, "arch",
                      r->arch, "width", r->width, "epochs", r->epochs, "batch", r->batch, "seconds",
                      r->seconds, "images_per_s", r->images_per_s, "final_loss", r->final_loss,
-                     "test_accuracy", r->test_accuracy, "parameters", (json_int_t)r->params,
-                     "per_class", pc);
+                     "test_accuracy", acc, "parameters", (json_int_t)r->params, "per_class", pc);
 }

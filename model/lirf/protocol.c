@@ -49,7 +49,6 @@ int lirf_holdout_every_steps(int holdout_every, size_t steps_per_epoch) {
 
 /* ---- Table 1 ------------------------------------------------------------ */
 
-#define PCT(c, n) ((n) ? 100.0 * (double)(c) / (double)(n) : NAN)
 
 void lirf_table1_col_init(lirf_table1_col *c, lirf_col_role role, const char *label,
                           const char *path) {
@@ -76,9 +75,9 @@ lirf_status lirf_pre_dep_avg(const int64_t *counts, int K, const int32_t *dep, i
         for (int j = 0; j < ndep && !is_dep; j++) is_dep = dep[j] == k;
         if (is_dep) cd += counts[2 * k], nd += counts[2 * k + 1];
     }
-    if (avg) *avg = PCT(ca, na);
-    if (dep_acc) *dep_acc = PCT(cd, nd);
-    if (pre) *pre = PCT(ca - cd, na - nd);
+    if (avg) *avg = lirf_pct(ca, na);
+    if (dep_acc) *dep_acc = lirf_pct(cd, nd);
+    if (pre) *pre = lirf_pct(ca - cd, na - nd);
     return LIRF_OK;
 }
 
@@ -180,7 +179,7 @@ json_t *lirf_eval_report_json(const char *model, const int64_t *counts, int K,
         json_t *e = json_object();
         ok = e && put(e, "class", json_integer(k)) &&
              put(e, "name", jstr(class_names ? class_names[k] : "")) &&
-             put(e, "accuracy", jnum(PCT(counts[2 * k], counts[2 * k + 1]))) &&
+             put(e, "accuracy", jnum(lirf_pct(counts[2 * k], counts[2 * k + 1]))) &&
              put(e, "samples", json_integer((json_int_t)counts[2 * k + 1]));
         if (!ok) json_decref(e); /* append_new takes e even when it fails */
         else if (json_array_append_new(per, e)) ok = 0;
