@@ -215,6 +215,10 @@ lirf_status lirf_deposit_train_io(lirf_lirf *l, lirf_loader *data, const lirf_de
     if (o->keep_best && !d.hold)
         return LIRF_FAIL(LIRF_E_INVALID, "deposit: keeping the best epoch needs held-out samples "
                                          "(--holdout)");
+    if (o->holdout > 0 && !d.hold) /* never a share recorded but not held out */
+        return LIRF_FAIL(LIRF_E_INVALID, "deposit: a hold-out share (%g) needs its held-out "
+                                         "samples (io->holdout; lirf_deposit_job_run splits and "
+                                         "loads them)", (double)o->holdout);
     char fp[65] = "", *oj = dep_state_opts(l, o);
     lirf_fit_opts fo;
     lirf_status st = oj ? deposit_fit_opts(l, o, io, oj, fp, &fo)

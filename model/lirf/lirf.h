@@ -119,6 +119,10 @@ typedef struct {
     int resume, save_every;
     lirf_loader *holdout;    /* held-out deposit-class samples (o->holdout > 0), or NULL */
 } lirf_deposit_io;
+/* The training step of a deposit on loaders the caller made: o->holdout > 0
+ * or keep_best without io->holdout is refused (LIRF_E_INVALID). The whole
+ * protocol from files — the hold-out split, loaders, saving — is
+ * lirf_deposit_job_run (experiments.h). */
 lirf_status lirf_deposit_train_io(lirf_lirf *l, lirf_loader *data, const lirf_deposit_opts *o,
                                   const lirf_deposit_io *io, int quiet, lirf_deposit_result *res);
 
