@@ -44,7 +44,8 @@ static void usage(FILE *f) {
         "  (lirf deposit --holdout 0.05 --keep best; --holdout 0 turns it off, and\n"
         "  then only the first of the tries runs).\n"
         "\n"
-        "Defaults are sized to finish within about 20 minutes on 2 CPU cores through PoCL.\n");
+        "Defaults are sized for 2 CPU cores through PoCL: 15 minutes on a Xeon, 41 on a\n"
+        "slower AMD EPYC (docs/results.md).\n");
 }
 
 /* The options into j; 0 to go on, -1 after --help, else 2. */
