@@ -38,7 +38,8 @@ static void deposit_usage(FILE *f) {
         "  --mode M              paper: the archive holds the pruned deposit module (default);\n"
         "                        exact: it holds T0's lower part, so withdraw restores T0\n"
         "method (paper defaults):\n"
-        "  --split S             layer1..layer4 (default layer2)\n"
+        "  --split S             the residual stage of T0 after which the net is split\n"
+        "                        (ResNet-18: layer1..layer4; default layer2)\n"
         "  --prune-rate R        share of inner filters pruned (default 0.5)\n"
         "  --lambda-at X (100)   --lambda-kp X (10)   --lambda-pt X (10)   --lambda-re X (10)\n"
         "  --T X                 distillation temperature (default 10)\n"
@@ -71,12 +72,12 @@ int parse_deposit_opts(int argc, char **argv, int *i, lirf_deposit_opts *o, int 
     const char *v;
     int b = 0;
     if (arg_value(argc, argv, i, "--split", &v, bad)) {
-        int s = *bad ? -1 : lirf_stage_parse(LIRF_ARCH_RESNET18, v);
-        if (!*bad && (s < 1 || s > 4)) {
-            fprintf(stderr, "lirf: --split is layer1, layer2, layer3 or layer4\n");
+        /* a stage name of T0's network, checked once T0 is read */
+        int n = *bad ? 0 : snprintf(o->split_name, sizeof o->split_name, "%s", v);
+        if (n >= (int)sizeof o->split_name) {
+            fprintf(stderr, "lirf: --split %s: no network has a stage of that name\n", v);
             *bad = 1;
         }
-        o->split = s;
     }
     else if (arg_value(argc, argv, i, "--prune-rate", &v, bad)) *bad = *bad || !parse_float(v, 0, 0.99, "--prune-rate", &o->prune_rate);
     else if (arg_value(argc, argv, i, "--lambda-at", &v, bad)) *bad = *bad || !parse_float(v, 0, 1e6, "--lambda-at", &o->lambda_at);

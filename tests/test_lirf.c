@@ -401,6 +401,30 @@ START_TEST(invalid_deposits_rejected) {
 }
 END_TEST
 
+/* --split by name: resolved against T0's architecture, the stage names of
+ * that architecture only; a non-residual stage or a CNN is refused. */
+START_TEST(split_named_by_the_architecture) {
+    lirf_deposit_opts o;
+    lirf_deposit_opts_default(&o);
+    ck_assert_int_eq(lirf_split_resolve(LIRF_ARCH_RESNET18, &o), LIRF_OK);
+    ck_assert_int_eq(o.split, 2); /* no name: the index stays */
+    const char *names[] = {"layer1", "layer2", "layer3", "layer4"};
+    for (int s = 0; s < 4; s++) {
+        snprintf(o.split_name, sizeof o.split_name, "%s", names[s]);
+        ck_assert_int_eq(lirf_split_resolve(LIRF_ARCH_RESNET18, &o), LIRF_OK);
+        ck_assert_int_eq(o.split, s + 1);
+        ck_assert_str_eq(lirf_stage_name(LIRF_ARCH_RESNET18, o.split), names[s]);
+    }
+    const char *refused[] = {"stem", "fc", "layer5", "Layer2"};
+    for (int k = 0; k < 4; k++) {
+        snprintf(o.split_name, sizeof o.split_name, "%s", refused[k]);
+        ck_assert_int_eq(lirf_split_resolve(LIRF_ARCH_RESNET18, &o), LIRF_E_INVALID);
+    }
+    snprintf(o.split_name, sizeof o.split_name, "layer2");
+    ck_assert_int_eq(lirf_split_resolve(LIRF_ARCH_CNN, &o), LIRF_E_INVALID);
+}
+END_TEST
+
 int main(void) {
     snprintf(g_dir, sizeof g_dir, "/tmp/lirf-test-lirf-%ld", (long)getpid());
     char cmd[300];
@@ -415,6 +439,7 @@ int main(void) {
     tcase_add_test(tc, deposit_re_deposit_only);
     tcase_add_test(tc, deposit_archive_withdraw_round_trip);
     tcase_add_test(tc, invalid_deposits_rejected);
+    tcase_add_test(tc, split_named_by_the_architecture);
     suite_add_tcase(s, tc);
     int rc = trun(s);
     snprintf(cmd, sizeof cmd, "rm -rf %s", g_dir);

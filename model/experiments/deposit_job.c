@@ -57,6 +57,7 @@ static lirf_status prepare(lirf_ctx *ctx, const lirf_deposit_job *j, deposit_run
     const lirf_deposit_opts *o = &r->o;
     LIRF_TRY(lirf_error_context(lirf_checkpoint_load(ctx, j->model, &d->meta, &d->t0),
                                 "loading T0"));
+    LIRF_TRY(lirf_split_resolve(d->meta.cfg.arch, &r->o));
     /* only the deposit classes' training samples are read */
     LIRF_TRY(lirf_load_split(j->data, j->kind, 1, j->image_size ? j->image_size : d->meta.cfg.in_h,
                              j->dep, j->ndep, j->limit, &d->ds));

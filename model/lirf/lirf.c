@@ -251,21 +251,41 @@ static lirf_status check_classes(const int32_t *dep, int ndep, int K) {
     return LIRF_OK;
 }
 
+/* The names of arch's residual stages, comma separated, into buf. */
+static void split_names(const lirf_arch_desc *d, char *buf, size_t cap) {
+    size_t k = 0;
+    buf[0] = 0;
+    for (int s = 0; s < d->nstages && k < cap; s++)
+        if (d->stage[s].kind == LIRF_STAGE_RES)
+            k += (size_t)snprintf(buf + k, cap - k, "%s%s", k ? ", " : "", d->stage[s].name);
+}
+
 lirf_status lirf_check_split(lirf_arch arch, int split) {
     const lirf_arch_desc *d = lirf_arch_describe(arch);
     if (!d || !d->prune_out)
         return LIRF_FAIL(LIRF_E_INVALID, "LIRF needs a network of residual stages (got %s)",
                          lirf_arch_name(arch));
     if (split < 0 || split >= d->nstages || d->stage[split].kind != LIRF_STAGE_RES) {
-        char names[128] = "";
-        size_t k = 0;
-        for (int s = 0; s < d->nstages && k < sizeof names; s++)
-            if (d->stage[s].kind == LIRF_STAGE_RES)
-                k += (size_t)snprintf(names + k, sizeof names - k, "%s%s", k ? ", " : "",
-                                      d->stage[s].name);
+        char names[128];
+        split_names(d, names, sizeof names);
         return LIRF_FAIL(LIRF_E_INVALID, "split %d: choose one of %s", split, names);
     }
     return LIRF_OK;
+}
+
+lirf_status lirf_split_resolve(lirf_arch arch, lirf_deposit_opts *o) {
+    if (!o) return LIRF_FAIL(LIRF_E_NULL, "lirf_split_resolve: NULL argument");
+    if (!o->split_name[0]) return LIRF_OK;
+    const lirf_arch_desc *d = lirf_arch_describe(arch);
+    int s = lirf_stage_parse(arch, o->split_name);
+    if (d && d->prune_out && (s < 0 || d->stage[s].kind != LIRF_STAGE_RES)) {
+        char names[128];
+        split_names(d, names, sizeof names);
+        return LIRF_FAIL(LIRF_E_INVALID, "--split %s: T0 is a %s; choose one of %s",
+                         o->split_name, lirf_arch_name(arch), names);
+    }
+    o->split = s;
+    return lirf_check_split(arch, s);
 }
 
 static lirf_status lirf_alloc(lirf_ctx *ctx, const lirf_model_meta *meta, int split,

@@ -28,6 +28,8 @@ typedef enum { LIRF_DEPOSIT_PAPER = 0, LIRF_DEPOSIT_EXACT } lirf_deposit_mode;
 typedef struct {
     lirf_deposit_mode mode;
     int split;              /* stage index: 2 = layer2 */
+    char split_name[16];    /* "" : split; else a stage of T0's architecture
+                               ("layer3"), turned into split once T0 is read */
     float prune_rate;       /* share of each block's inner filters removed (0.5) */
     float lambda_at, lambda_kp, lambda_pt, lambda_re; /* 100, 10, 10, 10 */
     float T, eps;           /* 10, 0.005 */
@@ -79,6 +81,9 @@ typedef struct {
 /* LIRF_OK when `split` is a residual stage of arch (the method's split
  * points: the descriptor's RES stages), else LIRF_E_INVALID naming them. */
 lirf_status lirf_check_split(lirf_arch arch, int split);
+/* o->split from o->split_name ("" leaves it) for a T0 of arch; LIRF_E_INVALID,
+ * naming the stages there are, when arch has no such residual stage. */
+lirf_status lirf_split_resolve(lirf_arch arch, lirf_deposit_opts *o);
 
 /* From T0 (a whole net) and the deposit classes. prune_rate 0: no pruning. */
 lirf_status lirf_lirf_create(lirf_ctx *ctx, lirf_net *t0, const lirf_model_meta *meta, int split,
