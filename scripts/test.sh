@@ -24,10 +24,12 @@ LIRF_EXPECT_CACHED=1 ctest --test-dir build --output-on-failure | tee build/ctes
 if [ "${LIRF_SKIP_RUSTICL:-0}" != 1 ] || [ "${CI:-}" = true ]; then
   echo "== test suite on Mesa rusticl (llvmpipe), the second OpenCL implementation =="
   RUSTICL_ENABLE=llvmpipe ./build/lirf devices
-  # Mesa's own shader cache in the build folder: a fresh machine's state
+  # Mesa's own shader cache in the build folder: a fresh machine's state.
+  # As many tests at a time as there are cores: one at a time, this stage
+  # kept about one core of two busy (LLVM compiling kernels, one thread).
   RUSTICL_ENABLE=llvmpipe LIRF_DEVICE=llvmpipe MESA_SHADER_CACHE_DIR="$PWD/build/mesa-cache" \
     LIRF_CACHE_DIR="$PWD/build/program-cache-rusticl" \
-    ctest --test-dir build --output-on-failure | tee build/ctest-rusticl.log
+    ctest --test-dir build -j"$(nproc)" --output-on-failure | tee build/ctest-rusticl.log
   echo "== tests passed per OpenCL implementation =="
   echo "PoCL:    $(grep -E 'tests passed' build/ctest-pocl.log)"
   echo "rusticl: $(grep -E 'tests passed' build/ctest-rusticl.log)"
