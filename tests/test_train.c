@@ -14,23 +14,7 @@
 #define K 4
 #define S 10
 
-static lirf_dataset synthetic(int n) {
-    lirf_dataset d = {0};
-    d.c = 1, d.h = S, d.w = S, d.num_classes = K, d.n = n;
-    d.pixels = malloc((size_t)n * S * S);
-    d.labels = malloc((size_t)n * sizeof *d.labels);
-    d.class_names = calloc(K, sizeof *d.class_names);
-    for (int k = 0; k < K; k++) d.class_names[k] = strdup(k % 2 ? "odd" : "even");
-    trng r = {77};
-    for (int i = 0; i < n; i++) {
-        int lab = i % K;
-        for (int p = 0; p < S * S; p++)
-            d.pixels[(size_t)i * S * S + p] =
-                (uint8_t)(((p / S == 2 * lab || p % S == 2 * lab) ? 200 : 30) + trng_int(&r, 0, 40));
-        d.labels[i] = lab;
-    }
-    return d;
-}
+static lirf_dataset synthetic(int n) { return tstripes(n, K, S); }
 
 static char g_dir[256];
 

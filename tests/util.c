@@ -243,3 +243,24 @@ int tsetenv(const char *name, const char *value) {
     lirf_options_reload();
     return rc;
 }
+
+lirf_dataset tstripes(int n, int k, int size) {
+    lirf_dataset d = {0};
+    size_t px = (size_t)size * size;
+    d.c = 1, d.h = size, d.w = size, d.num_classes = k, d.n = n;
+    d.pixels = malloc((size_t)n * px);
+    d.labels = malloc((size_t)n * sizeof *d.labels);
+    d.class_names = calloc((size_t)k, sizeof *d.class_names);
+    ck_assert(d.pixels && d.labels && d.class_names);
+    for (int c = 0; c < k; c++) d.class_names[c] = strdup(c % 2 ? "odd" : "even");
+    trng r = {77};
+    for (int i = 0; i < n; i++) {
+        int lab = i % k;
+        for (size_t p = 0; p < px; p++) {
+            int on = (int)(p / (size_t)size) == 2 * lab || (int)(p % (size_t)size) == 2 * lab;
+            d.pixels[(size_t)i * px + p] = (uint8_t)((on ? 200 : 30) + trng_int(&r, 0, 40));
+        }
+        d.labels[i] = lab;
+    }
+    return d;
+}

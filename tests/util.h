@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "data.h"
 #include "lirf_runtime.h"
 
 #define TGUARD 64
@@ -78,5 +79,10 @@ int tsetenv(const char *name, const char *value);
  * a class-dependent bias (learnable); levels 0: every tenth pixel brighter,
  * levels 1: the whole image 24 levels brighter a class. */
 void twrite_idx(const char *images, const char *labels, int n, uint32_t seed, int levels);
+
+/* n size x size one-channel images of k classes (label i % k, class names
+ * "even"/"odd"): class c is a bright row and column 2c on noise (a fixed
+ * sequence), learnable in a few steps. Free with lirf_dataset_free. */
+lirf_dataset tstripes(int n, int k, int size);
 
 #endif
