@@ -99,8 +99,10 @@ void lirf_fit_print(void *user, const lirf_fit_event *e) {
     case LIRF_FIT_STEP: print_step(p, e); break;
     case LIRF_FIT_CHECK:
         if (p->tty) fputc('\n', p->out);
-        fprintf(p->out, "lirf: %s epoch %.2f (step %zu): %s %.2f%%\n", e->what, at, e->done,
+        fprintf(p->out, "lirf: %s epoch %.2f (step %zu): %s %.2f%%", e->what, at, e->done,
                 label, e->score);
+        if (e->check_samples) fprintf(p->out, " (%zu samples)", e->check_samples);
+        fputc('\n', p->out);
         break;
     case LIRF_FIT_KEPT:
         fprintf(p->out, "lirf: keeping the nets of step %zu, epoch %.2f (lowest %s, %.2f%%)\n",
@@ -376,6 +378,7 @@ typedef struct {
 static void emit(fit_run *r, lirf_fit_event *e) {
     if (!r->o->progress) return;
     e->what = r->m->name, e->check_label = r->m->check_label;
+    e->check_samples = r->m->check_samples;
     e->epochs = r->o->epochs, e->spe = r->spe, e->total = r->total;
     e->done_at_start = (size_t)r->start_epoch * r->spe + r->start_step;
     e->elapsed = lirf_now() - r->t0;

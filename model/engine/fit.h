@@ -132,6 +132,7 @@ typedef struct {
      * after gstep steps; *stop ends the training there */
     lirf_status (*check)(void *self, size_t gstep, double *score, int *stop);
     const char *check_label; /* "held-out Dep Acc": scores are percentages */
+    size_t check_samples;    /* how many samples a check scores (0: not said) */
     /* optional: after each epoch's state (train: writes the model) */
     lirf_status (*epoch_end)(void *self, int epoch);
 } lirf_method;
@@ -144,6 +145,7 @@ typedef enum { LIRF_FIT_STEP, LIRF_FIT_CHECK, LIRF_FIT_KEPT, LIRF_FIT_RESUMED } 
 typedef struct {
     lirf_fit_event_kind kind;
     const char *what, *check_label;
+    size_t check_samples;     /* 0: not said */
     int epoch, epochs;        /* 1-based epoch */
     size_t step, spe;         /* step in the epoch (1-based) */
     size_t done, total, images, done_at_start;

@@ -150,7 +150,10 @@ static void deposit_method_init(lirf_method *m, deposit_method *d) {
     m->nterms = 6;
     for (int i = 0; i < 6; i++) m->term_name[i] = names[i];
     m->step = deposit_step, m->total = deposit_total;
-    if (d->hold) m->check = deposit_check, m->check_label = "held-out Dep Acc";
+    if (d->hold) {
+        m->check = deposit_check, m->check_label = "held-out Dep Acc";
+        m->check_samples = lirf_loader_samples(d->hold);
+    }
 }
 
 static char *dep_state_opts(const lirf_lirf *l, const lirf_deposit_opts *o) {
