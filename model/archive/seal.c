@@ -240,96 +240,82 @@ static int is_lower_hex(const char *s, size_t n) {
     return 1;
 }
 
-/* The parse proper; tmp (sodium memory, 64 bytes) receives the seed and the
- * X25519 secret. Messages quote nothing from the text: a line number and one
- * of our field names at most. */
-static lirf_status parse_key(const char *p, size_t len, const char *what, lirf_key_kind want,
-                             unsigned char *tmp, lirf_key **out) {
-    const char *end = p + len;
-    int kind = -1, line = 0, seen[F_COUNT] = {0};
-    unsigned char sign_pk[crypto_sign_PUBLICKEYBYTES], box_pk[crypto_box_PUBLICKEYBYTES];
-    char id[LIRF_KEY_ID_HEX + 1] = "";
-    unsigned char *dst[F_COUNT] = {NULL, sign_pk, box_pk, tmp, tmp + 32};
-    while (p < end) {
-        line++;
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        const char *l = p;
-        size_t ll = (size_t)((nl ? nl : end) - p);
-        p = nl ? nl + 1 : end;
-        if (ll && l[ll - 1] == '\r') ll--;
-        if (ll == 0 || l[0] == '#') continue;
-        if (memchr(l, '\0', ll))
-            return LIRF_FAIL(LIRF_E_FORMAT, "%s: line %d holds a NUL byte: not a lirf key file",
-                             what, line);
-        if (kind < 0) {
-            if (line_is(l, ll, "lirf-key-v1 secret")) kind = LIRF_KEY_SECRET;
-            else if (line_is(l, ll, "lirf-key-v1 public")) kind = LIRF_KEY_PUBLIC;
-            else if (ll >= 10 && memcmp(l, "lirf-key-v", 10) == 0)
-                return LIRF_FAIL(LIRF_E_FORMAT,
-                                 "%s: line %d: an unsupported key file version (this lirf reads "
-                                 "lirf-key-v1 secret and public key files)", what, line);
-            else
-                return LIRF_FAIL(LIRF_E_FORMAT,
-                                 "%s: not a lirf key file (line %d should be \"lirf-key-v1 "
-                                 "secret\" or \"lirf-key-v1 public\"; lirf keygen makes keys)",
-                                 what, line);
-            if (want == LIRF_KEY_SECRET && kind == LIRF_KEY_PUBLIC)
-                return LIRF_FAIL(LIRF_E_INVALID,
-                                 "%s is a public key file: this needs the secret key file "
-                                 "(NAME.key from lirf keygen)", what);
-            if (want == LIRF_KEY_PUBLIC && kind == LIRF_KEY_SECRET)
-                return LIRF_FAIL(LIRF_E_INVALID,
-                                 "%s is a secret key file: give the public key file (NAME.pub) "
-                                 "instead, and never hand out the secret one", what);
-            continue;
-        }
-        const char *sp = memchr(l, ' ', ll);
-        int f = -1;
-        for (int i = 0; sp && i < F_COUNT; i++)
-            if (line_is(l, (size_t)(sp - l), FIELDS[i].name)) f = i;
-        if (f < 0)
-            return LIRF_FAIL(LIRF_E_FORMAT,
-                             "%s: line %d is not one of the fields of a key file (key-id, "
-                             "ed25519-public, x25519-public%s), each as \"NAME VALUE\"",
-                             what, line, kind == LIRF_KEY_SECRET ? ", ed25519-seed, x25519-secret"
-                                                                 : "");
-        if (seen[f])
-            return LIRF_FAIL(LIRF_E_FORMAT, "%s: line %d: field %s given twice", what, line,
-                             FIELDS[f].name);
-        if (FIELDS[f].secret && kind == LIRF_KEY_PUBLIC)
-            return LIRF_FAIL(LIRF_E_FORMAT,
-                             "%s: line %d: a public key file holding a secret field (%s): "
-                             "damaged or hand-made", what, line, FIELDS[f].name);
-        seen[f] = 1;
-        const char *v = sp + 1;
-        size_t vl = ll - (size_t)(v - l);
-        if (f == F_ID) {
-            if (vl != LIRF_KEY_ID_HEX || !is_lower_hex(v, vl))
-                return LIRF_FAIL(LIRF_E_FORMAT,
-                                 "%s: line %d: key-id is not %d lowercase hex digits", what, line,
-                                 LIRF_KEY_ID_HEX);
-            memcpy(id, v, LIRF_KEY_ID_HEX);
-            id[LIRF_KEY_ID_HEX] = '\0';
-            continue;
-        }
-        size_t got = 0;
-        const char *b64_end = NULL;
-        if (sodium_base642bin(dst[f], 32, v, vl, NULL, &got, &b64_end, B64) != 0 || got != 32 ||
-            b64_end != v + vl)
-            return LIRF_FAIL(LIRF_E_FORMAT,
-                             "%s: line %d: %s is not the base64 of 32 bytes (a truncated or "
-                             "damaged key file?)", what, line, FIELDS[f].name);
+/* The first line: the file's kind into *kind, refused when it is not the
+ * kind wanted. */
+static lirf_status key_header(const char *l, size_t ll, const char *what, int line,
+                              lirf_key_kind want, int *kind) {
+    if (line_is(l, ll, "lirf-key-v1 secret")) *kind = LIRF_KEY_SECRET;
+    else if (line_is(l, ll, "lirf-key-v1 public")) *kind = LIRF_KEY_PUBLIC;
+    else if (ll >= 10 && memcmp(l, "lirf-key-v", 10) == 0)
+        return LIRF_FAIL(LIRF_E_FORMAT,
+                         "%s: line %d: an unsupported key file version (this lirf reads "
+                         "lirf-key-v1 secret and public key files)", what, line);
+    else
+        return LIRF_FAIL(LIRF_E_FORMAT,
+                         "%s: not a lirf key file (line %d should be \"lirf-key-v1 "
+                         "secret\" or \"lirf-key-v1 public\"; lirf keygen makes keys)",
+                         what, line);
+    if (want == LIRF_KEY_SECRET && *kind == LIRF_KEY_PUBLIC)
+        return LIRF_FAIL(LIRF_E_INVALID,
+                         "%s is a public key file: this needs the secret key file "
+                         "(NAME.key from lirf keygen)", what);
+    if (want == LIRF_KEY_PUBLIC && *kind == LIRF_KEY_SECRET)
+        return LIRF_FAIL(LIRF_E_INVALID,
+                         "%s is a secret key file: give the public key file (NAME.pub) "
+                         "instead, and never hand out the secret one", what);
+    return LIRF_OK;
+}
+
+/* One "NAME VALUE" line: key-id into id, the others' 32 bytes into dst[f]. */
+static lirf_status key_field(const char *l, size_t ll, const char *what, int line, int kind,
+                             int *seen, unsigned char *const *dst, char *id) {
+    const char *sp = memchr(l, ' ', ll);
+    int f = -1;
+    for (int i = 0; sp && i < F_COUNT; i++)
+        if (line_is(l, (size_t)(sp - l), FIELDS[i].name)) f = i;
+    if (f < 0)
+        return LIRF_FAIL(LIRF_E_FORMAT,
+                         "%s: line %d is not one of the fields of a key file (key-id, "
+                         "ed25519-public, x25519-public%s), each as \"NAME VALUE\"",
+                         what, line, kind == LIRF_KEY_SECRET ? ", ed25519-seed, x25519-secret"
+                                                             : "");
+    if (seen[f])
+        return LIRF_FAIL(LIRF_E_FORMAT, "%s: line %d: field %s given twice", what, line,
+                         FIELDS[f].name);
+    if (FIELDS[f].secret && kind == LIRF_KEY_PUBLIC)
+        return LIRF_FAIL(LIRF_E_FORMAT,
+                         "%s: line %d: a public key file holding a secret field (%s): "
+                         "damaged or hand-made", what, line, FIELDS[f].name);
+    seen[f] = 1;
+    const char *v = sp + 1;
+    size_t vl = ll - (size_t)(v - l);
+    if (f == F_ID) {
+        if (vl != LIRF_KEY_ID_HEX || !is_lower_hex(v, vl))
+            return LIRF_FAIL(LIRF_E_FORMAT, "%s: line %d: key-id is not %d lowercase hex digits",
+                             what, line, LIRF_KEY_ID_HEX);
+        memcpy(id, v, LIRF_KEY_ID_HEX);
+        id[LIRF_KEY_ID_HEX] = '\0';
+        return LIRF_OK;
     }
-    if (kind < 0)
-        return LIRF_FAIL(LIRF_E_FORMAT, "%s: empty: not a lirf key file", what);
-    for (int i = 0; i < F_COUNT; i++)
-        if (!seen[i] && (kind == LIRF_KEY_SECRET || !FIELDS[i].secret))
-            return LIRF_FAIL(LIRF_E_FORMAT, "%s: field %s is missing (a truncated key file?)",
-                             what, FIELDS[i].name);
+    size_t got = 0;
+    const char *b64_end = NULL;
+    if (sodium_base642bin(dst[f], 32, v, vl, NULL, &got, &b64_end, B64) != 0 || got != 32 ||
+        b64_end != v + vl)
+        return LIRF_FAIL(LIRF_E_FORMAT,
+                         "%s: line %d: %s is not the base64 of 32 bytes (a truncated or "
+                         "damaged key file?)", what, line, FIELDS[f].name);
+    return LIRF_OK;
+}
+
+/* The key of the parsed fields; a secret key's halves must give its public
+ * keys, and the id must be theirs. */
+static lirf_status key_make(int kind, const unsigned char *sign_pk, const unsigned char *box_pk,
+                            const char *id, const unsigned char *tmp, const char *what,
+                            lirf_key **out) {
     lirf_key *k = NULL; /* gcc 12 -O2 -Wmaybe-uninitialized: key_alloc sets it */
     LIRF_TRY(key_alloc((lirf_key_kind)kind, &k));
-    memcpy(k->sign_pk, sign_pk, sizeof sign_pk);
-    memcpy(k->box_pk, box_pk, sizeof box_pk);
+    memcpy(k->sign_pk, sign_pk, crypto_sign_PUBLICKEYBYTES);
+    memcpy(k->box_pk, box_pk, crypto_box_PUBLICKEYBYTES);
     lirf_key_id_of(k->sign_pk, k->box_pk, k->id);
     lirf_status st = LIRF_OK;
     if (kind == LIRF_KEY_SECRET) {
@@ -357,6 +343,39 @@ static lirf_status parse_key(const char *p, size_t len, const char *what, lirf_k
     }
     *out = k;
     return LIRF_OK;
+}
+
+/* The parse proper; tmp (sodium memory, 64 bytes) receives the seed and the
+ * X25519 secret. Messages quote nothing from the text: a line number and one
+ * of our field names at most. */
+static lirf_status parse_key(const char *p, size_t len, const char *what, lirf_key_kind want,
+                             unsigned char *tmp, lirf_key **out) {
+    const char *end = p + len;
+    int kind = -1, line = 0, seen[F_COUNT] = {0};
+    unsigned char sign_pk[crypto_sign_PUBLICKEYBYTES], box_pk[crypto_box_PUBLICKEYBYTES];
+    char id[LIRF_KEY_ID_HEX + 1] = "";
+    unsigned char *dst[F_COUNT] = {NULL, sign_pk, box_pk, tmp, tmp + 32};
+    while (p < end) {
+        line++;
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *l = p;
+        size_t ll = (size_t)((nl ? nl : end) - p);
+        p = nl ? nl + 1 : end;
+        if (ll && l[ll - 1] == '\r') ll--;
+        if (ll == 0 || l[0] == '#') continue;
+        if (memchr(l, '\0', ll))
+            return LIRF_FAIL(LIRF_E_FORMAT, "%s: line %d holds a NUL byte: not a lirf key file",
+                             what, line);
+        if (kind < 0) LIRF_TRY(key_header(l, ll, what, line, want, &kind));
+        else LIRF_TRY(key_field(l, ll, what, line, kind, seen, dst, id));
+    }
+    if (kind < 0)
+        return LIRF_FAIL(LIRF_E_FORMAT, "%s: empty: not a lirf key file", what);
+    for (int i = 0; i < F_COUNT; i++)
+        if (!seen[i] && (kind == LIRF_KEY_SECRET || !FIELDS[i].secret))
+            return LIRF_FAIL(LIRF_E_FORMAT, "%s: field %s is missing (a truncated key file?)",
+                             what, FIELDS[i].name);
+    return key_make(kind, sign_pk, box_pk, id, tmp, what, out);
 }
 
 lirf_status lirf_key_parse(const void *text, size_t len, const char *what, lirf_key_kind want,

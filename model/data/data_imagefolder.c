@@ -451,59 +451,43 @@ static int cmp_sample_name(const void *a, const void *b) {
     return strcmp((*(const sample *const *)a)->name, (*(const sample *const *)b)->name);
 }
 
-static lirf_status from_archive(const lirf_data_opts *o, const lirf_data_src *src,
-                                lirf_dataset *out) {
-    entries e = {{0}, {0}};
-    strvec classes = {0};
-    samples ss = {0};
-    uint8_t *keep = NULL, *filled = NULL;
-    const sample **byname = NULL;
-    writer wr = {0};
-    lirf_bytes data = {0};
-    struct archive *a = NULL;
-    char R[2048] = "", name[4096];
-
-    lirf_status st = arc_list(src, &e);
-    /* The root: look through single enclosing folders, then pick the split. */
+/* The archive's root folder into R ("" or "a/b/"): single enclosing folders
+ * looked through, then the split folder (train, test, or val for test). */
+static lirf_status arc_find_root(const lirf_data_opts *o, const entries *e, char *R, size_t cap) {
+    lirf_status st = LIRF_OK;
     for (int depth = 0; st == LIRF_OK && depth < MAX_DEPTH; depth++) {
-        int has_train = arc_has_dir(&e, R, "train"), has_test = arc_has_dir(&e, R, "test");
+        int has_train = arc_has_dir(e, R, "train"), has_test = arc_has_dir(e, R, "test");
         if (has_train || has_test) {
             const char *split = o->train ? "train" : "test";
-            if (!o->train && !has_test && arc_has_dir(&e, R, "val")) split = "val";
-            if (!arc_has_dir(&e, R, split)) {
-                st = LIRF_FAIL(LIRF_E_NOT_FOUND, "%s: no %s%s/ split folder in the archive",
-                               o->path, R, split);
-                break;
-            }
+            if (!o->train && !has_test && arc_has_dir(e, R, "val")) split = "val";
+            if (!arc_has_dir(e, R, split))
+                return LIRF_FAIL(LIRF_E_NOT_FOUND, "%s: no %s%s/ split folder in the archive",
+                                 o->path, R, split);
             size_t rl = strlen(R);
-            if (rl + strlen(split) + 2 > sizeof R) {
-                st = LIRF_FAIL(LIRF_E_FORMAT, "%s: entry names too long", o->path);
-                break;
-            }
-            snprintf(R + rl, sizeof R - rl, "%s/", split);
-            break;
+            if (rl + strlen(split) + 2 > cap)
+                return LIRF_FAIL(LIRF_E_FORMAT, "%s: entry names too long", o->path);
+            snprintf(R + rl, cap - rl, "%s/", split);
+            return LIRF_OK;
         }
         strvec sub = {0};
-        st = arc_subdirs(&e, R, &sub);
-        int descend = st == LIRF_OK && sub.n == 1 && !arc_images_in(&e, R, sub.v[0]) &&
-                      strlen(R) + strlen(sub.v[0]) + 2 <= sizeof R;
-        if (descend) snprintf(R + strlen(R), sizeof R - strlen(R), "%s/", sub.v[0]);
+        st = arc_subdirs(e, R, &sub);
+        int descend = st == LIRF_OK && sub.n == 1 && !arc_images_in(e, R, sub.v[0]) &&
+                      strlen(R) + strlen(sub.v[0]) + 2 <= cap;
+        if (descend) snprintf(R + strlen(R), cap - strlen(R), "%s/", sub.v[0]);
         strvec_free(&sub);
         if (!descend) break;
     }
-    if (st == LIRF_OK) st = arc_subdirs(&e, R, &classes);
-    if (st == LIRF_OK && classes.n == 0)
-        st = LIRF_FAIL(LIRF_E_NOT_FOUND,
-                       "%s: no class folders in the archive (want [split/]<class>/<image>)",
-                       o->path);
-    if (st == LIRF_OK && classes.n > INT32_MAX)
-        st = LIRF_FAIL(LIRF_E_FORMAT, "%s: too many class folders", o->path);
-    if (st == LIRF_OK) st = lirf_data_set_names(out, (int)classes.n, (const char *const *)classes.v);
-    if (st == LIRF_OK) st = lirf_data_keep_table(o, (int)classes.n, &keep);
-    /* Samples: image files under R/<class>/ of kept classes. */
+    return st;
+}
+
+/* Samples: image files under R/<class>/ of kept classes (their names moved
+ * out of e->files), sorted, none twice, no kept class empty. */
+static lirf_status arc_collect_samples(const lirf_data_opts *o, entries *e, const char *R,
+                                       const strvec *classes, const uint8_t *keep, samples *ss) {
+    lirf_status st = LIRF_OK;
     size_t rl = strlen(R);
-    for (size_t i = 0; st == LIRF_OK && i < e.files.n; i++) {
-        const char *s = e.files.v[i];
+    for (size_t i = 0; st == LIRF_OK && i < e->files.n; i++) {
+        const char *s = e->files.v[i];
         if (strncmp(s, R, rl) || !is_image_name(s) || has_ignored_component(s + rl)) continue;
         const char *slash = strchr(s + rl, '/');
         if (!slash) continue;
@@ -513,42 +497,71 @@ static lirf_status from_archive(const lirf_data_opts *o, const lirf_data_src *sr
         memcpy(cname, s + rl, len);
         cname[len] = 0;
         char *key = cname;
-        char **hit = bsearch(&key, classes.v, classes.n, sizeof *classes.v, cmp_str);
-        if (!hit || !keep[hit - classes.v]) continue;
-        e.files.v[i] = NULL; /* moved into the sample */
-        st = samples_push(&ss, (char *)s, (int)(hit - classes.v));
+        char **hit = bsearch(&key, classes->v, classes->n, sizeof *classes->v, cmp_str);
+        if (!hit || !keep[hit - classes->v]) continue;
+        e->files.v[i] = NULL; /* moved into the sample */
+        st = samples_push(ss, (char *)s, (int)(hit - classes->v));
     }
-    if (st == LIRF_OK && ss.n) qsort(ss.s, ss.n, sizeof *ss.s, cmp_sample);
-    for (size_t i = 0; st == LIRF_OK && i < ss.n; i++)
-        if (i && !strcmp(ss.s[i].name, ss.s[i - 1].name))
-            st = LIRF_FAIL(LIRF_E_FORMAT, "%s: %s appears twice in the archive", o->path,
-                           ss.s[i].name);
+    if (st == LIRF_OK && ss->n) qsort(ss->s, ss->n, sizeof *ss->s, cmp_sample);
+    for (size_t i = 0; st == LIRF_OK && i < ss->n; i++)
+        if (i && !strcmp(ss->s[i].name, ss->s[i - 1].name))
+            return LIRF_FAIL(LIRF_E_FORMAT, "%s: %s appears twice in the archive", o->path,
+                             ss->s[i].name);
+    if (st != LIRF_OK) return st;
     /* Empty classes (only those kept: the others are not looked at). */
-    if (st == LIRF_OK) {
-        size_t *count = calloc(classes.n, sizeof *count);
-        if (!count) st = LIRF_FAIL(LIRF_E_NOMEM, "out of host memory");
-        for (size_t i = 0; st == LIRF_OK && i < ss.n; i++) count[ss.s[i].cls]++;
-        for (size_t c = 0; st == LIRF_OK && c < classes.n; c++)
-            if (keep[c] && !count[c])
-                st = LIRF_FAIL(LIRF_E_FORMAT, "%s: class folder %s%s holds no PNG/JPEG images",
-                               o->path, R, classes.v[c]);
-        free(count);
+    size_t *count = calloc(classes->n ? classes->n : 1, sizeof *count);
+    if (!count) return LIRF_FAIL(LIRF_E_NOMEM, "out of host memory");
+    for (size_t i = 0; i < ss->n; i++) count[ss->s[i].cls]++;
+    for (size_t c = 0; st == LIRF_OK && c < classes->n; c++)
+        if (keep[c] && !count[c])
+            st = LIRF_FAIL(LIRF_E_FORMAT, "%s: class folder %s%s holds no PNG/JPEG images",
+                           o->path, R, classes->v[c]);
+    free(count);
+    return st;
+}
+
+/* The current entry's bytes into data (at most MAX_IMAGE_BYTES). The size in
+ * the entry's header is only a claim (a few hundred bytes of tar can declare
+ * 256 MiB): memory grows with the bytes actually read, from at most
+ * READ_FIRST. */
+static lirf_status arc_read_entry(struct archive *a, struct archive_entry *en, lirf_bytes *data,
+                                  const char *name) {
+    la_int64_t esize = archive_entry_size_is_set(en) ? archive_entry_size(en) : -1;
+    if (esize > (la_int64_t)MAX_IMAGE_BYTES)
+        return LIRF_FAIL(LIRF_E_FORMAT, "%s: %lld bytes, more than an image may have", name,
+                         (long long)esize);
+    size_t want = esize >= 0 ? (size_t)esize + 1 : MAX_IMAGE_BYTES + 1, got;
+    data->n = 0;
+    lirf_status st = lirf_bytes_reserve(data, want < READ_FIRST ? want : READ_FIRST);
+    while (st == LIRF_OK) {
+        size_t room = data->cap - data->n;
+        st = lirf_data_read(a, data->p + data->n, room, &got, name);
+        if (st != LIRF_OK) break;
+        data->n += got;
+        if (got < room || data->n >= want) break;
+        st = lirf_bytes_reserve(data, data->cap);
     }
-    if (st == LIRF_OK) st = apply_limit(&ss, o->limit, (int)classes.n);
-    if (st == LIRF_OK) st = writer_init(&wr, out, &ss, o->image_size ? o->image_size : 32);
+    if (st == LIRF_OK && data->n > MAX_IMAGE_BYTES)
+        st = LIRF_FAIL(LIRF_E_FORMAT, "%s: more bytes than an image may have", name);
+    return st;
+}
+
+/* The second pass: decode the selected entries into wr, skip the rest unread. */
+static lirf_status arc_decode_samples(const lirf_data_opts *o, const lirf_data_src *src,
+                                      const samples *ss, writer *wr) {
+    const sample **byname = malloc((ss->n ? ss->n : 1) * sizeof *byname);
+    uint8_t *filled = calloc(ss->n ? ss->n : 1, 1);
+    lirf_bytes data = {0};
+    struct archive *a = NULL;
+    char name[4096];
+    lirf_status st = byname && filled ? LIRF_OK : LIRF_FAIL(LIRF_E_NOMEM, "out of host memory");
     if (st == LIRF_OK) {
-        byname = malloc((ss.n ? ss.n : 1) * sizeof *byname);
-        filled = calloc(ss.n ? ss.n : 1, 1);
-        if (!byname || !filled) st = LIRF_FAIL(LIRF_E_NOMEM, "out of host memory");
-    }
-    if (st == LIRF_OK) {
-        for (size_t i = 0; i < ss.n; i++) byname[i] = &ss.s[i];
-        qsort(byname, ss.n, sizeof *byname, cmp_sample_name);
+        for (size_t i = 0; i < ss->n; i++) byname[i] = &ss->s[i];
+        qsort(byname, ss->n, sizeof *byname, cmp_sample_name);
         st = lirf_data_open_archive_src(src, &a);
     }
-    /* Second pass: decode the selected entries, skip the rest unread. */
     size_t done = 0;
-    while (st == LIRF_OK && done < ss.n) {
+    while (st == LIRF_OK && done < ss->n) {
         struct archive_entry *en;
         st = lirf_data_next_header(a, &en, o->path);
         if (st != LIRF_OK || !en) break;
@@ -558,52 +571,59 @@ static lirf_status from_archive(const lirf_data_opts *o, const lirf_data_src *sr
         if (st != LIRF_OK || !nm) continue;
         sample key = {nm, 0};
         const sample *kp = &key;
-        const sample **hit = bsearch(&kp, byname, ss.n, sizeof *byname, cmp_sample_name);
+        const sample **hit = bsearch(&kp, byname, ss->n, sizeof *byname, cmp_sample_name);
         free(nm);
         if (!hit) {
             archive_read_data_skip(a);
             continue;
         }
-        size_t idx = (size_t)(*hit - ss.s);
-        snprintf(name, sizeof name, "%s: %s", o->path, ss.s[idx].name);
-        la_int64_t esize = archive_entry_size_is_set(en) ? archive_entry_size(en) : -1;
-        if (esize > (la_int64_t)MAX_IMAGE_BYTES) {
-            st = LIRF_FAIL(LIRF_E_FORMAT, "%s: %lld bytes, more than an image may have", name,
-                           (long long)esize);
-            break;
-        }
-        size_t want = esize >= 0 ? (size_t)esize + 1 : MAX_IMAGE_BYTES + 1, got;
-        data.n = 0;
-        /* The size in the entry's header is only a claim (a few hundred bytes
-         * of tar can declare 256 MiB): memory grows with the bytes actually
-         * read, from at most READ_FIRST. */
-        st = lirf_bytes_reserve(&data, want < READ_FIRST ? want : READ_FIRST);
-        while (st == LIRF_OK) {
-            size_t room = data.cap - data.n;
-            st = lirf_data_read(a, data.p + data.n, room, &got, name);
-            if (st != LIRF_OK) break;
-            data.n += got;
-            if (got < room || data.n >= want) break;
-            st = lirf_bytes_reserve(&data, data.cap);
-        }
-        if (st == LIRF_OK && data.n > MAX_IMAGE_BYTES)
-            st = LIRF_FAIL(LIRF_E_FORMAT, "%s: more bytes than an image may have", name);
+        size_t idx = (size_t)(*hit - ss->s);
+        snprintf(name, sizeof name, "%s: %s", o->path, ss->s[idx].name);
+        st = arc_read_entry(a, en, &data, name);
         if (st == LIRF_OK && !filled[idx]) {
-            st = writer_put(&wr, idx, data.p, data.n, name);
+            st = writer_put(wr, idx, data.p, data.n, name);
             filled[idx] = 1;
             done++;
         }
     }
-    if (st == LIRF_OK && done < ss.n) {
+    if (st == LIRF_OK && done < ss->n) {
         size_t i = 0;
         while (filled[i]) i++;
         st = LIRF_FAIL(LIRF_E_FORMAT, "%s: %s vanished between two reads of the archive", o->path,
-                       ss.s[i].name);
+                       ss->s[i].name);
     }
-    if (st == LIRF_OK) writer_finish(&wr);
     if (a) archive_read_free(a);
+    free(data.p), free(filled), free(byname);
+    return st;
+}
+
+static lirf_status from_archive(const lirf_data_opts *o, const lirf_data_src *src,
+                                lirf_dataset *out) {
+    entries e = {{0}, {0}};
+    strvec classes = {0};
+    samples ss = {0};
+    uint8_t *keep = NULL;
+    writer wr = {0};
+    char R[2048] = "";
+
+    lirf_status st = arc_list(src, &e);
+    if (st == LIRF_OK) st = arc_find_root(o, &e, R, sizeof R);
+    if (st == LIRF_OK) st = arc_subdirs(&e, R, &classes);
+    if (st == LIRF_OK && classes.n == 0)
+        st = LIRF_FAIL(LIRF_E_NOT_FOUND,
+                       "%s: no class folders in the archive (want [split/]<class>/<image>)",
+                       o->path);
+    if (st == LIRF_OK && classes.n > INT32_MAX)
+        st = LIRF_FAIL(LIRF_E_FORMAT, "%s: too many class folders", o->path);
+    if (st == LIRF_OK) st = lirf_data_set_names(out, (int)classes.n, (const char *const *)classes.v);
+    if (st == LIRF_OK) st = lirf_data_keep_table(o, (int)classes.n, &keep);
+    if (st == LIRF_OK) st = arc_collect_samples(o, &e, R, &classes, keep, &ss);
+    if (st == LIRF_OK) st = apply_limit(&ss, o->limit, (int)classes.n);
+    if (st == LIRF_OK) st = writer_init(&wr, out, &ss, o->image_size ? o->image_size : 32);
+    if (st == LIRF_OK) st = arc_decode_samples(o, src, &ss, &wr);
+    if (st == LIRF_OK) writer_finish(&wr);
     writer_free(&wr);
-    free(data.p), free(keep), free(filled), free(byname);
+    free(keep);
     samples_free(&ss);
     strvec_free(&classes);
     strvec_free(&e.files), strvec_free(&e.dirs);

@@ -434,6 +434,78 @@ lirf_status lirf_st_expect(const lirf_safetensors *st, const char *name, lirf_dt
 
 /* ---- writing ------------------------------------------------------------ */
 
+/* The metadata as root's ST_META_KEY object (meta_count > 0). */
+static lirf_status header_meta(json_t *root, const char *const *meta_keys,
+                               const char *const *meta_vals, size_t meta_count) {
+    json_t *meta = json_object();
+    if (!meta || json_object_set_new(root, ST_META_KEY, meta))
+        return LIRF_FAIL(LIRF_E_NOMEM, "safetensors write: out of memory");
+    for (size_t i = 0; i < meta_count; i++) {
+        if (!meta_keys[i] || !meta_vals[i])
+            return LIRF_FAIL(LIRF_E_NULL, "safetensors write: metadata entry %zu is NULL", i);
+        if (json_object_get(meta, meta_keys[i]))
+            return LIRF_FAIL(LIRF_E_INVALID, "safetensors write: duplicate metadata key '%s'",
+                             meta_keys[i]);
+        json_t *v = json_string(meta_vals[i]);
+        if (!v || json_object_set_new(meta, meta_keys[i], v))
+            return LIRF_FAIL(LIRF_E_INVALID, "safetensors write: metadata '%s' is not valid UTF-8",
+                             meta_keys[i]);
+    }
+    return LIRF_OK;
+}
+
+/* Tensor i is well formed and fits after off bytes of data. */
+static lirf_status tensor_ok(const json_t *root, const lirf_st_tensor *t, size_t i, size_t off) {
+    if (!t->name) return LIRF_FAIL(LIRF_E_NULL, "safetensors write: tensor %zu has no name", i);
+    if (!strcmp(t->name, ST_META_KEY) || json_object_get(root, t->name))
+        return LIRF_FAIL(LIRF_E_INVALID, "safetensors write: tensor '%s': duplicate or "
+                         "reserved name", t->name);
+    if ((unsigned)t->dtype >= ST_NDTYPES || t->ndim < 0 || t->ndim > LIRF_ST_MAX_DIMS)
+        return LIRF_FAIL(LIRF_E_INVALID, "safetensors write: tensor '%s': bad dtype %d or "
+                         "ndim %d", t->name, (int)t->dtype, t->ndim);
+    size_t numel = lirf_st_numel(t);
+    if (numel == SIZE_MAX || numel > SIZE_MAX / DTYPE_SIZES[t->dtype])
+        return LIRF_FAIL(LIRF_E_INVALID, "safetensors write: tensor '%s': bad shape", t->name);
+    if (t->nbytes != numel * DTYPE_SIZES[t->dtype]) {
+        shapebuf sb;
+        return LIRF_FAIL(LIRF_E_SHAPE, "safetensors write: tensor '%s': %zu bytes but %s %s "
+                         "needs %zu", t->name, t->nbytes, DTYPE_NAMES[t->dtype],
+                         fmt_shape(t->ndim, t->shape, &sb), numel * DTYPE_SIZES[t->dtype]);
+    }
+    if (t->nbytes && !t->data)
+        return LIRF_FAIL(LIRF_E_NULL, "safetensors write: tensor '%s': data is NULL", t->name);
+    if (t->nbytes > (size_t)INT64_MAX - off)
+        return LIRF_FAIL(LIRF_E_INVALID, "safetensors write: data section too large");
+    return LIRF_OK;
+}
+
+/* root[t->name] = {dtype, shape, data_offsets [off, off + nbytes]}. */
+static lirf_status tensor_entry(json_t *root, const lirf_st_tensor *t, size_t off) {
+    json_t *e = json_object(), *shape = json_array(), *offs = json_array();
+    int bad = !e || !shape || !offs;
+    for (int d = 0; !bad && d < t->ndim; d++)
+        bad = json_array_append_new(shape, json_integer((json_int_t)t->shape[d])) != 0;
+    bad = bad || json_array_append_new(offs, json_integer((json_int_t)off)) ||
+          json_array_append_new(offs, json_integer((json_int_t)(off + t->nbytes)));
+    /* set_new steals the reference even on failure */
+    bad = bad || json_object_set_new(e, "dtype", json_string(DTYPE_NAMES[t->dtype]));
+    if (!bad) {
+        bad = json_object_set_new(e, "shape", shape) != 0;
+        bad = json_object_set_new(e, "data_offsets", offs) != 0 || bad;
+        shape = offs = NULL;
+    }
+    if (bad) {
+        json_decref(e);
+        json_decref(shape);
+        json_decref(offs);
+        return LIRF_FAIL(LIRF_E_NOMEM, "safetensors write: out of memory");
+    }
+    if (json_object_set_new(root, t->name, e))
+        return LIRF_FAIL(LIRF_E_INVALID, "safetensors write: tensor name '%s' is not valid "
+                         "UTF-8", t->name);
+    return LIRF_OK;
+}
+
 /* Validates the arguments and builds the padded header (malloc'ed, *hlen a
  * multiple of 8) and the data section size. */
 static lirf_status build_header(const lirf_st_tensor *ts, size_t count,
@@ -445,115 +517,32 @@ static lirf_status build_header(const lirf_st_tensor *ts, size_t count,
     if (count && !ts) return LIRF_FAIL(LIRF_E_NULL, "safetensors write: tensors is NULL");
     if (meta_count && (!meta_keys || !meta_vals))
         return LIRF_FAIL(LIRF_E_NULL, "safetensors write: metadata arrays are NULL");
-    lirf_status st = LIRF_OK;
-    json_t *root = json_object(), *meta = NULL;
+    json_t *root = json_object();
     char *js = NULL;
     if (!root) return LIRF_FAIL(LIRF_E_NOMEM, "safetensors write: out of memory");
-    if (meta_count) {
-        meta = json_object();
-        if (!meta || json_object_set_new(root, ST_META_KEY, meta)) {
-            st = LIRF_FAIL(LIRF_E_NOMEM, "safetensors write: out of memory");
-            goto done;
-        }
-        for (size_t i = 0; i < meta_count; i++) {
-            if (!meta_keys[i] || !meta_vals[i]) {
-                st = LIRF_FAIL(LIRF_E_NULL, "safetensors write: metadata entry %zu is NULL", i);
-                goto done;
-            }
-            if (json_object_get(meta, meta_keys[i])) {
-                st = LIRF_FAIL(LIRF_E_INVALID, "safetensors write: duplicate metadata key '%s'",
-                               meta_keys[i]);
-                goto done;
-            }
-            json_t *v = json_string(meta_vals[i]);
-            if (!v || json_object_set_new(meta, meta_keys[i], v)) {
-                st = LIRF_FAIL(LIRF_E_INVALID,
-                               "safetensors write: metadata '%s' is not valid UTF-8",
-                               meta_keys[i]);
-                goto done;
-            }
-        }
-    }
+    lirf_status st = meta_count ? header_meta(root, meta_keys, meta_vals, meta_count) : LIRF_OK;
     size_t off = 0;
-    for (size_t i = 0; i < count; i++) {
-        const lirf_st_tensor *t = &ts[i];
-        if (!t->name) {
-            st = LIRF_FAIL(LIRF_E_NULL, "safetensors write: tensor %zu has no name", i);
-            goto done;
-        }
-        if (!strcmp(t->name, ST_META_KEY) || json_object_get(root, t->name)) {
-            st = LIRF_FAIL(LIRF_E_INVALID, "safetensors write: tensor '%s': duplicate or "
-                           "reserved name", t->name);
-            goto done;
-        }
-        if ((unsigned)t->dtype >= ST_NDTYPES || t->ndim < 0 || t->ndim > LIRF_ST_MAX_DIMS) {
-            st = LIRF_FAIL(LIRF_E_INVALID, "safetensors write: tensor '%s': bad dtype %d or "
-                           "ndim %d", t->name, (int)t->dtype, t->ndim);
-            goto done;
-        }
-        size_t numel = lirf_st_numel(t);
-        if (numel == SIZE_MAX || numel > SIZE_MAX / DTYPE_SIZES[t->dtype]) {
-            st = LIRF_FAIL(LIRF_E_INVALID, "safetensors write: tensor '%s': bad shape", t->name);
-            goto done;
-        }
-        if (t->nbytes != numel * DTYPE_SIZES[t->dtype]) {
-            shapebuf sb;
-            st = LIRF_FAIL(LIRF_E_SHAPE, "safetensors write: tensor '%s': %zu bytes but %s %s "
-                           "needs %zu", t->name, t->nbytes, DTYPE_NAMES[t->dtype],
-                           fmt_shape(t->ndim, t->shape, &sb), numel * DTYPE_SIZES[t->dtype]);
-            goto done;
-        }
-        if (t->nbytes && !t->data) {
-            st = LIRF_FAIL(LIRF_E_NULL, "safetensors write: tensor '%s': data is NULL", t->name);
-            goto done;
-        }
-        if (t->nbytes > (size_t)INT64_MAX - off) {
-            st = LIRF_FAIL(LIRF_E_INVALID, "safetensors write: data section too large");
-            goto done;
-        }
-        json_t *e = json_object(), *shape = json_array(), *offs = json_array();
-        int bad = !e || !shape || !offs;
-        for (int d = 0; !bad && d < t->ndim; d++)
-            bad = json_array_append_new(shape, json_integer((json_int_t)t->shape[d])) != 0;
-        bad = bad || json_array_append_new(offs, json_integer((json_int_t)off)) ||
-              json_array_append_new(offs, json_integer((json_int_t)(off + t->nbytes)));
-        /* set_new steals the reference even on failure */
-        bad = bad || json_object_set_new(e, "dtype", json_string(DTYPE_NAMES[t->dtype]));
-        if (!bad) {
-            bad = json_object_set_new(e, "shape", shape) != 0;
-            bad = json_object_set_new(e, "data_offsets", offs) != 0 || bad;
-            shape = offs = NULL;
-        }
-        if (bad) {
-            json_decref(e);
-            json_decref(shape);
-            json_decref(offs);
+    for (size_t i = 0; st == LIRF_OK && i < count; i++) {
+        st = tensor_ok(root, &ts[i], i, off);
+        if (st == LIRF_OK) st = tensor_entry(root, &ts[i], off);
+        if (st == LIRF_OK) off += ts[i].nbytes;
+    }
+    if (st == LIRF_OK) {
+        js = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        if (!js) st = LIRF_FAIL(LIRF_E_NOMEM, "safetensors write: cannot serialise the header");
+    }
+    if (st == LIRF_OK) {
+        size_t n = strlen(js), padded = (n + 7) & ~(size_t)7;
+        *hdr = malloc(padded);
+        if (!*hdr) {
             st = LIRF_FAIL(LIRF_E_NOMEM, "safetensors write: out of memory");
-            goto done;
+        } else {
+            memcpy(*hdr, js, n);
+            memset(*hdr + n, ' ', padded - n);
+            *hlen = padded;
+            *dlen = off;
         }
-        if (json_object_set_new(root, t->name, e)) {
-            st = LIRF_FAIL(LIRF_E_INVALID, "safetensors write: tensor name '%s' is not valid "
-                           "UTF-8", t->name);
-            goto done;
-        }
-        off += t->nbytes;
     }
-    js = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    if (!js) {
-        st = LIRF_FAIL(LIRF_E_NOMEM, "safetensors write: cannot serialise the header");
-        goto done;
-    }
-    size_t n = strlen(js), padded = (n + 7) & ~(size_t)7;
-    *hdr = malloc(padded);
-    if (!*hdr) {
-        st = LIRF_FAIL(LIRF_E_NOMEM, "safetensors write: out of memory");
-        goto done;
-    }
-    memcpy(*hdr, js, n);
-    memset(*hdr + n, ' ', padded - n);
-    *hlen = padded;
-    *dlen = off;
-done:
     free(js);
     json_decref(root);
     return st;

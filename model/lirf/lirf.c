@@ -526,6 +526,59 @@ static lirf_status parse_classes(const char *s, int32_t *out, int *n, int K, con
     return LIRF_OK;
 }
 
+/* The archive's manifest describes the target's network (architecture,
+ * width, classes, split) and a known mode. */
+static lirf_status manifest_fits(const json_t *man, const lirf_model_meta *tm,
+                                 const char *archive_path, const char *target_path) {
+    const char *arch = json_string_value(json_object_get(man, "architecture"));
+    const char *msplit = json_string_value(json_object_get(man, "split"));
+    json_int_t width = json_integer_value(json_object_get(man, "width"));
+    json_int_t classes = json_integer_value(json_object_get(man, "classes"));
+    const char *mode = json_string_value(json_object_get(man, "mode"));
+    if (!arch || strcmp(arch, lirf_arch_name(tm->cfg.arch)) || !msplit ||
+        strcmp(msplit, tm->split) || width != tm->cfg.width || classes != tm->cfg.classes ||
+        !mode || (strcmp(mode, "paper") && strcmp(mode, "exact")))
+        return LIRF_FAIL(LIRF_E_FORMAT,
+                         "%s does not belong to %s: the manifest describes %s width %lld, %lld "
+                         "classes, split %s, mode %s; the target is %s width %d, %d classes, split %s",
+                         archive_path, target_path, arch ? arch : "?", (long long)width,
+                         (long long)classes, msplit ? msplit : "?", mode ? mode : "?",
+                         lirf_arch_name(tm->cfg.arch), tm->cfg.width, tm->cfg.classes, tm->split);
+    return LIRF_OK;
+}
+
+/* The manifest's deposit classes as "0,1,2" into dep, checked against the
+ * target's classes. */
+static lirf_status manifest_classes(const json_t *man, const lirf_model_meta *tm,
+                                    const char *archive_path, char *dep, size_t cap) {
+    json_t *dc = json_object_get(man, "deposit_classes");
+    size_t k = 0;
+    dep[0] = 0;
+    for (size_t i = 0; i < json_array_size(dc) && k + 12 < cap; i++)
+        k += (size_t)snprintf(dep + k, cap - k, "%s%lld", i ? "," : "",
+                              (long long)json_integer_value(json_array_get(dc, i)));
+    int32_t dv[LIRF_MAX_CLASSES];
+    int nd;
+    LIRF_TRY(parse_classes(dep, dv, &nd, tm->cfg.classes, archive_path));
+    return check_classes(dv, nd, tm->cfg.classes);
+}
+
+/* lirf withdraw --json's record. */
+static json_t *withdraw_report(const char *target_path, const char *archive_path,
+                               const char *recover_path, const char *mode, const char *dep,
+                               const char *fp, const lirf_net *dp, const lirf_archive_info *info) {
+    json_t *r = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:I}", "target", target_path, "archive",
+                          archive_path, "recover", recover_path, "mode", mode, "deposit_classes",
+                          dep, "upper_fingerprint_sha256", fp, "deposit_parameters",
+                          (json_int_t)lirf_net_nparams(dp));
+    if (!r) return NULL;
+    json_object_set_new(r, "signed_by", info->is_signed ? json_string(info->signer) : json_null());
+    json_object_set_new(r, "signature_verified", json_boolean(info->verified));
+    json_object_set_new(r, "encrypted_to",
+                        info->encrypted ? json_string(info->recipient) : json_null());
+    return r;
+}
+
 lirf_status lirf_withdraw(lirf_ctx *ctx, const char *target_path, const char *archive_path,
                           const char *recover_path, json_t **report) {
     return lirf_withdraw_sealed(ctx, target_path, archive_path, recover_path, NULL, report);
@@ -556,22 +609,8 @@ lirf_status lirf_withdraw_sealed(lirf_ctx *ctx, const char *target_path, const c
     lirf_archive_info info;
     STEP(lirf_archive_read_sealed(archive_path, unseal, &man, &bytes, &len, &info));
     /* the archive must describe this network */
-    const char *arch = json_string_value(json_object_get(man, "architecture"));
-    const char *msplit = json_string_value(json_object_get(man, "split"));
-    json_int_t width = json_integer_value(json_object_get(man, "width"));
-    json_int_t classes = json_integer_value(json_object_get(man, "classes"));
+    STEP(manifest_fits(man, &tm, archive_path, target_path));
     const char *mode = json_string_value(json_object_get(man, "mode"));
-    if (!arch || strcmp(arch, lirf_arch_name(tm.cfg.arch)) || !msplit || strcmp(msplit, tm.split) ||
-        width != tm.cfg.width || classes != tm.cfg.classes || !mode ||
-        (strcmp(mode, "paper") && strcmp(mode, "exact"))) {
-        st = LIRF_FAIL(LIRF_E_FORMAT,
-                       "%s does not belong to %s: the manifest describes %s width %lld, %lld "
-                       "classes, split %s, mode %s; the target is %s width %d, %d classes, split %s",
-                       archive_path, target_path, arch ? arch : "?", (long long)width,
-                       (long long)classes, msplit ? msplit : "?", mode ? mode : "?",
-                       lirf_arch_name(tm.cfg.arch), tm.cfg.width, tm.cfg.classes, tm.split);
-        goto out;
-    }
     char fp[65];
     STEP(lirf_upper_fingerprint(up, fp));
     const char *want = json_string_value(json_object_get(man, "upper_fingerprint_sha256"));
@@ -593,16 +632,8 @@ lirf_status lirf_withdraw_sealed(lirf_ctx *ctx, const char *target_path, const c
     }
     STEP(lirf_checkpoint_make_net(ctx, &dst, what, &dm, "", 0, split, &dp));
     /* the recover checkpoint: target (torchvision names) + deposit.* */
-    json_t *dc = json_object_get(man, "deposit_classes");
-    char dep[4096] = "";
-    size_t k = 0;
-    for (size_t i = 0; i < json_array_size(dc) && k + 12 < sizeof dep; i++)
-        k += (size_t)snprintf(dep + k, sizeof dep - k, "%s%lld", i ? "," : "",
-                              (long long)json_integer_value(json_array_get(dc, i)));
-    int32_t dv[LIRF_MAX_CLASSES];
-    int nd;
-    STEP(parse_classes(dep, dv, &nd, tm.cfg.classes, archive_path));
-    STEP(check_classes(dv, nd, tm.cfg.classes));
+    char dep[4096];
+    STEP(manifest_classes(man, &tm, archive_path, dep, sizeof dep));
     char mid[256] = "";
     lirf_mid_format(&dm.cfg, mid, sizeof mid);
     int exact = !strcmp(mode, "exact");
@@ -614,17 +645,7 @@ lirf_status lirf_withdraw_sealed(lirf_ctx *ctx, const char *target_path, const c
     memset(tm.cfg.mid, 0, sizeof tm.cfg.mid);
     STEP(lirf_checkpoint_save(recover_path, nets, pre, 3, &tm, keys, vals, 5));
     if (report)
-        *report = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:I}", "target", target_path, "archive",
-                            archive_path, "recover", recover_path, "mode", mode,
-                            "deposit_classes", dep, "upper_fingerprint_sha256", fp,
-                            "deposit_parameters", (json_int_t)lirf_net_nparams(dp));
-    if (report && *report) {
-        json_object_set_new(*report, "signed_by",
-                            info.is_signed ? json_string(info.signer) : json_null());
-        json_object_set_new(*report, "signature_verified", json_boolean(info.verified));
-        json_object_set_new(*report, "encrypted_to",
-                            info.encrypted ? json_string(info.recipient) : json_null());
-    }
+        *report = withdraw_report(target_path, archive_path, recover_path, mode, dep, fp, dp, &info);
 out:
     lirf_net_destroy(tl), lirf_net_destroy(up), lirf_net_destroy(dp);
     json_decref(man);
