@@ -190,7 +190,7 @@ static char *run_child(child_fn fn, const void *arg, double timeout, char *why, 
         FILE *out = fdopen(fds[1], "w");
         int rc = out ? fn(arg, out) : 3;
         if (out) fclose(out);
-        _exit(rc);
+        _exit(rc); /* the forked child only: the caller's process never exits here */
     }
     close(fds[1]);
     int status = 0, timed_out = 0;
