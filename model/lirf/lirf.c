@@ -290,10 +290,10 @@ lirf_status lirf_split_resolve(lirf_arch arch, lirf_deposit_opts *o) {
 
 /* What a checkpoint of lirf_kind `kind` is, for messages. */
 static const char *kind_description(const char *kind) {
-    if (!strcmp(kind, "target")) return "a target net (from lirf deposit or lirf unlearn)";
-    if (!strcmp(kind, "recover")) return "a recover net (from lirf withdraw)";
-    if (!strcmp(kind, "deposit_module")) return "a deposit module (from a deposit archive)";
-    return "not an original net";
+    if (!strcmp(kind, "target")) return "a target net of lirf deposit or lirf unlearn";
+    if (!strcmp(kind, "recover")) return "a recover net of lirf withdraw";
+    if (!strcmp(kind, "deposit_module")) return "a deposit module of a deposit archive";
+    return "a checkpoint of another kind";
 }
 
 lirf_status lirf_check_t0_kind(const char *path, const char *kind, const char *allow) {
