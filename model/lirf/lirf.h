@@ -160,7 +160,12 @@ lirf_status lirf_check_t0_kind(const char *path, const char *kind, const char *a
 
 /* Saves the target net (target_lower + upper) as an ordinary checkpoint. */
 lirf_status lirf_save_target(lirf_lirf *l, const char *path, const lirf_deposit_opts *o);
-/* Writes the deposit archive (paper: the pruned module; exact: T0's lower part). */
+/* Writes the deposit archive (paper: the pruned module; exact: T0's lower part).
+ * Its manifest binds it to the target net lirf_save_target writes from the
+ * same l: "target_binding" holds the deposit classes (ascending),
+ * "lower_sha256" (lirf_lower_sha256 of l->target_lower), "lower_hash"
+ * (LIRF_LOWER_HASH_CONTEXT) and "lower_tensors"; save the target after the
+ * last change to l->target_lower, as the deposit job does. */
 lirf_status lirf_save_deposit(lirf_lirf *l, const char *path, const lirf_deposit_opts *o,
                               int compression, const json_t *extra);
 /* The same, signed and/or encrypted (seal: lirf_archive.h; NULL: plain). */
