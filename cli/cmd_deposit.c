@@ -15,7 +15,12 @@ static void deposit_usage(FILE *f) {
         "module that keeps it (docs/method.md). Writes the target net (a checkpoint) and the\n"
         "deposit archive (a tar holding manifest.json and deposit.safetensors).\n"
         "\n"
-        "  --model PATH          the original network T0 (a lirf checkpoint, ResNet-18)\n"
+        "  --model PATH          the original network T0 (a lirf checkpoint, ResNet-18). A\n"
+        "                        target net, a recover net or any checkpoint whose\n"
+        "                        lirf_kind is not an original net's is refused, naming its\n"
+        "                        kind\n"
+        "  --allow-kind KIND     accept a T0 of lirf_kind KIND all the same (target, recover):\n"
+        "                        a deliberate second deposit from a target or recover net\n"
         "  --deposit-classes L   classes to deposit, e.g. 0,1,2\n"
         "  --data PATH, --format F, --image-size N   as for lirf train (default Fashion-MNIST);\n"
         "                        only the deposit classes' training samples are read\n"
@@ -141,6 +146,7 @@ static int parse(int argc, char **argv, lirf_deposit_job *j, deposit_cli *c) {
     for (int i = 1; i < argc && !bad; i++) {
         if (arg_flag(argv, i, "-h") || arg_flag(argv, i, "--help")) return deposit_usage(stdout), -1;
         else if (arg_value(argc, argv, &i, "--model", &j->model, &bad)) {}
+        else if (arg_value(argc, argv, &i, "--allow-kind", &j->allow_kind, &bad)) {}
         else if (arg_value(argc, argv, &i, "--deposit-classes", &c->dep_arg, &bad)) {}
         else if (arg_value(argc, argv, &i, "--data", &j->data, &bad)) {}
         else if (arg_value(argc, argv, &i, "--format", &v, &bad)) bad = bad || !parse_data_kind(v, &j->kind);

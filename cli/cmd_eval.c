@@ -22,7 +22,8 @@ static void usage(FILE *f) {
         "\n"
         "  --model PATH            one checkpoint\n"
         "  --original PATH         T0                --target PATH     the target net\n"
-        "  --recover PATH          a recover net; up to 4, each may be LABEL=PATH\n"
+        "  --recover PATH          a recover net; up to 4 (a fifth is an error), each may be\n"
+        "                          LABEL=PATH\n"
         "  --independent-pre PATH  a net trained only on the preservation classes\n"
         "  --independent-dep PATH  a net trained only on the deposit classes\n"
         "  --deposit-classes LIST  e.g. 0,1,2\n"
@@ -51,10 +52,12 @@ static int parse(int argc, char **argv, eval_cli *c) {
         else if (arg_value(argc, argv, &i, "--original", &c->original, &bad)) {}
         else if (arg_value(argc, argv, &i, "--target", &c->target, &bad)) {}
         else if (arg_value(argc, argv, &i, "--recover", &v, &bad)) {
-            if (c->nrec == MAX_RECOVER) {
-                fprintf(stderr, "lirf eval: at most %d --recover nets\n", MAX_RECOVER);
+            if (bad) {
+            } else if (c->nrec == MAX_RECOVER) { /* never dropped: an error */
+                fprintf(stderr, "lirf eval: at most %d --recover nets (Table 1's Withdrawal "
+                                "columns); --recover %s is one too many\n", MAX_RECOVER, v);
                 bad = 1;
-            } else if (!bad) c->recover[c->nrec++] = v;
+            } else c->recover[c->nrec++] = v;
         }
         else if (arg_value(argc, argv, &i, "--independent-pre", &c->t.independent_pre, &bad)) {}
         else if (arg_value(argc, argv, &i, "--independent-dep", &c->t.independent_dep, &bad)) {}

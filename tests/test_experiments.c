@@ -6,6 +6,9 @@
  *  - lirf deposit's job: the hold-out split (sizes, the kept check is the
  *    lowest held-out score), keep-best without a hold-out refused and an
  *    unwritable folder refused before any training, nothing written then;
+ *    a T0 that is not an original net refused unless --allow-kind names its
+ *    kind; withdraw refusing an archive on another deposit's target; lirf
+ *    eval's fifth --recover refused (through the lirf command);
  *  - the demo's deposit tries: the kept try has the lowest held-out Dep Acc,
  *    its seed is in the archive, no try file is left, refusals;
  *  - Table 1 of files: every column's arithmetic against the protocol, the
@@ -16,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "experiments.h"
@@ -123,6 +127,89 @@ START_TEST(deposit_job_refusals_write_nothing) {
     ck_assert_int_eq(lirf_deposit_job_run(tctx(), &j, &r), LIRF_E_IO);
     ck_assert_ptr_nonnull(strstr(lirf_error_message(), "nonexistent-folder-xyz"));
     ck_assert(!exists(tpath("refused-target.safetensors")));
+}
+END_TEST
+
+/* Runs `lirf ARGS` (stderr with stdout) into out; its exit status. */
+static int run_lirf(const char *args, char *out, size_t cap) {
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "%s %s 2>&1", tlirf_bin(), args);
+    FILE *p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    size_t got = fread(out, 1, cap - 1, p);
+    out[got] = 0;
+    int rc = pclose(p);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+/* lirf deposit takes an original net as T0: a target net (d's) is refused,
+ * naming its kind and --allow-kind, with nothing written; --allow-kind of
+ * another kind does not let it through; --allow-kind target does (a second
+ * deposit). That second deposit shares T0's upper part with d's, yet
+ * lirf withdraw refuses d's archive on its target, naming both files; a
+ * recover net from lirf withdraw is refused as T0 by the command too. */
+START_TEST(deposit_takes_an_original_t0) {
+    lirf_deposit_job j;
+    lirf_deposit_report r;
+    deposit_job(&j, "second");
+    j.model = tpath("d-target.safetensors");
+    j.o.holdout = 0, j.o.keep_best = 0, j.o.epochs = 1;
+    ck_assert_int_eq(lirf_deposit_job_run(tctx(), &j, &r), LIRF_E_INVALID);
+    const char *msg = lirf_error_message();
+    ck_assert_msg(strstr(msg, "d-target.safetensors") && strstr(msg, "lirf_kind \"target\"") &&
+                  strstr(msg, "--allow-kind target"), "%s", msg);
+    ck_assert(!exists(j.target_out) && !exists(j.archive_out));
+    j.allow_kind = "recover";
+    ck_assert_int_eq(lirf_deposit_job_run(tctx(), &j, &r), LIRF_E_INVALID);
+    ck_assert(!exists(j.target_out) && !exists(j.archive_out));
+    j.allow_kind = "target";
+    lirf_status st = lirf_deposit_job_run(tctx(), &j, &r);
+    ck_assert_msg(st == LIRF_OK, "%s", lirf_error_message());
+    ck_assert(exists(j.target_out) && exists(j.archive_out));
+
+    static char out[8192];
+    char args[3000], rec[400];
+    snprintf(rec, sizeof rec, "%s", tpath("d-recover.safetensors"));
+    snprintf(args, sizeof args, "withdraw --target %s --archive %s --out %s", j.target_out,
+             tpath("d-deposit.lirf"), rec);
+    ck_assert_int_eq(run_lirf(args, out, sizeof out), 2);
+    ck_assert_msg(strstr(out, "second-target.safetensors") && strstr(out, "d-deposit.lirf") &&
+                  strstr(out, "hashes to"), "%s", out);
+    ck_assert(!exists(rec));
+    snprintf(args, sizeof args, "withdraw --target %s --archive %s --out %s",
+             tpath("d-target.safetensors"), tpath("d-deposit.lirf"), rec);
+    ck_assert_msg(run_lirf(args, out, sizeof out) == 0, "%s", out);
+    ck_assert(exists(rec));
+    snprintf(args, sizeof args,
+             "deposit --model %s --deposit-classes 0,1 --data %s --epochs 1 --batch 4 "
+             "--target %s --archive %s --quiet", rec, g_dir, tpath("third-target.safetensors"),
+             tpath("third.lirf"));
+    ck_assert_int_eq(run_lirf(args, out, sizeof out), 2);
+    ck_assert_msg(strstr(out, "d-recover.safetensors") && strstr(out, "lirf_kind \"recover\"") &&
+                  strstr(out, "--allow-kind recover"), "%s", out);
+    ck_assert(!exists(tpath("third-target.safetensors")) && !exists(tpath("third.lirf")));
+    ck_assert_int_eq(run_lirf("deposit --help", out, sizeof out), 0);
+    ck_assert_ptr_nonnull(strstr(out, "--allow-kind KIND"));
+}
+END_TEST
+
+/* lirf eval takes up to four --recover nets (Table 1 with four Withdrawal
+ * columns), and refuses a fifth with a message, never dropping it. */
+START_TEST(eval_refuses_a_fifth_recover) {
+    static char out[16384];
+    char args[3000], rec[400];
+    snprintf(rec, sizeof rec, "%s", tpath("d-recover.safetensors"));
+    ck_assert(exists(rec));
+    int k = snprintf(args, sizeof args, "eval --deposit-classes 0,1 --data %s --original %s",
+                     g_dir, tpath("t0.safetensors"));
+    for (int r = 0; r < 4; r++)
+        k += snprintf(args + k, sizeof args - (size_t)k, " --recover R%d=%s", r + 1, rec);
+    ck_assert_msg(run_lirf(args, out, sizeof out) == 0, "%s", out);
+    ck_assert_msg(strstr(out, "R1") && strstr(out, "R4"), "%s", out);
+    snprintf(args + k, sizeof args - (size_t)k, " --recover R5=%s", rec);
+    ck_assert_int_eq(run_lirf(args, out, sizeof out), 2);
+    ck_assert_msg(strstr(out, "at most 4 --recover") && strstr(out, "R5=") &&
+                  !strstr(out, "R1"), "%s", out);
 }
 END_TEST
 
@@ -255,6 +342,8 @@ int main(void) {
     tcase_add_test(tc, train_job_writes_and_evaluates);
     tcase_add_test(tc, deposit_job_holds_out_and_keeps_the_best);
     tcase_add_test(tc, deposit_job_refusals_write_nothing);
+    tcase_add_test(tc, deposit_takes_an_original_t0);
+    tcase_add_test(tc, eval_refuses_a_fifth_recover);
     tcase_add_test(tc, tries_keep_the_lowest_held_out_dep_acc);
     tcase_add_test(tc, table1_of_files);
     tcase_add_test(tc, demo_from_c);

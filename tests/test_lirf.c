@@ -4,6 +4,7 @@
  * reading disabled, the exact mode giving back T0, and refusals of a deposit
  * that belongs to another network. */
 #include <math.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -384,6 +385,236 @@ START_TEST(deposit_archive_withdraw_round_trip) {
 }
 END_TEST
 
+/* A deposit of dep from t0, trained one epoch with seed; its target net and
+ * its archive (plain, or sealed) saved. */
+static lirf_lirf *deposit_of(lirf_net *t0, lirf_model_meta *m, const int32_t *dep, int ndep,
+                             uint32_t seed, const char *target, const char *archive,
+                             const lirf_archive_seal *seal) {
+    lirf_dataset dr = synthetic(32, seed, dep, ndep);
+    lirf_lirf *l;
+    ck_assert_int_eq(lirf_lirf_create(tctx(), t0, m, 2, dep, ndep, 0.5f, &l), LIRF_OK);
+    lirf_deposit_opts o;
+    lirf_deposit_opts_default(&o);
+    o.epochs = 1, o.batch = 16, o.aug.pad = 1, o.seed = seed;
+    lirf_loader *ld = loader(&dr, m, 1);
+    lirf_deposit_result res;
+    lirf_status st = lirf_deposit_train(l, ld, &o, 1, &res);
+    ck_assert_msg(st == LIRF_OK, "%s", lirf_error_message());
+    ck_assert_int_eq(lirf_save_target(l, target, &o), LIRF_OK);
+    st = lirf_save_deposit_sealed(l, archive, &o, LIRF_ARCHIVE_PLAIN, NULL, seal);
+    ck_assert_msg(st == LIRF_OK, "%s", lirf_error_message());
+    lirf_loader_destroy(ld);
+    lirf_dataset_free(&dr);
+    return l;
+}
+
+/* withdraw(target, archive) is refused with code, its message holding every
+ * one of want[] (NULL-terminated), and writes nothing. */
+static void refused(const char *target, const char *archive, lirf_status code,
+                    const char *const *want) {
+    const char *rec = tmp("refused-recover.safetensors");
+    lirf_status st = lirf_withdraw(tctx(), target, archive, rec, NULL);
+    ck_assert_msg(st == code, "withdraw %s onto %s: status %d, want %d: %s", archive, target,
+                  (int)st, (int)code, lirf_error_message());
+    for (int k = 0; want[k]; k++)
+        ck_assert_msg(strstr(lirf_error_message(), want[k]), "no \"%s\" in: %s", want[k],
+                      lirf_error_message());
+    ck_assert_msg(access(rec, F_OK) != 0, "a refused withdraw wrote %s", rec);
+}
+
+/* The documented hash (docs/archive.md), recomputed from the target file
+ * itself: its lower part's tensors (stem, layer1, layer2) by name. */
+static void lower_hash_of_file(const char *path, char hex[65], size_t *count) {
+    lirf_safetensors st;
+    ck_assert_int_eq(lirf_st_read(path, &st), LIRF_OK);
+    const char *pre[] = {"conv1.", "bn1.", "layer1.", "layer2."};
+    const char **names = malloc(st.count * sizeof *names);
+    size_t n = 0;
+    for (size_t i = 0; i < st.count; i++)
+        for (int p = 0; p < 4; p++)
+            if (!strncmp(st.tensors[i].name, pre[p], strlen(pre[p]))) names[n++] = st.tensors[i].name;
+    for (size_t i = 1; i < n; i++) /* insertion sort by strcmp */
+        for (size_t k = i; k > 0 && strcmp(names[k - 1], names[k]) > 0; k--) {
+            const char *t = names[k];
+            names[k] = names[k - 1], names[k - 1] = t;
+        }
+    crypto_hash_sha256_state h;
+    crypto_hash_sha256_init(&h);
+    crypto_hash_sha256_update(&h, (const unsigned char *)"lirf-target-lower/1", 20);
+    for (size_t i = 0; i < n; i++) {
+        const lirf_st_tensor *t = lirf_st_find(&st, names[i]);
+        crypto_hash_sha256_update(&h, (const unsigned char *)t->name, strlen(t->name) + 1);
+        crypto_hash_sha256_update(&h, (const unsigned char *)lirf_dtype_name(t->dtype), 4);
+        unsigned char u[4];
+        for (int d = -1; d < t->ndim; d++) {
+            uint32_t v = (uint32_t)(d < 0 ? t->ndim : t->shape[d]);
+            u[0] = (unsigned char)v, u[1] = (unsigned char)(v >> 8);
+            u[2] = (unsigned char)(v >> 16), u[3] = (unsigned char)(v >> 24);
+            crypto_hash_sha256_update(&h, u, 4);
+        }
+        crypto_hash_sha256_update(&h, t->data, t->nbytes);
+    }
+    unsigned char out[32];
+    crypto_hash_sha256_final(&h, out);
+    sodium_bin2hex(hex, 65, out, sizeof out);
+    *count = n;
+    free(names);
+    lirf_st_free(&st);
+}
+
+/* path's tensor `name` with element 0 changed (a float nudged, a counter
+ * incremented), written to out with the same metadata. */
+static void alter_one_value(const char *path, const char *name, const char *out) {
+    lirf_safetensors st;
+    ck_assert_int_eq(lirf_st_read(path, &st), LIRF_OK);
+    const lirf_st_tensor *t = lirf_st_find(&st, name);
+    ck_assert_msg(t != NULL, "%s has no %s", path, name);
+    if (t->dtype == LIRF_I64) ((int64_t *)t->data)[0] += 1;
+    else ((float *)t->data)[0] = nextafterf(((float *)t->data)[0], INFINITY);
+    ck_assert_int_eq(lirf_st_write(out, st.tensors, st.count, (const char *const *)st.meta_keys,
+                                   (const char *const *)st.meta_vals, st.meta_count),
+                     LIRF_OK);
+    lirf_st_free(&st);
+}
+
+/* path's archive with its manifest edited by edit(manifest), as plain archive out. */
+static void edit_manifest(const char *path, void (*edit)(json_t *), const char *out) {
+    json_t *man;
+    void *dep;
+    size_t len;
+    ck_assert_int_eq(lirf_archive_read(path, &man, &dep, &len), LIRF_OK);
+    edit(man);
+    char *mj = json_dumps(man, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    ck_assert_int_eq(lirf_archive_write(out, mj, dep, len, LIRF_ARCHIVE_PLAIN), LIRF_OK);
+    free(mj), free(dep);
+    json_decref(man);
+}
+static void drop_binding(json_t *m) { json_object_del(m, "target_binding"); }
+static void bad_binding(json_t *m) {
+    json_object_set_new(json_object_get(m, "target_binding"), "lower_sha256", json_string("00ff"));
+}
+static void other_bound_classes(json_t *m) {
+    json_object_set_new(json_object_get(m, "target_binding"), "deposit_classes",
+                        json_pack("[i,i]", 3, 4));
+}
+
+/* Each archive is bound to the target net it was made with: two deposits
+ * from one T0 (classes 0,1,2 and 3,4; and 0,1,2 again with another seed)
+ * share the upper part, yet an archive withdraws only onto its own target;
+ * a target changed in one value, a manifest without (or with a broken)
+ * binding, a recover net given as the target, are refused; nothing is
+ * written then. Signed archives go through the same checks. */
+START_TEST(archive_bound_to_its_target) {
+    lirf_dataset names = synthetic(1, 5, NULL, 0);
+    lirf_model_meta m = meta_for(&names);
+    lirf_net *t0 = make_t0(14);
+    int32_t a[3] = {0, 1, 2}, b[2] = {3, 4};
+    char ta[512], tb[512], tc[512], aa[512], ab[512], ac[512], as[512], rec[512];
+    snprintf(ta, sizeof ta, "%s", tmp("a-target.safetensors"));
+    snprintf(tb, sizeof tb, "%s", tmp("b-target.safetensors"));
+    snprintf(tc, sizeof tc, "%s", tmp("c-target.safetensors"));
+    snprintf(aa, sizeof aa, "%s", tmp("a.lirf"));
+    snprintf(ab, sizeof ab, "%s", tmp("b.lirf"));
+    snprintf(ac, sizeof ac, "%s", tmp("c.lirf"));
+    snprintf(as, sizeof as, "%s", tmp("a-signed.lirf"));
+    snprintf(rec, sizeof rec, "%s", tmp("bound-recover.safetensors"));
+    lirf_key *key;
+    ck_assert_int_eq(lirf_key_generate(&key), LIRF_OK);
+    lirf_archive_seal seal = {key, NULL};
+    lirf_lirf *la = deposit_of(t0, &m, a, 3, 1, ta, aa, NULL);
+    lirf_lirf *lb = deposit_of(t0, &m, b, 2, 1, tb, ab, NULL);
+    lirf_lirf *lc = deposit_of(t0, &m, a, 3, 2, tc, ac, NULL);
+    /* the signed archive of deposit a (the same nets) */
+    lirf_deposit_opts o;
+    lirf_deposit_opts_default(&o);
+    ck_assert_int_eq(lirf_save_deposit_sealed(la, as, &o, LIRF_ARCHIVE_GZIP, NULL, &seal), LIRF_OK);
+
+    /* the manifest's binding: the classes, and the hash recomputed from the file */
+    json_t *man;
+    void *dep;
+    size_t len;
+    ck_assert_int_eq(lirf_archive_read(aa, &man, &dep, &len), LIRF_OK);
+    json_t *bind = json_object_get(man, "target_binding");
+    json_t *want = json_pack("[i,i,i]", 0, 1, 2);
+    ck_assert(json_equal(json_object_get(bind, "deposit_classes"), want));
+    json_decref(want);
+    ck_assert_str_eq(json_string_value(json_object_get(bind, "lower_hash")), "lirf-target-lower/1");
+    char hex[65], hb[65], hc[65];
+    size_t nt = 0, n2 = 0;
+    lower_hash_of_file(ta, hex, &nt);
+    ck_assert_str_eq(json_string_value(json_object_get(bind, "lower_sha256")), hex);
+    ck_assert_int_eq(json_integer_value(json_object_get(bind, "lower_tensors")), (json_int_t)nt);
+    ck_assert_uint_eq(nt, lirf_net_ntensors(la->target_lower)); /* the file's stem..layer2 */
+    lower_hash_of_file(tb, hb, &n2);
+    lower_hash_of_file(tc, hc, &n2);
+    ck_assert_str_ne(hex, hb);
+    ck_assert_str_ne(hex, hc);
+    json_decref(man);
+    free(dep);
+
+    /* each onto its own target */
+    const char *const archives[] = {aa, ab, ac, as}, *const targets[] = {ta, tb, tc, ta};
+    for (int k = 0; k < 4; k++) {
+        lirf_archive_unseal keys = {key, NULL};
+        lirf_status st = lirf_withdraw_sealed(tctx(), targets[k], archives[k], rec,
+                                              k == 3 ? &keys : NULL, NULL);
+        ck_assert_msg(st == LIRF_OK, "%s onto %s: %s", archives[k], targets[k], lirf_error_message());
+        ck_assert_int_eq(unlink(rec), 0);
+    }
+    /* onto another deposit's target: the classes differ */
+    refused(tb, aa, LIRF_E_INVALID,
+            (const char *const[]){aa, tb, "deposits classes 0,1,2", "deposit of classes 3,4", NULL});
+    refused(ta, ab, LIRF_E_INVALID,
+            (const char *const[]){ab, ta, "deposits classes 3,4", "deposit of classes 0,1,2", NULL});
+    /* the same classes, another deposit: the lower part's hash differs */
+    refused(tc, aa, LIRF_E_INVALID, (const char *const[]){aa, tc, "lower part", "hashes to", NULL});
+    refused(ta, ac, LIRF_E_INVALID, (const char *const[]){ac, ta, "hashes to", NULL});
+    /* the signed archive too, through withdraw's sealed path */
+    lirf_archive_unseal keys = {key, NULL};
+    ck_assert_int_eq(lirf_withdraw_sealed(tctx(), tb, as, rec, &keys, NULL), LIRF_E_INVALID);
+    ck_assert_ptr_nonnull(strstr(lirf_error_message(), "classes 3,4"));
+    ck_assert_int_eq(lirf_withdraw_sealed(tctx(), tc, as, rec, &keys, NULL), LIRF_E_INVALID);
+    ck_assert_ptr_nonnull(strstr(lirf_error_message(), "hashes to"));
+    ck_assert_int_ne(access(rec, F_OK), 0);
+
+    /* a target changed in one value of its lower part: a weight, a BN
+     * statistic, a BN counter */
+    const char *tensors[] = {"conv1.weight", "layer2.1.bn2.running_var",
+                             "layer1.0.bn1.num_batches_tracked"};
+    char altered[512];
+    snprintf(altered, sizeof altered, "%s", tmp("altered-target.safetensors"));
+    for (int k = 0; k < 3; k++) {
+        alter_one_value(ta, tensors[k], altered);
+        refused(altered, aa, LIRF_E_INVALID, (const char *const[]){aa, altered, "hashes to", NULL});
+        ck_assert_int_eq(lirf_withdraw_sealed(tctx(), altered, as, rec, &keys, NULL), LIRF_E_INVALID);
+    }
+    /* an upper-part change is the fingerprint's */
+    alter_one_value(ta, "fc.bias", altered);
+    refused(altered, aa, LIRF_E_FORMAT, (const char *const[]){"fingerprint", NULL});
+
+    /* an archive without the binding (a lirf before it), or with a broken one */
+    char edited[512];
+    snprintf(edited, sizeof edited, "%s", tmp("edited.lirf"));
+    edit_manifest(aa, drop_binding, edited);
+    refused(ta, edited, LIRF_E_FORMAT,
+            (const char *const[]){edited, "no target_binding", "deposit again", NULL});
+    edit_manifest(aa, bad_binding, edited);
+    refused(ta, edited, LIRF_E_FORMAT, (const char *const[]){"target_binding is malformed", NULL});
+    edit_manifest(aa, other_bound_classes, edited);
+    refused(ta, edited, LIRF_E_FORMAT, (const char *const[]){"deposit_classes (0,1,2)", NULL});
+
+    /* a recover net, or T0, is not a target net */
+    ck_assert_int_eq(lirf_withdraw(tctx(), ta, aa, rec, NULL), LIRF_OK);
+    refused(rec, aa, LIRF_E_FORMAT, (const char *const[]){rec, "not a target net", "\"recover\"", NULL});
+
+    lirf_key_free(key);
+    lirf_lirf_destroy(la), lirf_lirf_destroy(lb), lirf_lirf_destroy(lc);
+    lirf_net_destroy(t0);
+    m.class_names = NULL;
+    lirf_dataset_free(&names);
+}
+END_TEST
+
 START_TEST(invalid_deposits_rejected) {
     lirf_dataset d = synthetic(10, 4, NULL, 0);
     lirf_model_meta m = meta_for(&d);
@@ -438,6 +669,7 @@ int main(void) {
     tcase_add_test(tc, deposit_holdout_keep_best);
     tcase_add_test(tc, deposit_re_deposit_only);
     tcase_add_test(tc, deposit_archive_withdraw_round_trip);
+    tcase_add_test(tc, archive_bound_to_its_target);
     tcase_add_test(tc, invalid_deposits_rejected);
     tcase_add_test(tc, split_named_by_the_architecture);
     suite_add_tcase(s, tc);

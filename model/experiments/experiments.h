@@ -70,7 +70,9 @@ json_t *lirf_train_report_json(const lirf_train_job *j, const lirf_train_report 
 
 /* ---- lirf deposit: T0 -> target net + deposit archive ------------------- */
 typedef struct {
-    const char *model;            /* T0 */
+    const char *model;            /* T0: an original net (no lirf_kind, or "model") */
+    const char *allow_kind;       /* NULL, or the one other lirf_kind T0 may have ("target"
+                                     for a deliberate second deposit; lirf_check_t0_kind) */
     const char *data;             /* NULL: Fashion-MNIST; only D_r is read */
     lirf_data_kind kind;
     int image_size;               /* 0: T0's */

@@ -288,6 +288,29 @@ lirf_status lirf_split_resolve(lirf_arch arch, lirf_deposit_opts *o) {
     return lirf_check_split(arch, s);
 }
 
+/* What a checkpoint of lirf_kind `kind` is, for messages. */
+static const char *kind_description(const char *kind) {
+    if (!strcmp(kind, "target")) return "a target net of lirf deposit or lirf unlearn";
+    if (!strcmp(kind, "recover")) return "a recover net of lirf withdraw";
+    if (!strcmp(kind, "deposit_module")) return "a deposit module of a deposit archive";
+    return "a checkpoint of another kind";
+}
+
+lirf_status lirf_check_t0_kind(const char *path, const char *kind, const char *allow) {
+    if (!kind || !strcmp(kind, "model")) return LIRF_OK;
+    if (allow && !strcmp(allow, kind)) return LIRF_OK;
+    if (allow)
+        return LIRF_FAIL(LIRF_E_INVALID,
+                         "%s is %s (lirf_kind \"%.40s\"), and --allow-kind names \"%.40s\": give "
+                         "--allow-kind %.40s to deposit from it", path ? path : "T0",
+                         kind_description(kind), kind, allow, kind);
+    return LIRF_FAIL(LIRF_E_INVALID,
+                     "%s is %s (lirf_kind \"%.40s\"), not an original network: lirf deposit "
+                     "starts from a net that lirf train wrote; to deposit from this one on "
+                     "purpose (a second deposit), give --allow-kind %.40s",
+                     path ? path : "T0", kind_description(kind), kind, kind);
+}
+
 static lirf_status lirf_alloc(lirf_ctx *ctx, const lirf_model_meta *meta, int split,
                               const int32_t *dep, int ndep, lirf_lirf **out) {
     LIRF_TRY(lirf_check_split(meta->cfg.arch, split));
@@ -399,6 +422,63 @@ lirf_status lirf_upper_fingerprint(lirf_net *upper, char hex[65]) {
     return LIRF_OK;
 }
 
+/* ---- the target binding (docs/archive.md, "What binds an archive to its target") ---- */
+typedef struct {
+    const char *name;
+    size_t i;
+} named_tensor;
+
+static int by_tensor_name(const void *a, const void *b) {
+    return strcmp(((const named_tensor *)a)->name, ((const named_tensor *)b)->name);
+}
+
+static void hash_u32(crypto_hash_sha256_state *s, uint32_t v) {
+    unsigned char b[4] = {(unsigned char)v, (unsigned char)(v >> 8), (unsigned char)(v >> 16),
+                          (unsigned char)(v >> 24)};
+    crypto_hash_sha256_update(s, b, sizeof b);
+}
+
+/* One tensor into s: name NUL dtype NUL ndim dims (uint32 LE) bytes. */
+static lirf_status hash_tensor(crypto_hash_sha256_state *s, lirf_net *net, size_t i) {
+    const lirf_tensor_desc *d = lirf_net_tensor(net, i);
+    int count = d->kind == LIRF_T_COUNT;
+    size_t bytes = count ? sizeof(int64_t) : d->n * sizeof(float);
+    void *v = malloc(bytes ? bytes : 1);
+    if (!v) return LIRF_FAIL(LIRF_E_NOMEM, "out of host memory");
+    lirf_status st = lirf_net_tensor_get(net, i, v);
+    if (st == LIRF_OK) {
+        crypto_hash_sha256_update(s, (const unsigned char *)d->name, strlen(d->name) + 1);
+        crypto_hash_sha256_update(s, (const unsigned char *)(count ? "I64" : "F32"), 4);
+        hash_u32(s, (uint32_t)d->ndim);
+        for (int j = 0; j < d->ndim; j++) hash_u32(s, (uint32_t)d->shape[j]);
+        crypto_hash_sha256_update(s, v, bytes);
+    }
+    free(v);
+    return st;
+}
+
+lirf_status lirf_lower_sha256(lirf_net *lower, char hex[65], size_t *ntensors) {
+    if (!lower || !hex) return LIRF_FAIL(LIRF_E_NULL, "lirf_lower_sha256: NULL argument");
+    size_t nt = lirf_net_ntensors(lower);
+    named_tensor *ord = malloc((nt ? nt : 1) * sizeof *ord);
+    if (!ord) return LIRF_FAIL(LIRF_E_NOMEM, "out of host memory");
+    for (size_t i = 0; i < nt; i++) ord[i] = (named_tensor){lirf_net_tensor(lower, i)->name, i};
+    qsort(ord, nt, sizeof *ord, by_tensor_name);
+    crypto_hash_sha256_state s;
+    crypto_hash_sha256_init(&s);
+    crypto_hash_sha256_update(&s, (const unsigned char *)LIRF_LOWER_HASH_CONTEXT,
+                              sizeof LIRF_LOWER_HASH_CONTEXT); /* with its NUL */
+    lirf_status st = LIRF_OK;
+    for (size_t k = 0; k < nt && st == LIRF_OK; k++) st = hash_tensor(&s, lower, ord[k].i);
+    free(ord);
+    if (st != LIRF_OK) return st;
+    unsigned char h[32];
+    crypto_hash_sha256_final(&s, h);
+    sodium_bin2hex(hex, 65, h, sizeof h);
+    if (ntensors) *ntensors = nt;
+    return LIRF_OK;
+}
+
 /* ---- saving ---- */
 static void class_list(char *out, size_t n, const int32_t *v, int count) {
     size_t k = 0;
@@ -432,50 +512,15 @@ lirf_status lirf_save_deposit(lirf_lirf *l, const char *path, const lirf_deposit
     return lirf_save_deposit_sealed(l, path, o, compression, extra, NULL);
 }
 
-lirf_status lirf_save_deposit_sealed(lirf_lirf *l, const char *path, const lirf_deposit_opts *o,
-                                     int compression, const json_t *extra,
-                                     const lirf_archive_seal *seal) {
-    char fp[65];
-    LIRF_TRY(lirf_upper_fingerprint(l->upper, fp));
-    int exact = o->mode == LIRF_DEPOSIT_EXACT;
-    lirf_net *module = exact ? l->t0_lower : l->deposit;
-    lirf_model_meta m = l->meta;
-    snprintf(m.split, sizeof m.split, "%s", lirf_stage_name(m.cfg.arch, l->split));
-    memset(m.cfg.mid, 0, sizeof m.cfg.mid);
-    if (!exact) memcpy(m.cfg.mid, l->mid, sizeof m.cfg.mid);
-    const char *keys[] = {"lirf_kind"};
-    const char *vals[] = {"deposit_module"};
-    void *bytes = NULL;
-    size_t len = 0;
-    lirf_net *nets[1] = {module};
-    const char *pre[1] = {""};
-    LIRF_TRY(lirf_checkpoint_save_mem(&bytes, &len, nets, pre, 1, &m, keys, vals, 1));
-
-    json_t *man = json_object();
-    json_object_set_new(man, "lirf_version", json_string(LIRF_VERSION));
-    json_object_set_new(man, "mode", json_string(exact ? "exact" : "paper"));
-    json_object_set_new(man, "architecture", json_string(lirf_arch_name(m.cfg.arch)));
-    json_object_set_new(man, "width", json_integer(m.cfg.width));
-    json_object_set_new(man, "in_shape", json_pack("[i,i,i]", m.cfg.in_c, m.cfg.in_h, m.cfg.in_w));
-    json_object_set_new(man, "classes", json_integer(l->K));
-    json_object_set_new(man, "split", json_string(m.split));
-    json_t *dep = json_array(), *pres = json_array(), *names = json_array();
-    int32_t mask[LIRF_MAX_CLASSES] = {0};
-    for (int j = 0; j < l->ndep; j++) mask[l->dep[j]] = 1;
-    for (int k = 0; k < l->K; k++) {
-        json_array_append_new(mask[k] ? dep : pres, json_integer(k));
-        if (l->meta.class_names) json_array_append_new(names, json_string(l->meta.class_names[k]));
-    }
-    json_object_set_new(man, "deposit_classes", dep);
-    json_object_set_new(man, "preservation_classes", pres);
-    json_object_set_new(man, "class_names", names);
+/* The manifest's "pruning": the method, the rate and every block's kept filters. */
+static json_t *pruning_json(const lirf_lirf *l, const lirf_model_meta *m, int exact, float rate) {
     json_t *pr = json_object();
     json_object_set_new(pr, "method", json_string(exact ? "none (exact mode: T0's lower part)"
                                                         : "L1-norm filter ranking of each block's conv1"));
-    json_object_set_new(pr, "rate", json_real(exact ? 0.0 : o->prune_rate));
+    json_object_set_new(pr, "rate", json_real(exact ? 0.0 : rate));
     json_t *blocks = json_array();
     size_t off = 0;
-    const lirf_arch_desc *ad = lirf_arch_describe(m.cfg.arch);
+    const lirf_arch_desc *ad = lirf_arch_describe(m->cfg.arch);
     for (int s = 0; !exact && s <= l->split; s++)
         for (int b = 0; b < ad->stage[s].blocks; b++) {
             int keep = l->mid[lirf_block_index(ad, s, b)], ch, h, w;
@@ -485,24 +530,101 @@ lirf_status lirf_save_deposit_sealed(lirf_lirf *l, const char *path, const lirf_
             off += (size_t)keep;
             char bn[48];
             lirf_block_prefix(ad, s, b, bn, sizeof bn);
-            lirf_stage_shape(&m.cfg, s, &ch, &h, &w);
+            lirf_stage_shape(&m->cfg, s, &ch, &h, &w);
             json_array_append_new(blocks, json_pack("{s:s,s:i,s:i,s:o}", "block", bn, "filters",
                                                     ch, "kept_count", keep, "kept", kept));
         }
     json_object_set_new(pr, "blocks", blocks);
-    json_object_set_new(man, "pruning", pr);
+    return pr;
+}
+
+/* The deposit classes, ascending, as a JSON array. */
+static json_t *sorted_classes_json(const lirf_lirf *l) {
+    int32_t mask[LIRF_MAX_CLASSES] = {0};
+    for (int j = 0; j < l->ndep; j++) mask[l->dep[j]] = 1;
+    json_t *dep = json_array();
+    for (int k = 0; k < l->K; k++)
+        if (mask[k]) json_array_append_new(dep, json_integer(k));
+    return dep;
+}
+
+/* The manifest's "target_binding": what ties the archive to the target net
+ * lirf_save_target writes from the same l (its deposit classes, the hash of
+ * its lower part); withdraw checks both. */
+static lirf_status binding_json(lirf_lirf *l, json_t **out) {
+    char hex[65];
+    size_t nt = 0;
+    LIRF_TRY(lirf_lower_sha256(l->target_lower, hex, &nt));
+    *out = json_pack("{s:o,s:s,s:s,s:I}", "deposit_classes", sorted_classes_json(l),
+                     "lower_sha256", hex, "lower_hash", LIRF_LOWER_HASH_CONTEXT, "lower_tensors",
+                     (json_int_t)nt);
+    return *out ? LIRF_OK : LIRF_FAIL(LIRF_E_NOMEM, "out of host memory");
+}
+
+/* The manifest of a deposit archive (docs/archive.md, docs/method.md). */
+static lirf_status deposit_manifest(lirf_lirf *l, const lirf_deposit_opts *o,
+                                    const lirf_model_meta *m, lirf_net *module, const json_t *extra,
+                                    json_t **out) {
+    char fp[65];
+    LIRF_TRY(lirf_upper_fingerprint(l->upper, fp));
+    json_t *binding = NULL;
+    LIRF_TRY(binding_json(l, &binding));
+    int exact = o->mode == LIRF_DEPOSIT_EXACT;
+    json_t *man = json_object();
+    json_object_set_new(man, "lirf_version", json_string(LIRF_VERSION));
+    json_object_set_new(man, "mode", json_string(exact ? "exact" : "paper"));
+    json_object_set_new(man, "architecture", json_string(lirf_arch_name(m->cfg.arch)));
+    json_object_set_new(man, "width", json_integer(m->cfg.width));
+    json_object_set_new(man, "in_shape", json_pack("[i,i,i]", m->cfg.in_c, m->cfg.in_h, m->cfg.in_w));
+    json_object_set_new(man, "classes", json_integer(l->K));
+    json_object_set_new(man, "split", json_string(m->split));
+    json_t *pres = json_array(), *names = json_array();
+    int32_t mask[LIRF_MAX_CLASSES] = {0};
+    for (int j = 0; j < l->ndep; j++) mask[l->dep[j]] = 1;
+    for (int k = 0; k < l->K; k++) {
+        if (!mask[k]) json_array_append_new(pres, json_integer(k));
+        if (l->meta.class_names) json_array_append_new(names, json_string(l->meta.class_names[k]));
+    }
+    json_object_set_new(man, "deposit_classes", sorted_classes_json(l));
+    json_object_set_new(man, "preservation_classes", pres);
+    json_object_set_new(man, "class_names", names);
+    json_object_set_new(man, "pruning", pruning_json(l, m, exact, o->prune_rate));
     json_object_set_new(man, "hyperparameters", lirf_deposit_opts_json(o));
     json_object_set_new(man, "upper_fingerprint_sha256", json_string(fp));
+    json_object_set_new(man, "target_binding", binding);
     size_t whole = count_params(l->t0_lower) + count_params(l->upper);
     json_object_set_new(man, "parameters", json_pack("{s:I,s:I,s:I}", "deposit_module",
                                                     (json_int_t)count_params(module), "whole_network",
                                                     (json_int_t)whole, "lower_part",
                                                     (json_int_t)count_params(l->t0_lower)));
     if (extra) json_object_set(man, "run", (json_t *)extra);
-    char *mj = json_dumps(man, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    *out = man;
+    return LIRF_OK;
+}
+
+lirf_status lirf_save_deposit_sealed(lirf_lirf *l, const char *path, const lirf_deposit_opts *o,
+                                     int compression, const json_t *extra,
+                                     const lirf_archive_seal *seal) {
+    int exact = o->mode == LIRF_DEPOSIT_EXACT;
+    lirf_net *module = exact ? l->t0_lower : l->deposit;
+    lirf_model_meta m = l->meta;
+    snprintf(m.split, sizeof m.split, "%s", lirf_stage_name(m.cfg.arch, l->split));
+    memset(m.cfg.mid, 0, sizeof m.cfg.mid);
+    if (!exact) memcpy(m.cfg.mid, l->mid, sizeof m.cfg.mid);
+    json_t *man = NULL;
+    LIRF_TRY(deposit_manifest(l, o, &m, module, extra, &man));
+    const char *keys[] = {"lirf_kind"};
+    const char *vals[] = {"deposit_module"};
+    void *bytes = NULL;
+    size_t len = 0;
+    lirf_net *nets[1] = {module};
+    const char *pre[1] = {""};
+    lirf_status st = lirf_checkpoint_save_mem(&bytes, &len, nets, pre, 1, &m, keys, vals, 1);
+    char *mj = st ? NULL : json_dumps(man, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(man);
-    lirf_status st = mj ? lirf_archive_write_sealed(path, mj, bytes, len, compression, seal)
-                        : LIRF_FAIL(LIRF_E_NOMEM, "out of host memory");
+    if (st == LIRF_OK)
+        st = mj ? lirf_archive_write_sealed(path, mj, bytes, len, compression, seal)
+                : LIRF_FAIL(LIRF_E_NOMEM, "out of host memory");
     free(mj);
     free(bytes);
     return st;
@@ -563,6 +685,101 @@ static lirf_status manifest_classes(const json_t *man, const lirf_model_meta *tm
     return check_classes(dv, nd, tm->cfg.classes);
 }
 
+/* A list of classes ("2,0,1") checked (in [0, K), once each, 1 to K - 1 of
+ * them) and written ascending into out ("0,1,2"); `what` names its source. */
+static lirf_status canon_classes(const char *text, int K, const char *what, char *out, size_t cap) {
+    int32_t v[LIRF_MAX_CLASSES];
+    int n = 0;
+    LIRF_TRY(parse_classes(text, v, &n, K, what));
+    if (check_classes(v, n, K) != LIRF_OK) {
+        char why[160];
+        snprintf(why, sizeof why, "%s", lirf_error_message());
+        return LIRF_FAIL(LIRF_E_FORMAT, "%s: bad deposit class list \"%.60s\" (%s)", what, text,
+                         why);
+    }
+    qsort(v, (size_t)n, sizeof *v, by_int);
+    class_list(out, cap, v, n);
+    return LIRF_OK;
+}
+
+/* A JSON array of integers as "a,b,c" (anything else gives a list that
+ * parse_classes refuses). */
+static void json_class_text(const json_t *arr, char *out, size_t cap) {
+    size_t k = 0;
+    out[0] = 0;
+    if (!json_is_array(arr)) return;
+    for (size_t i = 0; i < json_array_size(arr) && k + 24 < cap; i++) {
+        const json_t *e = json_array_get(arr, i);
+        k += json_is_integer(e) ? (size_t)snprintf(out + k, cap - k, "%s%lld", i ? "," : "",
+                                                   (long long)json_integer_value(e))
+                                : (size_t)snprintf(out + k, cap - k, "%sx", i ? "," : "");
+    }
+}
+
+/* The target net is what withdraw takes: lirf_kind "target", written by lirf
+ * deposit (an unlearning baseline's target has no split point: refused after). */
+static lirf_status target_kind_ok(const lirf_safetensors *tst, const char *target_path) {
+    const char *kind = lirf_st_meta(tst, "lirf_kind");
+    if (kind && !strcmp(kind, "target")) return LIRF_OK;
+    return LIRF_FAIL(LIRF_E_FORMAT,
+                     "%s is not a target net (its lirf_kind is %s%.40s%s): lirf withdraw takes the "
+                     "target net that lirf deposit wrote together with the archive",
+                     target_path, kind ? "\"" : "", kind ? kind : "absent: an original net",
+                     kind ? "\"" : "");
+}
+
+/* The archive was made with this very target (docs/archive.md, "What binds
+ * an archive to its target"): target_binding's deposit classes are the
+ * target's "deposit_classes" and the manifest's, and its lower_sha256 is
+ * lirf_lower_sha256 of the target's lower part tl. */
+static lirf_status check_binding(const json_t *man, const lirf_safetensors *tst,
+                                 const lirf_model_meta *tm, lirf_net *tl, const char *archive_path,
+                                 const char *target_path) {
+    const json_t *b = json_object_get(man, "target_binding");
+    if (!b)
+        return LIRF_FAIL(LIRF_E_FORMAT,
+                         "%s has no target_binding: it was written by a lirf that did not bind a "
+                         "deposit archive to its target net, so nothing shows that %s is the "
+                         "target it was made with; deposit again from T0 for an archive that "
+                         "withdraw can check (docs/archive.md)", archive_path, target_path);
+    const char *want = json_string_value(json_object_get(b, "lower_sha256"));
+    const char *scheme = json_string_value(json_object_get(b, "lower_hash"));
+    if (!json_is_object(b) || !want || strlen(want) != 64 || strspn(want, "0123456789abcdef") != 64 ||
+        !scheme || strcmp(scheme, LIRF_LOWER_HASH_CONTEXT))
+        return LIRF_FAIL(LIRF_E_FORMAT,
+                         "%s: target_binding is malformed (it needs lower_hash \"%s\", lower_sha256 "
+                         "of 64 lowercase hex digits and deposit_classes)",
+                         archive_path, LIRF_LOWER_HASH_CONTEXT);
+    char text[4096], bound[4096], listed[4096], tdep[4096];
+    json_class_text(json_object_get(b, "deposit_classes"), text, sizeof text);
+    LIRF_TRY(canon_classes(text, tm->cfg.classes, archive_path, bound, sizeof bound));
+    json_class_text(json_object_get(man, "deposit_classes"), text, sizeof text);
+    LIRF_TRY(canon_classes(text, tm->cfg.classes, archive_path, listed, sizeof listed));
+    if (strcmp(bound, listed))
+        return LIRF_FAIL(LIRF_E_FORMAT,
+                         "%s: the manifest's deposit_classes (%s) are not its target_binding's (%s)",
+                         archive_path, listed, bound);
+    LIRF_TRY(canon_classes(lirf_st_meta(tst, "deposit_classes"), tm->cfg.classes, target_path,
+                           tdep, sizeof tdep));
+    if (strcmp(bound, tdep))
+        return LIRF_FAIL(LIRF_E_INVALID,
+                         "%s was not made with %s: the archive deposits classes %s, the target net "
+                         "is the target of a deposit of classes %s (give each archive the target "
+                         "net its own lirf deposit wrote)", archive_path, target_path, bound, tdep);
+    char got[65];
+    size_t nt = 0;
+    LIRF_TRY(lirf_lower_sha256(tl, got, &nt));
+    json_int_t bt = json_integer_value(json_object_get(b, "lower_tensors"));
+    if (strcmp(want, got))
+        return LIRF_FAIL(LIRF_E_INVALID,
+                         "%s was not made with %s: the target's lower part (%zu tensors up to %s) "
+                         "hashes to %.16s..., the archive was made with one (%lld tensors) that "
+                         "hashes to %.16s... (another deposit's target from the same T0, or a "
+                         "target changed since the deposit)", archive_path, target_path, nt,
+                         tm->split, got, (long long)bt, want);
+    return LIRF_OK;
+}
+
 /* lirf withdraw --json's record. */
 static json_t *withdraw_report(const char *target_path, const char *archive_path,
                                const char *recover_path, const char *mode, const char *dep,
@@ -597,6 +814,7 @@ lirf_status lirf_withdraw_sealed(lirf_ctx *ctx, const char *target_path, const c
     lirf_net *tl = NULL, *up = NULL, *dp = NULL;
     lirf_status st;
     STEP(lirf_checkpoint_open(target_path, &tst, &tm));
+    STEP(target_kind_ok(&tst, target_path));
     int split = lirf_stage_parse(tm.cfg.arch, tm.split);
     if (lirf_check_split(tm.cfg.arch, split) != LIRF_OK) {
         st = LIRF_FAIL(LIRF_E_FORMAT, "%s: not a target net (no split point in its metadata)",
@@ -621,6 +839,7 @@ lirf_status lirf_withdraw_sealed(lirf_ctx *ctx, const char *target_path, const c
                        archive_path, want ? want : "(none)", target_path, fp);
         goto out;
     }
+    STEP(check_binding(man, &tst, &tm, tl, archive_path, target_path));
     char what[1200];
     snprintf(what, sizeof what, "%s:deposit.safetensors", archive_path);
     STEP(lirf_checkpoint_open_mem(bytes, len, what, &dst, &dm));

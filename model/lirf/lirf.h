@@ -141,9 +141,31 @@ lirf_status lirf_deposit_path_logits(void *l, lirf_arena *ws, lirf_buf x, int n,
 /* SHA-256 over the upper part's tensors (names, shapes, float bytes, in order). */
 lirf_status lirf_upper_fingerprint(lirf_net *upper, char hex[65]);
 
+/* The binding of a deposit archive to its target net (docs/archive.md): the
+ * SHA-256 of LIRF_LOWER_HASH_CONTEXT and its NUL, then every tensor of
+ * `lower` (the target's stages up to the split) in the byte order of their
+ * names (strcmp): the name and a NUL, "F32" or "I64" and a NUL, the number of
+ * dimensions and each dimension as uint32 little-endian, then the values'
+ * bytes (float32; int64 for BN's num_batches_tracked). hex: 64 lowercase hex
+ * digits; *ntensors (may be NULL): how many tensors were hashed. */
+#define LIRF_LOWER_HASH_CONTEXT "lirf-target-lower/1"
+lirf_status lirf_lower_sha256(lirf_net *lower, char hex[65], size_t *ntensors);
+
+/* lirf deposit's check of T0's kind (its checkpoint's "lirf_kind", NULL when
+ * absent): an original net (no kind, or "model") is accepted; a target,
+ * recover net, deposit module or any other kind is refused (LIRF_E_INVALID,
+ * naming path and the kind) unless allow names that very kind (--allow-kind,
+ * for a deliberate second deposit). */
+lirf_status lirf_check_t0_kind(const char *path, const char *kind, const char *allow);
+
 /* Saves the target net (target_lower + upper) as an ordinary checkpoint. */
 lirf_status lirf_save_target(lirf_lirf *l, const char *path, const lirf_deposit_opts *o);
-/* Writes the deposit archive (paper: the pruned module; exact: T0's lower part). */
+/* Writes the deposit archive (paper: the pruned module; exact: T0's lower part).
+ * Its manifest binds it to the target net lirf_save_target writes from the
+ * same l: "target_binding" holds the deposit classes (ascending),
+ * "lower_sha256" (lirf_lower_sha256 of l->target_lower), "lower_hash"
+ * (LIRF_LOWER_HASH_CONTEXT) and "lower_tensors"; save the target after the
+ * last change to l->target_lower, as the deposit job does. */
 lirf_status lirf_save_deposit(lirf_lirf *l, const char *path, const lirf_deposit_opts *o,
                               int compression, const json_t *extra);
 /* The same, signed and/or encrypted (seal: lirf_archive.h; NULL: plain). */
@@ -151,7 +173,16 @@ lirf_status lirf_save_deposit_sealed(lirf_lirf *l, const char *path, const lirf_
                                      int compression, const json_t *extra,
                                      const lirf_archive_seal *seal);
 
-/* Withdraw: target checkpoint + deposit archive -> recover checkpoint, no data. */
+/* Withdraw: target checkpoint + deposit archive -> recover checkpoint, no data.
+ * Refused, with nothing written: a target that is not a target net
+ * (lirf_kind "target" with a split point; LIRF_E_FORMAT); an archive whose
+ * manifest describes another network or whose upper-part fingerprint differs
+ * (LIRF_E_FORMAT); an archive without "target_binding" (made by a lirf
+ * before the binding; LIRF_E_FORMAT, saying to deposit again) or with a
+ * malformed one (LIRF_E_FORMAT); an archive made with another target: its
+ * bound deposit classes are not the target's "deposit_classes", or its
+ * lower_sha256 is not lirf_lower_sha256 of the target's lower part
+ * (LIRF_E_INVALID, naming both files and what differs). */
 lirf_status lirf_withdraw(lirf_ctx *ctx, const char *target_path, const char *archive_path,
                           const char *recover_path, json_t **report);
 /* The same with keys (lirf_archive_read_sealed; NULL: none): keys->verify
