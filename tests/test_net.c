@@ -236,6 +236,44 @@ START_TEST(torchvision_counts_names_and_shapes) {
 }
 END_TEST
 
+/* 224 px through the ImageNet stem (112 -> 56 ... 7): one training step of
+ * ResNet-34 width 4, finite logits, every parameter tensor gets a gradient. */
+START_TEST(imagenet_stem_at_224_px) {
+    const int N = 2, HW = 224;
+    lirf_net *n = make(LIRF_ARCH_RESNET34_IMAGENET, 0, 5, 4, 3, HW);
+    ck_assert_int_eq(lirf_net_init(n, 4), LIRF_OK);
+    trng r = {13};
+    size_t nx = (size_t)N * 3 * HW * HW;
+    double *x = malloc(nx * sizeof *x);
+    trand_fill(&r, x, nx, -1, 1);
+    int32_t y[2] = {1, 7};
+    tbuf bx = tbuf_new(x, nx), by = tbuf_new_int(y, N), bl = tbuf_zeros(1);
+    lirf_arena *ws;
+    lirf_tape *t;
+    ck_assert_int_eq(lirf_arena_create(tctx(), 0, &ws), LIRF_OK);
+    lirf_tape_create(&t);
+    double loss = step(n, ws, t, bx.v, by.v, bl.v, N);
+    ck_assert(isfinite(loss) && loss > 0);
+    lirf_buf f;
+    ck_assert_int_eq(lirf_tape_output(t, 4, &f), LIRF_OK);
+    ck_assert_uint_eq(f.n, (size_t)N * 32 * 7 * 7);
+    for (size_t i = 0; i < lirf_net_ntensors(n); i++) {
+        const lirf_tensor_desc *d = lirf_net_tensor(n, i);
+        if (d->kind != LIRF_T_PARAM) continue;
+        double *g = malloc(d->n * sizeof *g), s = 0;
+        read_all(lirf_net_tensor_grad(n, i), g, d->n);
+        for (size_t k = 0; k < d->n; k++) s += fabs(g[k]);
+        ck_assert_msg(isfinite(s) && s > 0, "%s: gradient %g", d->name, s);
+        free(g);
+    }
+    lirf_tape_destroy(t);
+    lirf_arena_destroy(ws);
+    tbuf_free(&bx), tbuf_free(&by), tbuf_free(&bl);
+    free(x);
+    lirf_net_destroy(n);
+}
+END_TEST
+
 /* Names as checkpoints carry them, the old ones included, and the stem choice. */
 START_TEST(arch_names_parse_and_stems) {
     static const char *names[] = {"resnet18_cifar", "cnn", "resnet18_imagenet", "resnet34_cifar",
@@ -328,6 +366,7 @@ int main(void) {
     tcase_add_test(tc, resnet34_learns_a_batch);
     tcase_add_test(tc, torchvision_counts_names_and_shapes);
     tcase_add_test(tc, arch_names_parse_and_stems);
+    tcase_add_test(tc, imagenet_stem_at_224_px);
     suite_add_tcase(s, tc);
     return trun(s);
 }
