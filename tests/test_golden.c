@@ -122,6 +122,11 @@ static void golden_net_w(const char *file, lirf_arch arch, int width, int in_c, 
     ck_assert_int_eq(lirf_net_create(ctx, &c, &n), LIRF_OK);
     ck_assert_int_eq(lirf_net_init(n, 1), LIRF_OK);
     set_params(n, &st, fallback_file ? &fb : NULL, "param.");
+    /* and the other way: every state_dict entry PyTorch wrote is a tensor of the net */
+    for (size_t i = 0; i < st.count; i++)
+        if (!strncmp(st.tensors[i].name, "param.", 6))
+            ck_assert_msg(lirf_net_find(n, st.tensors[i].name + 6) >= 0, "the net has no %s",
+                          st.tensors[i].name + 6);
 
     const lirf_st_tensor *in = need(&st, NULL, "input"), *lab = need(&st, NULL, "labels");
     ck_assert_uint_eq(lirf_st_numel(in), (size_t)N * in_c * hw * hw);

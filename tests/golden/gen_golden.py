@@ -590,6 +590,8 @@ def case_new_resnets(args, emit, margins, disc, common, want, rgb_init):
     7. ResNet-34 ImageNet stem (width 4, 3x64x64): resnet34_w4's initial
     tensors but a 7x7 conv1 (the only param.* stored). Batch 2, labels 3, 7."""
     y2 = torch.tensor([3, 7], dtype=torch.int64)
+    if want("resnet18_imagenet_w8") or want("resnet34_imagenet_w4"):
+        check_torchvision_layout()
     if want("resnet18_imagenet_w8"):
         init = dict(init_from(args, "resnet18_w8", rgb_init))
         g = torch.Generator().manual_seed(21)
@@ -621,6 +623,31 @@ def case_new_resnets(args, emit, margins, disc, common, want, rgb_init):
                     lambda: ResNetTV(3, 4, 10, [3, 4, 6, 3], "imagenet"), x, y2, 42,
                     "resnet34_imagenet", 4, {"conv1.weight"},
                     "param.conv1.weight here; every other param.* from resnet34_w4.safetensors")
+
+
+def check_torchvision_layout():
+    """ResNetTV with the ImageNet stem at width 64 is torchvision's resnet18 /
+    resnet34: the same state_dict names and shapes, and the same logits from
+    the same weights (so the fixtures test lirf against torchvision itself).
+    Skipped when torchvision is not installed."""
+    try:
+        import torchvision
+    except ImportError:
+        print("  torchvision not installed: layout check skipped")
+        return
+    for name, blocks in (("resnet18", [2, 2, 2, 2]), ("resnet34", [3, 4, 6, 3])):
+        torch.manual_seed(50)
+        tv = getattr(torchvision.models, name)(num_classes=10)
+        ours = ResNetTV(3, 64, 10, blocks, "imagenet")
+        a, b = tv.state_dict(), ours.state_dict()
+        assert list(a) == list(b), f"{name}: state_dict names differ"
+        assert all(a[k].shape == b[k].shape for k in a), f"{name}: shapes differ"
+        ours.load_state_dict(a)
+        tv.eval(), ours.eval()
+        x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(51))
+        with torch.no_grad():
+            assert torch.equal(tv(x), ours(x)), f"{name}: logits differ from torchvision's"
+    print(f"  torchvision {torchvision.__version__} resnet18 / resnet34: same names, shapes, logits")
 
 
 # input seeds of the new fixtures (picked for kink margins, see the summary)
