@@ -1,4 +1,5 @@
 /* Pooling kernels. Reference: model/ref/ref_pool.c.
+ * Max pool K x K, stride S, padding P (the ImageNet stem's 3/2/1) below.
  * Max pool 2x2 stride 2 (floor): x, dx (N, C, H, W); y, idx (N, C, H/2, W/2),
  * idx the flat h*W+w index of the first max (scan order (0,0),(0,1),(1,0),
  * (1,1)); a NaN wins so that it propagates. Global average pool: x, dx
@@ -42,6 +43,62 @@ __kernel void maxpool2_backward(__global float *dx, int dx_off, __global const f
         int o = (nc * Ho + ho) * Wo + wo;
         if (idx[idx_off + o] == h * W + w) g = dy[dy_off + o];
     }
+    dx[dx_off + i] = g;
+}
+
+/* Max pool K x K, stride S, padding P (implicit -inf; PyTorch's
+ * MaxPool2d(K, S, P), floor output size Ho = (H + 2P - K) / S + 1): x, dx
+ * (N, C, H, W); y, idx (N, C, Ho, Wo), idx the flat h*W+w index of the first
+ * max in scan order (the padding never wins: every window holds an input
+ * element since P <= K/2); a NaN wins (the first) so that it propagates. */
+__kernel void maxpool_forward(__global float *y, int y_off, __global int *idx, int idx_off,
+                              __global const float *x, int x_off, int H, int W, int Ho, int Wo,
+                              int K, int S, int P, int total) {
+    int o = get_global_id(0);
+    if (o >= total) return;
+    int wo = o % Wo, t = o / Wo;
+    int ho = t % Ho, nc = t / Ho;
+    __global const float *xp = x + x_off + nc * H * W;
+    int h0 = ho * S - P, w0 = wo * S - P;
+    int best_i = -1;
+    float best = 0.0f;
+    for (int kh = 0; kh < K; kh++) {
+        int h = h0 + kh;
+        if (h < 0 || h >= H) continue;
+        for (int kw = 0; kw < K; kw++) {
+            int w = w0 + kw;
+            if (w < 0 || w >= W) continue;
+            int i = h * W + w;
+            float v = xp[i];
+            if (best_i < 0 || v > best || (isnan(v) && !isnan(best))) {
+                best = v;
+                best_i = i;
+            }
+        }
+    }
+    y[y_off + o] = best;
+    idx[idx_off + o] = best_i;
+}
+
+/* Gather: each dx element sums dy over the windows that hold it and recorded
+ * it as their argmax, in increasing (ho, wo) order (deterministic). */
+__kernel void maxpool_backward(__global float *dx, int dx_off, __global const float *dy,
+                               int dy_off, __global const int *idx, int idx_off, int H, int W,
+                               int Ho, int Wo, int K, int S, int P, int total) {
+    int i = get_global_id(0);
+    if (i >= total) return;
+    int w = i % W, t = i / W;
+    int h = t % H, nc = t / H;
+    /* windows ho with ho*S - P <= h <= ho*S - P + K - 1 */
+    int hlo = max(0, (h + P - K + S) / S), hhi = min(Ho - 1, (h + P) / S);
+    int wlo = max(0, (w + P - K + S) / S), whi = min(Wo - 1, (w + P) / S);
+    int me = h * W + w;
+    float g = 0.0f;
+    for (int ho = hlo; ho <= hhi; ho++)
+        for (int wo = wlo; wo <= whi; wo++) {
+            int o = (nc * Ho + ho) * Wo + wo;
+            if (idx[idx_off + o] == me) g += dy[dy_off + o];
+        }
     dx[dx_off + i] = g;
 }
 

@@ -1,4 +1,5 @@
-/* lirf train: supervised training of ResNet-18 or the CNN student. */
+/* lirf train: supervised training of ResNet-18 / ResNet-34 (CIFAR or ImageNet
+ * stem) or the CNN student. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,13 +21,19 @@ static void usage(FILE *f) {
         "                       (default: Fashion-MNIST from Debian's dataset-fashion-mnist)\n"
         "  --test-data PATH     data for the final evaluation (default: the test split of --data)\n"
         "  --format F           auto|fashion-mnist|cifar10|cifar100|imagefolder (default auto)\n"
-        "  --image-size N       image folders: resize to N x N (default 32)\n"
+        "  --image-size N       image folders: resize to N x N (default 32; e.g. 64 or 224\n"
+        "                       with --stem imagenet)\n"
         "  --classes LIST       train only on these classes, e.g. 3,4,5 (the paper's\n"
         "                       Independent baseline); the output layer keeps every class\n"
         "  --limit N            use at most N training samples\n"
         "network:\n"
-        "  --arch A             resnet18 | cnn (default resnet18)\n"
-        "  --width W            ResNet-18 width (default 16; the paper's network is 64)\n"
+        "  --arch A             resnet18 | resnet34 | cnn (default resnet18), or a checkpoint's\n"
+        "                       arch name: resnet18_cifar, resnet18_imagenet, resnet34_cifar,\n"
+        "                       resnet34_imagenet\n"
+        "  --stem S             ResNet stem: cifar (3x3 conv, stride 1; default) or imagenet\n"
+        "                       (torchvision's: 7x7 conv stride 2, 3x3 max pool stride 2)\n"
+        "  --width W            ResNet width: stages W, 2W, 4W, 8W (default 16; the paper's\n"
+        "                       network and torchvision's are 64)\n"
         "optimisation:\n"
         "  --epochs N           (default 3)      --batch N      (default 128)\n"
         "  --lr X               (default 0.1)    --momentum X   (default 0.9)\n"
@@ -50,7 +57,8 @@ static void usage(FILE *f) {
 }
 
 /* The options into j; 0 to go on, else the exit status (help: 0). */
-static int parse(int argc, char **argv, lirf_train_job *j, const char **classes_arg, int *json) {
+static int parse(int argc, char **argv, lirf_train_job *j, const char **classes_arg, int *json,
+                 const char **stem) {
     lirf_train_opts *o = &j->o;
     const char *v;
     int bad = 0;
@@ -63,6 +71,7 @@ static int parse(int argc, char **argv, lirf_train_job *j, const char **classes_
         else if (arg_value(argc, argv, &i, "--classes", classes_arg, &bad)) {}
         else if (arg_value(argc, argv, &i, "--limit", &v, &bad)) bad = bad || !parse_int(v, 1, 1 << 30, "--limit", &j->limit);
         else if (arg_value(argc, argv, &i, "--arch", &v, &bad)) bad = bad || !parse_arch(v, &j->arch);
+        else if (arg_value(argc, argv, &i, "--stem", stem, &bad)) {}
         else if (arg_value(argc, argv, &i, "--width", &v, &bad)) bad = bad || !parse_int(v, 1, 1024, "--width", &j->width);
         else if (arg_value(argc, argv, &i, "--epochs", &v, &bad)) bad = bad || !parse_int(v, 1, 100000, "--epochs", &o->epochs);
         else if (arg_value(argc, argv, &i, "--batch", &v, &bad)) bad = bad || !parse_int(v, 2, 65536, "--batch", &o->batch);
@@ -83,6 +92,10 @@ static int parse(int argc, char **argv, lirf_train_job *j, const char **classes_
         else if (arg_flag(argv, i, "--quiet")) j->log = NULL;
         else bad = unknown_option("train", argv[i]);
     }
+    if (!bad && *stem && lirf_arch_with_stem(j->arch, *stem, &j->arch) != LIRF_OK) {
+        fprintf(stderr, "lirf train: --stem %s: %s\n", *stem, lirf_error_message());
+        bad = 1;
+    }
     return bad ? 2 : 0;
 }
 
@@ -90,8 +103,8 @@ int cmd_train(const char *device, int argc, char **argv) {
     lirf_train_job j;
     lirf_train_job_default(&j); /* crop padding -1: chosen from the image size */
     j.log = stderr;
-    const char *classes_arg = NULL;
-    int json = 0, rc = parse(argc, argv, &j, &classes_arg, &json);
+    const char *classes_arg = NULL, *stem = NULL;
+    int json = 0, rc = parse(argc, argv, &j, &classes_arg, &json, &stem);
     if (rc) return rc < 0 ? 0 : rc;
     int32_t *classes = NULL;
     if (classes_arg && !parse_class_list(classes_arg, LIRF_MAX_CLASSES, &classes, &j.nclasses)) return 2;

@@ -1,5 +1,6 @@
 /* The whole network against PyTorch (tests/golden/, made by gen_golden.py):
- * ResNet-18 (width 8, RGB 16x16 and gray 28x28) and the CNN student — logits,
+ * ResNet-18 (width 8, RGB 16x16 and gray 28x28; ImageNet stem at 64x64),
+ * ResNet-34 (width 4, CIFAR stem 16x16, ImageNet stem 64x64) and the CNN student — logits,
  * loss, the layer2 feature, every parameter gradient (full or sampled), the
  * eval-mode logits, and the state after 3 SGD steps with momentum and weight
  * decay; plus the KD and attention-transfer losses and their gradients.
@@ -106,19 +107,26 @@ static void cmp_tensor(lirf_net *n, size_t i, const lirf_safetensors *st, const 
     free(got);
 }
 
-static void golden_net(const char *file, lirf_arch arch, int in_c, int hw,
-                       const char *fallback_file, int check_feat) {
+static void golden_net_w(const char *file, lirf_arch arch, int width, int in_c, int hw,
+                         const char *fallback_file, int check_feat) {
     lirf_safetensors st, fb = {0};
     load(file, &st);
     if (fallback_file) load(fallback_file, &fb);
     lirf_ctx *ctx = tctx();
-    const int N = 4, K = 10;
-    lirf_net_config c = {.arch = arch, .width = 8, .in_c = in_c, .in_h = hw, .in_w = hw,
+    const int K = 10;
+    const int N = (int)lirf_st_numel(need(&st, NULL, "labels")); /* 4, or 2 (the 64 px ones) */
+    ck_assert(N >= 1 && N <= 4);
+    lirf_net_config c = {.arch = arch, .width = width, .in_c = in_c, .in_h = hw, .in_w = hw,
                          .classes = K, .first = 0, .last = lirf_arch_stages(arch) - 1};
     lirf_net *n;
     ck_assert_int_eq(lirf_net_create(ctx, &c, &n), LIRF_OK);
     ck_assert_int_eq(lirf_net_init(n, 1), LIRF_OK);
     set_params(n, &st, fallback_file ? &fb : NULL, "param.");
+    /* and the other way: every state_dict entry PyTorch wrote is a tensor of the net */
+    for (size_t i = 0; i < st.count; i++)
+        if (!strncmp(st.tensors[i].name, "param.", 6))
+            ck_assert_msg(lirf_net_find(n, st.tensors[i].name + 6) >= 0, "the net has no %s",
+                          st.tensors[i].name + 6);
 
     const lirf_st_tensor *in = need(&st, NULL, "input"), *lab = need(&st, NULL, "labels");
     ck_assert_uint_eq(lirf_st_numel(in), (size_t)N * in_c * hw * hw);
@@ -223,6 +231,11 @@ static void golden_net(const char *file, lirf_arch arch, int in_c, int hw,
     if (fallback_file) lirf_st_free(&fb);
 }
 
+static void golden_net(const char *file, lirf_arch arch, int in_c, int hw,
+                       const char *fallback_file, int check_feat) {
+    golden_net_w(file, arch, 8, in_c, hw, fallback_file, check_feat);
+}
+
 START_TEST(resnet18_rgb_matches_pytorch) {
     golden_net("resnet18_w8.safetensors", LIRF_ARCH_RESNET18, 3, 16, NULL, 1);
 }
@@ -233,6 +246,23 @@ START_TEST(resnet18_gray_matches_pytorch) {
 }
 END_TEST
 START_TEST(cnn_matches_pytorch) { golden_net("cnn.safetensors", LIRF_ARCH_CNN, 3, 32, NULL, 0); }
+END_TEST
+
+/* torchvision's ImageNet stem (7x7/2, max pool 3/2/1) at 64 px: 64 -> 32 ->
+ * 16 -> layer4 2x2 */
+START_TEST(resnet18_imagenet_matches_pytorch) {
+    golden_net_w("resnet18_imagenet_w8.safetensors", LIRF_ARCH_RESNET18_IMAGENET, 8, 3, 64,
+                 "resnet18_w8.safetensors", 1);
+}
+END_TEST
+START_TEST(resnet34_cifar_matches_pytorch) {
+    golden_net_w("resnet34_w4.safetensors", LIRF_ARCH_RESNET34, 4, 3, 16, NULL, 1);
+}
+END_TEST
+START_TEST(resnet34_imagenet_matches_pytorch) {
+    golden_net_w("resnet34_imagenet_w4.safetensors", LIRF_ARCH_RESNET34_IMAGENET, 4, 3, 64,
+                 "resnet34_w4.safetensors", 1);
+}
 END_TEST
 
 START_TEST(kd_and_attention_match_pytorch) {
@@ -299,6 +329,9 @@ int main(void) {
     tcase_add_test(tc, resnet18_rgb_matches_pytorch);
     tcase_add_test(tc, resnet18_gray_matches_pytorch);
     tcase_add_test(tc, cnn_matches_pytorch);
+    tcase_add_test(tc, resnet18_imagenet_matches_pytorch);
+    tcase_add_test(tc, resnet34_cifar_matches_pytorch);
+    tcase_add_test(tc, resnet34_imagenet_matches_pytorch);
     tcase_add_test(tc, kd_and_attention_match_pytorch);
     suite_add_tcase(s, tc);
     return trun(s);

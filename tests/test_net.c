@@ -1,5 +1,7 @@
 /* Networks: lower ∘ upper at a split equals the whole net (forward and
- * backward), frozen parts give no parameter gradients, a training step
+ * backward; the CIFAR and ImageNet stems, ResNet-18 and -34), frozen parts
+ * give no parameter gradients, torchvision's parameter counts and stage
+ * shapes, the arch names, a training step
  * allocates nothing after its first iteration, and SGD steps lower the loss. */
 #include <math.h>
 #include <stdlib.h>
@@ -24,11 +26,11 @@ static void read_all(lirf_buf b, double *out, size_t n) {
     free(f);
 }
 
-START_TEST(split_equals_whole) {
-    const int N = 3, W = 4, HW = 12;
-    lirf_net *whole = make(LIRF_ARCH_RESNET18, 0, 5, W, 3, HW);
-    lirf_net *lower = make(LIRF_ARCH_RESNET18, 0, 2, W, 3, HW);
-    lirf_net *upper = make(LIRF_ARCH_RESNET18, 3, 5, W, 3, HW);
+static void split_equals_whole_for(lirf_arch arch, int HW) {
+    const int N = 3, W = 4;
+    lirf_net *whole = make(arch, 0, 5, W, 3, HW);
+    lirf_net *lower = make(arch, 0, 2, W, 3, HW);
+    lirf_net *upper = make(arch, 3, 5, W, 3, HW);
     ck_assert_int_eq(lirf_net_init(whole, 7), LIRF_OK);
     size_t c1, c2;
     ck_assert_int_eq(lirf_net_copy(lower, whole, &c1), LIRF_OK);
@@ -55,7 +57,10 @@ START_TEST(split_equals_whole) {
     ck_assert_close("split logits", b, a, 30, 0, 0); /* same kernels, same data: identical */
     lirf_buf split_feat;
     ck_assert_int_eq(lirf_tape_output(ta, 2, &split_feat), LIRF_OK);
-    size_t nf = (size_t)N * 2 * W * 6 * 6;
+    int fc, fh, fw;
+    lirf_stage_shape(lirf_net_cfg(whole), 2, &fc, &fh, &fw);
+    ck_assert_int_eq(fc, 2 * W);
+    size_t nf = (size_t)N * fc * fh * fw;
     double *f1 = malloc(nf * sizeof *f1), *f2 = malloc(nf * sizeof *f2);
     read_all(split_feat, f1, nf), read_all(feat, f2, nf);
     ck_assert_close("feature at layer2", f2, f1, nf, 0, 0);
@@ -105,6 +110,15 @@ START_TEST(split_equals_whole) {
     lirf_arena_destroy(ws);
     lirf_net_destroy(whole), lirf_net_destroy(lower), lirf_net_destroy(upper);
 }
+
+START_TEST(split_equals_whole) { split_equals_whole_for(LIRF_ARCH_RESNET18, 12); }
+END_TEST
+/* the ImageNet stem (max pool in stage 0) and ResNet-34's deeper stages */
+START_TEST(split_equals_whole_imagenet_stem) {
+    split_equals_whole_for(LIRF_ARCH_RESNET18_IMAGENET, 40);
+}
+END_TEST
+START_TEST(split_equals_whole_resnet34) { split_equals_whole_for(LIRF_ARCH_RESNET34, 12); }
 END_TEST
 
 /* A training step: zero grads, forward, CE, backward, SGD. Returns the loss. */
@@ -165,6 +179,129 @@ static void train_steps(lirf_arch arch, int in_c, int hw) {
 
 START_TEST(resnet_learns_a_batch) { train_steps(LIRF_ARCH_RESNET18, 1, 12); }
 END_TEST
+START_TEST(resnet18_imagenet_learns_a_batch) { train_steps(LIRF_ARCH_RESNET18_IMAGENET, 3, 64); }
+END_TEST
+START_TEST(resnet34_learns_a_batch) { train_steps(LIRF_ARCH_RESNET34_IMAGENET, 3, 32); }
+END_TEST
+
+/* torchvision's resnet18 / resnet34 (3x224x224, 1000 classes): the parameter
+ * counts torchvision reports, its tensor names, the stage shapes 56/28/14/7;
+ * at 64 px 16/16/8/4/2. */
+START_TEST(torchvision_counts_names_and_shapes) {
+    lirf_net_config c = {.arch = LIRF_ARCH_RESNET18_IMAGENET, .width = 64, .in_c = 3,
+                         .in_h = 224, .in_w = 224, .classes = 1000, .first = 0, .last = 5};
+    lirf_net *n;
+    ck_assert_int_eq(lirf_net_create(tctx(), &c, &n), LIRF_OK);
+    ck_assert_uint_eq(lirf_net_nparams(n), 11689512);
+    ck_assert_uint_eq(lirf_net_ntensors(n), 122);
+    ck_assert_int_eq(lirf_net_tensor(n, (size_t)lirf_net_find(n, "conv1.weight"))->shape[3], 7);
+    lirf_net_destroy(n);
+    static const int want[6][3] = {{64, 56, 56}, {64, 56, 56}, {128, 28, 28},
+                                   {256, 14, 14}, {512, 7, 7}, {1000, 1, 1}};
+    for (int s = 0; s < 6; s++) {
+        int ch, h, w;
+        lirf_stage_shape(&c, s, &ch, &h, &w);
+        ck_assert_msg(ch == want[s][0] && h == want[s][1] && w == want[s][2],
+                      "stage %d: %dx%dx%d", s, ch, h, w);
+    }
+    c.arch = LIRF_ARCH_RESNET34_IMAGENET;
+    ck_assert_int_eq(lirf_net_create(tctx(), &c, &n), LIRF_OK);
+    ck_assert_uint_eq(lirf_net_nparams(n), 21797672);
+    ck_assert_uint_eq(lirf_net_ntensors(n), 218);
+    ck_assert_int_ge(lirf_net_find(n, "layer3.5.bn2.num_batches_tracked"), 0);
+    ck_assert_int_ge(lirf_net_find(n, "layer4.2.conv2.weight"), 0);
+    ck_assert_int_lt(lirf_net_find(n, "layer4.3.conv1.weight"), 0);
+    lirf_net_destroy(n);
+    c.in_h = c.in_w = 64;
+    static const int want64[5] = {16, 16, 8, 4, 2};
+    for (int s = 0; s < 5; s++) {
+        int ch, h, w;
+        lirf_stage_shape(&c, s, &ch, &h, &w);
+        ck_assert_int_eq(h, want64[s]);
+        ck_assert_int_eq(w, want64[s]);
+    }
+    /* ResNet-34 CIFAR: 16 blocks, the inner widths 16 numbers */
+    const lirf_arch_desc *d = lirf_arch_describe(LIRF_ARCH_RESNET34);
+    ck_assert_int_eq(lirf_arch_blocks(d, 5), 16);
+    ck_assert_int_eq(lirf_block_index(d, 3, 5), 12);
+    ck_assert_int_eq(lirf_block_index(d, 4, 2), 15);
+    c.arch = LIRF_ARCH_RESNET34;
+    char mid[256];
+    for (int i = 0; i < LIRF_MAX_BLOCKS; i++) c.mid[i] = i + 1;
+    lirf_mid_format(&c, mid, sizeof mid);
+    ck_assert_str_eq(mid, "1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16");
+    ck_assert_int_eq(lirf_mid_parse(&c, mid), LIRF_OK);
+    ck_assert_int_eq(c.mid[15], 16);
+    ck_assert_int_eq(lirf_mid_parse(&c, "1,2,3,4,5,6,7,8"), LIRF_E_FORMAT);
+}
+END_TEST
+
+/* 224 px through the ImageNet stem (112 -> 56 ... 7): one training step of
+ * ResNet-34 width 4, finite logits, every parameter tensor gets a gradient. */
+START_TEST(imagenet_stem_at_224_px) {
+    const int N = 2, HW = 224;
+    lirf_net *n = make(LIRF_ARCH_RESNET34_IMAGENET, 0, 5, 4, 3, HW);
+    ck_assert_int_eq(lirf_net_init(n, 4), LIRF_OK);
+    trng r = {13};
+    size_t nx = (size_t)N * 3 * HW * HW;
+    double *x = malloc(nx * sizeof *x);
+    trand_fill(&r, x, nx, -1, 1);
+    int32_t y[2] = {1, 7};
+    tbuf bx = tbuf_new(x, nx), by = tbuf_new_int(y, N), bl = tbuf_zeros(1);
+    lirf_arena *ws;
+    lirf_tape *t;
+    ck_assert_int_eq(lirf_arena_create(tctx(), 0, &ws), LIRF_OK);
+    lirf_tape_create(&t);
+    double loss = step(n, ws, t, bx.v, by.v, bl.v, N);
+    ck_assert(isfinite(loss) && loss > 0);
+    lirf_buf f;
+    ck_assert_int_eq(lirf_tape_output(t, 4, &f), LIRF_OK);
+    ck_assert_uint_eq(f.n, (size_t)N * 32 * 7 * 7);
+    for (size_t i = 0; i < lirf_net_ntensors(n); i++) {
+        const lirf_tensor_desc *d = lirf_net_tensor(n, i);
+        if (d->kind != LIRF_T_PARAM) continue;
+        double *g = malloc(d->n * sizeof *g), s = 0;
+        read_all(lirf_net_tensor_grad(n, i), g, d->n);
+        for (size_t k = 0; k < d->n; k++) s += fabs(g[k]);
+        ck_assert_msg(isfinite(s) && s > 0, "%s: gradient %g", d->name, s);
+        free(g);
+    }
+    lirf_tape_destroy(t);
+    lirf_arena_destroy(ws);
+    tbuf_free(&bx), tbuf_free(&by), tbuf_free(&bl);
+    free(x);
+    lirf_net_destroy(n);
+}
+END_TEST
+
+/* Names as checkpoints carry them, the old ones included, and the stem choice. */
+START_TEST(arch_names_parse_and_stems) {
+    static const char *names[] = {"resnet18_cifar", "cnn", "resnet18_imagenet", "resnet34_cifar",
+                                  "resnet34_imagenet"};
+    for (int a = 0; a < LIRF_NARCH; a++) {
+        lirf_arch got;
+        ck_assert_str_eq(lirf_arch_name((lirf_arch)a), names[a]);
+        ck_assert_int_eq(lirf_arch_parse(names[a], &got), LIRF_OK);
+        ck_assert_int_eq(got, a);
+    }
+    lirf_arch a;
+    ck_assert_int_eq(lirf_arch_parse("resnet18", &a), LIRF_OK);
+    ck_assert_int_eq(a, LIRF_ARCH_RESNET18);
+    ck_assert_int_eq(lirf_arch_parse("ResNet-34", &a), LIRF_OK);
+    ck_assert_int_eq(a, LIRF_ARCH_RESNET34);
+    ck_assert_int_eq(lirf_arch_parse("resnet50", &a), LIRF_E_INVALID);
+    ck_assert_int_eq(lirf_arch_with_stem(LIRF_ARCH_RESNET18, "imagenet", &a), LIRF_OK);
+    ck_assert_int_eq(a, LIRF_ARCH_RESNET18_IMAGENET);
+    ck_assert_int_eq(lirf_arch_with_stem(LIRF_ARCH_RESNET34_IMAGENET, "cifar", &a), LIRF_OK);
+    ck_assert_int_eq(a, LIRF_ARCH_RESNET34);
+    ck_assert_int_eq(lirf_arch_with_stem(LIRF_ARCH_RESNET34, "imagenet", &a), LIRF_OK);
+    ck_assert_int_eq(a, LIRF_ARCH_RESNET34_IMAGENET);
+    ck_assert_int_eq(lirf_arch_with_stem(LIRF_ARCH_CNN, "cifar", &a), LIRF_E_INVALID);
+    ck_assert_int_eq(lirf_arch_with_stem(LIRF_ARCH_RESNET18, "tiny", &a), LIRF_E_INVALID);
+    ck_assert_ptr_null(lirf_arch_describe((lirf_arch)LIRF_NARCH));
+    ck_assert_ptr_null(lirf_arch_describe((lirf_arch)-1));
+}
+END_TEST
 START_TEST(cnn_learns_a_batch) { train_steps(LIRF_ARCH_CNN, 3, 16); }
 END_TEST
 
@@ -223,6 +360,13 @@ int main(void) {
     tcase_add_test(tc, split_equals_whole);
     tcase_add_test(tc, resnet_learns_a_batch);
     tcase_add_test(tc, cnn_learns_a_batch);
+    tcase_add_test(tc, split_equals_whole_imagenet_stem);
+    tcase_add_test(tc, split_equals_whole_resnet34);
+    tcase_add_test(tc, resnet18_imagenet_learns_a_batch);
+    tcase_add_test(tc, resnet34_learns_a_batch);
+    tcase_add_test(tc, torchvision_counts_names_and_shapes);
+    tcase_add_test(tc, arch_names_parse_and_stems);
+    tcase_add_test(tc, imagenet_stem_at_224_px);
     suite_add_tcase(s, tc);
     return trun(s);
 }

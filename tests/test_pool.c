@@ -3,7 +3,9 @@
  * batch 1 and a ResNet-sized case; ties pick the first max in scan order; NaN
  * propagates; the backward gather; finite differences of the reference
  * backwards away from ties; global average pool forward/backward; guards and
- * invalid arguments.
+ * invalid arguments. The K x K / stride / padding max pool (the ImageNet
+ * stem's 3/2/1, overlapping windows) likewise, and equal to the 2x2 one at
+ * 2/2/0.
  *
  * Tolerances: max pool y, idx and dx are exact (no arithmetic); GAP y atol 1e-6
  * rtol 1e-5 (float sum of HW values), GAP dx rtol 1e-6; finite differences in
@@ -283,6 +285,197 @@ START_TEST(pool_invalid_arguments_rejected) {
 }
 END_TEST
 
+/* ---- K x K max pool, stride S, padding P (the ImageNet stem's 3/2/1) ---- */
+typedef struct { int N, C, H, W, K, S, P; } kshape;
+static const kshape KSHAPES[] = {
+    {1, 1, 1, 1, 3, 2, 1},   {1, 1, 2, 2, 3, 2, 1},  {1, 3, 7, 9, 3, 2, 1},
+    {2, 4, 16, 16, 3, 2, 1}, {2, 8, 32, 32, 3, 2, 1}, {3, 2, 13, 6, 3, 2, 1},
+    {2, 3, 7, 9, 2, 2, 0},   {2, 3, 8, 5, 3, 1, 1},   {1, 2, 11, 10, 5, 3, 2},
+    {2, 2, 9, 9, 3, 3, 0}};
+#define NKSHAPES (sizeof KSHAPES / sizeof KSHAPES[0])
+
+static int kout(int H, const kshape *k) { return (H + 2 * k->P - k->K) / k->S + 1; }
+
+/* Device against reference; idx and dx pre-filled (-1, 7) so that unwritten
+ * elements show; y and idx exact; dx sums up to ceil(K/S)^2 floats: atol and
+ * rtol 1e-6 (the reference adds in double). */
+static void kpool_check(const double *x, const double *dy, const kshape *k, const char *what) {
+    lirf_ctx *ctx = tctx();
+    int N = k->N, C = k->C, H = k->H, W = k->W;
+    size_t n = (size_t)N * C * H * W, m = (size_t)N * C * kout(H, k) * kout(W, k);
+    ck_assert_int_eq(lirf_maxpool_out(H, k->K, k->S, k->P), kout(H, k));
+    double *y = dalloc(m), *dx = dalloc(n), *got = dalloc(n);
+    int32_t *idx = ialloc(m), *gidx = ialloc(m);
+    ref_maxpool_forward(y, idx, x, N, C, H, W, k->K, k->S, k->P);
+    ref_maxpool_backward(dx, dy, idx, N, C, H, W, k->K, k->S, k->P);
+    tbuf bx = tbuf_new(x, n), by = tbuf_zeros(m), bi = tbuf_new_int(idx, m), bdy = tbuf_new(dy, m),
+         bdx = tbuf_zeros(n);
+    ck_assert_int_eq(lirf_buf_fill_int(ctx, bi.v, -1), LIRF_OK);
+    ck_assert_int_eq(lirf_buf_fill(ctx, bdx.v, 7.0f), LIRF_OK);
+    ck_assert_int_eq(lirf_maxpool_forward(ctx, by.v, bi.v, bx.v, N, C, H, W, k->K, k->S, k->P),
+                     LIRF_OK);
+    ck_assert_int_eq(lirf_maxpool_backward(ctx, bdx.v, bdy.v, bi.v, N, C, H, W, k->K, k->S, k->P),
+                     LIRF_OK);
+    tbuf_get(&by, got, m);
+    ck_assert_msg(tclose(what, got, y, m, 0, 0) == 0, "%s: maxpool y differs", what);
+    tbuf_get_int(&bi, gidx, m);
+    ck_assert_msg(tsame_int(what, gidx, idx, m) == 0, "%s: maxpool idx differs", what);
+    tbuf_get(&bdx, got, n);
+    ck_assert_msg(tclose(what, got, dx, n, 1e-6, 1e-6) == 0, "%s: maxpool dx differs", what);
+    ck_assert(tbuf_guards_ok(&by) && tbuf_guards_ok(&bi) && tbuf_guards_ok(&bdx));
+    tbuf_free(&bx), tbuf_free(&by), tbuf_free(&bi), tbuf_free(&bdy), tbuf_free(&bdx);
+    free(y), free(dx), free(got), free(idx), free(gidx);
+}
+
+START_TEST(maxpool_kxk_matches_reference) {
+    trng r = {205};
+    for (size_t s = 0; s < NKSHAPES; s++) {
+        const kshape *k = &KSHAPES[s];
+        size_t n = (size_t)k->N * k->C * k->H * k->W;
+        size_t m = (size_t)k->N * k->C * kout(k->H, k) * kout(k->W, k);
+        double *x = dalloc(n), *dy = dalloc(m);
+        frand(&r, x, n, -2, 2);
+        frand(&r, dy, m, -1, 1);
+        kpool_check(x, dy, k, "maxpool KxK random");
+        for (size_t i = 0; i < n; i++) x[i] = trng_int(&r, 0, 3);
+        kpool_check(x, dy, k, "maxpool KxK coarse grid (ties)");
+        for (size_t i = 0; i < n; i++) x[i] = -1024; /* all equal and negative (padding never wins) */
+        kpool_check(x, dy, k, "maxpool KxK all equal");
+        free(x), free(dy);
+    }
+}
+END_TEST
+
+/* 2x2 stride 2 without padding is the CNN's maxpool2: the same outputs. */
+START_TEST(maxpool_kxk_is_maxpool2_at_2_2_0) {
+    trng r = {206};
+    enum { N = 2, C = 3, H = 7, W = 9 };
+    double x[N * C * H * W], y2[N * C * 3 * 4], yk[N * C * 3 * 4];
+    int32_t i2[N * C * 3 * 4], ik[N * C * 3 * 4];
+    for (size_t i = 0; i < N * C * H * W; i++) x[i] = trng_int(&r, 0, 4);
+    ref_maxpool2_forward(y2, i2, x, N, C, H, W);
+    ref_maxpool_forward(yk, ik, x, N, C, H, W, 2, 2, 0);
+    ck_assert_close("maxpool 2/2/0 y", yk, y2, N * C * 12, 0, 0);
+    ck_assert_int_eq(tsame_int("maxpool 2/2/0 idx", ik, i2, N * C * 12), 0);
+}
+END_TEST
+
+/* PyTorch's choice on ties: the first max in scan order, the padding never
+ * wins; on an all-equal input window (ho, wo) of 3/2/1 picks its first input
+ * element, (max(0, 2ho-1), max(0, 2wo-1)); a NaN propagates. */
+START_TEST(maxpool_kxk_ties_and_nan) {
+    lirf_ctx *ctx = tctx();
+    enum { H = 6, W = 5, Ho = 3, Wo = 3 };
+    double x[H * W], y[Ho * Wo], got[Ho * Wo];
+    int32_t idx[Ho * Wo], gidx[Ho * Wo], want[Ho * Wo];
+    for (int i = 0; i < H * W; i++) x[i] = -3;
+    for (int ho = 0; ho < Ho; ho++)
+        for (int wo = 0; wo < Wo; wo++)
+            want[ho * Wo + wo] = (ho ? 2 * ho - 1 : 0) * W + (wo ? 2 * wo - 1 : 0);
+    ref_maxpool_forward(y, idx, x, 1, 1, H, W, 3, 2, 1);
+    ck_assert_int_eq(tsame_int("ref 3/2/1 ties", idx, want, Ho * Wo), 0);
+    x[1 * W + 1] = NAN; /* in windows (0,0), (0,1), (1,0), (1,1) */
+    x[5 * W + 4] = 2;   /* window (2,2) only */
+    ref_maxpool_forward(y, idx, x, 1, 1, H, W, 3, 2, 1);
+    ck_assert(isnan(y[0]) && isnan(y[1]) && isnan(y[3]) && isnan(y[4]) && !isnan(y[2]));
+    ck_assert(idx[4] == 1 * W + 1 && y[8] == 2 && idx[8] == 5 * W + 4);
+    tbuf bx = tbuf_new(x, H * W), by = tbuf_zeros(Ho * Wo), bi = tbuf_zeros(Ho * Wo);
+    ck_assert_int_eq(lirf_maxpool_forward(ctx, by.v, bi.v, bx.v, 1, 1, H, W, 3, 2, 1), LIRF_OK);
+    tbuf_get(&by, got, Ho * Wo);
+    tbuf_get_int(&bi, gidx, Ho * Wo);
+    ck_assert_close("device 3/2/1 NaN y", got, y, Ho * Wo, 0, 0);
+    ck_assert_int_eq(tsame_int("device 3/2/1 idx", gidx, idx, Ho * Wo), 0);
+    tbuf_free(&bx), tbuf_free(&by), tbuf_free(&bi);
+}
+END_TEST
+
+typedef struct { const double *w; int N, C, H, W, K, S, P; } kpool_fd;
+
+static double kpool_loss(void *vc, const double *x) {
+    kpool_fd *c = vc;
+    int Ho = (c->H + 2 * c->P - c->K) / c->S + 1, Wo = (c->W + 2 * c->P - c->K) / c->S + 1;
+    size_t m = (size_t)c->N * c->C * Ho * Wo;
+    double *y = dalloc(m), L = 0;
+    int32_t *idx = ialloc(m);
+    ref_maxpool_forward(y, idx, x, c->N, c->C, c->H, c->W, c->K, c->S, c->P);
+    for (size_t i = 0; i < m; i++) L += c->w[i] * y[i];
+    free(y), free(idx);
+    return L;
+}
+
+/* The 3/2/1 backward (overlapping windows: an element can be the max of up
+ * to four) against finite differences of the forward, away from ties. */
+START_TEST(maxpool_kxk_gradient_finite_differences) {
+    trng r = {207};
+    enum { N = 2, C = 2, H = 7, W = 8, Ho = 4, Wo = 4 };
+    size_t n = (size_t)N * C * H * W, m = (size_t)N * C * Ho * Wo;
+    double x[N * C * H * W], w[N * C * Ho * Wo], y[N * C * Ho * Wo], dx[N * C * H * W],
+        fd[N * C * H * W];
+    int32_t idx[N * C * Ho * Wo];
+    for (size_t i = 0; i < n; i++) x[i] = 0.01 * (double)i;
+    for (size_t i = n - 1; i > 0; i--) {
+        size_t j = (size_t)trng_int(&r, 0, (int)i + 1);
+        double t = x[i];
+        x[i] = x[j], x[j] = t;
+    }
+    trand_fill(&r, w, m, -1, 1);
+    ref_maxpool_forward(y, idx, x, N, C, H, W, 3, 2, 1);
+    ref_maxpool_backward(dx, w, idx, N, C, H, W, 3, 2, 1);
+    kpool_fd c = {w, N, C, H, W, 3, 2, 1};
+    tfd_grad(kpool_loss, &c, x, n, 1e-6, fd);
+    ck_assert_close("maxpool 3/2/1 dx vs fd", dx, fd, n, 1e-8, 1e-6);
+    size_t shared = 0; /* some element is the max of several windows */
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = i + 1; j < m && j / (Ho * Wo) == i / (Ho * Wo); j++) shared += idx[i] == idx[j];
+    ck_assert_uint_gt(shared, 0);
+    /* and the device's backward on the same */
+    kshape k = {N, C, H, W, 3, 2, 1};
+    tround_f32(x, n), tround_f32(w, m); /* distinct still: 0.01 apart */
+    kpool_check(x, w, &k, "maxpool 3/2/1 fd input");
+}
+END_TEST
+
+START_TEST(maxpool_kxk_invalid_arguments_rejected) {
+    lirf_ctx *ctx = tctx();
+    double z[64] = {0};
+    int32_t zi[16] = {0};
+    /* x (1,2,5,5) -> 3/2/1 y (1,2,3,3) */
+    tbuf bx = tbuf_new(z, 50), by = tbuf_new(z, 18), bi = tbuf_new_int(zi, 16),
+         bys = tbuf_new(z, 17), bxs = tbuf_new(z, 49), bi18 = tbuf_zeros(18);
+    lirf_buf NB = LIRF_NOBUF;
+    ck_assert_int_eq(lirf_maxpool_forward(ctx, NB, bi18.v, bx.v, 1, 2, 5, 5, 3, 2, 1), LIRF_E_NULL);
+    ck_assert_int_eq(lirf_maxpool_forward(ctx, by.v, NB, bx.v, 1, 2, 5, 5, 3, 2, 1), LIRF_E_NULL);
+    ck_assert_int_eq(lirf_maxpool_forward(ctx, by.v, bi18.v, NB, 1, 2, 5, 5, 3, 2, 1), LIRF_E_NULL);
+    ck_assert_int_eq(lirf_maxpool_forward(ctx, by.v, bi18.v, bx.v, 0, 2, 5, 5, 3, 2, 1), LIRF_E_INVALID);
+    ck_assert_int_eq(lirf_maxpool_forward(ctx, by.v, bi18.v, bx.v, 1, 2, 5, 5, 3, 0, 1), LIRF_E_INVALID);
+    ck_assert_int_eq(lirf_maxpool_forward(ctx, by.v, bi18.v, bx.v, 1, 2, 5, 5, 3, 2, 2), LIRF_E_INVALID);
+    ck_assert_int_eq(lirf_maxpool_forward(ctx, by.v, bi18.v, bx.v, 1, 2, 5, 5, 0, 2, 0), LIRF_E_INVALID);
+    ck_assert_int_eq(lirf_maxpool_forward(ctx, by.v, bi18.v, bx.v, 1, 2, 5, 5, 3, 2, -1), LIRF_E_INVALID);
+    ck_assert_int_eq(lirf_maxpool_forward(ctx, by.v, bi18.v, bx.v, 1, 2, 2, 2, 7, 2, 0), LIRF_E_INVALID);
+    ck_assert_int_eq(lirf_maxpool_forward(ctx, bys.v, bi18.v, bx.v, 1, 2, 5, 5, 3, 2, 1), LIRF_E_SHAPE);
+    ck_assert_int_eq(lirf_maxpool_forward(ctx, by.v, bi.v, bx.v, 1, 2, 5, 5, 3, 2, 1), LIRF_E_SHAPE);
+    ck_assert_int_eq(lirf_maxpool_forward(ctx, by.v, bi18.v, bxs.v, 1, 2, 5, 5, 3, 2, 1), LIRF_E_SHAPE);
+    ck_assert_int_eq(lirf_maxpool_forward(ctx, by.v, bi18.v, bx.v, 1 << 16, 1 << 16, 2, 2, 3, 2, 1),
+                     LIRF_E_INVALID);
+    ck_assert_str_ne(lirf_error_message(), "");
+    ck_assert_int_eq(lirf_maxpool_backward(ctx, NB, by.v, bi18.v, 1, 2, 5, 5, 3, 2, 1), LIRF_E_NULL);
+    ck_assert_int_eq(lirf_maxpool_backward(ctx, bx.v, by.v, NB, 1, 2, 5, 5, 3, 2, 1), LIRF_E_NULL);
+    ck_assert_int_eq(lirf_maxpool_backward(ctx, bx.v, by.v, bi18.v, 1, 2, 5, 5, 4, 2, 3), LIRF_E_INVALID);
+    ck_assert_int_eq(lirf_maxpool_backward(ctx, bxs.v, by.v, bi18.v, 1, 2, 5, 5, 3, 2, 1), LIRF_E_SHAPE);
+    ck_assert_int_eq(lirf_maxpool_backward(ctx, bx.v, bys.v, bi18.v, 1, 2, 5, 5, 3, 2, 1), LIRF_E_SHAPE);
+    ck_assert_int_eq(lirf_maxpool_out(5, 3, 2, 1), 3);
+    ck_assert_int_eq(lirf_maxpool_out(112, 3, 2, 1), 56);
+    ck_assert_int_eq(lirf_maxpool_out(2, 5, 1, 1), 0);
+    double got[50];
+    tbuf_get(&bx, got, 50);
+    ck_assert_close("x untouched", got, z, 50, 0, 0);
+    tbuf_get(&by, got, 18);
+    ck_assert_close("y untouched", got, z, 18, 0, 0);
+    tbuf_free(&bx), tbuf_free(&by), tbuf_free(&bi), tbuf_free(&bys), tbuf_free(&bxs);
+    tbuf_free(&bi18);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("pool");
     TCase *tc = tcase_create("core");
@@ -294,6 +487,11 @@ int main(void) {
     tcase_add_test(tc, gap_matches_reference);
     tcase_add_test(tc, gap_gradient_finite_differences);
     tcase_add_test(tc, pool_invalid_arguments_rejected);
+    tcase_add_test(tc, maxpool_kxk_matches_reference);
+    tcase_add_test(tc, maxpool_kxk_is_maxpool2_at_2_2_0);
+    tcase_add_test(tc, maxpool_kxk_ties_and_nan);
+    tcase_add_test(tc, maxpool_kxk_gradient_finite_differences);
+    tcase_add_test(tc, maxpool_kxk_invalid_arguments_rejected);
     suite_add_tcase(s, tc);
     return trun(s);
 }

@@ -1,4 +1,5 @@
-/* ResNet-18 (CIFAR) and the CNN student: parameters, forward and backward.
+/* ResNet-18 / ResNet-34 (CIFAR or ImageNet stem) and the CNN student:
+ * parameters, forward and backward.
  * See net.h for the stage layout and memory model. */
 #include "net.h"
 
@@ -10,7 +11,7 @@
 
 #define BN_EPS 1e-5f
 #define BN_MOMENTUM 0.1f
-#define MAX_TENSORS 128
+#define MAX_TENSORS 256 /* ResNet-34: 218 */
 
 /* ---- layers (indices into the tensor table) ---- */
 typedef struct {
@@ -37,6 +38,7 @@ typedef struct {
     block_l blocks[LIRF_MAX_STAGE_BLOCKS];
     conv_l conv;     /* stem or CNN block */
     bn_l bn;
+    int conv_h, conv_w, pool; /* stem: the conv's output; pool: max pool 3/2/1 after the ReLU */
     int fc_w, fc_b;  /* ResNet head / CNN fc2 */
     int fc1_w, fc1_b, fc_in, fc_hidden; /* CNN head */
 } stage_l;
@@ -59,7 +61,8 @@ typedef struct {
 } block_tape;
 
 typedef struct {
-    lirf_buf x, t, u, idx, out, m, s; /* stem / CNN block: conv out t, bn out u (CNN), out */
+    lirf_buf x, t, u, idx, out, m, s; /* stem / CNN block: conv out t, bn out u (CNN; the
+                                         pooled stem's ReLU out), out */
     block_tape b[LIRF_MAX_STAGE_BLOCKS];
     lirf_buf pooled, h;               /* heads */
 } stage_tape;
@@ -72,26 +75,36 @@ struct lirf_tape {
 };
 
 /* ---- architectures as data ---- */
-static const lirf_arch_desc resnet18_cifar = {
-    LIRF_ARCH_RESNET18, "resnet18_cifar", 6,
-    {{LIRF_STAGE_STEM, "stem", 0, 0, 1, 0},
-     {LIRF_STAGE_RES, "layer1", 2, 0, 1, 1},
-     {LIRF_STAGE_RES, "layer2", 2, 1, 2, 1},
-     {LIRF_STAGE_RES, "layer3", 2, 2, 2, 1},
-     {LIRF_STAGE_RES, "layer4", 2, 3, 2, 1},
-     {LIRF_STAGE_HEAD, "head", 0, 0, 0, 0}},
-    0, "conv1", "bn1", "conv2"};
+/* a ResNet: the stem (3x3/1, or torchvision's 7x7/2 + max pool), four RES
+ * stages of b1..b4 basic blocks, the head */
+#define RESNET_DESC(ARCH, NAME, FAMILY, STEM, K, S, POOL, B1, B2, B3, B4)                  \
+    {ARCH, NAME, FAMILY, STEM, 6,                                                      \
+     {{LIRF_STAGE_STEM, "stem", 0, 0, S, 0, K, POOL},                                  \
+      {LIRF_STAGE_RES, "layer1", B1, 0, 1, 1, 0, 0},                                   \
+      {LIRF_STAGE_RES, "layer2", B2, 1, 2, 1, 0, 0},                                   \
+      {LIRF_STAGE_RES, "layer3", B3, 2, 2, 1, 0, 0},                                   \
+      {LIRF_STAGE_RES, "layer4", B4, 3, 2, 1, 0, 0},                                   \
+      {LIRF_STAGE_HEAD, "head", 0, 0, 0, 0, 0, 0}},                                    \
+     0, "conv1", "bn1", "conv2"}
 
-static const lirf_arch_desc cnn = {
-    LIRF_ARCH_CNN, "cnn", 4,
-    {{LIRF_STAGE_CONV, "block1", 0, 0, 1, 1},
-     {LIRF_STAGE_CONV, "block2", 0, 1, 1, 1},
-     {LIRF_STAGE_CONV, "block3", 0, 2, 1, 1},
-     {LIRF_STAGE_HEAD, "head", 0, 0, 0, 0}},
-    32, NULL, NULL, NULL};
+/* indexed by lirf_arch */
+static const lirf_arch_desc ARCHS[LIRF_NARCH] = {
+    RESNET_DESC(LIRF_ARCH_RESNET18, "resnet18_cifar", "resnet18", "cifar", 3, 1, 0, 2, 2, 2, 2),
+    {LIRF_ARCH_CNN, "cnn", "cnn", NULL, 4,
+     {{LIRF_STAGE_CONV, "block1", 0, 0, 1, 1, 0, 0},
+      {LIRF_STAGE_CONV, "block2", 0, 1, 1, 1, 0, 0},
+      {LIRF_STAGE_CONV, "block3", 0, 2, 1, 1, 0, 0},
+      {LIRF_STAGE_HEAD, "head", 0, 0, 0, 0, 0, 0}},
+     32, NULL, NULL, NULL},
+    RESNET_DESC(LIRF_ARCH_RESNET18_IMAGENET, "resnet18_imagenet", "resnet18", "imagenet", 7, 2, 1,
+                2, 2, 2, 2),
+    RESNET_DESC(LIRF_ARCH_RESNET34, "resnet34_cifar", "resnet34", "cifar", 3, 1, 0, 3, 4, 6, 3),
+    RESNET_DESC(LIRF_ARCH_RESNET34_IMAGENET, "resnet34_imagenet", "resnet34", "imagenet", 7, 2, 1,
+                3, 4, 6, 3),
+};
 
 const lirf_arch_desc *lirf_arch_describe(lirf_arch arch) {
-    return arch == LIRF_ARCH_RESNET18 ? &resnet18_cifar : arch == LIRF_ARCH_CNN ? &cnn : NULL;
+    return (int)arch >= 0 && (int)arch < LIRF_NARCH ? &ARCHS[arch] : NULL;
 }
 
 int lirf_block_index(const lirf_arch_desc *d, int stage, int block) {
@@ -153,11 +166,27 @@ const char *lirf_arch_name(lirf_arch arch) {
 
 lirf_status lirf_arch_parse(const char *name, lirf_arch *out) {
     if (!name || !out) return LIRF_FAIL(LIRF_E_NULL, "lirf_arch_parse: NULL argument");
-    if (!strcasecmp(name, "resnet18") || !strcasecmp(name, "resnet18_cifar") ||
-        !strcasecmp(name, "resnet-18"))
+    for (int a = 0; a < LIRF_NARCH; a++)
+        if (!strcasecmp(name, ARCHS[a].name)) return *out = (lirf_arch)a, LIRF_OK;
+    /* a family alone: the CIFAR stem (lirf's ResNet-18 before the ImageNet stem) */
+    if (!strcasecmp(name, "resnet18") || !strcasecmp(name, "resnet-18"))
         return *out = LIRF_ARCH_RESNET18, LIRF_OK;
-    if (!strcasecmp(name, "cnn")) return *out = LIRF_ARCH_CNN, LIRF_OK;
-    return LIRF_FAIL(LIRF_E_INVALID, "unknown architecture \"%s\" (resnet18 or cnn)", name);
+    if (!strcasecmp(name, "resnet34") || !strcasecmp(name, "resnet-34"))
+        return *out = LIRF_ARCH_RESNET34, LIRF_OK;
+    return LIRF_FAIL(LIRF_E_INVALID, "unknown architecture \"%s\" (resnet18, resnet34, cnn, or "
+                     "one of resnet18_cifar, resnet18_imagenet, resnet34_cifar, "
+                     "resnet34_imagenet)", name);
+}
+
+lirf_status lirf_arch_with_stem(lirf_arch arch, const char *stem, lirf_arch *out) {
+    const lirf_arch_desc *d = lirf_arch_describe(arch);
+    if (!d || !stem || !out) return LIRF_FAIL(LIRF_E_NULL, "lirf_arch_with_stem: NULL argument");
+    if (!d->stem)
+        return LIRF_FAIL(LIRF_E_INVALID, "the %s has no stem to choose (a ResNet has)", d->name);
+    for (int a = 0; a < LIRF_NARCH; a++)
+        if (ARCHS[a].stem && !strcmp(ARCHS[a].family, d->family) && !strcasecmp(ARCHS[a].stem, stem))
+            return *out = (lirf_arch)a, LIRF_OK;
+    return LIRF_FAIL(LIRF_E_INVALID, "unknown stem \"%s\" (cifar or imagenet)", stem);
 }
 
 const char *lirf_stage_name(lirf_arch arch, int stage) {
@@ -183,6 +212,11 @@ void lirf_stage_shape(const lirf_net_config *c, int stage, int *ch, int *h, int 
         }
         C = base << sd->shift;
         if (sd->kind == LIRF_STAGE_CONV) H /= 2, W /= 2;
+        else if (sd->kind == LIRF_STAGE_STEM) {
+            int k = sd->kernel, st = sd->stride;
+            H = (H + 2 * (k / 2) - k) / st + 1, W = (W + 2 * (k / 2) - k) / st + 1;
+            if (sd->pool) H = lirf_maxpool_out(H, 3, 2, 1), W = lirf_maxpool_out(W, 3, 2, 1);
+        }
         else if (sd->kind == LIRF_STAGE_RES && sd->stride == 2)
             H = (H + 1) / 2, W = (W + 1) / 2; /* 3x3 s2 p1 */
     }
@@ -284,12 +318,17 @@ static void build_resnet(lirf_net *n) {
         st->kind = d->stage[s].kind;
         st->in_c = C, st->in_h = H, st->in_w = W;
         if (d->stage[s].kind == LIRF_STAGE_STEM) {
-            int out = base_width(c) << d->stage[s].shift;
+            const lirf_stage_desc *sd = &d->stage[s];
+            int out = base_width(c) << sd->shift, k = sd->kernel, pad = k / 2;
             if (hold) {
-                add_conv(n, &st->conv, "conv1", s, C, out, 3, 1, 1, 0, H, W);
+                add_conv(n, &st->conv, "conv1", s, C, out, k, sd->stride, pad, 0, H, W);
                 add_bn(n, &st->bn, "bn1", s, out);
             }
-            C = out;
+            st->conv_h = (H + 2 * pad - k) / sd->stride + 1;
+            st->conv_w = (W + 2 * pad - k) / sd->stride + 1;
+            st->pool = sd->pool;
+            C = out, H = st->conv_h, W = st->conv_w;
+            if (st->pool) H = lirf_maxpool_out(H, 3, 2, 1), W = lirf_maxpool_out(W, 3, 2, 1);
         } else if (d->stage[s].kind == LIRF_STAGE_RES) {
             build_res_stage(n, d, s, hold, &C, &H, &W);
         } else {
@@ -593,7 +632,8 @@ lirf_status lirf_tape_output(const lirf_tape *t, int stage, lirf_buf *out) {
         return LIRF_FAIL(LIRF_E_INVALID, "stage %d is not in this net (%d..%d)", stage, c->first,
                          c->last);
     const stage_tape *s = &t->s[stage];
-    *out = t->net->st[stage].nblocks ? s->b[1].out : s->out;
+    int nb = t->net->st[stage].nblocks;
+    *out = nb ? s->b[nb - 1].out : s->out;
     return LIRF_OK;
 }
 
@@ -657,6 +697,24 @@ static lirf_status block_fwd(pass *p, block_l *b, block_tape *t, lirf_buf x) {
     return LIRF_OK;
 }
 
+/* conv1 - bn1 - relu [- max pool 3/2/1]: t conv out, u relu out, out */
+static lirf_status stem_fwd(pass *p, stage_l *st, stage_tape *t, lirf_buf x) {
+    lirf_ctx *ctx = p->n->ctx;
+    int chw = st->conv_h * st->conv_w;
+    LIRF_TRY(conv_fwd(p, &st->conv, x, &t->t));
+    LIRF_TRY(bn_fwd(p, &st->bn, t->t, chw, &t->u, &t->m, &t->s));
+    LIRF_TRY(lirf_relu_forward(ctx, t->u, t->u, (size_t)p->N * st->out_c * chw));
+    if (!st->pool) {
+        t->out = t->u;
+        return LIRF_OK;
+    }
+    size_t nout = (size_t)p->N * st->out_c * st->out_h * st->out_w;
+    LIRF_TRY(get(p, nout, &t->out));
+    LIRF_TRY(get(p, nout, &t->idx));
+    return lirf_maxpool_forward(ctx, t->out, t->idx, t->u, p->N, st->out_c, st->conv_h,
+                                st->conv_w, 3, 2, 1);
+}
+
 static lirf_status stage_fwd(pass *p, int s, stage_tape *t, lirf_buf x, lirf_buf *out) {
     lirf_net *n = p->n;
     stage_l *st = &n->st[s];
@@ -665,9 +723,7 @@ static lirf_status stage_fwd(pass *p, int s, stage_tape *t, lirf_buf x, lirf_buf
     int hw = st->in_h * st->in_w;
     if (st->kind != LIRF_STAGE_CONV && !st->fc_hidden) { /* ResNet stages */
         if (st->kind == LIRF_STAGE_STEM) {
-            LIRF_TRY(conv_fwd(p, &st->conv, x, &t->t));
-            LIRF_TRY(bn_fwd(p, &st->bn, t->t, hw, &t->out, &t->m, &t->s));
-            LIRF_TRY(lirf_relu_forward(ctx, t->out, t->out, (size_t)p->N * st->out_c * hw));
+            LIRF_TRY(stem_fwd(p, st, t, x));
             *out = t->out;
         } else if (st->nblocks) {
             lirf_buf cur = x;
@@ -807,6 +863,28 @@ static lirf_status block_bwd(pass *p, block_l *b, block_tape *t, lirf_buf dout, 
     return lirf_arena_release(p->ws, mark);
 }
 
+/* the stem backwards: [max pool,] relu, bn1, conv1 into dxb (NOBUF: parameters only) */
+static lirf_status stem_bwd(pass *p, stage_l *st, stage_tape *t, lirf_buf dout, int dout_owned,
+                            lirf_buf dxb) {
+    lirf_ctx *ctx = p->n->ctx;
+    int chw = st->conv_h * st->conv_w;
+    size_t nconv = (size_t)p->N * st->out_c * chw;
+    lirf_buf g, dt;
+    if (st->pool) {
+        LIRF_TRY(get(p, nconv, &g));
+        LIRF_TRY(lirf_maxpool_backward(ctx, g, dout, t->idx, p->N, st->out_c, st->conv_h,
+                                       st->conv_w, 3, 2, 1));
+        LIRF_TRY(lirf_relu_backward(ctx, g, g, t->u, nconv));
+    } else {
+        if (dout_owned) g = dout;
+        else LIRF_TRY(get(p, nconv, &g));
+        LIRF_TRY(lirf_relu_backward(ctx, g, dout, t->u, nconv));
+    }
+    dt = g; /* in place */
+    LIRF_TRY(bn_bwd(p, &st->bn, g, t->t, t->m, t->s, chw, &dt));
+    return conv_bwd_into(p, &st->conv, dt, t->x, dxb);
+}
+
 /* dout -> the stage's input gradient: none when dx is NULL, else into *dx
  * when dx->mem is set (ResNet-18, lirf_net_backward's ping-pong buffers),
  * else into a new view. dout_owned: dout is this pass's own, free to
@@ -829,14 +907,7 @@ static lirf_status stage_bwd(pass *p, int s, stage_tape *t, lirf_buf dout, int d
             }
             lirf_arena_pos mark = lirf_arena_mark(p->ws);
             if (st->kind == LIRF_STAGE_STEM) {
-                size_t nout = (size_t)p->N * st->out_c * hw;
-                lirf_buf g, dt;
-                if (dout_owned) g = dout;
-                else LIRF_TRY(get(p, nout, &g));
-                LIRF_TRY(lirf_relu_backward(ctx, g, dout, t->out, nout));
-                dt = g; /* in place */
-                LIRF_TRY(bn_bwd(p, &st->bn, g, t->t, t->m, t->s, hw, &dt));
-                LIRF_TRY(conv_bwd_into(p, &st->conv, dt, t->x, dxb));
+                LIRF_TRY(stem_bwd(p, st, t, dout, dout_owned, dxb));
             } else { /* the blocks backwards, each into its input's gradient */
                 lirf_buf g = dout;
                 int owned = dout_owned;

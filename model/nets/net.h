@@ -1,9 +1,10 @@
-/* Networks: ResNet-18 (CIFAR variant) and the CNN student (docs/method.md),
- * built from architecture descriptors (lirf_arch_desc below).
+/* Networks: ResNet-18 and ResNet-34, each with the CIFAR stem or torchvision's
+ * ImageNet stem, and the CNN student (docs/method.md), built from
+ * architecture descriptors (lirf_arch_desc below).
  *
  * A net holds the parameters of a range of stages, so that a network can run
- * as lower ∘ upper at a named split (LIRF splits ResNet-18 after layer2):
- *   ResNet-18: 0 stem (conv1, bn1, relu), 1..4 layer1..layer4, 5 head (pool, fc)
+ * as lower ∘ upper at a named split (LIRF splits a ResNet after layer2):
+ *   ResNet:    0 stem (conv1, bn1, relu[, maxpool]), 1..4 layer1..layer4, 5 head (pool, fc)
  *   CNN:       0..2 conv blocks (conv, bn, 2x2 max-pool, relu), 3 head (fc1, relu, fc2)
  * Tensor names follow torchvision (conv1.weight, layer1.0.bn1.running_mean, fc.bias ...).
  *
@@ -21,17 +22,32 @@
 
 #include "ops.h"
 
-typedef enum { LIRF_ARCH_RESNET18 = 0, LIRF_ARCH_CNN = 1 } lirf_arch;
+/* The values are the checkpoints' "arch" metadata (lirf_arch_name):
+ *   LIRF_ARCH_RESNET18           "resnet18_cifar"    3x3 stem, blocks 2,2,2,2
+ *   LIRF_ARCH_CNN                "cnn"               the CNN student
+ *   LIRF_ARCH_RESNET18_IMAGENET  "resnet18_imagenet" torchvision's resnet18 (7x7/2 + max pool)
+ *   LIRF_ARCH_RESNET34           "resnet34_cifar"    3x3 stem, blocks 3,4,6,3
+ *   LIRF_ARCH_RESNET34_IMAGENET  "resnet34_imagenet" torchvision's resnet34 */
+typedef enum {
+    LIRF_ARCH_RESNET18 = 0,
+    LIRF_ARCH_CNN = 1,
+    LIRF_ARCH_RESNET18_IMAGENET = 2,
+    LIRF_ARCH_RESNET34 = 3,
+    LIRF_ARCH_RESNET34_IMAGENET = 4,
+} lirf_arch;
+#define LIRF_NARCH 5
 
 #define LIRF_MAX_STAGES 6
-#define LIRF_MAX_STAGE_BLOCKS 6 /* residual blocks in one stage */
-#define LIRF_MAX_BLOCKS 16      /* residual blocks in a network */
+#define LIRF_MAX_STAGE_BLOCKS 6 /* residual blocks in one stage (ResNet-34's layer3) */
+#define LIRF_MAX_BLOCKS 16      /* residual blocks in a network (ResNet-34: 3+4+6+3) */
 
 /* ---- architectures as data ----
  * A network is a list of stages, each of one kind; net building, tensor
  * names, stage shapes, the split points and the prunable convolutions all
  * follow from the descriptor, so that no method spells a layer name.
- *   STEM  conv (3x3, stride 1) + BN + ReLU, names conv1 / bn1
+ *   STEM  conv (kernel x kernel, stride, padding kernel/2, no bias) + BN + ReLU
+ *         [+ 3x3 stride 2 padding 1 max pool when pool], names conv1 / bn1:
+ *         CIFAR 3x3 stride 1; ImageNet (torchvision) 7x7 stride 2 + max pool
  *   RES   `blocks` basic residual blocks (conv1 3x3 - bn1 - relu - conv2 3x3 -
  *         bn2, + shortcut; downsample.0/.1 where the shape changes), the first
  *         with `stride`; names <stage>.<block>.<layer>
@@ -46,13 +62,17 @@ typedef struct {
     const char *name;  /* "stem", "layer1", ... "head" */
     int blocks;        /* RES */
     int shift;         /* channels = base << shift (STEM, RES, CONV) */
-    int stride;        /* RES: the first block's */
+    int stride;        /* RES: the first block's; STEM: the conv's */
     int maps;          /* the output carries an attention map for distillation (AT) */
+    int kernel;        /* STEM: the conv's kernel (3 or 7) */
+    int pool;          /* STEM: a 3x3 stride 2 padding 1 max pool after the ReLU */
 } lirf_stage_desc;
 
 typedef struct {
     lirf_arch arch;
-    const char *name;  /* "resnet18_cifar", "cnn" */
+    const char *name;  /* "resnet18_cifar", "resnet34_imagenet", "cnn" ... */
+    const char *family; /* "resnet18", "resnet34", "cnn" */
+    const char *stem;   /* "cifar", "imagenet"; NULL for the CNN */
     int nstages;
     lirf_stage_desc stage[LIRF_MAX_STAGES];
     int base_width;    /* 0: the config's width */
@@ -73,7 +93,7 @@ void lirf_block_prefix(const lirf_arch_desc *d, int stage, int block, char *out,
 
 typedef struct {
     lirf_arch arch;
-    int width;            /* ResNet-18: stage widths w, 2w, 4w, 8w (64 in the paper); CNN: unused */
+    int width;            /* ResNet: stage widths w, 2w, 4w, 8w (64 in the paper); CNN: unused */
     int in_c, in_h, in_w; /* the whole network's input */
     int classes;
     int first, last;      /* stages held (inclusive); the whole net: 0 .. lirf_arch_stages()-1 */
@@ -89,8 +109,13 @@ void lirf_mid_format(const lirf_net_config *c, char *out, size_t cap);
 lirf_status lirf_mid_parse(lirf_net_config *c, const char *text);
 
 int lirf_arch_stages(lirf_arch arch);
-const char *lirf_arch_name(lirf_arch arch);                 /* "resnet18_cifar", "cnn" */
+const char *lirf_arch_name(lirf_arch arch);                 /* "resnet18_cifar", "cnn" ... */
+/* Any lirf_arch_name, or a family name alone ("resnet18", "resnet34": the
+ * CIFAR stem, as checkpoints before the ImageNet stem called ResNet-18). */
 lirf_status lirf_arch_parse(const char *name, lirf_arch *out);
+/* arch's family with the stem "cifar" or "imagenet" (e.g. resnet18_cifar +
+ * "imagenet" -> resnet18_imagenet); LIRF_E_INVALID for the CNN or another stem. */
+lirf_status lirf_arch_with_stem(lirf_arch arch, const char *stem, lirf_arch *out);
 const char *lirf_stage_name(lirf_arch arch, int stage);       /* "stem", "layer1", ... */
 int lirf_stage_parse(lirf_arch arch, const char *name);       /* -1 if unknown */
 /* Output shape (per sample) of `stage` for the whole-network config c; stage -1

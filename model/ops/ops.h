@@ -95,6 +95,16 @@ lirf_status lirf_maxpool2_forward(lirf_ctx *ctx, lirf_buf y, lirf_buf idx, lirf_
 /* dx (N,C,H,W) written (zero where no max). */
 lirf_status lirf_maxpool2_backward(lirf_ctx *ctx, lirf_buf dx, lirf_buf dy, lirf_buf idx, int N,
                                    int C, int H, int W);
+/* Max pool K x K, stride S, padding P, as torch.nn.MaxPool2d(K, S, P) (the
+ * ImageNet stem's 3, 2, 1): y, idx (N,C,Ho,Wo), Ho = lirf_maxpool_out(H, K, S, P)
+ * (floor); idx the flat index h*W+w of the max in its (n,c) plane, the first in
+ * scan order on ties (PyTorch's choice); a NaN wins. Needs 0 <= P <= K/2. */
+int lirf_maxpool_out(int H, int K, int S, int P); /* (H + 2P - K) / S + 1; 0 if none */
+lirf_status lirf_maxpool_forward(lirf_ctx *ctx, lirf_buf y, lirf_buf idx, lirf_buf x, int N,
+                                 int C, int H, int W, int K, int S, int P);
+/* dx (N,C,H,W) written: each element the sum of dy over the windows whose max it is. */
+lirf_status lirf_maxpool_backward(lirf_ctx *ctx, lirf_buf dx, lirf_buf dy, lirf_buf idx, int N,
+                                  int C, int H, int W, int K, int S, int P);
 /* Global average pool: y (N,C) = mean over HW of x (N,C,HW). */
 lirf_status lirf_gap_forward(lirf_ctx *ctx, lirf_buf y, lirf_buf x, int N, int C, int HW);
 lirf_status lirf_gap_backward(lirf_ctx *ctx, lirf_buf dx, lirf_buf dy, int N, int C, int HW);

@@ -46,6 +46,10 @@ void ref_bn_backward_infer(double *dx, double *dgamma, double *dbeta, const doub
 void ref_maxpool2_forward(double *y, int32_t *idx, const double *x, int N, int C, int H, int W);
 void ref_maxpool2_backward(double *dx, const double *dy, const int32_t *idx, int N, int C, int H,
                            int W);
+void ref_maxpool_forward(double *y, int32_t *idx, const double *x, int N, int C, int H, int W,
+                         int K, int S, int P);
+void ref_maxpool_backward(double *dx, const double *dy, const int32_t *idx, int N, int C, int H,
+                          int W, int K, int S, int P);
 void ref_gap_forward(double *y, const double *x, int N, int C, int HW);
 void ref_gap_backward(double *dx, const double *dy, int N, int C, int HW);
 

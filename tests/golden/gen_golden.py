@@ -5,6 +5,11 @@ Run with Debian's python3-torch:   /usr/bin/python3 tests/golden/gen_golden.py
 Options: --out DIR    write somewhere else (default: this script's folder)
          --full       store every grad.* / step3.* tensor in full (no sampling;
                       about 7 MB, for local debugging, not for committing)
+         --only LIST  write only these fixtures (comma separated file names
+                      without .safetensors), e.g. the ImageNet-stem and ResNet-34
+                      ones: --only resnet18_imagenet_w8,resnet34_w4,resnet34_imagenet_w4
+                      (they read resnet18_w8's / resnet34_w4's param.* from --out
+                      when that file is not made in the same run)
 
 Deterministic: CPU, float32, one thread, torch.use_deterministic_algorithms,
 fixed seeds. The safetensors files are written by the small writer below (no
@@ -122,6 +127,19 @@ def max_pool2(x):
         MARGIN["pool"] = min(MARGIN["pool"], float((win[:, 0] - win[:, 1]).min()))
     return F.max_pool2d(x, 2)
 
+def max_pool_3s2p1(x):
+    """torch.nn.MaxPool2d(3, 2, 1), the ImageNet stem's; margins as max_pool2."""
+    if MARGIN["on"]:
+        n, c, h, w = x.shape
+        xp = F.pad(x.detach(), (1, 1, 1, 1), value=float("-inf"))
+        win = F.unfold(xp.reshape(n * c, 1, h + 2, w + 2), 3, stride=2)  # (nc, 9, L)
+        win = win.transpose(1, 2).reshape(-1, 9).sort(dim=1, descending=True).values
+        win = win[win[:, 0] > 0]  # after the ReLU: a tie at 0 passes no gradient either way
+        if len(win):
+            MARGIN["pool"] = min(MARGIN["pool"], float((win[:, 0] - win[:, 1]).min()))
+    return F.max_pool2d(x, 3, 2, 1)
+
+
 def bn(c):
     return nn.BatchNorm2d(c, eps=BN_EPS, momentum=BN_MOMENTUM)
 
@@ -161,6 +179,39 @@ class ResNet18Cifar(nn.Module):
 
     def forward(self, x):
         x = relu(self.bn1(self.conv1(x)))
+        x = self.layer1(x)
+        x = self.layer2(x)
+        self.feats["layer2"] = x
+        x = self.layer3(x)
+        x = self.layer4(x)
+        x = F.adaptive_avg_pool2d(x, 1).flatten(1)
+        return self.fc(x)
+
+
+class ResNetTV(nn.Module):
+    """torchvision's resnet18 / resnet34 layout (BasicBlock, blocks per layer),
+    at width w, with the ImageNet stem (7x7 stride 2 pad 3, BN, ReLU, max pool
+    3/2/1) or the CIFAR one (3x3 stride 1, no max pool)."""
+
+    def __init__(self, in_ch, w, classes, blocks, stem):
+        super().__init__()
+        self.imagenet = stem == "imagenet"
+        k, st = (7, 2) if self.imagenet else (3, 1)
+        self.conv1 = nn.Conv2d(in_ch, w, k, st, k // 2, bias=False)
+        self.bn1 = bn(w)
+        widths, strides = [w, 2 * w, 4 * w, 8 * w], [1, 2, 2, 2]
+        cin = w
+        for i, (c, s, b) in enumerate(zip(widths, strides, blocks)):
+            layer = [BasicBlock(cin, c, s)] + [BasicBlock(c, c, 1) for _ in range(b - 1)]
+            setattr(self, f"layer{i + 1}", nn.Sequential(*layer))
+            cin = c
+        self.fc = nn.Linear(8 * w, classes)
+        self.feats = {}
+
+    def forward(self, x):
+        x = relu(self.bn1(self.conv1(x)))
+        if self.imagenet:
+            x = max_pool_3s2p1(x)
         x = self.layer1(x)
         x = self.layer2(x)
         self.feats["layer2"] = x
@@ -404,7 +455,12 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=os.path.dirname(os.path.abspath(__file__)))
     ap.add_argument("--full", action="store_true")
+    ap.add_argument("--only", default="")
     args = ap.parse_args()
+    only = set(filter(None, args.only.split(",")))
+
+    def want(name):
+        return not only or name in only
     os.makedirs(args.out, exist_ok=True)
 
     torch.set_num_threads(1)
@@ -422,23 +478,45 @@ def main():
         cnt, size = write_and_verify(os.path.join(args.out, name), tensors, meta)
         summary.append((name, cnt, size))
 
+    margins, disc = {}, {}
+
     # Input seeds (111, 135, 142) were picked among 60 for the largest kink
     # margins (see the summary); the other seeds are arbitrary.
 
     # 1. ResNet-18 w8, 3x16x16.
+    rgb_init = None
+    if want("resnet18_w8") or want("resnet18_w8_gray"):
+        rgb_init = case_resnet18(args, emit, margins, disc, labels, common, want)
+    if want("cnn"):
+        case_cnn(args, emit, margins, disc, labels, common)
+    if want("kd"):
+        t, n_filt = make_kd_at()
+        meta = {"T": "4", "cols": "0,2,5", "at_eps": "0.005", "at_norm_eps": "1e-12",
+                "torch": torch.__version__}
+        emit("kd.safetensors", t, meta)
+        print(f"  attention: entries filtered in F1/F2 maps: {n_filt[0]}/{n_filt[1]} of 75")
+    case_new_resnets(args, emit, margins, disc, common, want, rgb_init)
+    return report(args, summary, disc, margins)
+
+
+def case_resnet18(args, emit, margins, disc, labels, common, want):
+    """resnet18_w8 and resnet18_w8_gray (the gray one needs the RGB run's init)."""
     torch.manual_seed(0)
     rgb = ResNet18Cifar(3, 8, 10)
     perturb_bn(rgb, torch.Generator().manual_seed(1))
     x = torch.randn(4, 3, 16, 16, generator=torch.Generator().manual_seed(111))
     r = run_case(rgb, x, labels, need_feat=True, margins=True)
     check_bn_update(r, x)
-    margins = {"resnet18_w8": r["margin"]}
-    disc = {"resnet18_w8": f64_discrepancy(lambda: ResNet18Cifar(3, 8, 10), r, x, labels)}
+    margins["resnet18_w8"] = r["margin"]
+    disc["resnet18_w8"] = f64_discrepancy(lambda: ResNet18Cifar(3, 8, 10), r, x, labels)
     t, sampled = pack_case(r, x, labels, args.full, torch.Generator().manual_seed(3))
     meta = {"arch": "resnet18_cifar", "width": "8", "classes": "10", "input": "3x16x16",
             "batch": "4", **common, "sampled": ",".join(sampled)}
-    emit("resnet18_w8.safetensors", t, meta)
+    if want("resnet18_w8"):
+        emit("resnet18_w8.safetensors", t, meta)
     rgb_init = r["init"]
+    if not want("resnet18_w8_gray"):
+        return rgb_init
 
     # 2. The same network with a 1-channel stem on 1x28x28. All weights equal to
     #    resnet18_w8's except conv1.weight, which is the only param.* stored.
@@ -458,8 +536,11 @@ def main():
             "params": "all param.*" if args.full else
                       "param.conv1.weight here; every other param.* from resnet18_w8.safetensors"}
     emit("resnet18_w8_gray.safetensors", t, meta)
+    return rgb_init
 
-    # 3. CNN student, 3x32x32.
+
+def case_cnn(args, emit, margins, disc, labels, common):
+    """3. CNN student, 3x32x32."""
     torch.manual_seed(7)
     cnn = CNNStudent(3, 32, 10)
     perturb_bn(cnn, torch.Generator().manual_seed(8))
@@ -473,19 +554,113 @@ def main():
             **common, "sampled": ",".join(sampled)}
     emit("cnn.safetensors", t, meta)
 
-    # 4. KD / attention losses.
-    t, n_filt = make_kd_at()
-    meta = {"T": "4", "cols": "0,2,5", "at_eps": "0.005", "at_norm_eps": "1e-12",
-            "torch": torch.__version__}
-    emit("kd.safetensors", t, meta)
 
+def init_from(args, name, made):
+    """param.* of fixture `name` as a state_dict: `made` if this run made it,
+    else read from --out (the committed file)."""
+    if made is not None:
+        return made
+    back, _ = st_read(os.path.join(args.out, name + ".safetensors"))
+    return {n[len("param."):]: torch.from_numpy(a.copy()) for n, a in back
+            if n.startswith("param.")}
+
+
+def resnet_case(emit, margins, disc, common, name, model, make, x, y, gen_seed, arch, width,
+                param_only, params_note):
+    r = run_case(model, x, y, need_feat=True, margins=True)
+    if not model.imagenet:
+        check_bn_update(r, x)
+    margins[name] = r["margin"]
+    disc[name] = f64_discrepancy(make, r, x, y)
+    t, sampled = pack_case(r, x, y, False, torch.Generator().manual_seed(gen_seed),
+                           param_only=param_only)
+    n, c, h, w = x.shape
+    meta = {"arch": arch, "width": str(width), "classes": "10", "input": f"{c}x{h}x{w}",
+            "batch": str(n), **common, "sampled": ",".join(sampled)}
+    if params_note:
+        meta["params"] = params_note
+    emit(name + ".safetensors", t, meta)
+    return r["init"]
+
+
+def case_new_resnets(args, emit, margins, disc, common, want, rgb_init):
+    """5. ResNet-18 with the ImageNet stem (width 8, 3x64x64): resnet18_w8's
+    initial tensors but a 7x7 conv1 (the only param.* stored).
+    6. ResNet-34 CIFAR stem (width 4, 3x16x16), every param.* stored.
+    7. ResNet-34 ImageNet stem (width 4, 3x64x64): resnet34_w4's initial
+    tensors but a 7x7 conv1 (the only param.* stored). Batch 2, labels 3, 7."""
+    y2 = torch.tensor([3, 7], dtype=torch.int64)
+    if want("resnet18_imagenet_w8") or want("resnet34_imagenet_w4"):
+        check_torchvision_layout()
+    if want("resnet18_imagenet_w8"):
+        init = dict(init_from(args, "resnet18_w8", rgb_init))
+        g = torch.Generator().manual_seed(21)
+        init["conv1.weight"] = torch.randn(8, 3, 7, 7, generator=g) * (2.0 / (8 * 49)) ** 0.5
+        m = ResNetTV(3, 8, 10, [2, 2, 2, 2], "imagenet")
+        m.load_state_dict(init)
+        x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(INPUT_SEED["r18i"]))
+        resnet_case(emit, margins, disc, common, "resnet18_imagenet_w8", m,
+                    lambda: ResNetTV(3, 8, 10, [2, 2, 2, 2], "imagenet"), x, y2, 22,
+                    "resnet18_imagenet", 8, {"conv1.weight"},
+                    "param.conv1.weight here; every other param.* from resnet18_w8.safetensors")
+    r34_init = None
+    if want("resnet34_w4"):
+        torch.manual_seed(30)
+        m = ResNetTV(3, 4, 10, [3, 4, 6, 3], "cifar")
+        perturb_bn(m, torch.Generator().manual_seed(31))
+        x = torch.randn(2, 3, 16, 16, generator=torch.Generator().manual_seed(INPUT_SEED["r34"]))
+        r34_init = resnet_case(emit, margins, disc, common, "resnet34_w4", m,
+                               lambda: ResNetTV(3, 4, 10, [3, 4, 6, 3], "cifar"), x, y2, 32,
+                               "resnet34_cifar", 4, None, None)
+    if want("resnet34_imagenet_w4"):
+        init = dict(init_from(args, "resnet34_w4", r34_init))
+        g = torch.Generator().manual_seed(41)
+        init["conv1.weight"] = torch.randn(4, 3, 7, 7, generator=g) * (2.0 / (4 * 49)) ** 0.5
+        m = ResNetTV(3, 4, 10, [3, 4, 6, 3], "imagenet")
+        m.load_state_dict(init)
+        x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(INPUT_SEED["r34i"]))
+        resnet_case(emit, margins, disc, common, "resnet34_imagenet_w4", m,
+                    lambda: ResNetTV(3, 4, 10, [3, 4, 6, 3], "imagenet"), x, y2, 42,
+                    "resnet34_imagenet", 4, {"conv1.weight"},
+                    "param.conv1.weight here; every other param.* from resnet34_w4.safetensors")
+
+
+def check_torchvision_layout():
+    """ResNetTV with the ImageNet stem at width 64 is torchvision's resnet18 /
+    resnet34: the same state_dict names and shapes, and the same logits from
+    the same weights (so the fixtures test lirf against torchvision itself).
+    Skipped when torchvision is not installed."""
+    try:
+        import torchvision
+    except ImportError:
+        print("  torchvision not installed: layout check skipped")
+        return
+    for name, blocks in (("resnet18", [2, 2, 2, 2]), ("resnet34", [3, 4, 6, 3])):
+        torch.manual_seed(50)
+        tv = getattr(torchvision.models, name)(num_classes=10)
+        ours = ResNetTV(3, 64, 10, blocks, "imagenet")
+        a, b = tv.state_dict(), ours.state_dict()
+        assert list(a) == list(b), f"{name}: state_dict names differ"
+        assert all(a[k].shape == b[k].shape for k in a), f"{name}: shapes differ"
+        ours.load_state_dict(a)
+        tv.eval(), ours.eval()
+        x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(51))
+        with torch.no_grad():
+            assert torch.equal(tv(x), ours(x)), f"{name}: logits differ from torchvision's"
+    print(f"  torchvision {torchvision.__version__} resnet18 / resnet34: same names, shapes, logits")
+
+
+# input seeds of the new fixtures (picked for kink margins, see the summary)
+INPUT_SEED = {"r18i": 211, "r34": 311, "r34i": 414}
+
+
+def report(args, summary, disc, margins):
     total = 0
     print(f"torch {torch.__version__}; fixtures in {args.out}")
     for name, cnt, size in summary:
         print(f"  {name:32s} {cnt:4d} tensors {size:9d} bytes")
         total += size
     print(f"  {'total':32s}      {'':7s} {total:9d} bytes ({total / 2**20:.2f} MiB)")
-    print(f"  attention: entries filtered in F1/F2 maps: {n_filt[0]}/{n_filt[1]} of 75")
     print("  float32 vs float64 (max abs diff / max |value|):")
     for k, (d, z) in disc.items():
         print(f"    {k:18s} " + "  ".join(f"{n} {v:.1e}" for n, v in d.items()))
