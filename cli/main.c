@@ -14,7 +14,7 @@ static void usage(FILE *f) {
             "commands:\n"
             "  devices     list OpenCL platforms and devices, and which one lirf would use\n"
             "  selftest    run layer ops on the device against their C references\n"
-            "  train       train ResNet-18 or the CNN student (default data: Fashion-MNIST)\n"
+            "  train       train ResNet-18/34 or the CNN student (default data: Fashion-MNIST)\n"
             "  eval        accuracy of checkpoints; with several, the paper's Table 1\n"
             "  deposit     remove classes' knowledge into a deposit archive (LIRF)\n"
             "  withdraw    put it back: target net + deposit archive -> recover net\n"

@@ -718,13 +718,14 @@ static lirf_status probe_one(audit_t *a, int r, int split, size_t npt, json_t *r
     return LIRF_OK;
 }
 
-/* ResNet-18 targets only: the target, the original and the Independent net
- * (else a fresh one, the control). */
+/* Residual-network targets only (every ResNet descriptor; not the CNN): the
+ * target, and the original and the Independent net where they share the
+ * target's architecture (else a fresh net of the target's, the control). */
 static lirf_status probe_stage(audit_t *a) {
     const lirf_verify_opts *o = a->o;
     const lirf_net_config *tc = a->tc;
     const model_t *M = a->M;
-    if (!o->probe || tc->arch != LIRF_ARCH_RESNET18) return LIRF_OK;
+    if (!o->probe || tc->arch == LIRF_ARCH_CNN) return LIRF_OK;
     double t0 = lirf_now();
     int split = lirf_stage_parse(tc->arch, M[R_TARGET].meta.split);
     if (split < 0) split = 2; /* LIRF's default split, layer2 */
@@ -733,8 +734,9 @@ static lirf_status probe_stage(audit_t *a) {
     double pdep[R_COUNT + 1];
     int roles[R_COUNT + 1], nr = 0;
     for (int r = 0; r < R_COUNT; r++)
-        if (M[r].net && M[r].meta.cfg.arch == LIRF_ARCH_RESNET18 && r != R_TARGET_NO_AT) roles[nr++] = r;
-    if (!M[R_INDEPENDENT].net) roles[nr++] = R_COUNT; /* a fresh, untrained net */
+        if (M[r].net && M[r].meta.cfg.arch == tc->arch && r != R_TARGET_NO_AT) roles[nr++] = r;
+    int ind = M[R_INDEPENDENT].net && M[R_INDEPENDENT].meta.cfg.arch == tc->arch;
+    if (!ind) roles[nr++] = R_COUNT; /* a fresh, untrained net */
     for (int i = 0; i < nr; i++) {
         lirf_status st = probe_one(a, roles[i], split, npt, pj, &pdep[i]);
         if (st != LIRF_OK) {
@@ -754,7 +756,7 @@ static lirf_status probe_stage(audit_t *a) {
     }
     add_check(a->checks, "linear_probe", "Dep Acc of a linear probe on the target's split-point "
               "features minus the control's (points)", tgt - ctrl, 0, ctrl,
-              M[R_INDEPENDENT].net ? "probe on the Independent net" : "probe on a fresh, untrained net",
+              ind ? "probe on the Independent net" : "probe on a fresh, untrained net",
               o->margin_probe, tgt - ctrl > o->margin_probe ? "leak" : "pass", NULL);
     json_object_set_new(a->timing, "linear_probe", json_real(lirf_now() - t0));
     return LIRF_OK;
