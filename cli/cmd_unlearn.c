@@ -84,6 +84,12 @@ int cmd_unlearn(const char *device, int argc, char **argv) {
     unlearn_cli c = {0};
     int rc = parse(argc, argv, &j, &c);
     if (rc) return rc < 0 ? 0 : rc;
+    if (c.list && c.json) {
+        json_t *names = json_array();
+        for (int i = 0; lirf_unlearners[i]; i++)
+            json_array_append_new(names, json_string(lirf_unlearners[i]->name));
+        return print_json(json_pack("{s:o}", "methods", names));
+    }
     if (c.list) {
         for (int i = 0; lirf_unlearners[i]; i++) printf("%s\n", lirf_unlearners[i]->name);
         return 0;
