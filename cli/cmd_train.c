@@ -45,7 +45,7 @@ static void usage(FILE *f) {
         "  --resume             continue from PATH.state.safetensors (same options)\n"
         "  --save-every N       also save the training state every N steps\n"
         "  --max-steps N        stop after N steps of the schedule (state saved; --resume goes on)\n"
-        "  --json               print the result as JSON on stdout\n"
+        "  --json               print the result as one JSON document on stdout (docs/json.md)\n"
         "  --quiet              no progress output\n");
 }
 

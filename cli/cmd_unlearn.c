@@ -32,7 +32,8 @@ static void usage(FILE *f) {
         "  --batch N (128) --momentum X (0.9) --wd X (5e-4) --seed N (1)\n"
         "  --crop-pad N (4; 2 below 32 px) --no-flip   on-device augmentation\n"
         "  --alpha X (0.5) --T X (4)    scrub: alpha KD + (1 - alpha) CE, KD temperature\n"
-        "  --json                  the result as JSON on stdout\n"
+        "  --json                  the result (with --list: the methods) as one JSON document on\n"
+        "                          stdout (docs/json.md)\n"
         "  --quiet                 no progress output\n");
 }
 
