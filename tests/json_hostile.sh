@@ -6,12 +6,12 @@
 # epoch on it; then eval, deposit, withdraw, unlearn, keygen, verify (one
 # small student), demo (one epoch each), devices, selftest and tune
 # (--dry-run --quick, a short budget) run with --json. Each stdout is parsed
-# by Python's json module (nothing else may be on it) and the class names and
-# paths must come back unchanged where the document carries them.
-# usage: json_hostile.sh LIRF_BIN
+# by jansson (tests/json_tool.c; nothing else may be on it) and the class
+# names and paths must come back unchanged where the document carries them.
+# usage: json_hostile.sh LIRF_BIN JSON_TOOL
 set -euo pipefail
-LIRF=${1:?usage: json_hostile.sh LIRF_BIN}
-PY=/usr/bin/python3
+LIRF=${1:?usage: json_hostile.sh LIRF_BIN JSON_TOOL}
+TOOL=${2:?usage: json_hostile.sh LIRF_BIN JSON_TOOL}
 export LC_ALL=C.UTF-8
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -22,53 +22,21 @@ C0='back\slash'
 C1='say "hi"'
 C2='ünïcødé ☃'
 
-# 8x8 gray PNGs (zlib + struct, no imaging library): class k a bright row
-# 2k+1 on noise; 8 training and 4 test images a class.
-"$PY" - "$root" "$C0" "$C1" "$C2" <<'EOF'
-import os, random, struct, sys, zlib
-root, names = sys.argv[1], sys.argv[2:]
-def png(path, rows):
-    def chunk(t, d):
-        c = t + d
-        return struct.pack(">I", len(d)) + c + struct.pack(">I", zlib.crc32(c) & 0xffffffff)
-    raw = b"".join(b"\0" + bytes(r) for r in rows)
-    with open(path, "wb") as f:
-        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 8, 8, 8, 0, 0, 0, 0))
-                + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
-r = random.Random(7)
-for split, n in (("train", 8), ("test", 4)):
-    for k, name in enumerate(names):
-        d = os.path.join(root, split, name)
-        os.makedirs(d)
-        for i in range(n):
-            rows = [[r.randrange(60) for _ in range(8)] for _ in range(8)]
-            rows[2 * k + 1] = [250] * 8
-            png(os.path.join(d, "img %d.png" % i), rows)
-EOF
+# 8x8 gray PNGs: class k a bright row 2k+1 on noise; 8 training and 4 test
+# images a class.
+k=0
+for name in "$C0" "$C1" "$C2"; do
+    for split in train:8 test:4; do
+        mkdir -p "$root/${split%:*}/$name"
+        "$TOOL" pngs "$root/${split%:*}/$name" "$k" "${split#*:}"
+    done
+    k=$((k + 1))
+done
 
 # check NAME OUT [STRING...]: OUT holds one JSON document (and nothing else)
-# in which every STRING is a string value or part of one.
+# in which every STRING is a string value or key, or part of one.
 check() {
-    local name=$1 out=$2
-    shift 2
-    "$PY" - "$name" "$out" "$@" <<'EOF' || { echo "--- stdout of $name:"; cat "$out"; exit 1; }
-import json, sys
-name, path, want = sys.argv[1], sys.argv[2], sys.argv[3:]
-with open(path, encoding="utf-8") as f:
-    doc = json.load(f)  # fails on anything but exactly one document
-strings = []
-def walk(v):
-    if isinstance(v, str): strings.append(v)
-    elif isinstance(v, dict):
-        for k, x in v.items(): strings.append(k); walk(x)
-    elif isinstance(v, list):
-        for x in v: walk(x)
-walk(doc)
-for w in want:
-    if not any(w == s or w in s for s in strings):
-        sys.exit("%s --json: %r does not come back (strings: %r)" % (name, w, strings[:40]))
-print("ok  %-28s %d strings" % (name, len(strings)))
-EOF
+    "$TOOL" check "$1" "$2" "${@:3}" || { echo "--- $2:"; cat "$2"; exit 1; }
 }
 
 # run NAME RCS ARGS...: lirf ARGS > stdout (stderr kept for a failure); RCS
@@ -138,6 +106,5 @@ check demo "$work/demo.json" "$dout/original.safetensors" "$dout/recover-exact.s
     "$dout/summary.json" "Withdrawal (exact)"
 check demo-table1.json "$dout/table1.json" "$dout/target.safetensors"
 # summary.json holds the same document
-"$PY" -c 'import json,sys; a=json.load(open(sys.argv[1])); b=json.load(open(sys.argv[2])); sys.exit(a!=b)' \
-    "$work/demo.json" "$dout/summary.json" || { echo "demo --json differs from summary.json"; exit 1; }
+"$TOOL" same "$work/demo.json" "$dout/summary.json" || { echo "demo --json differs from summary.json"; exit 1; }
 echo "every --json parsed; hostile names and paths came back"
