@@ -148,10 +148,18 @@ int unknown_option(const char *cmd, const char *arg) {
     return 1;
 }
 
+/* A document that could not be built: jansson refuses text that is not UTF-8
+ * (a path's bytes) as it refuses to run out of memory. */
+static int json_failed(void) {
+    fprintf(stderr, "lirf: cannot build the JSON document (out of memory, or a path or name "
+                    "that is not UTF-8)\n");
+    return 2;
+}
+
 int print_json(json_t *j) {
     char *s = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
     json_decref(j);
-    if (!s) return cli_error(LIRF_E_NOMEM, "the JSON report");
+    if (!s) return json_failed();
     puts(s);
     free(s);
     return 0;
@@ -160,5 +168,18 @@ int print_json(json_t *j) {
 int print_json_line(json_t *j) {
     int ok = j && json_dumpf(j, stdout, LIRF_JSON_DUMP_FLAGS) == 0 && putchar('\n') != EOF;
     json_decref(j);
-    return ok ? 0 : cli_error(LIRF_E_NOMEM, "the JSON report");
+    return ok ? 0 : json_failed();
+}
+
+json_t *json_text(const char *s) {
+    if (!s) return json_null();
+    json_t *j = json_string(s);
+    if (j) return j;
+    char *t = strdup(s); /* not UTF-8: the bytes outside ASCII become '?' */
+    if (!t) return NULL;
+    for (char *p = t; *p; p++)
+        if ((unsigned char)*p >= 0x80) *p = '?';
+    j = json_string(t);
+    free(t);
+    return j;
 }

@@ -39,6 +39,8 @@ static void usage(FILE *f) {
         "                         epochs, T = 10\n"
         "  --data PATH, --format F, --image-size N   other data\n"
         "  any lirf deposit method option (--lambda-at, --T, --no-prune, --pt-all, ...)\n"
+        "  --json                 print summary.json's document (artifacts, Table 1, runs,\n"
+        "                         times) on stdout instead of the table (docs/json.md)\n"
         "  The deposit holds out 5%% of the deposit-class images, measures the target's\n"
         "  Dep Acc on them eight times an epoch and keeps the nets with the lowest\n"
         "  (lirf deposit --holdout 0.05 --keep best; --holdout 0 turns it off, and\n"
@@ -49,7 +51,7 @@ static void usage(FILE *f) {
 }
 
 /* The options into j; 0 to go on, -1 after --help, else 2. */
-static int parse(int argc, char **argv, lirf_demo_job *j) {
+static int parse(int argc, char **argv, lirf_demo_job *j, int *json) {
     const char *v;
     int bad = 0;
     for (int i = 1; i < argc && !bad; i++) {
@@ -57,6 +59,7 @@ static int parse(int argc, char **argv, lirf_demo_job *j) {
         else if (arg_value(argc, argv, &i, "--out", &j->out_dir, &bad)) {}
         else if (arg_flag(argv, i, "--retrain")) j->retrain = 1;
         else if (arg_flag(argv, i, "--full")) j->full = 1;
+        else if (arg_flag(argv, i, "--json")) *json = 1;
         else if (arg_value(argc, argv, &i, "--deposit-classes", &j->dep_text, &bad)) {}
         else if (arg_value(argc, argv, &i, "--width", &v, &bad)) bad = bad || !parse_int(v, 1, 1024, "--width", &j->width);
         else if (arg_value(argc, argv, &i, "--epochs", &v, &bad)) bad = bad || !parse_int(v, 1, 100000, "--epochs", &j->epochs);
@@ -92,7 +95,8 @@ int cmd_demo(const char *device, int argc, char **argv) {
     lirf_demo_job j;
     lirf_demo_job_default(&j);
     j.log = stderr;
-    int rc = parse(argc, argv, &j);
+    json_t *summary = NULL;
+    int json = 0, rc = parse(argc, argv, &j, &json);
     if (rc) return rc < 0 ? 0 : rc;
     int32_t *dep = NULL;
     if (!parse_class_list(j.dep_text, LIRF_MAX_CLASSES, &dep, &j.ndep)) return 2;
@@ -103,8 +107,10 @@ int cmd_demo(const char *device, int argc, char **argv) {
     const lirf_device_info *di = lirf_ctx_device(ctx);
     fprintf(stderr, "lirf demo: device %s (%s, driver %s); output in %s/\n", di->name,
             di->platform_name, di->driver, j.out_dir);
+    if (json) j.summary = &summary;
     lirf_status st = lirf_demo_run(ctx, &j, r);
     if (st) rc = cli_error(st, "demo");
+    else if (json) rc = print_json(summary);
     else print(&j, r, di->name);
     free(r);
     free(dep);

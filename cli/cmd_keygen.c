@@ -46,21 +46,18 @@ int cmd_keygen(const char *device, int argc, char **argv) {
         return 2;
     }
     lirf_key *k;
+    int rc = 0;
     lirf_status st = lirf_keygen(out, force, &k);
     if (st != LIRF_OK) return cli_error(st, "keygen");
     if (json) {
-        json_t *j = json_pack("{s:s, s:s+, s:s+}", "key_id", lirf_key_id(k), "secret_key", out,
-                              ".key", "public_key", out, ".pub");
-        char *s = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
-        if (s) puts(s);
-        free(s);
-        json_decref(j);
+        rc = print_json(json_pack("{s:o, s:s+, s:s+}", "key_id", json_text(lirf_key_id(k)),
+                                  "secret_key", out, ".key", "public_key", out, ".pub"));
     } else {
         printf("key id: %s\nsecret key: %s.key (keep it private)\npublic key: %s.pub\n",
                lirf_key_id(k), out, out);
     }
     lirf_key_free(k);
-    return 0;
+    return rc;
 }
 
 int load_key_cli(const char *path, lirf_key_kind kind, const char *flag, lirf_key **out) {

@@ -52,7 +52,7 @@ static void usage(FILE *f) {
         "  --resume             continue from PATH.state.safetensors (same options)\n"
         "  --save-every N       also save the training state every N steps\n"
         "  --max-steps N        stop after N steps of the schedule (state saved; --resume goes on)\n"
-        "  --json               print the result as JSON on stdout\n"
+        "  --json               print the result as one JSON document on stdout (docs/json.md)\n"
         "  --quiet              no progress output\n");
 }
 
@@ -99,6 +99,29 @@ static int parse(int argc, char **argv, lirf_train_job *j, const char **classes_
     return bad ? 2 : 0;
 }
 
+/* --json: the job's report, whether --max-steps stopped it (and where its
+ * state is), and the class names the checkpoint holds. */
+static json_t *train_json(const lirf_train_job *j, const lirf_train_report *r) {
+    json_t *doc = lirf_train_report_json(j, r);
+    if (!doc) return NULL;
+    json_object_set_new(doc, "stopped", json_boolean(r->stopped));
+    json_object_set_new(doc, "steps", json_integer((json_int_t)r->steps));
+    json_object_set_new(doc, "state", r->stopped ? json_sprintf("%s.state.safetensors", j->out)
+                                                 : json_null());
+    json_t *names = json_null();
+    lirf_safetensors st;
+    lirf_model_meta meta;
+    if (!r->stopped && lirf_checkpoint_open(j->out, &st, &meta) == LIRF_OK) {
+        names = json_array();
+        for (int k = 0; meta.class_names && k < meta.cfg.classes; k++)
+            json_array_append_new(names, json_text(meta.class_names[k]));
+        lirf_model_meta_free(&meta);
+        lirf_st_free(&st);
+    }
+    json_object_set_new(doc, "class_names", names);
+    return doc;
+}
+
 int cmd_train(const char *device, int argc, char **argv) {
     lirf_train_job j;
     lirf_train_job_default(&j); /* crop padding -1: chosen from the image size */
@@ -114,10 +137,10 @@ int cmd_train(const char *device, int argc, char **argv) {
     lirf_train_report r;
     lirf_status st = lirf_train_job_run(ctx, &j, &r);
     if (st) rc = cli_error(st, "train");
+    else if (json) rc = print_json(train_json(&j, &r));
     else if (r.stopped)
         printf("stopped after %zu steps (--max-steps); the state is in %s.state.safetensors: "
                "continue with --resume\n", r.steps, j.out);
-    else if (json) rc = print_json(lirf_train_report_json(&j, &r));
     else
         printf("trained %s in %.1f s (%.0f images/s); test accuracy %.2f%% (%lld/%lld); saved %s\n",
                r.arch, r.seconds, r.images_per_s, r.test_accuracy, (long long)r.correct,

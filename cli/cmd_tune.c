@@ -114,11 +114,11 @@ static json_t *classes_json(const lirf_tune_result *r) {
 static json_t *result_json(const lirf_tune_result *r) {
     json_t *j = json_object();
     json_object_set_new(j, "outcome", json_string(lirf_tune_outcome_name(r->outcome)));
-    json_object_set_new(j, "file", r->outcome == LIRF_TUNE_WRITTEN ? json_string(r->path)
+    json_object_set_new(j, "file", r->outcome == LIRF_TUNE_WRITTEN ? json_text(r->path)
                                                                     : json_null());
-    json_object_set_new(j, "device", json_string(r->device.name));
-    json_object_set_new(j, "platform", json_string(r->device.platform_name));
-    json_object_set_new(j, "driver", json_string(r->device.driver));
+    json_object_set_new(j, "device", json_text(r->device.name));
+    json_object_set_new(j, "platform", json_text(r->device.platform_name));
+    json_object_set_new(j, "driver", json_text(r->device.driver));
     json_object_set_new(j, "budget_s", json_real(r->budget_s));
     json_object_set_new(j, "elapsed_s", json_real(r->elapsed_s));
     json_object_set_new(j, "shapes_per_class", json_integer(r->shapes_per_class));
@@ -148,12 +148,6 @@ int cmd_tune(const char *device, int argc, char **argv) {
     lirf_tune_result r;
     lirf_status st = lirf_tune_run(&o, &r);
     if (st != LIRF_OK) return 2; /* the tuner has reported it */
-    if (json) {
-        json_t *j = result_json(&r);
-        char *t = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
-        if (t) puts(t);
-        free(t);
-        json_decref(j);
-    }
+    if (json && print_json(result_json(&r))) return 2;
     return r.outcome == LIRF_TUNE_WRITTEN || r.outcome == LIRF_TUNE_DRY_RUN ? 0 : 1;
 }

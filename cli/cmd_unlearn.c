@@ -32,7 +32,8 @@ static void usage(FILE *f) {
         "  --batch N (128) --momentum X (0.9) --wd X (5e-4) --seed N (1)\n"
         "  --crop-pad N (4; 2 below 32 px) --no-flip   on-device augmentation\n"
         "  --alpha X (0.5) --T X (4)    scrub: alpha KD + (1 - alpha) CE, KD temperature\n"
-        "  --json                  the result as JSON on stdout\n"
+        "  --json                  the result (with --list: the methods) as one JSON document on\n"
+        "                          stdout (docs/json.md)\n"
         "  --quiet                 no progress output\n");
 }
 
@@ -84,6 +85,12 @@ int cmd_unlearn(const char *device, int argc, char **argv) {
     unlearn_cli c = {0};
     int rc = parse(argc, argv, &j, &c);
     if (rc) return rc < 0 ? 0 : rc;
+    if (c.list && c.json) {
+        json_t *names = json_array();
+        for (int i = 0; lirf_unlearners[i]; i++)
+            json_array_append_new(names, json_string(lirf_unlearners[i]->name));
+        return print_json(json_pack("{s:o}", "methods", names));
+    }
     if (c.list) {
         for (int i = 0; lirf_unlearners[i]; i++) printf("%s\n", lirf_unlearners[i]->name);
         return 0;

@@ -80,7 +80,10 @@ static const char USAGE[] = /* a printf format: the defaults come from lirf_veri
     "  --out DIR             (default lirf-verify)\n"
     "  --from-json FILE      write report.md and report.html again from an earlier\n"
     "                        report.json (no audit is run; exits with its recorded code)\n"
-    "  --quiet               no progress output\n";
+    "  --quiet               no progress output\n"
+    "  --json                print the verdict, the checks and the reports' paths as one\n"
+    "                        JSON document on stdout (progress stays on stderr;\n"
+    "                        docs/json.md); with --from-json too\n";
 
 static void usage(FILE *f) {
     lirf_verify_opts d;
@@ -94,7 +97,7 @@ static void usage(FILE *f) {
 }
 
 /* ---- options: a table over the audit's options and the command's own ---- */
-typedef struct { lirf_verify_opts o; const char *out, *dep, *from_json; } args_t;
+typedef struct { lirf_verify_opts o; const char *out, *dep, *from_json; int json; } args_t;
 enum { T_STR, T_INT, T_FLOAT, T_KIND, T_LIST, T_OFF, T_ON }; /* T_OFF, T_ON: flags */
 /* off: of the field in args_t; T_INT, T_FLOAT: the range lo..hi; T_LIST: lo, the lirf_verify_list */
 typedef struct { const char *name; int type; size_t off; double lo, hi; } opt_t;
@@ -127,7 +130,8 @@ static const opt_t OPTS[] = {
     FLT("--margin-distill", o.margin_distill, -100, 100), FLT("--power-min", o.power_min, 0, 100),
     FLT("--margin-none", o.margin_none, -100, 100), FLT("--margin-mia", o.margin_mia, -1, 1),
     FLT("--margin-probe", o.margin_probe, -100, 100), FLT("--margin-withdraw", o.margin_withdraw, -100, 100),
-    STR("--out", out), {"--quiet", T_ON, F(o.quiet), 0, 0}, STR("--from-json", from_json)};
+    STR("--out", out), {"--quiet", T_ON, F(o.quiet), 0, 0}, STR("--from-json", from_json),
+    {"--json", T_ON, F(json), 0, 0}};
 
 /* argv[*i] against OPTS: 1 when it is one of them (*bad set on a bad value) */
 static int parse_option(args_t *a, int argc, char **argv, int *i, int *bad) {
@@ -181,7 +185,7 @@ static int make_out_dir(const char *out) {
 }
 
 /* --from-json: report.md and report.html again from an earlier report.json */
-static int render_again(const char *from_json, const char *out) {
+static int render_again(const char *from_json, const char *out, int json) {
     json_t *rep = NULL;
     lirf_status st = lirf_report_load(from_json, &rep);
     if (st != LIRF_OK) return cli_error(st, "--from-json");
@@ -191,18 +195,25 @@ static int render_again(const char *from_json, const char *out) {
         cli_error(st, "writing the reports");
     } else {
         rc = (int)json_integer_value(json_object_get(rep, "exit_code"));
-        printf("%s/report.md, %s/report.html rendered from %s (exit %d as recorded)\n", out, out,
-               from_json, rc);
+        if (json) {
+            json_t *doc = lirf_report_summary_json(rep, out, 0);
+            if (doc) json_object_set_new(doc, "from_json", json_text(from_json));
+            if (print_json(doc)) rc = 2;
+        } else {
+            printf("%s/report.md, %s/report.html rendered from %s (exit %d as recorded)\n", out,
+                   out, from_json, rc);
+        }
     }
     json_decref(rep);
     return rc;
 }
 
 /* The three reports, and the verdict and checks on stdout; the exit status. */
-static int write_reports(const json_t *rep, const char *out, const char *target) {
+static int write_reports(const json_t *rep, const char *out, const char *target, int json) {
     lirf_status st = lirf_report_write_dir(rep, out, 1);
     if (st != LIRF_OK) return cli_error(st, "writing the reports");
     int rc = (int)json_integer_value(json_object_get(rep, "exit_code"));
+    if (json) return print_json(lirf_report_summary_json(rep, out, 1)) ? 2 : rc;
     printf("%s: %s (exit %d)\nreports: %s/report.json, %s/report.md, %s/report.html\n", target,
            json_string_value(json_object_get(rep, "verdict")), rc, out, out, out);
     size_t i;
@@ -221,7 +232,7 @@ int cmd_verify(const char *device, int argc, char **argv) {
     args_t a;
     int rc = parse_args(&a, argc, argv);
     if (rc >= 0) return rc;
-    if (a.from_json) return render_again(a.from_json, a.out);
+    if (a.from_json) return render_again(a.from_json, a.out, a.json);
     if (!a.o.target) return fprintf(stderr, "lirf verify: give the net under audit with --target PATH\n"), 2;
     int32_t *dep = NULL;
     if (a.dep && !parse_class_list(a.dep, LIRF_MAX_CLASSES, &dep, &a.o.ndep)) return 2;
@@ -239,7 +250,7 @@ int cmd_verify(const char *device, int argc, char **argv) {
     a.o.command = cmd;
     json_t *rep = NULL;
     lirf_status st = lirf_verify_run(ctx, &a.o, &rep);
-    rc = st != LIRF_OK ? cli_error(st, "verify") : write_reports(rep, a.out, a.o.target);
+    rc = st != LIRF_OK ? cli_error(st, "verify") : write_reports(rep, a.out, a.o.target, a.json);
     json_decref(rep);
     free(dep);
     lirf_ctx_destroy(ctx);

@@ -34,6 +34,9 @@ static void usage(FILE *f) {
             "  --version       print the version\n"
             "  -h, --help      this help; `lirf COMMAND --help` for a command's options\n"
             "\n"
+            "Every command takes --json: its result as one JSON document on stdout, progress\n"
+            "on stderr (docs/json.md).\n"
+            "\n"
             "environment: LIRF_DEVICE, LIRF_LOG (quiet|warn|info|debug), LIRF_CACHE_DIR\n"
             "(program binary cache; default $XDG_CACHE_HOME/lirf or ~/.cache/lirf; 'off'\n"
             "disables it), LIRF_KERNEL_DIR (developers: read cl_kernels/*.cl from disk).\n",

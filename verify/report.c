@@ -581,3 +581,28 @@ lirf_status lirf_report_write_dir(const json_t *r, const char *dir, int json) {
     snprintf(p, sizeof p, "%s/report.html", dir);
     return lirf_report_write_html(r, p);
 }
+
+/* report.json's keys that say what was audited and what came out; the
+ * report's own paths in dir (report.json only when written). */
+json_t *lirf_report_summary_json(const json_t *r, const char *dir, int json_written) {
+    if (!r || !dir) return NULL;
+    const json_t *in = json_object_get(r, "inputs");
+    json_t *nets = json_object(), *reports = json_object();
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)in, k, v)
+        if (json_is_object(v) && json_object_get(v, "path"))
+            json_object_set(nets, k, json_object_get(v, "path"));
+    if (json_written) json_object_set_new(reports, "json", json_sprintf("%s/report.json", dir));
+    else json_object_set_new(reports, "json", json_null());
+    json_object_set_new(reports, "md", json_sprintf("%s/report.md", dir));
+    json_object_set_new(reports, "html", json_sprintf("%s/report.html", dir));
+    if (json_object_size(reports) != 3) /* a path that is not UTF-8 */
+        return json_decref(nets), json_decref(reports), NULL;
+    json_t *dep = json_object_get(r, "deposit_classes"), *checks = json_object_get(r, "checks");
+    json_t *exit_code = json_object_get(r, "exit_code"), *verdict = json_object_get(r, "verdict");
+    json_t *secs = json_object_get(json_object_get(r, "seconds"), "total");
+    return json_pack("{s:o,s:O*,s:O*,s:O*,s:o,s:O*,s:O*}", "nets", nets, "deposit_classes", dep,
+                     "verdict", verdict, "exit_code", exit_code, "reports", reports, "checks",
+                     checks, "seconds", secs);
+}

@@ -197,6 +197,11 @@ lirf_status lirf_report_write_html(const json_t *r, const char *path);
 lirf_status lirf_report_write_dir(const json_t *r, const char *dir, int json);
 /* An earlier report.json (an object with an array "checks"): *out, a new reference. */
 lirf_status lirf_report_load(const char *path, json_t **out);
+/* lirf verify --json: {"nets": {role: path}, "deposit_classes", "verdict",
+ * "exit_code", "reports": {"json" (null unless json_written), "md", "html"},
+ * "checks": report.json's checks, "seconds": the audit's total} (docs/json.md);
+ * keys r lacks are left out. NULL when out of memory or a path is not UTF-8. */
+json_t *lirf_report_summary_json(const json_t *r, const char *dir, int json_written);
 
 /* SHA-256 of a file, as hex. */
 lirf_status lirf_file_sha256(const char *path, char hex[65]);

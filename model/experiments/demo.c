@@ -126,10 +126,24 @@ static lirf_status demo_table(lirf_ctx *ctx, const lirf_train_job *t, const lirf
     return st;
 }
 
+/* Where the demo left what: {"original": path, ...} */
+static json_t *demo_artifacts(const demo_paths *p) {
+    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "original", p->orig, "target",
+                     p->target, "deposit_archive", p->arch, "exact_archive", p->arch_x, "recover",
+                     p->rec, "recover_exact", p->rec_x, "table1_md", p->md, "table1_json",
+                     p->json, "summary", p->sum);
+}
+
 static json_t *demo_summary(lirf_ctx *ctx, const lirf_demo_job *j, const lirf_train_job *t,
-                            const lirf_deposit_job *d, const lirf_demo_report *r, json_t **wd) {
-    json_t *sum = json_object(), *runs = json_array();
-    if (!sum || !runs) return json_decref(sum), json_decref(runs), NULL;
+                            const lirf_deposit_job *d, const demo_paths *p,
+                            const lirf_demo_report *r, json_t **wd) {
+    json_t *sum = json_object(), *runs = json_array(), *dep = json_array();
+    if (!sum || !runs || !dep) return json_decref(sum), json_decref(runs), json_decref(dep), NULL;
+    for (int k = 0; k < j->ndep; k++) json_array_append_new(dep, json_integer(j->dep[k]));
+    json_object_set_new(sum, "out_dir", json_string(j->out_dir));
+    json_object_set_new(sum, "deposit_classes", dep);
+    json_object_set_new(sum, "artifacts", demo_artifacts(p));
+    json_object_set_new(sum, "table1", lirf_table1_json(r->cols, 4));
     json_object_set_new(sum, "t0", r->reused_t0 ? json_pack("{s:s,s:b}", "model", t->out, "reused", 1)
                                                 : lirf_train_report_json(t, &r->t0));
     for (int k = 0; k < r->ntries; k++) {
@@ -149,7 +163,9 @@ static json_t *demo_summary(lirf_ctx *ctx, const lirf_demo_job *j, const lirf_tr
                                                   r->t_withdraw, "evaluate", r->t_eval, "total",
                                                   r->total));
     json_object_set_new(sum, "lirf_version", json_string(LIRF_VERSION));
-    (void)j;
+    /* a key whose value could not be made (a path that is not UTF-8) is
+     * missing: refuse the document rather than write a partial one */
+    if (json_object_size(sum) != 11) return json_decref(sum), NULL; /* 11 keys above */
     return sum;
 }
 
@@ -175,11 +191,15 @@ static lirf_status demo_steps(lirf_ctx *ctx, const lirf_demo_job *j, const demo_
     LIRF_TRY(demo_table(ctx, &t, &d, p, r));
     r->t_eval = lirf_now() - t0;
     r->total = lirf_now() - t_start;
-    json_t *sum = demo_summary(ctx, j, &t, &d, r, wd);
-    lirf_status st = sum && json_dump_file(sum, p->sum, JSON_INDENT(2) | JSON_PRESERVE_ORDER) == 0
+    json_t *sum = demo_summary(ctx, j, &t, &d, p, r, wd);
+    if (!sum)
+        return LIRF_FAIL(LIRF_E_NOMEM, "cannot make %s (out of memory, or a path that is not "
+                                       "UTF-8)", p->sum);
+    lirf_status st = json_dump_file(sum, p->sum, JSON_INDENT(2) | JSON_PRESERVE_ORDER) == 0
                          ? LIRF_OK
                          : LIRF_FAIL(LIRF_E_IO, "cannot write %s", p->sum);
-    json_decref(sum);
+    if (!st && j->summary) *j->summary = sum;
+    else json_decref(sum);
     return st;
 }
 
@@ -187,6 +207,7 @@ lirf_status lirf_demo_run(lirf_ctx *ctx, const lirf_demo_job *j, lirf_demo_repor
     if (!ctx || !j || !r || !j->out_dir || !j->dep)
         return LIRF_FAIL(LIRF_E_NULL, "lirf_demo_run: NULL argument");
     memset(r, 0, sizeof *r);
+    if (j->summary) *j->summary = NULL;
     if (mkdir(j->out_dir, 0755) != 0 && errno != EEXIST)
         return LIRF_FAIL(LIRF_E_IO, "cannot create %s: %s", j->out_dir, strerror(errno));
     demo_paths p;

@@ -191,6 +191,8 @@ typedef struct {
     lirf_deposit_opts o;          /* method options; holdout [0.05], holdout_every [-8: eight
                                      checks an epoch], keep_best [1 with a hold-out] -1: unset */
     FILE *log;
+    json_t **summary;             /* not NULL: *summary gets summary.json's document (lirf
+                                     demo --json; the caller releases it) */
 } lirf_demo_job;
 void lirf_demo_job_default(lirf_demo_job *j);
 
@@ -208,7 +210,10 @@ typedef struct {
  * test split and writes every artifact in out_dir: original.safetensors,
  * target.safetensors, deposit.lirf, deposit-exact.lirf, recover.safetensors,
  * recover-exact.safetensors, table1.md, table1.json, summary.json. r is large:
- * allocate it. */
+ * allocate it. summary.json: {"out_dir", "deposit_classes", "artifacts": {role:
+ * path}, "table1" (lirf_table1_json of the four nets), "t0", "deposit",
+ * "deposit_tries", "withdraw", "device", "seconds", "lirf_version"}
+ * (docs/json.md). */
 lirf_status lirf_demo_run(lirf_ctx *ctx, const lirf_demo_job *j, lirf_demo_report *r);
 
 #endif

@@ -1,0 +1,110 @@
+#!/bin/bash
+# Every command's --json is one valid JSON document on stdout, with hostile
+# names: an image folder whose class folders are `say "hi"`, `back\slash` and
+# a unicode name, under a path with a `"` and a space, and outputs named the
+# same way. A tiny net (ResNet-18 width 2 on 8x8 images) is trained for one
+# epoch on it; then eval, deposit, withdraw, unlearn, keygen, verify (one
+# small student), demo (one epoch each), devices, selftest and tune
+# (--dry-run --quick, a short budget) run with --json. Each stdout is parsed
+# by jansson (tests/json_tool.c; nothing else may be on it) and the class
+# names and paths must come back unchanged where the document carries them.
+# usage: json_hostile.sh LIRF_BIN JSON_TOOL
+set -euo pipefail
+LIRF=${1:?usage: json_hostile.sh LIRF_BIN JSON_TOOL}
+TOOL=${2:?usage: json_hostile.sh LIRF_BIN JSON_TOOL}
+export LC_ALL=C.UTF-8
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+dir="$work/a \"quoted\" dir"
+mkdir -p "$dir"
+root="$dir/data"
+C0='back\slash'
+C1='say "hi"'
+C2='ünïcødé ☃'
+
+# 8x8 gray PNGs: class k a bright row 2k+1 on noise; 8 training and 4 test
+# images a class.
+k=0
+for name in "$C0" "$C1" "$C2"; do
+    for split in train:8 test:4; do
+        mkdir -p "$root/${split%:*}/$name"
+        "$TOOL" pngs "$root/${split%:*}/$name" "$k" "${split#*:}"
+    done
+    k=$((k + 1))
+done
+
+# check NAME OUT [STRING...]: OUT holds one JSON document (and nothing else)
+# in which every STRING is a string value or key, or part of one.
+check() {
+    "$TOOL" check "$1" "$2" "${@:3}" || { echo "--- $2:"; cat "$2"; exit 1; }
+}
+
+# run NAME RCS ARGS...: lirf ARGS > stdout (stderr kept for a failure); RCS
+# the exit statuses allowed, as a regex alternation ("0", "0|1")
+run() {
+    local name=$1 want=$2
+    shift 2
+    local rc=0
+    "$LIRF" "$@" > "$work/$name.json" 2> "$work/$name.err" || rc=$?
+    if ! [[ "$rc" =~ ^($want)$ ]]; then
+        echo "lirf $name exited $rc (expected $want)"; cat "$work/$name.err"; exit 1
+    fi
+}
+
+data=(--data "$root" --format imagefolder --image-size 8)
+edata=(--data "$root" --format imagefolder) # lirf eval: the image size is the net's
+t0="$dir/t0 \"T0\".safetensors"
+target="$dir/target \"t\".safetensors"
+archive="$dir/deposit \"d\".lirf"
+recover="$dir/recover \"r\".safetensors"
+
+run train 0 train "${data[@]}" --width 2 --epochs 1 --batch 8 --out "$t0" --json --quiet
+check train "$work/train.json" "$t0" "$C0" "$C1" "$C2"
+run eval 0 eval --model "$t0" "${edata[@]}" --deposit-classes 1 --json
+check eval "$work/eval.json" "$t0" "$C0" "$C1" "$C2"
+run deposit 0 deposit --model "$t0" --deposit-classes 1 "${data[@]}" --epochs 1 --batch 8 \
+    --target "$target" --archive "$archive" --json --quiet
+check deposit "$work/deposit.json" "$target" "$archive"
+run withdraw 0 withdraw --target "$target" --archive "$archive" --out "$recover" --json
+check withdraw "$work/withdraw.json" "$recover"
+run table1 0 eval --deposit-classes 1 --original "$t0" --target "$target" --recover "$recover" \
+    "${edata[@]}" --json
+check table1 "$work/table1.json" "$t0" "$target" "$recover"
+run unlearn 0 unlearn --method finetune --model "$t0" --deposit-classes 1 "${data[@]}" \
+    --epochs 1 --batch 8 --target "$dir/unlearn \"u\".safetensors" --json --quiet
+check unlearn "$work/unlearn.json" "$dir/unlearn \"u\".safetensors"
+run unlearn-list 0 unlearn --list --json
+check unlearn-list "$work/unlearn-list.json" scrub
+run keygen 0 keygen --out "$dir/key \"k\"" --json
+check keygen "$work/keygen.json" "$dir/key \"k\".key" "$dir/key \"k\".pub"
+run devices 0 devices --json
+check devices "$work/devices.json"
+run selftest 0 selftest --json
+check selftest "$work/selftest.json" conv2d_backward gemm
+# a budget this short may end incomplete (exit 1): the document says so
+run tune '0|1' tune --dry-run --quick --budget 2 --json
+check tune "$work/tune.json" outcome
+
+vout="$dir/verify \"v\""
+verify_opts=(--seeds 1 --epochs 1 --train-subset 16 --batch 8 --students cnn --methods logit
+             --labels true --no-mia --no-probe --no-relearn --no-deposit-alone)
+set +e
+"$LIRF" verify --target "$target" --original "$t0" --archive "$archive" "${data[@]}" \
+    "${verify_opts[@]}" --out "$vout" --quiet --json > "$work/verify.json" 2> "$work/verify.err"
+vrc=$?
+set -e
+if [ "$vrc" -gt 1 ]; then echo "lirf verify exited $vrc"; cat "$work/verify.err"; exit 1; fi
+check verify "$work/verify.json" "$target" "$t0" "$vout/report.json" "$vout/report.html"
+check verify-report.json "$vout/report.json" "$target" "$root"
+run verify-again "$vrc" verify --from-json "$vout/report.json" --out "$vout" --json
+check verify-again "$work/verify-again.json" "$vout/report.md" "$vout/report.json"
+
+dout="$dir/demo \"x\""
+run demo 0 demo "${data[@]}" --width 2 --epochs 1 --deposit-epochs 1 --batch 8 --limit 0 \
+    --deposit-tries 1 --deposit-classes 1 --out "$dout" --json
+check demo "$work/demo.json" "$dout/original.safetensors" "$dout/recover-exact.safetensors" \
+    "$dout/summary.json" "Withdrawal (exact)"
+check demo-table1.json "$dout/table1.json" "$dout/target.safetensors"
+# summary.json holds the same document
+"$TOOL" same "$work/demo.json" "$dout/summary.json" || { echo "demo --json differs from summary.json"; exit 1; }
+echo "every --json parsed; hostile names and paths came back"
