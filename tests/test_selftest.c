@@ -35,6 +35,7 @@ START_TEST(cases_cover_the_ops) {
         "relu_forward", "relu_backward", "add", "add_relu", "axpy", "scale", "count_nonfinite",
         "conv2d_forward", "conv2d_backward", "bn_forward_train", "bn_forward_infer",
         "bn_backward", "bn_backward_infer", "maxpool2_forward", "maxpool2_backward",
+        "maxpool_forward", "maxpool_backward",
         "gap_forward", "gap_backward", "linear_forward", "linear_backward",
         "softmax_ce_forward", "softmax_ce_backward", "kd_forward", "kd_backward", "argmax",
         "class_counts", "at_map", "at_loss_forward", "at_loss_backward", "sgd_step", "augment",

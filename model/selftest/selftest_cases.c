@@ -206,6 +206,32 @@ static void maxpool2_bwd(lirf_selftest_env *e) {
     CHECK(bdx, dx, P_X);
 }
 
+/* The general max-pool at the ImageNet stem's window: 3x3, stride 2, padding 1. */
+enum { M_H = 9, M_K = 3, M_S = 2, M_P = 1, M_X = P_N * P_C * M_H * M_H };
+
+static void maxpool_fwd(lirf_selftest_env *e) {
+    int ho = lirf_maxpool_out(M_H, M_K, M_S, M_P), ny = P_N * P_C * ho * ho;
+    double *x = RND(M_X, -1, 1), *y = H(ny);
+    int32_t *idx = HI(ny);
+    NEED(x, y, idx);
+    lirf_buf bx = UP(x, M_X), by = UP(y, ny), bi = UPI(idx, ny);
+    CALL(lirf_maxpool_forward(CTX, by, bi, bx, P_N, P_C, M_H, M_H, M_K, M_S, M_P));
+    ref_maxpool_forward(y, idx, x, P_N, P_C, M_H, M_H, M_K, M_S, M_P);
+    CHECK(by, y, ny), CHECKI(bi, idx, ny);
+}
+
+static void maxpool_bwd(lirf_selftest_env *e) {
+    int ho = lirf_maxpool_out(M_H, M_K, M_S, M_P), ny = P_N * P_C * ho * ho;
+    double *x = RND(M_X, -1, 1), *y = H(ny), *dy = RND(ny, -1, 1), *dx = RND(M_X, -1, 1);
+    int32_t *idx = HI(ny);
+    NEED(x, y, dy, dx, idx);
+    ref_maxpool_forward(y, idx, x, P_N, P_C, M_H, M_H, M_K, M_S, M_P);
+    lirf_buf bdy = UP(dy, ny), bi = UPI(idx, ny), bdx = UP(dx, M_X);
+    CALL(lirf_maxpool_backward(CTX, bdx, bdy, bi, P_N, P_C, M_H, M_H, M_K, M_S, M_P));
+    ref_maxpool_backward(dx, dy, idx, P_N, P_C, M_H, M_H, M_K, M_S, M_P);
+    CHECK(bdx, dx, M_X);
+}
+
 static void gap_fwd(lirf_selftest_env *e) {
     double *x = RND(P_N * G_C * G_HW, -1, 1), *y = H(P_N * G_C);
     NEED(x, y);
@@ -432,8 +458,8 @@ static const lirf_selftest_case CASES[] = {
     {"bn_backward_infer", "4x3x25: dx, dgamma, dbeta", 1e-4, bn_bwd_infer},
     {"maxpool2_forward", "2x3x7x7: y, argmax indices", 0, maxpool2_fwd},
     {"maxpool2_backward", "2x3x7x7", 1e-6, maxpool2_bwd},
-    /* the general max-pool (kernel, stride, padding; the ImageNet stem's 3x3
-     * stride 2): its forward and backward cases go here */
+    {"maxpool_forward", "2x3x9x9, 3x3 stride 2 pad 1: y, argmax indices", 0, maxpool_fwd},
+    {"maxpool_backward", "2x3x9x9, 3x3 stride 2 pad 1", 1e-6, maxpool_bwd},
     {"gap_forward", "2x5x49", 1e-6, gap_fwd},
     {"gap_backward", "2x5x49", 1e-6, gap_bwd},
     {"linear_forward", "x 5x33, w 10x33 + bias", 1e-4, linear_fwd},
