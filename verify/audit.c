@@ -704,7 +704,9 @@ static lirf_status probe_one(audit_t *a, int r, int split, size_t npt, json_t *r
     if (st == LIRF_OK && r < R_COUNT) st = lirf_net_copy(lower, a->M[r].net, NULL);
     if (st == LIRF_OK) st = make_loader(a->ctx, &a->tr, a->sub, npt, 256, mm->mean, mm->std, &x);
     if (st == LIRF_OK) st = make_loader(a->ctx, &a->te, a->tidx, a->nte, 256, mm->mean, mm->std, &y);
-    if (st == LIRF_OK) st = lirf_linear_probe(a->ctx, lower, x, y, a->K, &a->o->probe_opts, counts);
+    lirf_probe_opts po = a->o->probe_opts; /* a small set: one batch of all of it */
+    if ((size_t)po.batch > npt) po.batch = (int)npt;
+    if (st == LIRF_OK) st = lirf_linear_probe(a->ctx, lower, x, y, a->K, &po, counts);
     lirf_loader_destroy(x), lirf_loader_destroy(y);
     lirf_net_destroy(lower);
     if (st != LIRF_OK) return st;
