@@ -502,15 +502,14 @@ START_TEST(architectures_inferred_or_refused) {
     tpath(p, sizeof p, "arch.safetensors");
     const int r18[4] = {2, 2, 2, 2}, r34[4] = {3, 4, 6, 3}, odd[4] = {1, 1, 1, 1};
     write_arch(p, 7, r18, 0);
-    import_refused(p, &m, LIRF_E_UNSUPPORTED, "ResNet-18 with the ImageNet stem (7x7 conv1, "
-                                              "max-pool) (7x7 conv1, 2,2,2,2 blocks) is not "
-                                              "supported by this build");
+    import_refused(p, &m, LIRF_E_UNSUPPORTED, "a ResNet-18 with the ImageNet stem (7x7 conv1, "
+                                              "2,2,2,2 blocks) is not supported by this build");
     write_arch(p, 7, r34, 0);
     import_refused(p, &m, LIRF_E_UNSUPPORTED, "ResNet-34 with the ImageNet stem");
     write_arch(p, 3, r34, 0);
-    import_refused(p, &m, LIRF_E_UNSUPPORTED, "ResNet-34 with a 3x3 conv1");
+    import_refused(p, &m, LIRF_E_UNSUPPORTED, "ResNet-34 with a 3x3 stem");
     write_arch(p, 7, r34, 1);
-    import_refused(p, &m, LIRF_E_UNSUPPORTED, "ResNet-50");
+    import_refused(p, &m, LIRF_E_UNSUPPORTED, "bottleneck ResNet-50");
     write_arch(p, 3, odd, 0);
     import_refused(p, &m, LIRF_E_FORMAT, "1,1,1,1 blocks in layer1..layer4 match no ResNet");
     /* the CIFAR ResNet-18 shape is inferred, then its missing tensors named */

@@ -319,12 +319,12 @@ static void cifar_resnet18(lirf_net_config *c) { c->arch = LIRF_ARCH_RESNET18; }
 
 static const import_rule RULES[] = {
     {"CIFAR ResNet-18 (3x3 conv1, no max-pool)", 3, {2, 2, 2, 2}, 0, cifar_resnet18},
-    {"ResNet-18 with the ImageNet stem (7x7 conv1, max-pool)", 7, {2, 2, 2, 2}, 0, NULL},
-    {"ResNet-34 with the ImageNet stem (7x7 conv1, max-pool)", 7, {3, 4, 6, 3}, 0, NULL},
-    {"ResNet-34 with a 3x3 conv1", 3, {3, 4, 6, 3}, 0, NULL},
-    {"ResNet-50 (bottleneck blocks)", 7, {3, 4, 6, 3}, 1, NULL},
-    {"ResNet-101 (bottleneck blocks)", 7, {3, 4, 23, 3}, 1, NULL},
-    {"ResNet-152 (bottleneck blocks)", 7, {3, 8, 36, 3}, 1, NULL},
+    {"ResNet-18 with the ImageNet stem", 7, {2, 2, 2, 2}, 0, NULL},
+    {"ResNet-34 with the ImageNet stem", 7, {3, 4, 6, 3}, 0, NULL},
+    {"ResNet-34 with a 3x3 stem", 3, {3, 4, 6, 3}, 0, NULL},
+    {"bottleneck ResNet-50", 7, {3, 4, 6, 3}, 1, NULL},
+    {"bottleneck ResNet-101", 7, {3, 4, 23, 3}, 1, NULL},
+    {"bottleneck ResNet-152", 7, {3, 8, 36, 3}, 1, NULL},
 };
 #define NRULES (sizeof RULES / sizeof RULES[0])
 
@@ -502,7 +502,8 @@ static lirf_status read_state_dict(const char *path, lirf_safetensors *st, char 
 
 lirf_status lirf_import_file(lirf_ctx *ctx, const char *in, const char *out,
                              const lirf_import_meta *m, lirf_import_report *r) {
-    if (!ctx || !in || !out || !m || !r) return LIRF_FAIL(LIRF_E_NULL, "import_file: NULL argument");
+    if (!ctx || !in || !out || !m || !r)
+        return LIRF_FAIL(LIRF_E_NULL, "import_file: NULL argument");
     memset(r, 0, sizeof *r);
     lirf_safetensors st;
     LIRF_TRY(read_state_dict(in, &st, r->sha256));
@@ -539,7 +540,8 @@ json_t *lirf_import_report_json(const lirf_import_report *r, const char *in, con
     double mean[4], sd[4];
     for (int i = 0; i < c->in_c && i < 4; i++) mean[i] = r->meta.mean[i], sd[i] = r->meta.std[i];
     json_t *j = json_object(), *names = json_array();
-    for (int i = 0; i < m->nnames; i++) json_array_append_new(names, json_string(m->class_names[i]));
+    for (int i = 0; i < m->nnames; i++)
+        json_array_append_new(names, json_string(m->class_names[i]));
     json_object_set_new(j, "input", in ? json_string(in) : json_null());
     json_object_set_new(j, "output", out ? json_string(out) : json_null());
     json_object_set_new(j, "input_sha256", json_string(r->sha256));
