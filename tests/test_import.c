@@ -599,6 +599,7 @@ START_TEST(meta_text_checked) {
                             {"class_names", "a,,b", "class name 1 is empty"},
                             {"class_names", "a", "2 to 1000 names"},
                             {"class_names", "x,y,x", "class names 0 and 2 are the same"},
+                            {"class_names", "ok,\xff\xfe", "class name 1 is not valid UTF-8"},
                             {"colour", "red", "unknown field"}};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         lirf_status s = lirf_import_meta_set(&m, bad[i][0], bad[i][1]);

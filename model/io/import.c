@@ -61,6 +61,9 @@ static lirf_status check_name(const char *s, size_t len, int i, const char *what
         if ((unsigned char)s[k] < 0x20 || s[k] == 0x7f)
             return LIRF_FAIL(LIRF_E_INVALID, "%s: class name %d holds a control character",
                              what, i);
+    json_t *v = json_stringn(s, len); /* NULL unless valid UTF-8 */
+    if (!v) return LIRF_FAIL(LIRF_E_INVALID, "%s: class name %d is not valid UTF-8", what, i);
+    json_decref(v);
     return LIRF_OK;
 }
 
