@@ -376,6 +376,10 @@ START_TEST(missing_meta_refused) {
 }
 END_TEST
 
+static const char *keep_name(const char *name, char *buf) {
+    (void)buf;
+    return name;
+}
 static const char *drop_one(const char *name, char *buf) {
     (void)buf;
     return strcmp(name, "layer2.1.bn2.running_var") ? name : NULL;
@@ -470,6 +474,16 @@ START_TEST(lirf_checkpoint_refused) {
     lirf_import_meta m = golden_meta();
     import_ok(PT, out, &m);
     import_refused(out, &m, LIRF_E_INVALID, "is a lirf checkpoint already");
+    /* the output may not be the input (a copy: a failure must not touch the fixture) */
+    char copy[512];
+    tpath(copy, sizeof copy, "same.safetensors");
+    write_renamed(copy, keep_name);
+    lirf_import_report r;
+    ck_assert_int_eq(lirf_import_file(tctx(), copy, copy, &m, &r), LIRF_E_INVALID);
+    ck_assert_ptr_nonnull(strstr(lirf_error_message(), "is the same file"));
+    lirf_safetensors pt = read_st(copy);
+    ck_assert_ptr_null(lirf_st_meta(&pt, "arch")); /* untouched */
+    lirf_st_free(&pt);
     lirf_import_meta_free(&m);
 }
 END_TEST

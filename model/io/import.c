@@ -309,7 +309,11 @@ lirf_status lirf_import_meta_read(const char *path, lirf_import_meta *m) {
 /* ---- the architecture, from the tensor names and shapes ---- */
 
 /* One architecture a state dict may hold. config fills the net config of the
- * ones this build runs; NULL: known, but not supported by this build. */
+ * ones this build runs; NULL: known, but not supported by this build. To
+ * support one, write its config function (the arch, or the stem, that
+ * lirf_net_config uses for it) and put it in the rule; width, in_c and classes
+ * are filled from the tensors, and lirf_checkpoint_load_net then checks every
+ * tensor against the net that config describes. */
 typedef struct {
     const char *name;
     int stem_kernel;         /* conv1's kernel: 3 (CIFAR stem) or 7 (ImageNet stem + max-pool) */
@@ -508,6 +512,10 @@ lirf_status lirf_import_file(lirf_ctx *ctx, const char *in, const char *out,
     if (!ctx || !in || !out || !m || !r)
         return LIRF_FAIL(LIRF_E_NULL, "import_file: NULL argument");
     memset(r, 0, sizeof *r);
+    struct stat a, b;
+    if (stat(in, &a) == 0 && stat(out, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+        return LIRF_FAIL(LIRF_E_INVALID, "importing %s: the output %s is the same file (it would "
+                         "replace the PyTorch checkpoint)", in, out);
     lirf_safetensors st;
     LIRF_TRY(read_state_dict(in, &st, r->sha256));
     lirf_net *net = NULL;
