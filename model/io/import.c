@@ -392,10 +392,15 @@ lirf_status lirf_import_infer(const lirf_safetensors *st, const char *path,
                          "conv1, 2,2,2,2 blocks)", path, out->stem_kernel, out->stem_kernel, b[0],
                          b[1], b[2], b[3]);
     out->name = r->name;
-    if (!r->config)
+    if (!r->config) {
+        char ok[512] = "";
+        for (size_t i = 0, k = 0; i < NRULES; i++)
+            if (RULES[i].config && k < sizeof ok)
+                k += (size_t)snprintf(ok + k, sizeof ok - k, "%s%s", k ? "; " : "", RULES[i].name);
         return LIRF_FAIL(LIRF_E_UNSUPPORTED, "%s: a %s (%dx%d conv1, %d,%d,%d,%d blocks) is not "
                          "supported by this build of lirf import (supported: %s)", path, r->name,
-                         out->stem_kernel, out->stem_kernel, b[0], b[1], b[2], b[3], RULES[0].name);
+                         out->stem_kernel, out->stem_kernel, b[0], b[1], b[2], b[3], ok);
+    }
     r->config(&out->cfg);
     out->cfg.width = (int)conv1->shape[0];
     out->cfg.in_c = (int)conv1->shape[1];
