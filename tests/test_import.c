@@ -7,7 +7,8 @@
  *   |logit| (the float32 summation order differs; the fixture's closest
  *   top-2 gap is 6.8e-3, so no prediction can flip within it), and the
  *   library evaluation (lirf_eval_checkpoint, what `lirf eval` runs) counts
- *   the same correct predictions as PyTorch (215 of 256);
+ *   the same correct predictions as PyTorch (215 of 256), and `lirf eval
+ *   --json` prints that accuracy;
  * - weights: every tensor of the lirf checkpoint has PyTorch's bytes;
  * - round trip lirf -> PyTorch -> lirf: the generator, run with --lirf, checked
  *   with the real torch that safetensors.torch.save_file(load_file(lirf
@@ -635,13 +636,17 @@ END_TEST
 
 /* ---- the command ---------------------------------------------------------- */
 
-static int run(const char *args, const char *out_file) {
+/* lirf COMMAND ARGS, stdout and stderr into out_file; the exit status. */
+static int run_cmd(const char *command, const char *args, const char *out_file) {
     char cmd[4096];
-    int k = snprintf(cmd, sizeof cmd, "'%s' import %s > '%s' 2>&1", tlirf_bin(), args, out_file);
+    int k = snprintf(cmd, sizeof cmd, "'%s' %s %s > '%s' 2>&1", tlirf_bin(), command, args,
+                     out_file);
     ck_assert(k > 0 && (size_t)k < sizeof cmd);
     int rc = system(cmd);
     return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
+
+static int run(const char *args, const char *out_file) { return run_cmd("import", args, out_file); }
 
 START_TEST(command_line) {
     char out[512], log[512], args[1536];
@@ -670,6 +675,15 @@ START_TEST(command_line) {
     ck_assert_int_eq(json_integer_value(json_object_get(j, "width")), 4);
     ck_assert_str_eq(json_string_value(json_array_get(json_object_get(j, "class_names"), 9)),
                      "say \"hi\"");
+    json_decref(j);
+    /* lirf eval --json of the imported net: PyTorch's accuracy, 215 / 256 (rounded to 0.01) */
+    snprintf(args, sizeof args, "--model '%s' --data '%s' --json", out, EVAL_DIR);
+    ck_assert_int_eq(run_cmd("eval", args, log), 0);
+    j = json_load_file(log, 0, &e);
+    ck_assert_msg(j != NULL, "lirf eval --json: %s", e.text);
+    double acc = json_number_value(json_object_get(j, "accuracy"));
+    ck_assert_msg(fabs(acc - round(100.0 * ref_correct() / 256 * 100) / 100) < 1e-9,
+                  "lirf eval: %.4f%%, PyTorch %d / 256", acc, ref_correct());
     json_decref(j);
     ck_assert_int_eq(run("--out x.safetensors", log), 2);
     ck_assert_int_eq(run("--state-dict a --out b --bogus", log), 2);
