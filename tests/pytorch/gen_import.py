@@ -25,8 +25,10 @@ checkpoint and compares its accuracy with PyTorch's. Nothing of that run is
 committed; it prints what it checked and exits 1 on a difference.
 
 Deterministic on one machine (CPU, one thread, fixed seeds,
-torch.use_deterministic_algorithms); the data come from Debian's
-dataset-fashion-mnist (/usr/share/datasets/fashion-mnist).
+torch.use_deterministic_algorithms): a second run gives the same tensors and
+the same PyTorch file byte for byte; only the order of the logits file's
+metadata keys may change (safetensors writes them from a hash map). The data
+come from Debian's dataset-fashion-mnist (/usr/share/datasets/fashion-mnist).
 """
 import argparse
 import gzip
@@ -42,11 +44,12 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "bench"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bench"))
 from train_peer import ResNet18  # noqa: E402  (the torchvision-named CIFAR ResNet-18)
 
 FMNIST = "/usr/share/datasets/fashion-mnist"
-OUT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "golden", "import"))
+HERE = os.path.dirname(os.path.abspath(__file__))
+OUT = os.path.normpath(os.path.join(HERE, "..", "golden", "import"))
 NAME = "fmnist_resnet18_w4"
 WIDTH, STEPS, BATCH, TRAIN_N, EVAL_N = 4, 300, 64, 6000, 256
 SCALE, MEAN, STD = 1.0 / 255.0, 0.2860, 0.3530
