@@ -18,6 +18,7 @@ static void usage(FILE *f) {
             "  eval        accuracy of checkpoints; with several, the paper's Table 1\n"
             "  deposit     remove classes' knowledge into a deposit archive (LIRF)\n"
             "  withdraw    put it back: target net + deposit archive -> recover net\n"
+            "  import      a PyTorch state dict (safetensors) -> a lirf checkpoint\n"
             "  unlearn     forget classes with a baseline method (random labels, gradient\n"
             "              ascent, fine-tuning, retraining, SCRUB), to compare with LIRF\n"
             "  verify      audit a target net for leftover knowledge of the deposit classes\n"
@@ -78,6 +79,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "eval")) return cmd_eval(device, sub_argc, sub_argv);
     if (!strcmp(cmd, "deposit")) return cmd_deposit(device, sub_argc, sub_argv);
     if (!strcmp(cmd, "withdraw")) return cmd_withdraw(device, sub_argc, sub_argv);
+    if (!strcmp(cmd, "import")) return cmd_import(device, sub_argc, sub_argv);
     if (!strcmp(cmd, "unlearn")) return cmd_unlearn(device, sub_argc, sub_argv);
     if (!strcmp(cmd, "keygen")) return cmd_keygen(device, sub_argc, sub_argv);
     if (!strcmp(cmd, "verify")) return cmd_verify(device, sub_argc, sub_argv);

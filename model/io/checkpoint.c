@@ -300,3 +300,9 @@ lirf_status lirf_checkpoint_load(lirf_ctx *ctx, const char *path, lirf_model_met
     if (s != LIRF_OK) lirf_model_meta_free(meta);
     return s;
 }
+
+const lirf_st_tensor *lirf_checkpoint_find(const lirf_safetensors *st, const char *prefix,
+                                           const char *name) {
+    if (!st || !name) return NULL;
+    return find_alias(st, prefix ? prefix : "", name);
+}

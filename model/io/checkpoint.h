@@ -48,6 +48,10 @@ lirf_status lirf_checkpoint_open(const char *path, lirf_safetensors *st, lirf_mo
  * fc). Missing or mis-shaped tensors: LIRF_E_FORMAT naming the tensor. */
 lirf_status lirf_checkpoint_load_net(const lirf_safetensors *st, const char *path,
                                      const char *prefix, lirf_net *net);
+/* The tensor lirf_checkpoint_load_net reads for the net tensor `name` under
+ * prefix (its own name or the other CIFAR naming), or NULL. */
+const lirf_st_tensor *lirf_checkpoint_find(const lirf_safetensors *st, const char *prefix,
+                                           const char *name);
 /* Creates the net that meta describes for stages first..last (mid widths
  * from meta.cfg) and loads it. */
 lirf_status lirf_checkpoint_make_net(lirf_ctx *ctx, const lirf_safetensors *st, const char *path,

@@ -555,6 +555,23 @@ static void seeds_sealed(const lirf_key *t, const lirf_key *o) {
     free(dep.p);
 }
 
+/* lirf import's --meta files: the fixture's (tests/golden/import/), an RGB one
+ * at scale 1 with names that need escaping, and an empty object. */
+static void seeds_import_meta(void) {
+    static const char gray[] =
+        "{\n  \"in_shape\": [1, 28, 28],\n  \"preprocess\": {\"scale\": 0.00392156862745098, "
+        "\"mean\": [0.286], \"std\": [0.353]},\n  \"class_names\": [\"T-shirt/top\", "
+        "\"Trouser\", \"Pullover\", \"Dress\", \"Coat\", \"Sandal\", \"Shirt\", \"Sneaker\", "
+        "\"Bag\", \"Ankle boot\"]\n}\n";
+    static const char rgb[] =
+        "{\"preprocess\": {\"scale\": 1, \"mean\": [125.3, 123.0, 113.9], \"std\": [63.0, 62.1, "
+        "66.7]}, \"in_shape\": [3, 32, 32], \"class_names\": [\"say \\\"hi\\\"\", "
+        "\"back\\\\slash\", \"caf\\u00e9\"]}";
+    put("import_meta", "fmnist.json", gray, sizeof gray - 1, NULL, 0);
+    put("import_meta", "rgb-scale1.json", rgb, sizeof rgb - 1, NULL, 0);
+    put("import_meta", "empty.json", "{}", 2, NULL, 0);
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: %s OUTDIR\n", argv[0]);
@@ -572,6 +589,7 @@ int main(int argc, char **argv) {
     lirf_key *t, *o;
     seeds_keyfile(&t, &o);
     seeds_sealed(t, o);
+    seeds_import_meta();
     lirf_key_free(t), lirf_key_free(o);
     return 0;
 }
