@@ -18,6 +18,9 @@
  *   in the committed file's order) and imported again: tensor bytes
  *   identical. What CI cannot show without torch is that a future torch still
  *   writes the same bytes;
+ * - torchvision's resnet18 / resnet34 layouts (ImageNet stem; ResNet-34 also
+ *   with the CIFAR stem; tests/pytorch/gen_import_resnets.py): imported, the
+ *   architecture inferred, PyTorch's eval logits;
  * - the other CIFAR naming (shortcut.0/1, linear), the preprocessing at
  *   another scale, every refusal (with the tensor or field named, and nothing
  *   written), the meta JSON reader, and the command line. */
@@ -516,13 +519,19 @@ START_TEST(architectures_inferred_or_refused) {
     char p[512];
     tpath(p, sizeof p, "arch.safetensors");
     const int r18[4] = {2, 2, 2, 2}, r34[4] = {3, 4, 6, 3}, odd[4] = {1, 1, 1, 1};
-    write_arch(p, 7, r18, 0);
-    import_refused(p, &m, LIRF_E_UNSUPPORTED, "a ResNet-18 with the ImageNet stem (7x7 conv1, "
-                                              "2,2,2,2 blocks) is not supported by this build");
-    write_arch(p, 7, r34, 0);
-    import_refused(p, &m, LIRF_E_UNSUPPORTED, "ResNet-34 with the ImageNet stem");
-    write_arch(p, 3, r34, 0);
-    import_refused(p, &m, LIRF_E_UNSUPPORTED, "ResNet-34 with a 3x3 stem");
+    /* the ImageNet stem and ResNet-34 are inferred (torchvision_resnets_imported
+     * imports real ones) */
+    const struct { int k; const int *blocks; lirf_arch arch; } known[] = {
+        {7, r18, LIRF_ARCH_RESNET18_IMAGENET}, {7, r34, LIRF_ARCH_RESNET34_IMAGENET},
+        {3, r34, LIRF_ARCH_RESNET34}, {3, r18, LIRF_ARCH_RESNET18}};
+    for (size_t i = 0; i < sizeof known / sizeof *known; i++) {
+        write_arch(p, known[i].k, known[i].blocks, 0);
+        lirf_safetensors st = read_st(p);
+        lirf_import_arch a;
+        ck_assert_msg(lirf_import_infer(&st, p, &a) == LIRF_OK, "%s", lirf_error_message());
+        ck_assert_int_eq(a.cfg.arch, known[i].arch);
+        lirf_st_free(&st);
+    }
     write_arch(p, 7, r34, 1);
     import_refused(p, &m, LIRF_E_UNSUPPORTED, "bottleneck ResNet-50");
     write_arch(p, 3, odd, 0);
@@ -538,6 +547,69 @@ START_TEST(architectures_inferred_or_refused) {
     lirf_st_free(&st);
     import_refused(p, &m, LIRF_E_FORMAT, "tensor 'bn1.weight' is missing");
     lirf_import_meta_free(&m);
+}
+END_TEST
+
+/* torchvision's ResNet-18 / ResNet-34 with the ImageNet stem, and ResNet-34
+ * with the CIFAR stem, at width 4, as PyTorch writes them
+ * (tests/pytorch/gen_import_resnets.py: save_file(state_dict), random BN
+ * statistics; the models are gen_golden.py's, checked there against
+ * torchvision's own resnet18 / resnet34): imported, and run in eval mode on
+ * the fixture's input, PyTorch's eval logits within 1e-4 of the largest
+ * |logit|. The generator, run with --lirf, also checked with the real torch
+ * that PyTorch's save_file of each imported checkpoint is the committed file
+ * byte for byte. */
+static void resnet_imported(const char *name, lirf_arch want, const char *shape) {
+    char in[512], ref[512], out[512];
+    snprintf(in, sizeof in, GOLD "%s.pt.safetensors", name);
+    snprintf(ref, sizeof ref, GOLD "%s.logits.safetensors", name);
+    tpath(out, sizeof out, "resnet.safetensors");
+    lirf_import_meta m = {0};
+    ck_assert_int_eq(lirf_import_meta_set(&m, "in_shape", shape), LIRF_OK);
+    ck_assert_int_eq(lirf_import_meta_set(&m, "scale", "1/255"), LIRF_OK);
+    ck_assert_int_eq(lirf_import_meta_set(&m, "mean", "0.485,0.456,0.406"), LIRF_OK);
+    ck_assert_int_eq(lirf_import_meta_set(&m, "std", "0.229,0.224,0.225"), LIRF_OK);
+    lirf_import_report r = import_ok(in, out, &m);
+    ck_assert_int_eq(r.arch.cfg.arch, want);
+    ck_assert_int_eq(r.meta.cfg.width, 4);
+    lirf_safetensors pt = read_st(in), back = read_st(out), g = read_st(ref);
+    same_tensors(&pt, &back); /* every tensor with PyTorch's bytes */
+    const lirf_st_tensor *x = lirf_st_find(&g, "input"), *z = lirf_st_find(&g, "logits");
+    ck_assert_ptr_nonnull(x);
+    ck_assert_ptr_nonnull(z);
+    lirf_ctx *ctx = tctx();
+    lirf_model_meta meta;
+    lirf_net *net;
+    ck_assert_msg(lirf_checkpoint_load(ctx, out, &meta, &net) == LIRF_OK, "%s", lirf_error_message());
+    int N = (int)x->shape[0], K = meta.cfg.classes;
+    ck_assert_int_le(N * K, 64);
+    lirf_buf bx, y;
+    lirf_arena *ws;
+    ck_assert_int_eq(lirf_buf_alloc(ctx, x->nbytes / 4, &bx), LIRF_OK);
+    ck_assert_int_eq(lirf_buf_write(ctx, bx, x->data, x->nbytes / 4), LIRF_OK);
+    ck_assert_int_eq(lirf_arena_create(ctx, 0, &ws), LIRF_OK);
+    ck_assert_int_eq(lirf_net_forward(net, ws, NULL, LIRF_MODE_EVAL, bx, N, &y), LIRF_OK);
+    float got[64], want_v[64];
+    ck_assert_int_eq(lirf_buf_read(ctx, y, got, (size_t)(N * K)), LIRF_OK);
+    memcpy(want_v, z->data, (size_t)(N * K) * sizeof *want_v);
+    double big = 0, err = 0;
+    for (int i = 0; i < N * K; i++) big = fmax(big, fabs(want_v[i]));
+    for (int i = 0; i < N * K; i++) err = fmax(err, fabs((double)got[i] - want_v[i]));
+    printf("%s imported as %s: eval logits max error %.2e (largest |logit| %.3g)\n", name,
+           lirf_arch_name(want), err, big);
+    ck_assert_msg(err <= 1e-4 * big, "%s: logits differ from PyTorch's by %g", name, err);
+    lirf_arena_destroy(ws);
+    lirf_buf_free(ctx, &bx);
+    lirf_net_destroy(net);
+    lirf_model_meta_free(&meta);
+    lirf_st_free(&pt), lirf_st_free(&back), lirf_st_free(&g);
+    lirf_import_meta_free(&m);
+}
+
+START_TEST(torchvision_resnets_imported) {
+    resnet_imported("resnet18_imagenet_w4", LIRF_ARCH_RESNET18_IMAGENET, "3,64,64");
+    resnet_imported("resnet34_imagenet_w4", LIRF_ARCH_RESNET34_IMAGENET, "3,64,64");
+    resnet_imported("resnet34_cifar_w4", LIRF_ARCH_RESNET34, "3,32,32");
 }
 END_TEST
 
@@ -711,6 +783,7 @@ int main(void) {
     tcase_add_test(tc, half_precision_refused_clearly);
     tcase_add_test(tc, lirf_checkpoint_refused);
     tcase_add_test(tc, architectures_inferred_or_refused);
+    tcase_add_test(tc, torchvision_resnets_imported);
     tcase_add_test(tc, meta_json_checked);
     tcase_add_test(tc, meta_text_checked);
     tcase_add_test(tc, command_line);

@@ -323,12 +323,15 @@ typedef struct {
 } import_rule;
 
 static void cifar_resnet18(lirf_net_config *c) { c->arch = LIRF_ARCH_RESNET18; }
+static void imagenet_resnet18(lirf_net_config *c) { c->arch = LIRF_ARCH_RESNET18_IMAGENET; }
+static void imagenet_resnet34(lirf_net_config *c) { c->arch = LIRF_ARCH_RESNET34_IMAGENET; }
+static void cifar_resnet34(lirf_net_config *c) { c->arch = LIRF_ARCH_RESNET34; }
 
 static const import_rule RULES[] = {
     {"CIFAR ResNet-18 (3x3 conv1, no max-pool)", 3, {2, 2, 2, 2}, 0, cifar_resnet18},
-    {"ResNet-18 with the ImageNet stem", 7, {2, 2, 2, 2}, 0, NULL},
-    {"ResNet-34 with the ImageNet stem", 7, {3, 4, 6, 3}, 0, NULL},
-    {"ResNet-34 with a 3x3 stem", 3, {3, 4, 6, 3}, 0, NULL},
+    {"ResNet-18 with the ImageNet stem (torchvision resnet18)", 7, {2, 2, 2, 2}, 0, imagenet_resnet18},
+    {"ResNet-34 with the ImageNet stem (torchvision resnet34)", 7, {3, 4, 6, 3}, 0, imagenet_resnet34},
+    {"CIFAR ResNet-34 (3x3 conv1, no max-pool)", 3, {3, 4, 6, 3}, 0, cifar_resnet34},
     {"bottleneck ResNet-50", 7, {3, 4, 6, 3}, 1, NULL},
     {"bottleneck ResNet-101", 7, {3, 4, 23, 3}, 1, NULL},
     {"bottleneck ResNet-152", 7, {3, 8, 36, 3}, 1, NULL},
@@ -388,9 +391,9 @@ lirf_status lirf_import_infer(const lirf_safetensors *st, const char *path,
     const int *b = out->blocks;
     if (!r)
         return LIRF_FAIL(LIRF_E_FORMAT, "%s: a %dx%d conv1 and %d,%d,%d,%d blocks in "
-                         "layer1..layer4 match no ResNet lirf import knows (CIFAR ResNet-18: 3x3 "
-                         "conv1, 2,2,2,2 blocks)", path, out->stem_kernel, out->stem_kernel, b[0],
-                         b[1], b[2], b[3]);
+                         "layer1..layer4 match no ResNet lirf import knows (ResNet-18: 2,2,2,2 "
+                         "blocks, ResNet-34: 3,4,6,3; a 3x3 or 7x7 conv1)", path, out->stem_kernel,
+                         out->stem_kernel, b[0], b[1], b[2], b[3]);
     out->name = r->name;
     if (!r->config) {
         char ok[512] = "";

@@ -65,9 +65,10 @@ typedef struct {
 } lirf_import_arch;
 
 /* Infers the architecture from the tensor names and shapes (torchvision names,
- * or the CIFAR naming shortcut.0/1 and linear). One that lirf knows but this
- * build cannot run (ImageNet stem, ResNet-34, bottleneck ResNets) is
- * LIRF_E_UNSUPPORTED naming it; no match at all is LIRF_E_FORMAT. */
+ * or the CIFAR naming shortcut.0/1 and linear): ResNet-18 and ResNet-34 with
+ * the CIFAR or the ImageNet stem. One that lirf knows but cannot run
+ * (bottleneck ResNets) is LIRF_E_UNSUPPORTED naming it; no match at all is
+ * LIRF_E_FORMAT. */
 lirf_status lirf_import_infer(const lirf_safetensors *st, const char *path,
                               lirf_import_arch *out);
 
