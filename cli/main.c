@@ -13,7 +13,7 @@ static void usage(FILE *f) {
             "\n"
             "commands:\n"
             "  devices     list OpenCL platforms and devices, and which one lirf would use\n"
-            "  selftest    run layer ops on the device against their C references\n"
+            "  selftest    run every layer op's kernel on the device against its C reference\n"
             "  train       train ResNet-18/34 or the CNN student (default data: Fashion-MNIST)\n"
             "  eval        accuracy of checkpoints; with several, the paper's Table 1\n"
             "  deposit     remove classes' knowledge into a deposit archive (LIRF)\n"

@@ -3,7 +3,8 @@
 # names: an image folder whose class folders are `say "hi"`, `back\slash` and
 # a unicode name, under a path with a `"` and a space, and outputs named the
 # same way. A tiny net (ResNet-18 width 2 on 8x8 images) is trained for one
-# epoch on it; then eval, deposit, withdraw, unlearn, keygen, verify (one
+# epoch on it; then eval, deposit, withdraw, unlearn, import (of a PyTorch
+# state dict, the names given in --meta), keygen, verify (one
 # small student), demo (one epoch each), devices, selftest and tune
 # (--dry-run --quick, a short budget) run with --json. Each stdout is parsed
 # by jansson (tests/json_tool.c; nothing else may be on it) and the class
@@ -77,6 +78,22 @@ run unlearn-list 0 unlearn --list --json
 check unlearn-list "$work/unlearn-list.json" scrub
 run keygen 0 keygen --out "$dir/key \"k\"" --json
 check keygen "$work/keygen.json" "$dir/key \"k\".key" "$dir/key \"k\".pub"
+# import: a PyTorch state dict (the import fixture, 10 classes), the hostile
+# names through --meta, written to a hostile path; then eval of the import
+src=$(cd "$(dirname "$0")" && pwd)/golden/import
+imeta="$dir/meta \"m\".json"
+cat > "$imeta" <<'JSON'
+{"in_shape": [1, 28, 28],
+ "preprocess": {"scale": 0.00392156862745098, "mean": [0.286], "std": [0.353]},
+ "class_names": ["back\\slash", "say \"hi\"", "ünïcødé ☃", "c3", "c4", "c5", "c6", "c7", "c8", "c9"]}
+JSON
+imported="$dir/imported \"i\".safetensors"
+run import 0 import --state-dict "$src/fmnist_resnet18_w4.pt.safetensors" --meta "$imeta" \
+    --out "$imported" --json
+check import "$work/import.json" "$imported" "$C0" "$C1" "$C2"
+run eval-import 0 eval --model "$imported" --data "$src/fmnist-256" --deposit-classes 1 --json
+# (eval names the classes as the data set does: Fashion-MNIST's here)
+check eval-import "$work/eval-import.json" "$imported" "Ankle boot"
 run devices 0 devices --json
 check devices "$work/devices.json"
 run selftest 0 selftest --json
