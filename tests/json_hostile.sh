@@ -71,6 +71,15 @@ check withdraw "$work/withdraw.json" "$recover"
 run table1 0 eval --deposit-classes 1 --original "$t0" --target "$target" --recover "$recover" \
     "${edata[@]}" --json
 check table1 "$work/table1.json" "$t0" "$target" "$recover"
+# an image folder whose classes are not T0's (one folder renamed): refused,
+# naming the class, and nothing on stdout (the labels would be wrong)
+other="$dir/other \"o\""
+cp -r "$root" "$other"
+mv "$other/test/$C2" "$other/test/zzz"
+run eval-other 2 eval --model "$t0" --data "$other" --format imagefolder --json
+grep -q 'class 2 is .* do not belong together' "$work/eval-other.err" ||
+    { echo "eval-other: no refusal naming class 2"; cat "$work/eval-other.err"; exit 1; }
+[ ! -s "$work/eval-other.json" ] || { echo "eval-other: output on stdout"; exit 1; }
 run unlearn 0 unlearn --method finetune --model "$t0" --deposit-classes 1 "${data[@]}" \
     --epochs 1 --batch 8 --target "$dir/unlearn \"u\".safetensors" --json --quiet
 check unlearn "$work/unlearn.json" "$dir/unlearn \"u\".safetensors"

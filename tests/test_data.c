@@ -1436,6 +1436,27 @@ START_TEST(stats_exact) {
 }
 END_TEST
 
+/* A model's class names against an image folder's: other names, or the same
+ * in another order, refused naming the class; IDX data (no names of its own)
+ * and a model without names pass. */
+START_TEST(model_names_against_image_folder) {
+    char *folder[] = {"bird", "cat", "dog"};
+    char *same[] = {"bird", "cat", "dog"}, *order[] = {"cat", "bird", "dog"},
+         *other[] = {"bird", "cat", "fox"};
+    lirf_dataset d = {.kind = LIRF_DATA_IMAGEFOLDER, .num_classes = 3, .class_names = folder};
+    snprintf(d.source, sizeof d.source, "/data/pets");
+    ck_assert_int_eq(lirf_data_names_fit(&d, same, 3, "m.safetensors"), LIRF_OK);
+    ck_assert_int_eq(lirf_data_names_fit(&d, NULL, 3, "m.safetensors"), LIRF_OK);
+    ck_assert_int_eq(lirf_data_names_fit(&d, order, 3, "m.safetensors"), LIRF_E_INVALID);
+    ck_assert_ptr_nonnull(strstr(lirf_error_message(), "m.safetensors: class 0 is \"cat\", but "
+                                                       "the image folder /data/pets has \"bird\""));
+    ck_assert_int_eq(lirf_data_names_fit(&d, other, 3, "m.safetensors"), LIRF_E_INVALID);
+    ck_assert_ptr_nonnull(strstr(lirf_error_message(), "class 2 is \"fox\""));
+    d.kind = LIRF_DATA_FASHION_MNIST; /* IDX: the names are assumed, not read */
+    ck_assert_int_eq(lirf_data_names_fit(&d, other, 3, "m.safetensors"), LIRF_OK);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("data");
     TCase *tc = tcase_create("data");
@@ -1454,6 +1475,7 @@ int main(void) {
     tcase_add_test(tc, image_folder_and_archives);
     tcase_add_test(tc, image_folder_errors_and_filter);
     tcase_add_test(tc, cifar10_jpeg_test_split);
+    tcase_add_test(tc, model_names_against_image_folder);
     suite_add_tcase(s, tc);
     return trun(s);
 }

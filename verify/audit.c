@@ -455,6 +455,7 @@ static lirf_status load_data(audit_t *a) {
         return LIRF_FAIL(LIRF_E_SHAPE, "the data (%dx%dx%d, %d classes) does not fit the target "
                          "(%dx%dx%d, %d classes)", tr->c, tr->h, tr->w, tr->num_classes, tc->in_c,
                          tc->in_h, tc->in_w, a->K);
+    LIRF_TRY(lirf_data_names_fit(tr, a->M[R_TARGET].meta.class_names, a->K, "the target"));
     json_t *files = json_object();
     lirf_status st = hash_source(tr->source, files);
     if (st == LIRF_OK && strcmp(te->source, tr->source)) st = hash_source(te->source, files);

@@ -216,6 +216,22 @@ lirf_status lirf_data_set_names(lirf_dataset *d, int num_classes, const char *co
     return LIRF_OK;
 }
 
+lirf_status lirf_data_names_fit(const lirf_dataset *d, char *const *names, int classes,
+                                const char *what) {
+    if (!d || d->kind != LIRF_DATA_IMAGEFOLDER || !names || !d->class_names ||
+        classes != d->num_classes)
+        return LIRF_OK;
+    for (int k = 0; k < classes; k++)
+        if (names[k] && strcmp(names[k], d->class_names[k]))
+            return LIRF_FAIL(LIRF_E_INVALID,
+                             "%s: class %d is \"%.80s\", but the image folder %s has \"%.80s\" "
+                             "as class %d (its class folders, sorted): the data and the model "
+                             "do not belong together; name the class folders as the model's "
+                             "classes", what ? what : "the model", k, names[k], d->source,
+                             d->class_names[k], k);
+    return LIRF_OK;
+}
+
 lirf_status lirf_data_parse_names(lirf_dataset *d, const char *bytes, size_t len, int num_classes,
                                   const char *name) {
     const char **names = calloc((size_t)num_classes, sizeof *names);

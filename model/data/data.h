@@ -137,6 +137,15 @@ int lirf_data_is_file(const char *path);
 lirf_status lirf_data_keep_table(const lirf_data_opts *o, int num_classes, uint8_t **keep);
 /* Sets d->num_classes and copies the names (names[i] NULL: "class_i"). */
 lirf_status lirf_data_set_names(lirf_dataset *d, int num_classes, const char *const *names);
+/* A model's class names against an image folder's (its class folders, sorted):
+ * an image folder's labels are the places of its folder names, so a model
+ * whose names differ (other classes, or the same in another order) would be
+ * scored against the wrong labels. LIRF_E_INVALID naming the first class
+ * that differs, `what` (the model) and the data. Other formats carry no names
+ * of their own (IDX) or fixed ones, and a model without names says nothing:
+ * LIRF_OK. The counts are lirf_data_fits's to check. */
+lirf_status lirf_data_names_fit(const lirf_dataset *d, char *const *names, int classes,
+                                const char *what);
 /* Reads a text file of class names (one a line, empty lines skipped) held in
  * bytes; LIRF_E_FORMAT unless there are exactly num_classes. */
 lirf_status lirf_data_parse_names(lirf_dataset *d, const char *bytes, size_t len, int num_classes,

@@ -15,10 +15,11 @@ lirf_status lirf_load_split(const char *path, lirf_data_kind kind, int train, in
                               train ? "loading the training data" : "loading the test data");
 }
 
-lirf_status lirf_data_fits(const lirf_dataset *ds, const lirf_net_config *cfg, const char *what) {
+lirf_status lirf_data_fits(const lirf_dataset *ds, const lirf_model_meta *m, const char *what) {
+    const lirf_net_config *cfg = &m->cfg;
     if (ds->c == cfg->in_c && ds->h == cfg->in_h && ds->w == cfg->in_w &&
         ds->num_classes == cfg->classes)
-        return LIRF_OK;
+        return lirf_data_names_fit(ds, m->class_names, cfg->classes, what);
     return LIRF_FAIL(LIRF_E_SHAPE,
                      "the data (%dx%dx%d, %d classes) does not fit %s (%dx%dx%d, %d classes)",
                      ds->c, ds->h, ds->w, ds->num_classes, what, cfg->in_c, cfg->in_h, cfg->in_w,

@@ -76,7 +76,7 @@ static lirf_status prepare(lirf_ctx *ctx, const lirf_deposit_job *j, deposit_run
     /* only the deposit classes' training samples are read */
     LIRF_TRY(lirf_load_split(j->data, j->kind, 1, j->image_size ? j->image_size : d->meta.cfg.in_h,
                              j->dep, j->ndep, j->limit, &d->ds));
-    LIRF_TRY(lirf_data_fits(&d->ds, &d->meta.cfg, "T0"));
+    LIRF_TRY(lirf_data_fits(&d->ds, &d->meta, "T0"));
     LIRF_TRY(lirf_error_context(lirf_lirf_create(ctx, d->t0, &d->meta, o->split, j->dep, j->ndep,
                                                  o->prune_rate, &d->l),
                                 "preparing the deposit"));

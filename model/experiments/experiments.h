@@ -28,9 +28,11 @@
  * context "loading the training data" / "loading the test data". */
 lirf_status lirf_load_split(const char *path, lirf_data_kind kind, int train, int image_size,
                             const int32_t *classes, int nclasses, size_t limit, lirf_dataset *ds);
-/* LIRF_E_SHAPE, naming both, unless ds's images and classes are cfg's. `what`
- * names the net in the message ("T0", a path). */
-lirf_status lirf_data_fits(const lirf_dataset *ds, const lirf_net_config *cfg, const char *what);
+/* LIRF_E_SHAPE, naming both, unless ds's images and classes are the model's;
+ * LIRF_E_INVALID if ds is an image folder whose class names are not the
+ * model's (lirf_data_names_fit). `what` names the net in the message ("T0",
+ * a path). */
+lirf_status lirf_data_fits(const lirf_dataset *ds, const lirf_model_meta *m, const char *what);
 /* LIRF_E_IO unless the folder that would hold path exists and is writable;
  * `what` names the file ("the target net"). */
 lirf_status lirf_out_dir_ok(const char *path, const char *what);

@@ -29,7 +29,7 @@ lirf_status lirf_eval_checkpoint(lirf_ctx *ctx, const char *path, const lirf_tab
     const lirf_model_meta *meta = lirf_model_meta_of(m);
     lirf_status st = LIRF_OK;
     if (!ds->n) st = lirf_load_split(o->data, o->kind, o->train, meta->cfg.in_h, NULL, 0, 0, ds);
-    if (!st) st = lirf_data_fits(ds, &meta->cfg, path);
+    if (!st) st = lirf_data_fits(ds, meta, path);
     if (!st && !(*counts = calloc(2 * (size_t)meta->cfg.classes, sizeof **counts)))
         st = LIRF_FAIL(LIRF_E_NOMEM, "out of host memory");
     if (!st) st = count(ctx, m, o, ds, *counts);

@@ -16,7 +16,7 @@ lirf_status lirf_unlearn_file_run(lirf_ctx *ctx, const lirf_unlearn_file_job *j,
     if (!st)
         st = lirf_load_split(j->data, j->kind, 1, j->image_size ? j->image_size : meta.cfg.in_h, NULL,
                              0, (size_t)j->limit, &ds);
-    if (!st) st = lirf_data_fits(&ds, &meta.cfg, "T0");
+    if (!st) st = lirf_data_fits(&ds, &meta, "T0");
     if (!st)
         st = lirf_error_context(
             lirf_unlearn(ctx, t0, &meta, &ds, j->dep, j->ndep, &j->o, j->target_out, &r->res),
