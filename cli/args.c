@@ -170,16 +170,3 @@ int print_json_line(json_t *j) {
     json_decref(j);
     return ok ? 0 : json_failed();
 }
-
-json_t *json_text(const char *s) {
-    if (!s) return json_null();
-    json_t *j = json_string(s);
-    if (j) return j;
-    char *t = strdup(s); /* not UTF-8: the bytes outside ASCII become '?' */
-    if (!t) return NULL;
-    for (char *p = t; *p; p++)
-        if ((unsigned char)*p >= 0x80) *p = '?';
-    j = json_string(t);
-    free(t);
-    return j;
-}

@@ -43,9 +43,6 @@ int unknown_option(const char *cmd, const char *arg);
 int print_json(json_t *j);
 /* the same on one line (LIRF_JSON_DUMP_FLAGS) */
 int print_json_line(json_t *j);
-/* s as a JSON string; NULL s: null; bytes that are not UTF-8 (an OpenCL
- * driver's strings) become '?' rather than dropping the value */
-json_t *json_text(const char *s);
 
 int cmd_train(const char *device, int argc, char **argv);
 int cmd_eval(const char *device, int argc, char **argv);

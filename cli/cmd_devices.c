@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "fileutil.h"
 
 int cli_error(lirf_status st, const char *what) {
     fprintf(stderr, "lirf: %s: %s: %s\n", what, lirf_status_name(st), lirf_error_message());
@@ -37,14 +38,14 @@ static json_t *device_json(const lirf_device_info *d, int chosen) {
     json_t *j = json_object();
     json_object_set_new(j, "platform_index", json_integer(d->platform_index));
     json_object_set_new(j, "device_index", json_integer(d->device_index));
-    json_object_set_new(j, "platform", json_text(d->platform_name));
-    json_object_set_new(j, "platform_version", json_text(d->platform_version));
-    json_object_set_new(j, "name", json_text(d->name));
-    json_object_set_new(j, "vendor", json_text(d->vendor));
+    json_object_set_new(j, "platform", lirf_json_text(d->platform_name));
+    json_object_set_new(j, "platform_version", lirf_json_text(d->platform_version));
+    json_object_set_new(j, "name", lirf_json_text(d->name));
+    json_object_set_new(j, "vendor", lirf_json_text(d->vendor));
     json_object_set_new(j, "type", json_string(type_name(d->type)));
-    json_object_set_new(j, "version", json_text(d->version));
-    json_object_set_new(j, "driver", json_text(d->driver));
-    json_object_set_new(j, "opencl_c", json_text(d->c_version));
+    json_object_set_new(j, "version", lirf_json_text(d->version));
+    json_object_set_new(j, "driver", lirf_json_text(d->driver));
+    json_object_set_new(j, "opencl_c", lirf_json_text(d->c_version));
     json_object_set_new(j, "global_mem_bytes", json_integer((json_int_t)d->global_mem));
     json_object_set_new(j, "max_alloc_bytes", json_integer((json_int_t)d->max_alloc));
     json_object_set_new(j, "local_mem_bytes", json_integer((json_int_t)d->local_mem));
@@ -63,7 +64,7 @@ static json_t *devices_json(const lirf_device_info *devs, size_t n, size_t chose
     if (chosen < n)
         c = json_pack("{s:i,s:i,s:o,s:s}", "platform_index", (int)devs[chosen].platform_index,
                       "device_index", (int)devs[chosen].device_index, "name",
-                      json_text(devs[chosen].name), "by", by);
+                      lirf_json_text(devs[chosen].name), "by", by);
     json_object_set_new(j, "chosen", c);
     return j;
 }

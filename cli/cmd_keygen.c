@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "fileutil.h"
 #include "seal.h"
 
 static void keygen_usage(FILE *f) {
@@ -50,7 +51,7 @@ int cmd_keygen(const char *device, int argc, char **argv) {
     lirf_status st = lirf_keygen(out, force, &k);
     if (st != LIRF_OK) return cli_error(st, "keygen");
     if (json) {
-        rc = print_json(json_pack("{s:o, s:s+, s:s+}", "key_id", json_text(lirf_key_id(k)),
+        rc = print_json(json_pack("{s:o, s:s+, s:s+}", "key_id", lirf_json_text(lirf_key_id(k)),
                                   "secret_key", out, ".key", "public_key", out, ".pub"));
     } else {
         printf("key id: %s\nsecret key: %s.key (keep it private)\npublic key: %s.pub\n",

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "fileutil.h"
 #include "experiments.h"
 
 static void usage(FILE *f) {
@@ -114,7 +115,7 @@ static json_t *train_json(const lirf_train_job *j, const lirf_train_report *r) {
     if (!r->stopped && lirf_checkpoint_open(j->out, &st, &meta) == LIRF_OK) {
         names = json_array();
         for (int k = 0; meta.class_names && k < meta.cfg.classes; k++)
-            json_array_append_new(names, json_text(meta.class_names[k]));
+            json_array_append_new(names, lirf_json_text(meta.class_names[k]));
         lirf_model_meta_free(&meta);
         lirf_st_free(&st);
     }

@@ -7,6 +7,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "fileutil.h"
 #include "lirf_tune.h"
 
 static void usage(FILE *f) {
@@ -114,11 +115,11 @@ static json_t *classes_json(const lirf_tune_result *r) {
 static json_t *result_json(const lirf_tune_result *r) {
     json_t *j = json_object();
     json_object_set_new(j, "outcome", json_string(lirf_tune_outcome_name(r->outcome)));
-    json_object_set_new(j, "file", r->outcome == LIRF_TUNE_WRITTEN ? json_text(r->path)
+    json_object_set_new(j, "file", r->outcome == LIRF_TUNE_WRITTEN ? lirf_json_text(r->path)
                                                                     : json_null());
-    json_object_set_new(j, "device", json_text(r->device.name));
-    json_object_set_new(j, "platform", json_text(r->device.platform_name));
-    json_object_set_new(j, "driver", json_text(r->device.driver));
+    json_object_set_new(j, "device", lirf_json_text(r->device.name));
+    json_object_set_new(j, "platform", lirf_json_text(r->device.platform_name));
+    json_object_set_new(j, "driver", lirf_json_text(r->device.driver));
     json_object_set_new(j, "budget_s", json_real(r->budget_s));
     json_object_set_new(j, "elapsed_s", json_real(r->elapsed_s));
     json_object_set_new(j, "shapes_per_class", json_integer(r->shapes_per_class));

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "fileutil.h"
 #include "verify.h"
 
 static const char USAGE[] = /* a printf format: the defaults come from lirf_verify_opts_default */
@@ -197,7 +198,7 @@ static int render_again(const char *from_json, const char *out, int json) {
         rc = (int)json_integer_value(json_object_get(rep, "exit_code"));
         if (json) {
             json_t *doc = lirf_report_summary_json(rep, out, 0);
-            if (doc) json_object_set_new(doc, "from_json", json_text(from_json));
+            if (doc) json_object_set_new(doc, "from_json", lirf_json_text(from_json));
             if (print_json(doc)) rc = 2;
         } else {
             printf("%s/report.md, %s/report.html rendered from %s (exit %d as recorded)\n", out,

@@ -125,6 +125,29 @@ check verify-report.json "$vout/report.json" "$target" "$root"
 run verify-again "$vrc" verify --from-json "$vout/report.json" --out "$vout" --json
 check verify-again "$work/verify-again.json" "$vout/report.md" "$vout/report.json"
 
+# a path that is not UTF-8 (JSON holds UTF-8 only): the documents stay valid,
+# the bytes outside ASCII shown as '?'; a class folder so named is refused
+# (class names are data: they are never altered)
+bdir="$work/bad"$'\xff'"dir"
+mkdir -p "$bdir"
+run bad-train 0 train "${data[@]}" --width 2 --epochs 1 --batch 8 --out "$bdir/t0.st" --json --quiet
+check bad-train "$work/bad-train.json" "bad?dir/t0.st"
+run bad-deposit 0 deposit --model "$bdir/t0.st" --deposit-classes 1 "${data[@]}" --epochs 1 \
+    --batch 8 --target "$bdir/tg.st" --archive "$bdir/d.lirf" --json --quiet
+check bad-deposit "$work/bad-deposit.json" "bad?dir/tg.st" "bad?dir/d.lirf"
+run bad-withdraw 0 withdraw --target "$bdir/tg.st" --archive "$bdir/d.lirf" --out "$bdir/r.st" --json
+check bad-withdraw "$work/bad-withdraw.json" "bad?dir/r.st"
+run bad-verify '0|1' verify --target "$bdir/tg.st" --original "$bdir/t0.st" --archive "$bdir/d.lirf" \
+    "${data[@]}" "${verify_opts[@]}" --out "$bdir/v" --quiet --json
+check bad-verify "$work/bad-verify.json" "bad?dir/v/report.json"
+check bad-verify-report "$bdir/v/report.json" "bad?dir/tg.st"
+broot="$work/badclasses"
+cp -r "$root" "$broot"
+for split in train test; do mv "$broot/$split/$C2" "$broot/$split/c"$'\xff'; done
+run bad-class 2 train --data "$broot" --format imagefolder --image-size 8 --out "$work/x.st" --json
+grep -q 'not valid UTF-8' "$work/bad-class.err" ||
+    { echo "bad-class: not refused as not UTF-8"; cat "$work/bad-class.err"; exit 1; }
+
 dout="$dir/demo \"x\""
 run demo 0 demo "${data[@]}" --width 2 --epochs 1 --deposit-epochs 1 --batch 8 --limit 0 \
     --deposit-tries 1 --deposit-classes 1 --out "$dout" --json

@@ -613,6 +613,49 @@ START_TEST(torchvision_resnets_imported) {
 }
 END_TEST
 
+/* A checkpoint's class_names must be a JSON array of one string a class, or
+ * [] (none): anything else is refused naming the key (it was ignored). */
+static lirf_status open_with_names(const char *src, const char *names) {
+    char p[512];
+    tpath(p, sizeof p, "names.safetensors");
+    lirf_safetensors st = read_st(src);
+    const char *keys[64], *vals[64];
+    size_t n = 0;
+    for (size_t i = 0; i < st.meta_count && n < 64; i++, n++) {
+        keys[n] = st.meta_keys[i];
+        vals[n] = strcmp(st.meta_keys[i], "class_names") ? st.meta_vals[i] : names;
+    }
+    ck_assert_int_eq(lirf_st_write(p, st.tensors, st.count, keys, vals, n), LIRF_OK);
+    lirf_st_free(&st);
+    lirf_safetensors st2;
+    lirf_model_meta meta;
+    lirf_status s = lirf_checkpoint_open(p, &st2, &meta);
+    if (s == LIRF_OK) {
+        ck_assert_int_eq(!meta.class_names, !strcmp(names, "[]"));
+        lirf_model_meta_free(&meta);
+        lirf_st_free(&st2);
+    }
+    return s;
+}
+
+START_TEST(class_names_metadata_checked) {
+    char out[512];
+    tpath(out, sizeof out, "named.safetensors");
+    lirf_import_meta m = golden_meta();
+    import_ok(PT, out, &m);
+    ck_assert_int_eq(open_with_names(out, "[]"), LIRF_OK);
+    ck_assert_int_eq(open_with_names(out, "[\"a\",\"b\",\"c\",\"d\",\"e\",\"f\",\"g\",\"h\",\"i\",\"j\"]"),
+                     LIRF_OK);
+    const char *bad[] = {"[\"a\"]", "{\"a\": 1}", "[1,2,3,4,5,6,7,8,9,10]", "not json",
+                         "[\"a\",\"b\",\"c\",\"d\",\"e\",\"f\",\"g\",\"h\",\"i\",null]"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        ck_assert_int_eq(open_with_names(out, bad[i]), LIRF_E_FORMAT);
+        ck_assert_ptr_nonnull(strstr(lirf_error_message(), "\"class_names\""));
+    }
+    lirf_import_meta_free(&m);
+}
+END_TEST
+
 /* ---- the meta: text and JSON ---------------------------------------------- */
 
 static void json_refused(const char *text, const char *needle) {
@@ -784,6 +827,7 @@ int main(void) {
     tcase_add_test(tc, lirf_checkpoint_refused);
     tcase_add_test(tc, architectures_inferred_or_refused);
     tcase_add_test(tc, torchvision_resnets_imported);
+    tcase_add_test(tc, class_names_metadata_checked);
     tcase_add_test(tc, meta_json_checked);
     tcase_add_test(tc, meta_text_checked);
     tcase_add_test(tc, command_line);

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "fileutil.h"
 #include "verify.h"
 
 void lirf_verify_opts_default(lirf_verify_opts *o) {
@@ -58,9 +59,11 @@ static lirf_status hash_source(const char *src, json_t *files) {
     struct stat sb;
     if (stat(src, &sb) != 0) return LIRF_FAIL(LIRF_E_IO, "cannot stat %s", src);
     char hex[65];
+    json_t *key;
     if (!S_ISDIR(sb.st_mode)) {
         LIRF_TRY(lirf_file_sha256(src, hex));
-        json_object_set_new(files, src, json_string(hex));
+        json_object_set_new(files, json_string_value(key = lirf_json_text(src)), json_string(hex));
+        json_decref(key);
         return LIRF_OK;
     }
     DIR *d = opendir(src);
@@ -80,7 +83,10 @@ static lirf_status hash_source(const char *src, json_t *files) {
     for (int i = 0; i < n; i++) {
         if (names[i] && st == LIRF_OK) {
             st = lirf_file_sha256(names[i], hex);
-            if (st == LIRF_OK) json_object_set_new(files, names[i], json_string(hex));
+            json_t *key = lirf_json_text(names[i]); /* a key must be UTF-8 */
+            if (st == LIRF_OK && key)
+                json_object_set_new(files, json_string_value(key), json_string(hex));
+            json_decref(key);
         }
         free(names[i]);
     }
@@ -362,7 +368,7 @@ static lirf_status begin_report(audit_t *a) {
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
     json_object_set_new(a->R, "lirf_version", json_string(LIRF_VERSION));
     json_object_set_new(a->R, "started_utc", json_string(when));
-    if (a->o->command) json_object_set_new(a->R, "command", json_string(a->o->command));
+    if (a->o->command) json_object_set_new(a->R, "command", lirf_json_text(a->o->command));
     json_object_set_new(a->R, "device", json_pack("{s:s,s:s,s:s,s:s,s:s,s:i}", "name", di->name,
                                                   "platform", di->platform_name, "driver", di->driver,
                                                   "version", di->version, "opencl_c", di->c_version,
@@ -389,7 +395,7 @@ static lirf_status open_models(audit_t *a) {
                              "target (%d classes, input %dx%dx%d)", flags[r], paths[r], y->classes,
                              y->in_c, y->in_h, y->in_w, x->classes, x->in_c, x->in_h, x->in_w);
         json_object_set_new(a->inputs, ROLE[r],
-                            json_pack("{s:s,s:s,s:s,s:s,s:i,s:s}", "path", paths[r], "sha256",
+                            json_pack("{s:o,s:s,s:s,s:s,s:i,s:s}", "path", lirf_json_text(paths[r]), "sha256",
                                       M[r].sha, "kind", M[r].kind, "arch",
                                       lirf_arch_name(M[r].meta.cfg.arch), "width",
                                       M[r].meta.cfg.width, "split", M[r].meta.split));
@@ -399,7 +405,7 @@ static lirf_status open_models(audit_t *a) {
     if (o->archive) {
         char hex[65];
         LIRF_TRY(lirf_file_sha256(o->archive, hex));
-        json_object_set_new(a->inputs, "archive", json_pack("{s:s,s:s}", "path", o->archive, "sha256", hex));
+        json_object_set_new(a->inputs, "archive", json_pack("{s:o,s:s}", "path", lirf_json_text(o->archive), "sha256", hex));
     }
     return LIRF_OK;
 }
@@ -463,7 +469,7 @@ static lirf_status load_data(audit_t *a) {
         json_decref(files);
         return st;
     }
-    json_object_set_new(a->inputs, "data", json_pack("{s:s,s:i,s:i,s:o}", "source", tr->source,
+    json_object_set_new(a->inputs, "data", json_pack("{s:o,s:i,s:i,s:o}", "source", lirf_json_text(tr->source),
                                                      "train_images", tr->n, "test_images", te->n,
                                                      "files_sha256", files));
     json_object_set_new(a->R, "inputs", a->inputs);
@@ -552,7 +558,7 @@ static lirf_status eval_recover(audit_t *a, double *dp, json_t **w) {
     lirf_status st = make_loader(a->ctx, &a->te, a->tidx, a->nte, 256, mm->mean, mm->std, &ld);
     if (st == LIRF_OK) st = eval_fn(a->ctx, ld, &a->S, lirf_model_logits, rm, &pre, dp, &avg);
     lirf_model_close(rm);
-    *w = json_pack("{s:s,s:o,s:o,s:o}", "recover", a->recover_path, "pre_acc", jnum(pre),
+    *w = json_pack("{s:o,s:o,s:o,s:o}", "recover", lirf_json_text(a->recover_path), "pre_acc", jnum(pre),
                    "dep_acc", jnum(*dp), "avg_acc", jnum(avg));
     if (st == LIRF_OK && a->o->deposit_alone) st = deposit_alone(a, ld);
     lirf_loader_destroy(ld);

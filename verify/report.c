@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "fileutil.h"
 #include "verify.h"
 
 static const char *S(const json_t *o, const char *k) {
@@ -593,11 +594,13 @@ json_t *lirf_report_summary_json(const json_t *r, const char *dir, int json_writ
     json_object_foreach((json_t *)in, k, v)
         if (json_is_object(v) && json_object_get(v, "path"))
             json_object_set(nets, k, json_object_get(v, "path"));
-    if (json_written) json_object_set_new(reports, "json", json_sprintf("%s/report.json", dir));
-    else json_object_set_new(reports, "json", json_null());
-    json_object_set_new(reports, "md", json_sprintf("%s/report.md", dir));
-    json_object_set_new(reports, "html", json_sprintf("%s/report.html", dir));
-    if (json_object_size(reports) != 3) /* a path that is not UTF-8 */
+    const char *name[] = {"json", "md", "html"};
+    for (int i = 0; i < 3; i++) {
+        char p[4200];
+        snprintf(p, sizeof p, "%s/report.%s", dir, name[i]);
+        json_object_set_new(reports, name[i], i || json_written ? lirf_json_text(p) : json_null());
+    }
+    if (json_object_size(reports) != 3) /* out of memory */
         return json_decref(nets), json_decref(reports), NULL;
     json_t *dep = json_object_get(r, "deposit_classes"), *checks = json_object_get(r, "checks");
     json_t *exit_code = json_object_get(r, "exit_code"), *verdict = json_object_get(r, "verdict");

@@ -193,6 +193,24 @@ lirf_status lirf_data_keep_table(const lirf_data_opts *o, int num_classes, uint8
     return LIRF_OK;
 }
 
+int lirf_utf8_valid(const char *s) {
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        unsigned c = *p++;
+        int more = c < 0x80 ? 0 : (c & 0xE0) == 0xC0 ? 1 : (c & 0xF0) == 0xE0 ? 2
+                 : (c & 0xF8) == 0xF0 ? 3 : -1;
+        if (more < 0) return 0;
+        unsigned cp = more ? c & (0x3Fu >> more) : c;
+        for (int i = 0; i < more; i++, p++) {
+            if ((*p & 0xC0) != 0x80) return 0;
+            cp = cp << 6 | (*p & 0x3Fu);
+        }
+        static const unsigned min[4] = {0, 0x80, 0x800, 0x10000};
+        if (cp < min[more] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+    }
+    return 1;
+}
+
 lirf_status lirf_data_set_names(lirf_dataset *d, int num_classes, const char *const *names) {
     if (num_classes <= 0) return LIRF_FAIL(LIRF_E_FORMAT, "the data set has no classes");
     char **cn = calloc((size_t)num_classes, sizeof *cn);
@@ -201,11 +219,15 @@ lirf_status lirf_data_set_names(lirf_dataset *d, int num_classes, const char *co
         char tmp[32];
         const char *s = names && names[i] ? names[i] : tmp;
         if (s == tmp) snprintf(tmp, sizeof tmp, "class_%d", i);
-        cn[i] = strdup(s);
+        int utf8 = lirf_utf8_valid(s);
+        cn[i] = utf8 ? strdup(s) : NULL;
         if (!cn[i]) {
             for (int j = 0; j < i; j++) free(cn[j]);
             free(cn);
-            return LIRF_FAIL(LIRF_E_NOMEM, "out of host memory");
+            return utf8 ? LIRF_FAIL(LIRF_E_NOMEM, "out of host memory")
+                        : LIRF_FAIL(LIRF_E_FORMAT, "class %d: its name is not valid UTF-8 "
+                                    "(class names are recorded in checkpoints and reports as "
+                                    "JSON): rename the class folder or names-file line", i);
         }
     }
     if (d->class_names)

@@ -135,7 +135,11 @@ int lirf_data_is_file(const char *path);
 /* Checks o->classes against num_classes and returns a num_classes table of
  * 0/1 (1: keep); malloc'ed. */
 lirf_status lirf_data_keep_table(const lirf_data_opts *o, int num_classes, uint8_t **keep);
-/* Sets d->num_classes and copies the names (names[i] NULL: "class_i"). */
+/* 1 if s is valid UTF-8 (no overlong forms, surrogates or code points over
+ * U+10FFFF). */
+int lirf_utf8_valid(const char *s);
+/* Sets d->num_classes and copies the names (names[i] NULL: "class_i");
+ * LIRF_E_FORMAT for a name that is not valid UTF-8. */
 lirf_status lirf_data_set_names(lirf_dataset *d, int num_classes, const char *const *names);
 /* A model's class names against an image folder's (its class folders, sorted):
  * an image folder's labels are the places of its folder names, so a model

@@ -306,7 +306,10 @@ static lirf_status from_folder(const lirf_data_opts *o, lirf_dataset *out) {
         st = LIRF_FAIL(LIRF_E_NOT_FOUND, "%s: no class folders (want ROOT/<class>/<image>)", root);
     if (st == LIRF_OK && classes.n > INT32_MAX)
         st = LIRF_FAIL(LIRF_E_FORMAT, "%s: too many class folders", root);
-    if (st == LIRF_OK) st = lirf_data_set_names(out, (int)classes.n, (const char *const *)classes.v);
+    if (st == LIRF_OK)
+        st = lirf_error_context(
+            lirf_data_set_names(out, (int)classes.n, (const char *const *)classes.v), "%s",
+            o->path);
     if (st == LIRF_OK) st = lirf_data_keep_table(o, (int)classes.n, &keep);
     for (size_t c = 0; st == LIRF_OK && c < classes.n; c++) {
         if (!keep[c]) continue; /* never opened */
@@ -615,7 +618,10 @@ static lirf_status from_archive(const lirf_data_opts *o, const lirf_data_src *sr
                        o->path);
     if (st == LIRF_OK && classes.n > INT32_MAX)
         st = LIRF_FAIL(LIRF_E_FORMAT, "%s: too many class folders", o->path);
-    if (st == LIRF_OK) st = lirf_data_set_names(out, (int)classes.n, (const char *const *)classes.v);
+    if (st == LIRF_OK)
+        st = lirf_error_context(
+            lirf_data_set_names(out, (int)classes.n, (const char *const *)classes.v), "%s",
+            o->path);
     if (st == LIRF_OK) st = lirf_data_keep_table(o, (int)classes.n, &keep);
     if (st == LIRF_OK) st = arc_collect_samples(o, &e, R, &classes, keep, &ss);
     if (st == LIRF_OK) st = apply_limit(&ss, o->limit, (int)classes.n);

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fileutil.h"
 #include "experiments.h"
 
 void lirf_demo_job_default(lirf_demo_job *j) {
@@ -128,10 +129,14 @@ static lirf_status demo_table(lirf_ctx *ctx, const lirf_train_job *t, const lirf
 
 /* Where the demo left what: {"original": path, ...} */
 static json_t *demo_artifacts(const demo_paths *p) {
-    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "original", p->orig, "target",
-                     p->target, "deposit_archive", p->arch, "exact_archive", p->arch_x, "recover",
-                     p->rec, "recover_exact", p->rec_x, "table1_md", p->md, "table1_json",
-                     p->json, "summary", p->sum);
+    const char *k[] = {"original", "target", "deposit_archive", "exact_archive", "recover",
+                       "recover_exact", "table1_md", "table1_json", "summary"};
+    const char *v[] = {p->orig, p->target, p->arch, p->arch_x, p->rec, p->rec_x, p->md, p->json,
+                       p->sum};
+    json_t *o = json_object();
+    for (size_t i = 0; o && i < sizeof k / sizeof *k; i++)
+        if (json_object_set_new(o, k[i], lirf_json_text(v[i]))) return json_decref(o), NULL;
+    return o;
 }
 
 static json_t *demo_summary(lirf_ctx *ctx, const lirf_demo_job *j, const lirf_train_job *t,
@@ -140,11 +145,11 @@ static json_t *demo_summary(lirf_ctx *ctx, const lirf_demo_job *j, const lirf_tr
     json_t *sum = json_object(), *runs = json_array(), *dep = json_array();
     if (!sum || !runs || !dep) return json_decref(sum), json_decref(runs), json_decref(dep), NULL;
     for (int k = 0; k < j->ndep; k++) json_array_append_new(dep, json_integer(j->dep[k]));
-    json_object_set_new(sum, "out_dir", json_string(j->out_dir));
+    json_object_set_new(sum, "out_dir", lirf_json_text(j->out_dir));
     json_object_set_new(sum, "deposit_classes", dep);
     json_object_set_new(sum, "artifacts", demo_artifacts(p));
     json_object_set_new(sum, "table1", lirf_table1_json(r->cols, 4));
-    json_object_set_new(sum, "t0", r->reused_t0 ? json_pack("{s:s,s:b}", "model", t->out, "reused", 1)
+    json_object_set_new(sum, "t0", r->reused_t0 ? json_pack("{s:o,s:b}", "model", lirf_json_text(t->out), "reused", 1)
                                                 : lirf_train_report_json(t, &r->t0));
     for (int k = 0; k < r->ntries; k++) {
         lirf_deposit_job dk = *d;

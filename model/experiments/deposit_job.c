@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fileutil.h"
 #include "experiments.h"
 
 void lirf_deposit_job_default(lirf_deposit_job *j) {
@@ -161,7 +162,7 @@ lirf_status lirf_deposit_job_run(lirf_ctx *ctx, const lirf_deposit_job *j, lirf_
 
 json_t *lirf_deposit_run_json(const lirf_deposit_job *j, const lirf_deposit_report *r) {
     const lirf_deposit_result *res = &r->res;
-    json_t *run = json_pack("{s:s,s:f,s:f,s:I}", "t0", j->model, "seconds", res->seconds,
+    json_t *run = json_pack("{s:o,s:f,s:f,s:I}", "t0", lirf_json_text(j->model), "seconds", res->seconds,
                             "images_per_s", res->images_per_s, "deposit_images",
                             (json_int_t)r->train_images);
     if (!run || !r->holdout_images) return run;
@@ -181,8 +182,8 @@ json_t *lirf_deposit_report_json(const lirf_deposit_job *j, const lirf_deposit_r
     const lirf_deposit_result *res = &r->res;
     json_t *run = lirf_deposit_run_json(j, r);
     if (!run) return NULL;
-    json_t *s = json_pack("{s:s,s:s,s:o,s:f,s:f,s:I,s:I,s:I,s:{s:f,s:f,s:f,s:f,s:f,s:f}}",
-                          "target", j->target_out, "archive", j->archive_out, "run", run,
+    json_t *s = json_pack("{s:o,s:o,s:o,s:f,s:f,s:I,s:I,s:I,s:{s:f,s:f,s:f,s:f,s:f,s:f}}",
+                          "target", lirf_json_text(j->target_out), "archive", lirf_json_text(j->archive_out), "run", run,
                           "seconds", res->seconds, "images_per_s", res->images_per_s,
                           "deposit_parameters", (json_int_t)r->deposit_params, "deposit_bytes",
                           (json_int_t)(r->deposit_params * 4), "whole_parameters",

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fileutil.h"
 #include "experiments.h"
 
 void lirf_train_job_default(lirf_train_job *j) {
@@ -115,7 +116,7 @@ json_t *lirf_train_report_json(const lirf_train_job *j, const lirf_train_report 
         json_array_append_new(pc, isnan(a) ? json_null() : json_real(lirf_round2(a)));
     }
     json_t *acc = isnan(r->test_accuracy) ? json_null() : json_real(r->test_accuracy);
-    return json_pack("{s:s,s:s,s:i,s:i,s:i,s:f,s:f,s:f,s:o*,s:I,s:o*}", "model", j->out, "arch",
+    return json_pack("{s:o,s:s,s:i,s:i,s:i,s:f,s:f,s:f,s:o*,s:I,s:o*}", "model", lirf_json_text(j->out), "arch",
                      r->arch, "width", r->width, "epochs", r->epochs, "batch", r->batch, "seconds",
                      r->seconds, "images_per_s", r->images_per_s, "final_loss", r->final_loss,
                      "test_accuracy", acc, "parameters", (json_int_t)r->params, "per_class", pc);

@@ -1,5 +1,6 @@
 /* lirf unlearn as a library call: a baseline (model/baselines/) from T0's
  * checkpoint and the training split to a target checkpoint. */
+#include "fileutil.h"
 #include "experiments.h"
 
 lirf_status lirf_unlearn_file_run(lirf_ctx *ctx, const lirf_unlearn_file_job *j,
@@ -32,7 +33,8 @@ json_t *lirf_unlearn_report_json(const lirf_unlearn_file_job *j, const lirf_unle
     const lirf_unlearner *u = lirf_unlearner_find(r->o.method);
     if (!u) return NULL;
     const lirf_unlearn_result *res = &r->res;
-    return json_pack("{s:s,s:s,s:o,s:f,s:I,s:I,s:I,s:f}", "t0", j->model, "target", j->target_out,
+    return json_pack("{s:o,s:o,s:o,s:f,s:I,s:I,s:I,s:f}", "t0", lirf_json_text(j->model), "target",
+                     lirf_json_text(j->target_out),
                      "options", lirf_unlearn_opts_json(&r->o, u), "seconds", res->seconds, "steps",
                      (json_int_t)res->steps, "forget_images", (json_int_t)res->forget_images,
                      "retain_images", (json_int_t)res->retain_images, "last_loss", res->last_loss);

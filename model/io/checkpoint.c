@@ -18,9 +18,11 @@ void lirf_model_meta_free(lirf_model_meta *m) {
 static lirf_status meta_strings(const lirf_model_meta *m, char **names_json, char **pre_json,
                                 char *shape, size_t shape_len, char *mid, size_t mid_len) {
     json_t *arr = json_array();
-    if (m->class_names)
-        for (int i = 0; i < m->cfg.classes; i++)
-            json_array_append_new(arr, json_string(m->class_names[i] ? m->class_names[i] : ""));
+    for (int i = 0; m->class_names && i < m->cfg.classes; i++)
+        if (json_array_append_new(arr, json_string(m->class_names[i] ? m->class_names[i] : ""))) {
+            json_decref(arr);
+            return LIRF_FAIL(LIRF_E_INVALID, "class name %d is not valid UTF-8", i);
+        }
     *names_json = json_dumps(arr, JSON_COMPACT | JSON_ENSURE_ASCII);
     json_decref(arr);
     json_t *pre = json_object(), *mean = json_array(), *std = json_array();
@@ -194,13 +196,17 @@ static lirf_status parse_meta(const char *path, lirf_safetensors *st, lirf_model
     const char *names = lirf_st_meta(st, "class_names");
     if (s == LIRF_OK && names) {
         json_t *j = json_loads(names, 0, NULL);
-        if (json_is_array(j) && json_array_size(j) == (size_t)m->cfg.classes) {
-            m->class_names = calloc((size_t)m->cfg.classes, sizeof *m->class_names);
-            for (int i = 0; m->class_names && i < m->cfg.classes; i++) {
-                const char *v = json_string_value(json_array_get(j, (size_t)i));
-                m->class_names[i] = strdup(v ? v : "");
-            }
-        }
+        size_t n = json_is_array(j) ? json_array_size(j) : 1; /* [] : no names */
+        int ok = json_is_array(j) && (n == 0 || n == (size_t)m->cfg.classes);
+        for (size_t i = 0; ok && i < json_array_size(j); i++) ok = json_is_string(json_array_get(j, i));
+        if (!ok)
+            s = LIRF_FAIL(LIRF_E_FORMAT, "%s: metadata \"class_names\" is not a JSON array of %d "
+                          "strings (one a class) or []", path, m->cfg.classes);
+        else if (n && !(m->class_names = calloc((size_t)m->cfg.classes, sizeof *m->class_names)))
+            s = LIRF_FAIL(LIRF_E_NOMEM, "out of host memory");
+        for (int i = 0; s == LIRF_OK && n && i < m->cfg.classes; i++)
+            if (!(m->class_names[i] = strdup(json_string_value(json_array_get(j, (size_t)i)))))
+                s = LIRF_FAIL(LIRF_E_NOMEM, "out of host memory");
         json_decref(j);
     }
     const char *split = lirf_st_meta(st, "split");

@@ -47,3 +47,16 @@ void lirf_crash_point(const char *site) {
         raise(SIGKILL);
     }
 }
+
+json_t *lirf_json_text(const char *s) {
+    if (!s) return json_null();
+    json_t *j = json_string(s);
+    if (j) return j;
+    char *t = strdup(s);
+    if (!t) return NULL;
+    for (char *p = t; *p; p++)
+        if ((unsigned char)*p >= 0x80) *p = '?';
+    j = json_string(t);
+    free(t);
+    return j;
+}

@@ -3,6 +3,8 @@
 #ifndef LIRF_FILEUTIL_H
 #define LIRF_FILEUTIL_H
 
+#include <jansson.h>
+
 #include "lirf_runtime.h"
 
 /* fsync the folder holding path, so that a rename into it is durable.
@@ -18,5 +20,10 @@ lirf_status lirf_fsync_parent(const char *path);
  * "deposit-step" and "train-step" (after a step's update). Without the
  * variable it does nothing. */
 void lirf_crash_point(const char *site);
+
+/* A JSON string of outside text (a path, a name): json_string(s), or, when s
+ * is not valid UTF-8, the same with every byte outside ASCII as '?' (JSON
+ * holds UTF-8 only); json_null() for NULL; NULL only when out of memory. */
+json_t *lirf_json_text(const char *s);
 
 #endif

@@ -1,4 +1,5 @@
 /* lirf import (see import.h). */
+#include "fileutil.h"
 #include "import.h"
 
 #include <errno.h>
@@ -561,8 +562,8 @@ json_t *lirf_import_report_json(const lirf_import_report *r, const char *in, con
     json_t *j = json_object(), *names = json_array();
     for (int i = 0; i < m->nnames; i++)
         json_array_append_new(names, json_string(m->class_names[i]));
-    json_object_set_new(j, "input", in ? json_string(in) : json_null());
-    json_object_set_new(j, "output", out ? json_string(out) : json_null());
+    json_object_set_new(j, "input", lirf_json_text(in));
+    json_object_set_new(j, "output", lirf_json_text(out));
     json_object_set_new(j, "input_sha256", json_string(r->sha256));
     json_object_set_new(j, "architecture", json_string(r->arch.name ? r->arch.name : ""));
     json_object_set_new(j, "arch", json_string(lirf_arch_name(c->arch)));

@@ -784,8 +784,9 @@ static lirf_status check_binding(const json_t *man, const lirf_safetensors *tst,
 static json_t *withdraw_report(const char *target_path, const char *archive_path,
                                const char *recover_path, const char *mode, const char *dep,
                                const char *fp, const lirf_net *dp, const lirf_archive_info *info) {
-    json_t *r = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:I}", "target", target_path, "archive",
-                          archive_path, "recover", recover_path, "mode", mode, "deposit_classes",
+    json_t *r = json_pack("{s:o,s:o,s:o,s:s,s:s,s:s,s:I}", "target", lirf_json_text(target_path),
+                          "archive", lirf_json_text(archive_path), "recover",
+                          lirf_json_text(recover_path), "mode", mode, "deposit_classes",
                           dep, "upper_fingerprint_sha256", fp, "deposit_parameters",
                           (json_int_t)lirf_net_nparams(dp));
     if (!r) return NULL;

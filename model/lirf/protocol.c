@@ -1,5 +1,6 @@
 /* The experiment protocol: the deposit's hold-out split and Table 1's
  * arithmetic (protocol.h). */
+#include "fileutil.h"
 #include "protocol.h"
 
 #include <limits.h>
@@ -131,17 +132,7 @@ static json_t *jnum(double v) { return isfinite(v) ? json_real(lirf_round2(v)) :
 
 /* s as a JSON string; bytes that are not UTF-8 text become '?', so that a
  * label or file name of any bytes still gives valid JSON. */
-static json_t *jstr(const char *s) {
-    json_t *j = json_string(s ? s : "");
-    if (j || !s) return j;
-    char *t = strdup(s);
-    if (!t) return NULL;
-    for (char *p = t; *p; p++)
-        if ((unsigned char)*p >= 0x80) *p = '?';
-    j = json_string(t);
-    free(t);
-    return j;
-}
+static json_t *jstr(const char *s) { return lirf_json_text(s ? s : ""); }
 
 /* Sets o[k] = v (taking v); 0 when v is NULL or out of memory. */
 static int put(json_t *o, const char *k, json_t *v) { return v && json_object_set_new(o, k, v) == 0; }
