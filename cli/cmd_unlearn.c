@@ -23,7 +23,9 @@ static void usage(FILE *f) {
     }
     fprintf(f,
         "\n"
-        "  --model PATH            T0 (a net from lirf train)\n"
+        "  --model PATH            T0 (a net from lirf train or lirf import); a target or\n"
+        "                          recover net is refused, naming its lirf_kind\n"
+        "  --allow-kind KIND       accept a T0 of lirf_kind KIND all the same (target, recover)\n"
         "  --deposit-classes LIST  the classes to forget, e.g. 0,1,2\n"
         "  --target PATH           the target net (default unlearn-target.safetensors)\n"
         "  --data PATH, --format F, --image-size N, --limit N   training data, as lirf train\n"
@@ -52,6 +54,7 @@ static int parse(int argc, char **argv, lirf_unlearn_file_job *j, unlearn_cli *c
         else if (arg_flag(argv, i, "--list")) c->list = 1;
         else if (arg_value(argc, argv, &i, "--method", &o->method, &bad)) {}
         else if (arg_value(argc, argv, &i, "--model", &j->model, &bad)) {}
+        else if (arg_value(argc, argv, &i, "--allow-kind", &j->allow_kind, &bad)) {}
         else if (arg_value(argc, argv, &i, "--deposit-classes", &c->dep_arg, &bad)) {}
         else if (arg_value(argc, argv, &i, "--target", &j->target_out, &bad)) {}
         else if (arg_value(argc, argv, &i, "--data", &j->data, &bad)) {}

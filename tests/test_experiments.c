@@ -190,6 +190,17 @@ START_TEST(deposit_takes_an_original_t0) {
     ck_assert(!exists(tpath("third-target.safetensors")) && !exists(tpath("third.lirf")));
     ck_assert_int_eq(run_lirf("deposit --help", out, sizeof out), 0);
     ck_assert_ptr_nonnull(strstr(out, "--allow-kind KIND"));
+    /* the unlearning baselines take T0 the same way */
+    snprintf(args, sizeof args,
+             "unlearn --method finetune --model %s --deposit-classes 0,1 --data %s --epochs 1 "
+             "--batch 4 --target %s --quiet", j.target_out, g_dir, tpath("u-target.safetensors"));
+    ck_assert_int_eq(run_lirf(args, out, sizeof out), 2);
+    ck_assert_msg(strstr(out, "lirf_kind \"target\"") && strstr(out, "--allow-kind target"), "%s",
+                  out);
+    ck_assert(!exists(tpath("u-target.safetensors")));
+    snprintf(args + strlen(args), sizeof args - strlen(args), " --allow-kind target");
+    ck_assert_msg(run_lirf(args, out, sizeof out) == 0, "%s", out);
+    ck_assert(exists(tpath("u-target.safetensors")));
 }
 END_TEST
 

@@ -26,6 +26,22 @@ lirf_status lirf_data_fits(const lirf_dataset *ds, const lirf_model_meta *m, con
                      cfg->classes);
 }
 
+lirf_status lirf_load_t0(lirf_ctx *ctx, const char *path, const char *allow_kind, FILE *log,
+                         lirf_model_meta *meta, lirf_net **t0) {
+    lirf_safetensors st = {0};
+    LIRF_TRY(lirf_checkpoint_open(path, &st, meta));
+    const char *kind = lirf_st_meta(&st, "lirf_kind");
+    lirf_status s = lirf_check_t0_kind(path, kind, allow_kind);
+    if (s == LIRF_OK && kind && log && strcmp(kind, "model"))
+        fprintf(log, "lirf: note: T0 %s has lirf_kind \"%s\", accepted by --allow-kind\n", path,
+                kind);
+    if (s == LIRF_OK)
+        s = lirf_checkpoint_make_net(ctx, &st, path, meta, "", 0,
+                                     lirf_arch_stages(meta->cfg.arch) - 1, t0);
+    lirf_st_free(&st);
+    return s;
+}
+
 lirf_status lirf_out_dir_ok(const char *path, const char *what) {
     char dir[1100];
     snprintf(dir, sizeof dir, "%s", path);

@@ -52,27 +52,12 @@ static lirf_status make_loaders(lirf_ctx *ctx, deposit_run *d, const lirf_deposi
                               "preparing the held-out batches");
 }
 
-/* T0, refused unless an original net (or of the kind j->allow_kind names). */
-static lirf_status load_t0(lirf_ctx *ctx, const lirf_deposit_job *j, deposit_run *d) {
-    lirf_safetensors st = {0};
-    LIRF_TRY(lirf_checkpoint_open(j->model, &st, &d->meta));
-    const char *kind = lirf_st_meta(&st, "lirf_kind");
-    lirf_status s = lirf_check_t0_kind(j->model, kind, j->allow_kind);
-    if (s == LIRF_OK && kind && j->log && strcmp(kind, "model"))
-        fprintf(j->log, "lirf: note: T0 %s has lirf_kind \"%s\", accepted by --allow-kind\n",
-                j->model, kind);
-    if (s == LIRF_OK)
-        s = lirf_checkpoint_make_net(ctx, &st, j->model, &d->meta, "", 0,
-                                     lirf_arch_stages(d->meta.cfg.arch) - 1, &d->t0);
-    lirf_st_free(&st);
-    return s;
-}
-
 /* T0, D_r, the deposit's nets and its loaders. */
 static lirf_status prepare(lirf_ctx *ctx, const lirf_deposit_job *j, deposit_run *d,
                            lirf_deposit_report *r) {
     const lirf_deposit_opts *o = &r->o;
-    LIRF_TRY(lirf_error_context(load_t0(ctx, j, d), "loading T0"));
+    LIRF_TRY(lirf_error_context(lirf_load_t0(ctx, j->model, j->allow_kind, j->log, &d->meta, &d->t0),
+                                "loading T0"));
     LIRF_TRY(lirf_split_resolve(d->meta.cfg.arch, &r->o));
     /* only the deposit classes' training samples are read */
     LIRF_TRY(lirf_load_split(j->data, j->kind, 1, j->image_size ? j->image_size : d->meta.cfg.in_h,

@@ -33,6 +33,11 @@ lirf_status lirf_load_split(const char *path, lirf_data_kind kind, int train, in
  * model's (lirf_data_names_fit). `what` names the net in the message ("T0",
  * a path). */
 lirf_status lirf_data_fits(const lirf_dataset *ds, const lirf_model_meta *m, const char *what);
+/* T0 for a deposit or an unlearning baseline: the checkpoint at path, refused
+ * unless an original net or of the kind allow_kind names (lirf_check_t0_kind);
+ * a note on log (may be NULL) when allow_kind let it through. */
+lirf_status lirf_load_t0(lirf_ctx *ctx, const char *path, const char *allow_kind, FILE *log,
+                         lirf_model_meta *meta, lirf_net **t0);
 /* LIRF_E_IO unless the folder that would hold path exists and is writable;
  * `what` names the file ("the target net"). */
 lirf_status lirf_out_dir_ok(const char *path, const char *what);
@@ -159,6 +164,7 @@ typedef struct {
     int image_size, limit;
     const int32_t *dep;
     int ndep;
+    const char *allow_kind;       /* as lirf_deposit_job's: T0 must be an original net */
     lirf_unlearn_opts o;
 } lirf_unlearn_file_job;
 typedef struct {

@@ -13,7 +13,9 @@ lirf_status lirf_unlearn_file_run(lirf_ctx *ctx, const lirf_unlearn_file_job *j,
     lirf_net *t0 = NULL;
     lirf_model_meta meta = {0};
     lirf_dataset ds = {0};
-    lirf_status st = lirf_error_context(lirf_checkpoint_load(ctx, j->model, &meta, &t0), "loading T0");
+    lirf_status st = lirf_error_context(
+        lirf_load_t0(ctx, j->model, j->allow_kind, j->o.quiet ? NULL : stderr, &meta, &t0),
+        "loading T0");
     if (!st)
         st = lirf_load_split(j->data, j->kind, 1, j->image_size ? j->image_size : meta.cfg.in_h, NULL,
                              0, (size_t)j->limit, &ds);
