@@ -47,29 +47,6 @@ static lirf_model_meta meta_for(lirf_dataset *d) {
     return m;
 }
 
-static lirf_loader *loader(lirf_dataset *d, const lirf_model_meta *m, int shuffle) {
-    lirf_loader_opts lo = {.data = d, .batch = 16, .shuffle = shuffle, .seed = 3};
-    lo.mean[0] = m->mean[0], lo.std[0] = m->std[0];
-    lirf_loader *l;
-    ck_assert_int_eq(lirf_loader_create(tctx(), &lo, &l), LIRF_OK);
-    return l;
-}
-
-/* logits of the first batch of `l` by fn */
-static float *first_logits(lirf_loader *l, lirf_logits_fn fn, void *user, int *n) {
-    lirf_arena *ws;
-    ck_assert_int_eq(lirf_arena_create(tctx(), 0, &ws), LIRF_OK);
-    lirf_buf x, y, z;
-    ck_assert_int_eq(lirf_loader_start(l, 0, 0), LIRF_OK);
-    ck_assert_int_eq(lirf_loader_next(l, &x, &y, n), LIRF_OK);
-    lirf_status st = fn(user, ws, x, *n, &z);
-    ck_assert_msg(st == LIRF_OK, "%s", lirf_error_message());
-    float *out = malloc((size_t)*n * K * sizeof *out);
-    ck_assert_int_eq(lirf_buf_read(tctx(), z, out, (size_t)*n * K), LIRF_OK);
-    lirf_arena_destroy(ws);
-    return out;
-}
-
 static lirf_net *make_t0(uint64_t seed) {
     lirf_net_config c = {.arch = LIRF_ARCH_RESNET18, .width = 4, .in_c = 1, .in_h = S, .in_w = S,
                          .classes = K, .first = 0, .last = 5};
@@ -183,7 +160,7 @@ START_TEST(deposit_holdout_keep_best) {
     lirf_deposit_opts_default(&o);
     o.epochs = 3, o.batch = 16, o.aug.pad = 1, o.lr = 0.05f;
     o.holdout = 0.25f; /* recorded; the caller makes the held-out loader */
-    lirf_loader *ld = loader(&dr, &m, 1), *lh = loader(&dh, &m, 0);
+    lirf_loader *ld = tloader(&dr, &m, 16, 1), *lh = tloader(&dh, &m, 16, 0);
     lirf_deposit_result res;
     lirf_lirf *l;
     /* keep_best without held-out samples is refused */
@@ -241,7 +218,7 @@ START_TEST(deposit_re_deposit_only) {
     lirf_dataset dr = synthetic(32, 2, dep, 3), te = synthetic(16, 3, NULL, 0);
     lirf_model_meta m = meta_for(&dr);
     lirf_net *t0 = make_t0(12);
-    lirf_loader *ld = loader(&dr, &m, 1), *lt = loader(&te, &m, 0);
+    lirf_loader *ld = tloader(&dr, &m, 16, 1), *lt = tloader(&te, &m, 16, 0);
     float *zt[4], *zd[4];
     int n;
     for (int v = 0; v < 4; v++) { /* (re_deposit_only, lambda_re): (1,10) (1,0) (0,10) (0,0) */
@@ -254,8 +231,8 @@ START_TEST(deposit_re_deposit_only) {
         ck_assert_int_eq(lirf_lirf_create(tctx(), t0, &m, 2, dep, 3, 0.5f, &l), LIRF_OK);
         lirf_deposit_result res;
         ck_assert_int_eq(lirf_deposit_train(l, ld, &o, 1, &res), LIRF_OK);
-        zt[v] = first_logits(lt, lirf_target_logits, l, &n);
-        zd[v] = first_logits(lt, lirf_deposit_path_logits, l, &n);
+        zt[v] = tfirst_logits(lt, lirf_target_logits, l, K, &n);
+        zd[v] = tfirst_logits(lt, lirf_deposit_path_logits, l, K, &n);
         lirf_lirf_destroy(l);
     }
     size_t bytes = (size_t)n * K * sizeof(float);
@@ -281,19 +258,19 @@ START_TEST(deposit_archive_withdraw_round_trip) {
     lirf_deposit_opts o;
     lirf_deposit_opts_default(&o);
     o.epochs = 2, o.batch = 16, o.aug.pad = 1;
-    lirf_loader *ld = loader(&dr, &m, 1);
+    lirf_loader *ld = tloader(&dr, &m, 16, 1);
     lirf_deposit_result res;
     lirf_status st = lirf_deposit_train(l, ld, &o, 1, &res);
     ck_assert_msg(st == LIRF_OK, "%s", lirf_error_message());
     ck_assert_uint_eq(res.steps, 6);
     for (int i = 0; i < 6; i++) ck_assert(isfinite(res.last[i]));
     /* the target changed, T0's copy did not */
-    lirf_loader *lt = loader(&te, &m, 0);
+    lirf_loader *lt = tloader(&te, &m, 16, 0);
     int n;
-    float *z_t0 = first_logits(lt, lirf_net_logits, t0, &n);
-    float *z_tg = first_logits(lt, lirf_target_logits, l, &n);
-    float *z_dp = first_logits(lt, lirf_deposit_path_logits, l, &n);
-    float *z_rc = first_logits(lt, lirf_recover_logits, l, &n);
+    float *z_t0 = tfirst_logits(lt, lirf_net_logits, t0, K, &n);
+    float *z_tg = tfirst_logits(lt, lirf_target_logits, l, K, &n);
+    float *z_dp = tfirst_logits(lt, lirf_deposit_path_logits, l, K, &n);
+    float *z_rc = tfirst_logits(lt, lirf_recover_logits, l, K, &n);
     ck_assert(memcmp(z_t0, z_tg, (size_t)n * K * sizeof *z_t0) != 0);
     for (int i = 0; i < n * K; i++) /* the column rule, exactly */
         ck_assert(z_rc[i] == ((i % K) < 3 ? z_dp[i] : z_tg[i]));
@@ -320,15 +297,15 @@ START_TEST(deposit_archive_withdraw_round_trip) {
     lirf_model *rec, *rex, *tg;
     ck_assert_int_eq(lirf_model_open(tctx(), tmp("recover.safetensors"), &rec), LIRF_OK);
     ck_assert_str_eq(lirf_model_kind(rec), "recover");
-    float *z_file = first_logits(lt, lirf_model_logits, rec, &n);
+    float *z_file = tfirst_logits(lt, lirf_model_logits, rec, K, &n);
     ck_assert_msg(!memcmp(z_file, z_rc, (size_t)n * K * sizeof *z_rc),
                   "the withdrawn recover net differs from the in-memory one");
     ck_assert_int_eq(lirf_model_open(tctx(), tmp("recover-exact.safetensors"), &rex), LIRF_OK);
-    float *z_ex = first_logits(lt, lirf_model_logits, rex, &n);
+    float *z_ex = tfirst_logits(lt, lirf_model_logits, rex, K, &n);
     ck_assert_msg(!memcmp(z_ex, z_t0, (size_t)n * K * sizeof *z_t0),
                   "the exact mode does not give back T0");
     ck_assert_int_eq(lirf_model_open(tctx(), tmp("target.safetensors"), &tg), LIRF_OK);
-    float *z_tf = first_logits(lt, lirf_model_logits, tg, &n);
+    float *z_tf = tfirst_logits(lt, lirf_model_logits, tg, K, &n);
     ck_assert(!memcmp(z_tf, z_tg, (size_t)n * K * sizeof *z_tg));
 
     /* a deposit from another network is refused: T0 with one changed weight */
@@ -396,7 +373,7 @@ static lirf_lirf *deposit_of(lirf_net *t0, lirf_model_meta *m, const int32_t *de
     lirf_deposit_opts o;
     lirf_deposit_opts_default(&o);
     o.epochs = 1, o.batch = 16, o.aug.pad = 1, o.seed = seed;
-    lirf_loader *ld = loader(&dr, m, 1);
+    lirf_loader *ld = tloader(&dr, m, 16, 1);
     lirf_deposit_result res;
     lirf_status st = lirf_deposit_train(l, ld, &o, 1, &res);
     ck_assert_msg(st == LIRF_OK, "%s", lirf_error_message());

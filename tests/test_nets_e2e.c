@@ -31,33 +31,10 @@ static const char *tpath(const char *tag, const char *name) {
     return p;
 }
 
-static lirf_loader *loader(lirf_dataset *d, const lirf_model_meta *m, int batch, int shuffle) {
-    lirf_loader_opts lo = {.data = d, .batch = batch, .shuffle = shuffle, .seed = 3};
-    lo.mean[0] = m->mean[0], lo.std[0] = m->std[0];
-    lirf_loader *l;
-    ck_assert_int_eq(lirf_loader_create(tctx(), &lo, &l), LIRF_OK);
-    return l;
-}
-
-/* logits of the first batch of `l` by fn (caller frees) */
-static float *first_logits(lirf_loader *l, lirf_logits_fn fn, void *user, int *n) {
-    lirf_arena *ws;
-    ck_assert_int_eq(lirf_arena_create(tctx(), 0, &ws), LIRF_OK);
-    lirf_buf x, y, z;
-    ck_assert_int_eq(lirf_loader_start(l, 0, 0), LIRF_OK);
-    ck_assert_int_eq(lirf_loader_next(l, &x, &y, n), LIRF_OK);
-    lirf_status st = fn(user, ws, x, *n, &z);
-    ck_assert_msg(st == LIRF_OK, "%s", lirf_error_message());
-    float *out = malloc((size_t)*n * K * sizeof *out);
-    ck_assert_int_eq(lirf_buf_read(tctx(), z, out, (size_t)*n * K), LIRF_OK);
-    lirf_arena_destroy(ws);
-    return out;
-}
-
 static void same_logits(lirf_loader *l, lirf_logits_fn fn, void *user, const float *want,
                         const char *what) {
     int n;
-    float *z = first_logits(l, fn, user, &n);
+    float *z = tfirst_logits(l, fn, user, K, &n);
     ck_assert_msg(!memcmp(z, want, (size_t)n * K * sizeof *z), "%s: logits differ", what);
     free(z);
 }
@@ -83,7 +60,7 @@ static lirf_net *train_t0(lirf_arch arch, lirf_dataset *tr, lirf_model_meta *m, 
     lirf_train_opts o;
     lirf_train_opts_default(&o);
     o.epochs = 1, o.batch = 8, o.lr = 0.05f, o.warmup = 0, o.aug.pad = 4;
-    lirf_loader *l = loader(tr, m, o.batch, 1);
+    lirf_loader *l = tloader(tr, m, o.batch, 1);
     lirf_train_io io = {.model_path = path, .meta = m, .quiet = 1};
     lirf_train_result res;
     lirf_status st = lirf_train_run(tctx(), t0, l, &o, &io, &res);
@@ -103,9 +80,9 @@ static void end_to_end(lirf_arch arch, int pruned_blocks) {
     m.class_names = tr.class_names;
     m.mean[0] = 0.3f, m.std[0] = 0.25f;
     lirf_net *t0 = train_t0(arch, &tr, &m, tpath(tag, "t0.safetensors"));
-    lirf_loader *lt = loader(&te, &m, 8, 0);
+    lirf_loader *lt = tloader(&te, &m, 8, 0);
     int n;
-    float *z_t0 = first_logits(lt, lirf_net_logits, t0, &n);
+    float *z_t0 = tfirst_logits(lt, lirf_net_logits, t0, K, &n);
 
     /* the checkpoint names the arch and opens as the same net */
     lirf_model *mo;
@@ -126,14 +103,14 @@ static void end_to_end(lirf_arch arch, int pruned_blocks) {
     lirf_deposit_opts o;
     lirf_deposit_opts_default(&o);
     o.epochs = 1, o.batch = 8, o.aug.pad = 4;
-    lirf_loader *ld = loader(&dr, &m, o.batch, 1);
+    lirf_loader *ld = tloader(&dr, &m, o.batch, 1);
     lirf_deposit_result res;
     lirf_status st = lirf_deposit_train(l, ld, &o, 1, &res);
     ck_assert_msg(st == LIRF_OK, "%s: %s", tag, lirf_error_message());
     ck_assert_uint_eq(res.steps, 2);
     for (int i = 0; i < 6; i++) ck_assert(isfinite(res.last[i]));
-    float *z_tg = first_logits(lt, lirf_target_logits, l, &n);
-    float *z_rc = first_logits(lt, lirf_recover_logits, l, &n);
+    float *z_tg = tfirst_logits(lt, lirf_target_logits, l, K, &n);
+    float *z_rc = tfirst_logits(lt, lirf_recover_logits, l, K, &n);
     ck_assert(memcmp(z_t0, z_tg, (size_t)n * K * sizeof *z_t0) != 0); /* the target moved */
 
     ck_assert_int_eq(lirf_save_target(l, tpath(tag, "target.safetensors"), &o), LIRF_OK);

@@ -264,3 +264,26 @@ lirf_dataset tstripes(int n, int k, int size) {
     }
     return d;
 }
+
+lirf_loader *tloader(lirf_dataset *d, const lirf_model_meta *m, int batch, int shuffle) {
+    lirf_loader_opts lo = {.data = d, .batch = batch, .shuffle = shuffle, .seed = 3};
+    lo.mean[0] = m->mean[0], lo.std[0] = m->std[0];
+    lirf_loader *l;
+    ck_assert_int_eq(lirf_loader_create(tctx(), &lo, &l), LIRF_OK);
+    return l;
+}
+
+float *tfirst_logits(lirf_loader *l, lirf_logits_fn fn, void *user, int K, int *n) {
+    lirf_arena *ws;
+    ck_assert_int_eq(lirf_arena_create(tctx(), 0, &ws), LIRF_OK);
+    lirf_buf x, y, z;
+    ck_assert_int_eq(lirf_loader_start(l, 0, 0), LIRF_OK);
+    ck_assert_int_eq(lirf_loader_next(l, &x, &y, n), LIRF_OK);
+    lirf_status st = fn(user, ws, x, *n, &z);
+    ck_assert_msg(st == LIRF_OK, "%s", lirf_error_message());
+    float *out = malloc((size_t)*n * (size_t)K * sizeof *out);
+    ck_assert_ptr_nonnull(out);
+    ck_assert_int_eq(lirf_buf_read(tctx(), z, out, (size_t)*n * (size_t)K), LIRF_OK);
+    lirf_arena_destroy(ws);
+    return out;
+}

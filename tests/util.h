@@ -17,7 +17,10 @@
 #include <stdint.h>
 
 #include "data.h"
+#include "checkpoint.h"
 #include "lirf_runtime.h"
+#include "loader.h"
+#include "train.h"
 
 #define TGUARD 64
 
@@ -84,5 +87,10 @@ void twrite_idx(const char *images, const char *labels, int n, uint32_t seed, in
  * "even"/"odd"): class c is a bright row and column 2c on noise (a fixed
  * sequence), learnable in a few steps. Free with lirf_dataset_free. */
 lirf_dataset tstripes(int n, int k, int size);
+
+/* A loader over d with m's preprocessing (channel 0's mean and std), seed 3. */
+lirf_loader *tloader(lirf_dataset *d, const lirf_model_meta *m, int batch, int shuffle);
+/* fn's logits (n x K, on the host; free() them) of the first batch of l. */
+float *tfirst_logits(lirf_loader *l, lirf_logits_fn fn, void *user, int K, int *n);
 
 #endif

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "fileutil.h"
 #include "selftest.h"
 
 /* Host memory of one case, in doubles (every built-in case needs far less). */
@@ -184,10 +185,11 @@ json_t *lirf_selftest_json(lirf_ctx *ctx, const lirf_selftest_result *r, size_t 
         failed += !r[k].pass;
     }
     const char *cache = lirf_ctx_cache_dir(ctx);
-    return json_pack("{s:{s:s,s:s,s:s,s:s}, s:b, s:i, s:i, s:o, s:{s:I,s:I,s:o}}",
-                     "device", "name", d->name, "platform", d->platform_name, "driver", d->driver,
-                     "opencl_c", d->c_version, "passed", failed == 0, "cases_run", (int)n,
+    return json_pack("{s:{s:o,s:o,s:o,s:o}, s:b, s:i, s:i, s:o, s:{s:I,s:I,s:o}}",
+                     "device", "name", lirf_json_text(d->name), "platform",
+                     lirf_json_text(d->platform_name), "driver", lirf_json_text(d->driver),
+                     "opencl_c", lirf_json_text(d->c_version), "passed", failed == 0, "cases_run", (int)n,
                      "failed", failed, "cases", cases, "programs", "built",
                      (json_int_t)s->programs_built, "cached", (json_int_t)s->programs_cached,
-                     "cache_dir", *cache ? json_string(cache) : json_null());
+                     "cache_dir", *cache ? lirf_json_text(cache) : json_null());
 }
