@@ -143,6 +143,12 @@ int parse_choice(const char *s, const char *what, const char *a, const char *b, 
     return 0;
 }
 
+int parse_status(lirf_status st) {
+    if (st == LIRF_OK) return 1;
+    fprintf(stderr, "lirf: %s\n", lirf_error_message());
+    return 0;
+}
+
 int unknown_option(const char *cmd, const char *arg) {
     fprintf(stderr, "lirf %s: unknown option %s (see lirf %s --help)\n", cmd, arg, cmd);
     return 1;

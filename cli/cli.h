@@ -35,6 +35,8 @@ int parse_seed(const char *s, const char *what, uint32_t *out);
 int parse_arch(const char *s, lirf_arch *out);
 int parse_sched(const char *s, lirf_sched *out);
 /* s is a or b (*is_b tells which); else a message naming `what` */
+/* 1 when a library parser said LIRF_OK; else prints its message, 0. */
+int parse_status(lirf_status st);
 int parse_choice(const char *s, const char *what, const char *a, const char *b, int *is_b);
 /* prints "lirf CMD: unknown option ARG (see lirf CMD --help)"; returns 1 */
 int unknown_option(const char *cmd, const char *arg);

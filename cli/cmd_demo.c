@@ -13,11 +13,13 @@ static void usage(FILE *f) {
         "\n"
         "The whole LIRF job, with nothing to download: trains T0 (ResNet-18) on Fashion-MNIST\n"
         "from Debian's dataset-fashion-mnist (or reuses OUT/original.safetensors), deposits\n"
-        "classes 0,1,2 (30%% of the classes, as in the paper), withdraws them again (the\n"
-        "paper's recover net and lirf's exact mode), evaluates every net on the test split\n"
-        "and prints Table 1. Every artifact stays in OUT: original.safetensors,\n"
-        "target.safetensors, deposit.lirf, deposit-exact.lirf, recover.safetensors,\n"
-        "recover-exact.safetensors, table1.md, table1.json, summary.json.\n"
+        "classes 0,1,2 (30%% of the classes, as in the paper), withdraws them again in\n"
+        "lirf's delta mode (the default of lirf deposit), lirf's exact mode and the paper's\n"
+        "mode, evaluates every net on the test split and prints Table 1 (with each net's\n"
+        "argmax agreement with T0 and each archive's size). Every artifact stays in OUT:\n"
+        "original.safetensors, target.safetensors, deposit.lirf (delta), deposit-exact.lirf,\n"
+        "deposit-paper.lirf, recover.safetensors (delta), recover-exact.safetensors,\n"
+        "recover-paper.safetensors, table1.md, table1.json, summary.json.\n"
         "\n"
         "  --out DIR              output folder (default lirf-demo)\n"
         "  --retrain              train T0 even if OUT/original.safetensors exists\n"
@@ -73,6 +75,12 @@ static int parse(int argc, char **argv, lirf_demo_job *j, int *json) {
         else if (arg_value(argc, argv, &i, "--test-data", &j->test_data, &bad)) {}
         else if (arg_value(argc, argv, &i, "--format", &v, &bad)) bad = bad || !parse_data_kind(v, &j->kind);
         else if (arg_value(argc, argv, &i, "--image-size", &v, &bad)) bad = bad || !parse_int(v, 8, 1024, "--image-size", &j->image_size);
+        else if (arg_flag(argv, i, "--mode")) {
+            fprintf(stderr, "lirf demo: --mode is lirf deposit's; the demo writes the archives of "
+                            "all three modes (deposit.lirf: delta, deposit-exact.lirf, "
+                            "deposit-paper.lirf)\n");
+            bad = 1;
+        }
         else if (parse_deposit_opts(argc, argv, &i, &j->o, &bad)) {}
         else bad = unknown_option("demo", argv[i]);
     }
@@ -81,10 +89,12 @@ static int parse(int argc, char **argv, lirf_demo_job *j, int *json) {
 
 static void print(const lirf_demo_job *j, const lirf_demo_report *r, const char *device) {
     printf("\nTable 1 (test split, deposit classes %s; %s):\n\n", j->dep_text, device);
-    lirf_table1_write_md(stdout, r->cols, 4);
-    printf("\nF and H-Mean refer to the target (Deposit column). \"Withdrawal (paper)\" is the\n"
-           "paper's recover net (column rule, Eq. 8); \"Withdrawal (exact)\" is lirf's exact\n"
-           "mode, whose archive holds T0's lower part.\n");
+    lirf_table1_write_md(stdout, r->cols, LIRF_DEMO_COLS);
+    printf("\nF and H-Mean refer to the target (Deposit column). \"Withdrawal (delta)\" is\n"
+           "lirf's default: the archive holds T0's lower part minus the target's (%s conv\n"
+           "weights) and T0's BN statistics; \"(exact)\" holds T0's lower part; \"(paper)\" is\n"
+           "the paper's pruned module and recover net (column rule, Eq. 8).\n",
+           lirf_delta_codec_name(j->o.codec));
     if (r->ntries > 1) printf("deposit: try %d of %d kept (lowest held-out Dep Acc)\n", r->kept + 1, r->ntries);
     printf("total %.0f s (T0 %.0f s, deposit %.0f s, withdraw %.1f s, evaluation %.0f s); "
            "artifacts in %s/\n", r->total, r->t_train, r->t_deposit, r->t_withdraw, r->t_eval,

@@ -40,8 +40,14 @@ static void deposit_usage(FILE *f) {
         "  --resume              continue from TARGET.state.safetensors (written at every\n"
         "                        epoch end; same options and T0 required)\n"
         "  --save-every N        also write that state every N steps (default 0: epoch ends)\n"
-        "  --mode M              paper: the archive holds the pruned deposit module (default);\n"
-        "                        exact: it holds T0's lower part, so withdraw restores T0\n"
+        "  --mode M              what the archive holds (the training is the same):\n"
+        "                        delta (default): T0's lower part minus the target's, conv\n"
+        "                        weights quantised (--delta-codec), and T0's BN statistics;\n"
+        "                        withdraw gives back T0 up to that rounding\n"
+        "                        exact: T0's lower part; withdraw gives back T0 itself\n"
+        "                        paper: the pruned deposit module of the paper (its recover\n"
+        "                        net combines two paths by the column rule, Eq. 8)\n"
+        "  --delta-codec C       int8 (default: one scale per output channel), f16 or f32\n"
         "method (paper defaults):\n"
         "  --split S             the residual stage of T0 after which the net is split\n"
         "                        (layer1..layer4; default layer2)\n"
@@ -75,7 +81,6 @@ static void deposit_usage(FILE *f) {
 
 int parse_deposit_opts(int argc, char **argv, int *i, lirf_deposit_opts *o, int *bad) {
     const char *v;
-    int b = 0;
     if (arg_value(argc, argv, i, "--split", &v, bad)) {
         /* a stage name of T0's network, checked once T0 is read */
         int n = *bad ? 0 : snprintf(o->split_name, sizeof o->split_name, "%s", v);
@@ -99,10 +104,8 @@ int parse_deposit_opts(int argc, char **argv, int *i, lirf_deposit_opts *o, int 
     else if (arg_flag(argv, *i, "--pt-all")) o->pt_all = 1;
     else if (arg_flag(argv, *i, "--re-deposit-only")) o->re_deposit_only = 1;
     else if (arg_value(argc, argv, i, "--bn", &v, bad)) *bad = *bad || !parse_choice(v, "--bn", "fixed", "batch", &o->bn_batch_stats);
-    else if (arg_value(argc, argv, i, "--mode", &v, bad)) {
-        *bad = *bad || !parse_choice(v, "--mode", "paper", "exact", &b);
-        o->mode = b ? LIRF_DEPOSIT_EXACT : LIRF_DEPOSIT_PAPER;
-    }
+    else if (arg_value(argc, argv, i, "--mode", &v, bad)) *bad = *bad || !parse_status(lirf_deposit_mode_parse(v, &o->mode));
+    else if (arg_value(argc, argv, i, "--delta-codec", &v, bad)) *bad = *bad || !parse_status(lirf_delta_codec_parse(v, &o->codec));
     else if (arg_value(argc, argv, i, "--epochs", &v, bad)) *bad = *bad || !parse_int(v, 1, 100000, "--epochs", &o->epochs);
     else if (arg_value(argc, argv, i, "--batch", &v, bad)) *bad = *bad || !parse_int(v, 2, 65536, "--batch", &o->batch);
     else if (arg_value(argc, argv, i, "--lr", &v, bad)) *bad = *bad || !parse_float(v, 0, 100, "--lr", &o->lr);

@@ -178,6 +178,10 @@ START_TEST(dtype_helpers) {
     ck_assert_uint_eq(lirf_dtype_size(LIRF_U8), 1);
     ck_assert_str_eq(lirf_dtype_name(LIRF_I64), "I64");
     ck_assert_str_eq(lirf_dtype_name(LIRF_U8), "U8");
+    ck_assert_uint_eq(lirf_dtype_size(LIRF_I8), 1);
+    ck_assert_uint_eq(lirf_dtype_size(LIRF_F16), 2);
+    ck_assert_str_eq(lirf_dtype_name(LIRF_I8), "I8");
+    ck_assert_str_eq(lirf_dtype_name(LIRF_F16), "F16");
     lirf_st_tensor t = {.ndim = 0};
     ck_assert_uint_eq(lirf_st_numel(&t), 1);
     t.ndim = 3, t.shape[0] = 2, t.shape[1] = 3, t.shape[2] = 5;
@@ -392,8 +396,8 @@ START_TEST(rejects_malformed) {
     reject_json("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
                 "\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}",
                 8, "duplicate", NULL);
-    reject_json("{\"a\":{\"dtype\":\"F16\",\"shape\":[2],\"data_offsets\":[0,4]}}", 4,
-                "tensor 'a'", "dtype 'F16' is not supported");
+    reject_json("{\"a\":{\"dtype\":\"BF16\",\"shape\":[2],\"data_offsets\":[0,4]}}", 4,
+                "tensor 'a'", "dtype 'BF16' is not supported");
     reject_json("{\"a\":{\"dtype\":7,\"shape\":[2],\"data_offsets\":[0,8]}}", 8, "tensor 'a'",
                 "dtype is not a string");
     reject_json("{\"a\":{\"dtype\":\"F32\",\"shape\":[-2],\"data_offsets\":[0,8]}}", 8,
@@ -445,7 +449,7 @@ START_TEST(rejects_malformed) {
                 "missing field 'shape'");
     reject_json("{\"a\":[0,8]}", 8, "tensor 'a'", "not a JSON object");
     /* untrusted names are printed escaped */
-    reject_json("{\"a\\u0001'\":{\"dtype\":\"F16\",\"shape\":[],\"data_offsets\":[0,2]}}", 2,
+    reject_json("{\"a\\u0001'\":{\"dtype\":\"BF16\",\"shape\":[],\"data_offsets\":[0,2]}}", 2,
                 "tensor 'a\\x01\\x27'", NULL);
     /* NUL bytes are not allowed in strings */
     reject_json("{\"a\\u0000b\":{\"dtype\":\"F32\",\"shape\":[],\"data_offsets\":[0,4]}}", 4,

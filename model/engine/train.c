@@ -143,6 +143,50 @@ lirf_status lirf_net_logits(void *net, lirf_arena *ws, lirf_buf x, int n, lirf_b
     return lirf_net_forward(net, ws, NULL, LIRF_MODE_EVAL, x, n, logits);
 }
 
+/* One batch's argmax under fn, into host[0..n). */
+static lirf_status batch_argmax(lirf_ctx *ctx, lirf_arena *ws, lirf_logits_fn fn, void *user,
+                                lirf_buf x, int n, int classes, int32_t *host) {
+    lirf_buf z, pred;
+    LIRF_TRY(fn(user, ws, x, n, &z));
+    LIRF_TRY(lirf_arena_get(ws, (size_t)n, &pred));
+    LIRF_TRY(lirf_argmax(ctx, pred, z, n, classes));
+    return lirf_buf_read(ctx, pred, host, (size_t)n);
+}
+
+lirf_status lirf_eval_agreement(lirf_ctx *ctx, lirf_loader *data, int classes, lirf_logits_fn fa,
+                                void *a, lirf_logits_fn fb, void *b, int64_t *agree,
+                                int64_t *total) {
+    if (!ctx || !data || !fa || !fb || !agree || !total)
+        return LIRF_FAIL(LIRF_E_NULL, "eval_agreement: NULL argument");
+    *agree = *total = 0;
+    int32_t *pa = NULL;
+    size_t cap = 0;
+    lirf_arena *ws = NULL;
+    lirf_status st = lirf_arena_create(ctx, 0, &ws);
+    if (st == LIRF_OK) st = lirf_loader_start(data, 0, 0);
+    while (st == LIRF_OK) {
+        lirf_buf x, y;
+        int n;
+        if ((st = lirf_loader_next(data, &x, &y, &n)) || n == 0) break;
+        if ((size_t)n > cap) {
+            int32_t *p = realloc(pa, 2 * (size_t)n * sizeof *pa);
+            if (!p) {
+                st = LIRF_FAIL(LIRF_E_NOMEM, "out of host memory");
+                break;
+            }
+            pa = p, cap = (size_t)n;
+        }
+        if ((st = lirf_arena_reset(ws)) || (st = batch_argmax(ctx, ws, fa, a, x, n, classes, pa)) ||
+            (st = batch_argmax(ctx, ws, fb, b, x, n, classes, pa + cap)))
+            break;
+        for (int i = 0; i < n; i++) *agree += pa[i] == pa[cap + (size_t)i];
+        *total += n;
+    }
+    lirf_arena_destroy(ws);
+    free(pa);
+    return st;
+}
+
 lirf_status lirf_eval_counts(lirf_ctx *ctx, lirf_loader *data, int classes, lirf_logits_fn fn,
                              void *user, int64_t *counts) {
     if (!ctx || !data || !fn || !counts) return LIRF_FAIL(LIRF_E_NULL, "eval: NULL argument");

@@ -73,6 +73,12 @@ lirf_status lirf_net_logits(void *net, lirf_arena *ws, lirf_buf x, int n, lirf_b
 lirf_status lirf_eval_counts(lirf_ctx *ctx, lirf_loader *data, int classes, lirf_logits_fn fn,
                              void *user, int64_t *counts);
 
+/* How many samples of `data` two logits functions give the same argmax
+ * (*agree of *total): a recover net against T0. */
+lirf_status lirf_eval_agreement(lirf_ctx *ctx, lirf_loader *data, int classes, lirf_logits_fn fa,
+                                void *a, lirf_logits_fn fb, void *b, int64_t *agree,
+                                int64_t *total);
+
 /* The one accuracy routine: correct / n in percent, NaN when n is 0. Every
  * accuracy lirf reports (Table 1's Pre / Dep / Avg, held-out checks, the
  * audit) is this of summed per-class counts. */

@@ -21,7 +21,8 @@ void lirf_demo_job_default(lirf_demo_job *j) {
 }
 
 typedef struct {
-    char orig[1100], target[1100], arch[1100], arch_x[1100], rec[1100], rec_x[1100];
+    char orig[1100], target[1100], arch[1100], arch_x[1100], arch_p[1100];
+    char rec[1100], rec_x[1100], rec_p[1100];
     char md[1100], json[1100], sum[1100];
 } demo_paths;
 
@@ -30,8 +31,10 @@ static void demo_paths_make(const char *out, demo_paths *p) {
     snprintf(p->target, sizeof p->target, "%s/target.safetensors", out);
     snprintf(p->arch, sizeof p->arch, "%s/deposit.lirf", out);
     snprintf(p->arch_x, sizeof p->arch_x, "%s/deposit-exact.lirf", out);
+    snprintf(p->arch_p, sizeof p->arch_p, "%s/deposit-paper.lirf", out);
     snprintf(p->rec, sizeof p->rec, "%s/recover.safetensors", out);
     snprintf(p->rec_x, sizeof p->rec_x, "%s/recover-exact.safetensors", out);
+    snprintf(p->rec_p, sizeof p->rec_p, "%s/recover-paper.safetensors", out);
     snprintf(p->md, sizeof p->md, "%s/table1.md", out);
     snprintf(p->json, sizeof p->json, "%s/table1.json", out);
     snprintf(p->sum, sizeof p->sum, "%s/summary.json", out);
@@ -64,6 +67,7 @@ static void resolve(const lirf_demo_job *j, const demo_paths *p, lirf_train_job 
     lirf_deposit_job_default(d);
     lirf_deposit_opts *o = &d->o;
     *o = j->o;
+    o->mode = LIRF_DEPOSIT_DELTA; /* deposit.lirf; the other modes beside it */
     o->epochs = j->dep_epochs > 0 ? j->dep_epochs : full ? 20 : 5;
     if (o->holdout < 0) o->holdout = 0.05f;
     if (o->holdout_every < 0) o->holdout_every = o->holdout > 0 ? -8 : 0;
@@ -75,7 +79,8 @@ static void resolve(const lirf_demo_job *j, const demo_paths *p, lirf_train_job 
     d->model = p->orig, d->data = t->data, d->kind = t->kind, d->image_size = j->image_size;
     d->limit = j->dep_limit > 0 ? (size_t)j->dep_limit : 0;
     d->dep = j->dep, d->ndep = j->ndep, d->log = j->log;
-    d->target_out = p->target, d->archive_out = p->arch, d->exact_archive_out = p->arch_x;
+    d->target_out = p->target, d->archive_out = p->arch;
+    d->also_out[LIRF_DEPOSIT_EXACT] = p->arch_x, d->also_out[LIRF_DEPOSIT_PAPER] = p->arch_p;
 }
 
 static lirf_status demo_t0(lirf_ctx *ctx, const lirf_demo_job *j, const lirf_train_job *t,
@@ -99,9 +104,17 @@ static lirf_status demo_t0(lirf_ctx *ctx, const lirf_demo_job *j, const lirf_tra
 }
 
 static lirf_status demo_withdraw(lirf_ctx *ctx, const demo_paths *p, json_t **wd) {
-    LIRF_TRY(lirf_error_context(lirf_withdraw(ctx, p->target, p->arch, p->rec, &wd[0]), "withdraw"));
-    return lirf_error_context(lirf_withdraw(ctx, p->target, p->arch_x, p->rec_x, &wd[1]),
-                              "withdraw (exact)");
+    LIRF_TRY(lirf_error_context(lirf_withdraw(ctx, p->target, p->arch, p->rec, &wd[0]),
+                                "withdraw (delta)"));
+    LIRF_TRY(lirf_error_context(lirf_withdraw(ctx, p->target, p->arch_x, p->rec_x, &wd[1]),
+                                "withdraw (exact)"));
+    return lirf_error_context(lirf_withdraw(ctx, p->target, p->arch_p, p->rec_p, &wd[2]),
+                              "withdraw (paper)");
+}
+
+static int64_t file_bytes(const char *path) {
+    struct stat sb;
+    return stat(path, &sb) == 0 ? (int64_t)sb.st_size : 0;
 }
 
 /* Table 1 of the four nets, into table1.md and table1.json. */
@@ -109,19 +122,22 @@ static lirf_status demo_table(lirf_ctx *ctx, const lirf_train_job *t, const lirf
                               const demo_paths *p, lirf_demo_report *r) {
     lirf_table1_col_init(&r->cols[0], LIRF_COL_ORIGINAL, "Original", p->orig);
     lirf_table1_col_init(&r->cols[1], LIRF_COL_TARGET, "Deposit", p->target);
-    lirf_table1_col_init(&r->cols[2], LIRF_COL_RECOVER, "Withdrawal (paper)", p->rec);
+    lirf_table1_col_init(&r->cols[2], LIRF_COL_RECOVER, "Withdrawal (delta)", p->rec);
     lirf_table1_col_init(&r->cols[3], LIRF_COL_RECOVER, "Withdrawal (exact)", p->rec_x);
+    lirf_table1_col_init(&r->cols[4], LIRF_COL_RECOVER, "Withdrawal (paper)", p->rec_p);
+    r->cols[2].bytes = file_bytes(p->arch), r->cols[3].bytes = file_bytes(p->arch_x);
+    r->cols[4].bytes = file_bytes(p->arch_p);
     lirf_table1_opts o = {.data = t->test_data ? t->test_data : t->data, .kind = t->kind,
-                          .batch = 256, .dep = d->dep, .ndep = d->ndep};
-    lirf_table1_col all[5];
+                          .batch = 256, .dep = d->dep, .ndep = d->ndep, .agreement = 1};
+    lirf_table1_col all[LIRF_DEMO_COLS + 1];
     int n = 0;
-    LIRF_TRY(lirf_table1_eval(ctx, &o, r->cols, 4, all, &n));
+    LIRF_TRY(lirf_table1_eval(ctx, &o, r->cols, LIRF_DEMO_COLS, all, &n));
     FILE *md = fopen(p->md, "w"), *js = fopen(p->json, "w");
     lirf_status st = md && js ? LIRF_OK
                               : LIRF_FAIL(LIRF_E_IO, "cannot write %s: %s", md ? p->json : p->md,
                                           strerror(errno));
     if (!st) st = lirf_table1_write_md(md, all, n);
-    if (!st) st = lirf_table1_write_json(js, r->cols, 4);
+    if (!st) st = lirf_table1_write_json(js, r->cols, LIRF_DEMO_COLS);
     if (md && fclose(md) && !st) st = LIRF_FAIL(LIRF_E_IO, "cannot write %s", p->md);
     if (js && fclose(js) && !st) st = LIRF_FAIL(LIRF_E_IO, "cannot write %s", p->json);
     return st;
@@ -129,10 +145,11 @@ static lirf_status demo_table(lirf_ctx *ctx, const lirf_train_job *t, const lirf
 
 /* Where the demo left what: {"original": path, ...} */
 static json_t *demo_artifacts(const demo_paths *p) {
-    const char *k[] = {"original", "target", "deposit_archive", "exact_archive", "recover",
-                       "recover_exact", "table1_md", "table1_json", "summary"};
-    const char *v[] = {p->orig, p->target, p->arch, p->arch_x, p->rec, p->rec_x, p->md, p->json,
-                       p->sum};
+    const char *k[] = {"original", "target", "deposit_archive", "exact_archive", "paper_archive",
+                       "recover", "recover_exact", "recover_paper", "table1_md", "table1_json",
+                       "summary"};
+    const char *v[] = {p->orig, p->target, p->arch, p->arch_x, p->arch_p, p->rec, p->rec_x,
+                       p->rec_p, p->md, p->json, p->sum};
     json_t *o = json_object();
     for (size_t i = 0; o && i < sizeof k / sizeof *k; i++)
         if (json_object_set_new(o, k[i], lirf_json_text(v[i]))) return json_decref(o), NULL;
@@ -148,7 +165,7 @@ static json_t *demo_summary(lirf_ctx *ctx, const lirf_demo_job *j, const lirf_tr
     json_object_set_new(sum, "out_dir", lirf_json_text(j->out_dir));
     json_object_set_new(sum, "deposit_classes", dep);
     json_object_set_new(sum, "artifacts", demo_artifacts(p));
-    json_object_set_new(sum, "table1", lirf_table1_json(r->cols, 4));
+    json_object_set_new(sum, "table1", lirf_table1_json(r->cols, LIRF_DEMO_COLS));
     json_object_set_new(sum, "t0", r->reused_t0 ? json_pack("{s:o,s:b}", "model", lirf_json_text(t->out), "reused", 1)
                                                 : lirf_train_report_json(t, &r->t0));
     for (int k = 0; k < r->ntries; k++) {
@@ -158,7 +175,7 @@ static json_t *demo_summary(lirf_ctx *ctx, const lirf_demo_job *j, const lirf_tr
     }
     json_object_set(sum, "deposit", json_array_get(runs, (size_t)r->kept));
     json_object_set_new(sum, "deposit_tries", json_pack("{s:o,s:i}", "runs", runs, "kept", r->kept + 1));
-    json_object_set_new(sum, "withdraw", json_pack("[O,O]", wd[0], wd[1]));
+    json_object_set_new(sum, "withdraw", json_pack("[O,O,O]", wd[0], wd[1], wd[2]));
     const lirf_device_info *di = lirf_ctx_device(ctx);
     json_object_set_new(sum, "device", json_pack("{s:s,s:s,s:s,s:s}", "name", di->name, "platform",
                                                  di->platform_name, "driver", di->driver,
@@ -217,8 +234,8 @@ lirf_status lirf_demo_run(lirf_ctx *ctx, const lirf_demo_job *j, lirf_demo_repor
         return LIRF_FAIL(LIRF_E_IO, "cannot create %s: %s", j->out_dir, strerror(errno));
     demo_paths p;
     demo_paths_make(j->out_dir, &p);
-    json_t *wd[2] = {NULL, NULL};
+    json_t *wd[3] = {NULL, NULL, NULL};
     lirf_status st = demo_steps(ctx, j, &p, r, wd);
-    json_decref(wd[0]), json_decref(wd[1]);
+    json_decref(wd[0]), json_decref(wd[1]), json_decref(wd[2]);
     return st;
 }

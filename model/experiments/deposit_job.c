@@ -11,6 +11,7 @@
 void lirf_deposit_job_default(lirf_deposit_job *j) {
     memset(j, 0, sizeof *j);
     lirf_deposit_opts_default(&j->o);
+    j->o.mode = LIRF_DEPOSIT_DELTA; /* lirf deposit's default: a withdrawal that gives T0 back */
     j->target_out = "target.safetensors";
     j->archive_out = "deposit.lirf";
     j->compression = LIRF_ARCHIVE_PLAIN;
@@ -76,22 +77,26 @@ static lirf_status prepare(lirf_ctx *ctx, const lirf_deposit_job *j, deposit_run
     r->o.holdout_every = lirf_holdout_every_steps(o->holdout_every, r->steps_per_epoch);
     r->whole_params = lirf_net_nparams(d->l->t0_lower) + lirf_net_nparams(d->l->upper);
     r->deposit_params =
-        lirf_net_nparams(o->mode == LIRF_DEPOSIT_EXACT ? d->l->t0_lower : d->l->deposit);
+        lirf_net_nparams(o->mode == LIRF_DEPOSIT_PAPER ? d->l->deposit : d->l->t0_lower);
     return LIRF_OK;
 }
 
-/* The deposit archive, and the exact-mode one beside it when asked. */
+/* The deposit archive, and those of the other modes beside it when asked. */
 static lirf_status save_archives(const lirf_deposit_job *j, lirf_lirf *l, const lirf_deposit_opts *o,
                                  const json_t *run) {
     LIRF_TRY(lirf_error_context(lirf_save_deposit_sealed(l, j->archive_out, o, j->compression,
                                                          run, j->seal),
                                 "writing the deposit archive"));
-    if (!j->exact_archive_out) return LIRF_OK;
-    lirf_deposit_opts eo = *o;
-    eo.mode = LIRF_DEPOSIT_EXACT;
-    return lirf_error_context(lirf_save_deposit_sealed(l, j->exact_archive_out, &eo, j->compression,
-                                                       run, j->seal),
-                              "writing the exact deposit archive");
+    for (int m = 0; m < 3; m++) {
+        if (!j->also_out[m] || m == (int)o->mode) continue;
+        lirf_deposit_opts eo = *o;
+        eo.mode = (lirf_deposit_mode)m;
+        LIRF_TRY(lirf_error_context(lirf_save_deposit_sealed(l, j->also_out[m], &eo,
+                                                             j->compression, run, j->seal),
+                                    "writing the %s-mode deposit archive",
+                                    lirf_deposit_mode_name(eo.mode)));
+    }
+    return LIRF_OK;
 }
 
 static double kept_holdout(const lirf_deposit_result *res) {
@@ -137,7 +142,8 @@ lirf_status lirf_deposit_job_run(lirf_ctx *ctx, const lirf_deposit_job *j, lirf_
     /* before any training: where the results go */
     LIRF_TRY(lirf_out_dir_ok(j->target_out, "the target net"));
     LIRF_TRY(lirf_out_dir_ok(j->archive_out, "the deposit archive"));
-    if (j->exact_archive_out) LIRF_TRY(lirf_out_dir_ok(j->exact_archive_out, "the exact deposit archive"));
+    for (int m = 0; m < 3; m++)
+        if (j->also_out[m]) LIRF_TRY(lirf_out_dir_ok(j->also_out[m], "a deposit archive"));
     deposit_run d = {0};
     lirf_status st = prepare(ctx, j, &d, r);
     if (!st) st = train_and_save(ctx, j, &d, r);

@@ -88,7 +88,8 @@ typedef struct {
     int ndep;
     lirf_deposit_opts o;          /* holdout_every < 0: -k checks an epoch */
     const char *target_out, *archive_out;
-    const char *exact_archive_out; /* also an exact-mode archive (NULL: no) */
+    const char *also_out[3];      /* also_out[m]: also an archive of mode m there (NULL: no;
+                                     the job's own mode o.mode goes to archive_out) */
     int compression;              /* LIRF_ARCHIVE_* */
     const lirf_archive_seal *seal; /* NULL: plain */
     const char *state_path;       /* training state (NULL: none) */
@@ -135,6 +136,8 @@ typedef struct {
     const int32_t *dep;
     int ndep;
     const char *independent_pre, *independent_dep; /* both or neither */
+    int agreement;                /* 1: also each column's argmax agreement with the
+                                     Original column's net (lirf_table1_col.agree) */
 } lirf_table1_opts;
 
 /* Evaluates every column's checkpoint (cols[i].path) on the split, fills Pre /
@@ -204,22 +207,27 @@ typedef struct {
 } lirf_demo_job;
 void lirf_demo_job_default(lirf_demo_job *j);
 
+#define LIRF_DEMO_COLS 5
 typedef struct {
     int reused_t0;
     lirf_train_report t0;
     int ntries, kept;
     lirf_deposit_report tries[LIRF_MAX_TRIES];
-    lirf_table1_col cols[4];      /* Original, Deposit, Withdrawal (paper), Withdrawal (exact) */
+    lirf_table1_col cols[LIRF_DEMO_COLS]; /* Original, Deposit, Withdrawal (delta), (exact),
+                                             (paper) */
     double t_train, t_deposit, t_withdraw, t_eval, total;
 } lirf_demo_report;
 
-/* Trains T0 (or reuses out_dir/original.safetensors), deposits (with tries),
- * withdraws in paper and exact mode with no data, evaluates Table 1 on the
- * test split and writes every artifact in out_dir: original.safetensors,
- * target.safetensors, deposit.lirf, deposit-exact.lirf, recover.safetensors,
- * recover-exact.safetensors, table1.md, table1.json, summary.json. r is large:
+/* Trains T0 (or reuses out_dir/original.safetensors), deposits (with tries;
+ * one training, an archive of every mode), withdraws in delta, exact and
+ * paper mode with no data, evaluates Table 1 on the test split (with each
+ * net's argmax agreement with T0 and each archive's bytes) and writes every
+ * artifact in out_dir: original.safetensors, target.safetensors, deposit.lirf
+ * (delta mode, j->o.codec), deposit-exact.lirf, deposit-paper.lirf,
+ * recover.safetensors (delta), recover-exact.safetensors,
+ * recover-paper.safetensors, table1.md, table1.json, summary.json. r is large:
  * allocate it. summary.json: {"out_dir", "deposit_classes", "artifacts": {role:
- * path}, "table1" (lirf_table1_json of the four nets), "t0", "deposit",
+ * path}, "table1" (lirf_table1_json of the five nets), "t0", "deposit",
  * "deposit_tries", "withdraw", "device", "seconds", "lirf_version"}
  * (docs/json.md). */
 lirf_status lirf_demo_run(lirf_ctx *ctx, const lirf_demo_job *j, lirf_demo_report *r);

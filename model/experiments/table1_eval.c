@@ -49,6 +49,35 @@ static lirf_status fill(lirf_ctx *ctx, const lirf_table1_opts *o, lirf_dataset *
     return st;
 }
 
+/* c's argmax agreement with the checkpoint ref (T0) on ds: both must read
+ * their input the same way. */
+static lirf_status agreement(lirf_ctx *ctx, const lirf_table1_opts *o, const lirf_dataset *ds,
+                             const char *ref, lirf_table1_col *c) {
+    lirf_model *a = NULL, *b = NULL;
+    lirf_loader *ld = NULL;
+    int64_t agree = 0, total = 0;
+    lirf_status st = lirf_model_open(ctx, ref, &a);
+    if (!st) st = lirf_model_open(ctx, c->path, &b);
+    const lirf_model_meta *ma = st ? NULL : lirf_model_meta_of(a), *mb = st ? NULL : lirf_model_meta_of(b);
+    if (!st && (memcmp(ma->mean, mb->mean, sizeof ma->mean) || memcmp(ma->std, mb->std, sizeof ma->std) ||
+                ma->cfg.classes != mb->cfg.classes))
+        st = LIRF_FAIL(LIRF_E_INVALID, "%s and %s read their input differently (preprocessing or "
+                       "classes): no argmax agreement", ref, c->path);
+    lirf_loader_opts lo = {.data = ds, .batch = o->batch};
+    if (!st) {
+        memcpy(lo.mean, ma->mean, sizeof lo.mean);
+        memcpy(lo.std, ma->std, sizeof lo.std);
+        st = lirf_loader_create(ctx, &lo, &ld);
+    }
+    if (!st)
+        st = lirf_eval_agreement(ctx, ld, ma->cfg.classes, lirf_model_logits, a, lirf_model_logits,
+                                 b, &agree, &total);
+    if (!st) c->agree = lirf_pct(agree, total);
+    lirf_loader_destroy(ld);
+    lirf_model_close(a), lirf_model_close(b);
+    return lirf_error_context(st, "argmax agreement with T0");
+}
+
 static lirf_status independent(lirf_ctx *ctx, const lirf_table1_opts *o, lirf_dataset *ds,
                                lirf_table1_col *c) {
     int64_t *a = NULL, *b = NULL;
@@ -72,7 +101,11 @@ lirf_status lirf_table1_eval(lirf_ctx *ctx, const lirf_table1_opts *o, lirf_tabl
     lirf_status st = LIRF_OK;
     *nout = 0;
     for (int i = 0; i < ncols && !st; i++) st = fill(ctx, o, &ds, &cols[i]);
-    lirf_table1_score(lirf_table1_find(cols, ncols, LIRF_COL_ORIGINAL), cols, ncols);
+    lirf_table1_col *orig = lirf_table1_find(cols, ncols, LIRF_COL_ORIGINAL);
+    lirf_table1_score(orig, cols, ncols);
+    for (int i = 0; i < ncols && !st && o->agreement && orig; i++)
+        if (cols[i].role != LIRF_COL_ORIGINAL && cols[i].path)
+            st = agreement(ctx, o, &ds, orig->path, &cols[i]);
     int n = 0;
     if (!st && o->independent_pre) st = independent(ctx, o, &ds, &out[n++]);
     for (int i = 0; i < ncols && !st; i++) out[n++] = cols[i];
@@ -87,13 +120,19 @@ lirf_status lirf_table1_write_md(FILE *f, const lirf_table1_col *cols, int n) {
     fprintf(f, "\n|---|");
     for (int i = 0; i < n; i++) fprintf(f, "---:|");
     fprintf(f, "\n");
-    static const char *const rows[] = {"Pre Acc", "Dep Acc", "F", "H-Mean", "Avg Acc"};
-    for (int r = 0; r < 5; r++) {
+    static const char *const rows[] = {"Pre Acc", "Dep Acc", "F", "H-Mean", "Avg Acc",
+                                       "argmax = T0's (%)", "archive bytes"};
+    int agree = 0, bytes = 0;
+    for (int i = 0; i < n; i++) agree |= !isnan(cols[i].agree), bytes |= cols[i].bytes > 0;
+    for (int r = 0; r < 7; r++) {
+        if ((r == 5 && !agree) || (r == 6 && !bytes)) continue;
         fprintf(f, "| %s |", rows[r]);
         for (int i = 0; i < n; i++) {
             const lirf_table1_col *c = &cols[i];
-            double v = r == 0 ? c->pre : r == 1 ? c->dep : r == 2 ? c->F : r == 3 ? c->H : c->avg;
+            double v = r == 0 ? c->pre : r == 1 ? c->dep : r == 2 ? c->F : r == 3 ? c->H
+                     : r == 4 ? c->avg : r == 5 ? c->agree : c->bytes > 0 ? (double)c->bytes : NAN;
             if (isnan(v)) fprintf(f, " — |");
+            else if (r == 6) fprintf(f, " %.0f |", v);
             else fprintf(f, " %.2f |", v);
         }
         fprintf(f, "\n");

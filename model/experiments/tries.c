@@ -15,19 +15,20 @@ static void try_path(char *out, size_t cap, const char *path, int k) {
 }
 
 typedef struct {
-    char target[1100], archive[1100], exact[1100];
+    char target[1100], archive[1100], also[3][1100];
 } try_files;
 
-static void remove_try(const try_files *f, int exact) {
+static void remove_try(const lirf_deposit_job *j, const try_files *f) {
     unlink(f->target), unlink(f->archive);
-    if (exact) unlink(f->exact);
+    for (int m = 0; m < 3; m++)
+        if (j->also_out[m]) unlink(f->also[m]);
 }
 
-/* Try k's files replace the job's: archive, exact archive, target. */
+/* Try k's files replace the job's: archives, target. */
 static lirf_status keep_try(const lirf_deposit_job *j, const try_files *f, int k) {
-    if (rename(f->archive, j->archive_out) ||
-        (j->exact_archive_out && rename(f->exact, j->exact_archive_out)) ||
-        rename(f->target, j->target_out))
+    int bad = rename(f->archive, j->archive_out) != 0;
+    for (int m = 0; m < 3 && !bad; m++) bad = j->also_out[m] && rename(f->also[m], j->also_out[m]);
+    if (bad || rename(f->target, j->target_out))
         return LIRF_FAIL(LIRF_E_IO, "cannot move try %d's files into place: %s", k + 1,
                          strerror(errno));
     return LIRF_OK;
@@ -51,15 +52,17 @@ lirf_status lirf_deposit_tries(lirf_ctx *ctx, const lirf_deposit_job *j, int tri
         jk.o.seed = j->o.seed + (uint32_t)k;
         try_path(f.target, sizeof f.target, j->target_out, k + 1);
         try_path(f.archive, sizeof f.archive, j->archive_out, k + 1);
-        if (j->exact_archive_out) try_path(f.exact, sizeof f.exact, j->exact_archive_out, k + 1);
-        if (k) /* try 1 writes the final files, a later one files of its own */
-            jk.target_out = f.target, jk.archive_out = f.archive,
-            jk.exact_archive_out = j->exact_archive_out ? f.exact : NULL;
+        for (int m = 0; m < 3; m++)
+            if (j->also_out[m]) try_path(f.also[m], sizeof f.also[m], j->also_out[m], k + 1);
+        if (k) { /* try 1 writes the final files, a later one files of its own */
+            jk.target_out = f.target, jk.archive_out = f.archive;
+            for (int m = 0; m < 3; m++) jk.also_out[m] = j->also_out[m] ? f.also[m] : NULL;
+        }
         if (tries > 1 && j->log)
             fprintf(j->log, "lirf: deposit try %d of %d (seed %u)\n", k + 1, tries, jk.o.seed);
         lirf_status st = lirf_deposit_job_run(ctx, &jk, &r[k]);
         if (st) {
-            if (k) remove_try(&f, j->exact_archive_out != NULL); /* the kept try's files stay */
+            if (k) remove_try(j, &f); /* the kept try's files stay */
             return lirf_error_context(st, "deposit try %d", k + 1);
         }
         double h = r[k].kept_holdout;
@@ -67,7 +70,7 @@ lirf_status lirf_deposit_tries(lirf_ctx *ctx, const lirf_deposit_job *j, int tri
             if (k) LIRF_TRY(keep_try(j, &f, k));
             best = h, *kept = k;
         } else {
-            remove_try(&f, j->exact_archive_out != NULL);
+            remove_try(j, &f);
         }
         if (tries > 1 && j->log)
             fprintf(j->log, "lirf: try %d: lowest held-out Dep Acc %.2f%%; keeping try %d\n", k + 1,

@@ -25,10 +25,10 @@
 
 #define ST_MAX_HEADER 100000000ull /* the limit of the reference implementation */
 #define ST_META_KEY "__metadata__"
-#define ST_NDTYPES 4
+#define ST_NDTYPES 6
 
-static const char *const DTYPE_NAMES[ST_NDTYPES] = {"F32", "I64", "I32", "U8"};
-static const size_t DTYPE_SIZES[ST_NDTYPES] = {4, 8, 4, 1};
+static const char *const DTYPE_NAMES[ST_NDTYPES] = {"F32", "I64", "I32", "U8", "I8", "F16"};
+static const size_t DTYPE_SIZES[ST_NDTYPES] = {4, 8, 4, 1, 1, 2};
 
 size_t lirf_dtype_size(lirf_dtype t) {
     return (unsigned)t < ST_NDTYPES ? DTYPE_SIZES[t] : 0;
@@ -189,7 +189,7 @@ static lirf_status parse_entry(const char *what, const char *name, json_t *e, si
     if (dt < 0) {
         qbuf qd;
         return LIRF_FAIL(LIRF_E_FORMAT,
-                         "%s: tensor '%s': dtype '%s' is not supported (F32, I64, I32 or U8)",
+                         "%s: tensor '%s': dtype '%s' is not supported (F32, I64, I32, U8, I8 or F16)",
                          what, qn, qname(dname, &qd));
     }
     t->dtype = (lirf_dtype)dt;

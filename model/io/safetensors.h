@@ -19,7 +19,9 @@
 
 #include "lirf_runtime.h"
 
-typedef enum { LIRF_F32 = 0, LIRF_I64, LIRF_I32, LIRF_U8 } lirf_dtype;
+/* I8 and F16 hold the quantised conv deltas of delta-mode deposit archives
+ * (model/lirf/delta.h); checkpoints themselves are F32 (counters I64). */
+typedef enum { LIRF_F32 = 0, LIRF_I64, LIRF_I32, LIRF_U8, LIRF_I8, LIRF_F16 } lirf_dtype;
 
 #define LIRF_ST_MAX_DIMS 8
 

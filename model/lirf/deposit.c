@@ -158,6 +158,7 @@ static void deposit_method_init(lirf_method *m, deposit_method *d) {
 
 static char *dep_state_opts(const lirf_lirf *l, const lirf_deposit_opts *o) {
     json_t *j = lirf_deposit_opts_json(o);
+    json_object_del(j, "delta_codec"); /* how the archive is written, not how it trains */
     json_t *dc = json_array();
     for (int i = 0; i < l->ndep; i++) json_array_append_new(dc, json_integer(l->dep[i]));
     json_object_set_new(j, "deposit_classes", dc);

@@ -30,10 +30,24 @@ int64_t lirf_deposit_holdout_seed(const lirf_deposit_opts *o) {
     return o->holdout_seed >= 0 ? o->holdout_seed : (int64_t)o->seed;
 }
 
+const char *lirf_deposit_mode_name(lirf_deposit_mode m) {
+    return m == LIRF_DEPOSIT_EXACT ? "exact" : m == LIRF_DEPOSIT_DELTA ? "delta" : "paper";
+}
+
+lirf_status lirf_deposit_mode_parse(const char *text, lirf_deposit_mode *m) {
+    static const lirf_deposit_mode all[] = {LIRF_DEPOSIT_PAPER, LIRF_DEPOSIT_EXACT,
+                                            LIRF_DEPOSIT_DELTA};
+    for (int i = 0; text && i < 3; i++)
+        if (!strcmp(text, lirf_deposit_mode_name(all[i]))) return *m = all[i], LIRF_OK;
+    return LIRF_FAIL(LIRF_E_INVALID, "deposit mode \"%.40s\": choose delta, exact or paper",
+                     text ? text : "(none)");
+}
+
 json_t *lirf_deposit_opts_json(const lirf_deposit_opts *o) {
-    return json_pack("{s:s,s:i,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:i,s:i,s:f,s:f,s:f,s:i,s:i,s:i,s:f,"
+    return json_pack("{s:s,s:s,s:i,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:i,s:i,s:f,s:f,s:f,s:i,s:i,s:i,s:f,"
                      "s:s,s:b,s:b,s:s,s:f,s:I,s:i,s:s}",
-                     "mode", o->mode == LIRF_DEPOSIT_EXACT ? "exact" : "paper", "split", o->split,
+                     "mode", lirf_deposit_mode_name(o->mode), "delta_codec",
+                     lirf_delta_codec_name(o->codec), "split", o->split,
                      "prune_rate", lirf_tidy(o->prune_rate), "lambda_at", lirf_tidy(o->lambda_at),
                      "lambda_kp", lirf_tidy(o->lambda_kp), "lambda_pt", lirf_tidy(o->lambda_pt),
                      "lambda_re", lirf_tidy(o->lambda_re), "T", lirf_tidy(o->T), "eps", lirf_tidy(o->eps),
@@ -366,10 +380,6 @@ void lirf_lirf_destroy(lirf_lirf *l) {
     free(l);
 }
 
-#define STEP(call)                      \
-    do {                                \
-        if ((st = (call)) != LIRF_OK) goto out; \
-    } while (0)
 
 /* ---- logits ---- */
 lirf_status lirf_target_logits(void *user, lirf_arena *ws, lirf_buf x, int n, lirf_buf *logits) {
@@ -513,10 +523,15 @@ lirf_status lirf_save_deposit(lirf_lirf *l, const char *path, const lirf_deposit
 }
 
 /* The manifest's "pruning": the method, the rate and every block's kept filters. */
-static json_t *pruning_json(const lirf_lirf *l, const lirf_model_meta *m, int exact, float rate) {
+static json_t *pruning_json(const lirf_lirf *l, const lirf_model_meta *m, lirf_deposit_mode mode,
+                            float rate) {
+    int exact = mode != LIRF_DEPOSIT_PAPER;
     json_t *pr = json_object();
-    json_object_set_new(pr, "method", json_string(exact ? "none (exact mode: T0's lower part)"
-                                                        : "L1-norm filter ranking of each block's conv1"));
+    json_object_set_new(pr, "method",
+                        json_string(mode == LIRF_DEPOSIT_EXACT ? "none (exact mode: T0's lower part)"
+                                    : mode == LIRF_DEPOSIT_DELTA
+                                        ? "none (delta mode: T0's lower part minus the target's)"
+                                        : "L1-norm filter ranking of each block's conv1"));
     json_object_set_new(pr, "rate", json_real(exact ? 0.0 : rate));
     json_t *blocks = json_array();
     size_t off = 0;
@@ -561,18 +576,25 @@ static lirf_status binding_json(lirf_lirf *l, json_t **out) {
     return *out ? LIRF_OK : LIRF_FAIL(LIRF_E_NOMEM, "out of host memory");
 }
 
+/* What an archive's member holds: its bytes, how many values, and for delta
+ * mode the manifest's "delta" record. */
+typedef struct {
+    void *bytes;
+    size_t len, values;
+    json_t *delta;
+} deposit_member;
+
 /* The manifest of a deposit archive (docs/archive.md, docs/method.md). */
 static lirf_status deposit_manifest(lirf_lirf *l, const lirf_deposit_opts *o,
-                                    const lirf_model_meta *m, lirf_net *module, const json_t *extra,
-                                    json_t **out) {
+                                    const lirf_model_meta *m, const deposit_member *dm,
+                                    const json_t *extra, json_t **out) {
     char fp[65];
     LIRF_TRY(lirf_upper_fingerprint(l->upper, fp));
     json_t *binding = NULL;
     LIRF_TRY(binding_json(l, &binding));
-    int exact = o->mode == LIRF_DEPOSIT_EXACT;
     json_t *man = json_object();
     json_object_set_new(man, "lirf_version", json_string(LIRF_VERSION));
-    json_object_set_new(man, "mode", json_string(exact ? "exact" : "paper"));
+    json_object_set_new(man, "mode", json_string(lirf_deposit_mode_name(o->mode)));
     json_object_set_new(man, "architecture", json_string(lirf_arch_name(m->cfg.arch)));
     json_object_set_new(man, "width", json_integer(m->cfg.width));
     json_object_set_new(man, "in_shape", json_pack("[i,i,i]", m->cfg.in_c, m->cfg.in_h, m->cfg.in_w));
@@ -588,13 +610,14 @@ static lirf_status deposit_manifest(lirf_lirf *l, const lirf_deposit_opts *o,
     json_object_set_new(man, "deposit_classes", sorted_classes_json(l));
     json_object_set_new(man, "preservation_classes", pres);
     json_object_set_new(man, "class_names", names);
-    json_object_set_new(man, "pruning", pruning_json(l, m, exact, o->prune_rate));
+    json_object_set_new(man, "pruning", pruning_json(l, m, o->mode, o->prune_rate));
     json_object_set_new(man, "hyperparameters", lirf_deposit_opts_json(o));
     json_object_set_new(man, "upper_fingerprint_sha256", json_string(fp));
     json_object_set_new(man, "target_binding", binding);
+    if (dm->delta) json_object_set(man, "delta", dm->delta);
     size_t whole = count_params(l->t0_lower) + count_params(l->upper);
     json_object_set_new(man, "parameters", json_pack("{s:I,s:I,s:I}", "deposit_module",
-                                                    (json_int_t)count_params(module), "whole_network",
+                                                    (json_int_t)dm->values, "whole_network",
                                                     (json_int_t)whole, "lower_part",
                                                     (json_int_t)count_params(l->t0_lower)));
     if (extra) json_object_set(man, "run", (json_t *)extra);
@@ -602,31 +625,63 @@ static lirf_status deposit_manifest(lirf_lirf *l, const lirf_deposit_opts *o,
     return LIRF_OK;
 }
 
+/* The lower part a delta member gives back from l's target: its hash (what
+ * withdraw must reach; the binding of the recover net's lower part). */
+static lirf_status delta_result_sha256(lirf_lirf *l, const void *bytes, size_t len, char hex[65]) {
+    lirf_net *tmp = NULL;
+    lirf_safetensors m = {0};
+    lirf_status st = make_part(l->ctx, &l->meta.cfg, 0, l->split, NULL, &tmp);
+    if (!st) st = lirf_net_copy(tmp, l->target_lower, NULL);
+    if (!st) st = lirf_st_read_mem(bytes, len, "the delta just made", &m);
+    if (!st) st = lirf_delta_apply(&m, "the delta just made", tmp);
+    if (!st) st = lirf_lower_sha256(tmp, hex, NULL);
+    lirf_st_free(&m);
+    lirf_net_destroy(tmp);
+    return st;
+}
+
+static lirf_status delta_member(lirf_lirf *l, const lirf_deposit_opts *o, deposit_member *dm) {
+    LIRF_TRY(lirf_delta_encode(l->t0_lower, l->target_lower, o->codec, &dm->bytes, &dm->len,
+                               &dm->values));
+    char hex[65];
+    LIRF_TRY(delta_result_sha256(l, dm->bytes, dm->len, hex));
+    dm->delta = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I}", "format", LIRF_DELTA_FORMAT, "codec",
+                          lirf_delta_codec_name(o->codec), "recover_lower_sha256", hex,
+                          "recover_lower_hash", LIRF_LOWER_HASH_CONTEXT, "stored_values",
+                          (json_int_t)dm->values, "member_bytes", (json_int_t)dm->len);
+    return dm->delta ? LIRF_OK : LIRF_FAIL(LIRF_E_NOMEM, "out of host memory");
+}
+
+/* The member: the pruned module (paper), T0's lower part (exact) or the delta. */
+static lirf_status make_member(lirf_lirf *l, const lirf_deposit_opts *o, lirf_model_meta *m,
+                               deposit_member *dm) {
+    snprintf(m->split, sizeof m->split, "%s", lirf_stage_name(m->cfg.arch, l->split));
+    memset(m->cfg.mid, 0, sizeof m->cfg.mid);
+    if (o->mode == LIRF_DEPOSIT_DELTA) return delta_member(l, o, dm);
+    lirf_net *module = o->mode == LIRF_DEPOSIT_EXACT ? l->t0_lower : l->deposit;
+    if (o->mode == LIRF_DEPOSIT_PAPER) memcpy(m->cfg.mid, l->mid, sizeof m->cfg.mid);
+    dm->values = count_params(module);
+    const char *keys[] = {"lirf_kind"};
+    const char *vals[] = {"deposit_module"};
+    lirf_net *nets[1] = {module};
+    const char *pre[1] = {""};
+    return lirf_checkpoint_save_mem(&dm->bytes, &dm->len, nets, pre, 1, m, keys, vals, 1);
+}
+
 lirf_status lirf_save_deposit_sealed(lirf_lirf *l, const char *path, const lirf_deposit_opts *o,
                                      int compression, const json_t *extra,
                                      const lirf_archive_seal *seal) {
-    int exact = o->mode == LIRF_DEPOSIT_EXACT;
-    lirf_net *module = exact ? l->t0_lower : l->deposit;
     lirf_model_meta m = l->meta;
-    snprintf(m.split, sizeof m.split, "%s", lirf_stage_name(m.cfg.arch, l->split));
-    memset(m.cfg.mid, 0, sizeof m.cfg.mid);
-    if (!exact) memcpy(m.cfg.mid, l->mid, sizeof m.cfg.mid);
+    deposit_member dm = {0};
     json_t *man = NULL;
-    LIRF_TRY(deposit_manifest(l, o, &m, module, extra, &man));
-    const char *keys[] = {"lirf_kind"};
-    const char *vals[] = {"deposit_module"};
-    void *bytes = NULL;
-    size_t len = 0;
-    lirf_net *nets[1] = {module};
-    const char *pre[1] = {""};
-    lirf_status st = lirf_checkpoint_save_mem(&bytes, &len, nets, pre, 1, &m, keys, vals, 1);
+    lirf_status st = make_member(l, o, &m, &dm);
+    if (!st) st = deposit_manifest(l, o, &m, &dm, extra, &man);
     char *mj = st ? NULL : json_dumps(man, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    json_decref(man);
-    if (st == LIRF_OK)
-        st = mj ? lirf_archive_write_sealed(path, mj, bytes, len, compression, seal)
-                : LIRF_FAIL(LIRF_E_NOMEM, "out of host memory");
+    if (!st && !mj) st = LIRF_FAIL(LIRF_E_NOMEM, "out of host memory");
+    if (!st) st = lirf_archive_write_sealed(path, mj, dm.bytes, dm.len, compression, seal);
+    json_decref(man), json_decref(dm.delta);
     free(mj);
-    free(bytes);
+    free(dm.bytes);
     return st;
 }
 
@@ -659,7 +714,7 @@ static lirf_status manifest_fits(const json_t *man, const lirf_model_meta *tm,
     const char *mode = json_string_value(json_object_get(man, "mode"));
     if (!arch || strcmp(arch, lirf_arch_name(tm->cfg.arch)) || !msplit ||
         strcmp(msplit, tm->split) || width != tm->cfg.width || classes != tm->cfg.classes ||
-        !mode || (strcmp(mode, "paper") && strcmp(mode, "exact")))
+        !mode || (strcmp(mode, "paper") && strcmp(mode, "exact") && strcmp(mode, "delta")))
         return LIRF_FAIL(LIRF_E_FORMAT,
                          "%s does not belong to %s: the manifest describes %s width %lld, %lld "
                          "classes, split %s, mode %s; the target is %s width %d, %d classes, split %s",
@@ -780,20 +835,50 @@ static lirf_status check_binding(const json_t *man, const lirf_safetensors *tst,
     return LIRF_OK;
 }
 
+/* What a withdrawal reads and makes. */
+typedef struct {
+    lirf_safetensors tst, dst;
+    lirf_model_meta tm, dm;
+    json_t *man;
+    void *bytes;
+    size_t len;
+    lirf_net *tl, *up, *dp;
+    lirf_archive_info info;
+    int split;
+    char fp[65], dep[4096];
+    const char *mode;
+    json_int_t stored; /* the member's values */
+} withdrawal;
+
+static void withdrawal_free(withdrawal *w) {
+    lirf_net_destroy(w->tl), lirf_net_destroy(w->up), lirf_net_destroy(w->dp);
+    json_decref(w->man);
+    free(w->bytes);
+    lirf_st_free(&w->tst), lirf_st_free(&w->dst);
+    lirf_model_meta_free(&w->tm), lirf_model_meta_free(&w->dm);
+}
+
 /* lirf withdraw --json's record. */
 static json_t *withdraw_report(const char *target_path, const char *archive_path,
-                               const char *recover_path, const char *mode, const char *dep,
-                               const char *fp, const lirf_net *dp, const lirf_archive_info *info) {
-    json_t *r = json_pack("{s:o,s:o,s:o,s:s,s:s,s:s,s:I}", "target", lirf_json_text(target_path),
+                               const char *recover_path, const withdrawal *w) {
+    const json_t *delta = json_object_get(w->man, "delta");
+    json_t *r = json_pack("{s:o,s:o,s:o,s:s,s:s,s:s,s:I,s:s}", "target", lirf_json_text(target_path),
                           "archive", lirf_json_text(archive_path), "recover",
-                          lirf_json_text(recover_path), "mode", mode, "deposit_classes",
-                          dep, "upper_fingerprint_sha256", fp, "deposit_parameters",
-                          (json_int_t)lirf_net_nparams(dp));
+                          lirf_json_text(recover_path), "mode", w->mode, "deposit_classes",
+                          w->dep, "upper_fingerprint_sha256", w->fp, "deposit_parameters",
+                          w->stored, "recover_rule",
+                          strcmp(w->mode, "paper") ? "whole_net" : "columns");
     if (!r) return NULL;
-    json_object_set_new(r, "signed_by", info->is_signed ? json_string(info->signer) : json_null());
-    json_object_set_new(r, "signature_verified", json_boolean(info->verified));
+    if (delta)
+        json_object_set_new(r, "delta", json_pack("{s:O,s:O,s:b}", "codec",
+                                                  json_object_get(delta, "codec"),
+                                                  "recover_lower_sha256",
+                                                  json_object_get(delta, "recover_lower_sha256"),
+                                                  "recover_lower_verified", 1));
+    json_object_set_new(r, "signed_by", w->info.is_signed ? json_string(w->info.signer) : json_null());
+    json_object_set_new(r, "signature_verified", json_boolean(w->info.verified));
     json_object_set_new(r, "encrypted_to",
-                        info->encrypted ? json_string(info->recipient) : json_null());
+                        w->info.encrypted ? json_string(w->info.recipient) : json_null());
     return r;
 }
 
@@ -802,76 +887,118 @@ lirf_status lirf_withdraw(lirf_ctx *ctx, const char *target_path, const char *ar
     return lirf_withdraw_sealed(ctx, target_path, archive_path, recover_path, NULL, report);
 }
 
+/* The target net: its kind, split point, lower and upper parts. */
+static lirf_status open_target(lirf_ctx *ctx, const char *target_path, withdrawal *w) {
+    LIRF_TRY(lirf_checkpoint_open(target_path, &w->tst, &w->tm));
+    LIRF_TRY(target_kind_ok(&w->tst, target_path));
+    w->split = lirf_stage_parse(w->tm.cfg.arch, w->tm.split);
+    if (lirf_check_split(w->tm.cfg.arch, w->split) != LIRF_OK)
+        return LIRF_FAIL(LIRF_E_FORMAT, "%s: not a target net (no split point in its metadata)",
+                         target_path);
+    int last = lirf_arch_stages(w->tm.cfg.arch) - 1;
+    LIRF_TRY(lirf_checkpoint_make_net(ctx, &w->tst, target_path, &w->tm, "", 0, w->split, &w->tl));
+    return lirf_checkpoint_make_net(ctx, &w->tst, target_path, &w->tm, "", w->split + 1, last,
+                                    &w->up);
+}
+
+/* The archive: read (and opened with keys), made for this network and this
+ * very target. */
+static lirf_status open_archive(const char *target_path, const char *archive_path,
+                                const lirf_archive_unseal *unseal, withdrawal *w) {
+    LIRF_TRY(lirf_archive_read_sealed(archive_path, unseal, &w->man, &w->bytes, &w->len, &w->info));
+    LIRF_TRY(manifest_fits(w->man, &w->tm, archive_path, target_path));
+    w->mode = json_string_value(json_object_get(w->man, "mode"));
+    LIRF_TRY(lirf_upper_fingerprint(w->up, w->fp));
+    const char *want = json_string_value(json_object_get(w->man, "upper_fingerprint_sha256"));
+    if (!want || strcmp(want, w->fp))
+        return LIRF_FAIL(LIRF_E_FORMAT,
+                         "%s was deposited from another network: its upper-part fingerprint "
+                         "%.16s... does not match %s's %.16s...",
+                         archive_path, want ? want : "(none)", target_path, w->fp);
+    LIRF_TRY(check_binding(w->man, &w->tst, &w->tm, w->tl, archive_path, target_path));
+    return manifest_classes(w->man, &w->tm, archive_path, w->dep, sizeof w->dep);
+}
+
+/* A module member (paper: the pruned module; exact: T0's lower part) as w->dp. */
+static lirf_status open_module(lirf_ctx *ctx, const char *archive_path, withdrawal *w) {
+    char what[1200];
+    snprintf(what, sizeof what, "%s:deposit.safetensors", archive_path);
+    LIRF_TRY(lirf_checkpoint_open_mem(w->bytes, w->len, what, &w->dst, &w->dm));
+    const lirf_net_config *a = &w->dm.cfg, *b = &w->tm.cfg;
+    if (a->arch != b->arch || a->width != b->width || a->classes != b->classes ||
+        a->in_c != b->in_c || a->in_h != b->in_h || a->in_w != b->in_w)
+        return LIRF_FAIL(LIRF_E_FORMAT, "%s: the deposit module does not fit the target net", what);
+    LIRF_TRY(lirf_checkpoint_make_net(ctx, &w->dst, what, &w->dm, "", 0, w->split, &w->dp));
+    w->stored = (json_int_t)lirf_net_nparams(w->dp);
+    return LIRF_OK;
+}
+
+/* Delta mode: the target's lower part plus the delta, checked against the
+ * hash of what the deposit gave back when it made the delta. */
+static lirf_status apply_delta_member(const char *archive_path, withdrawal *w) {
+    char what[1200];
+    snprintf(what, sizeof what, "%s:deposit.safetensors", archive_path);
+    const json_t *d = json_object_get(w->man, "delta");
+    const char *codec = json_string_value(json_object_get(d, "codec"));
+    const char *want = json_string_value(json_object_get(d, "recover_lower_sha256"));
+    if (!codec || !want || strlen(want) != 64)
+        return LIRF_FAIL(LIRF_E_FORMAT, "%s: a delta archive whose manifest has no delta record "
+                         "(codec, recover_lower_sha256)", archive_path);
+    LIRF_TRY(lirf_st_read_mem(w->bytes, w->len, what, &w->dst));
+    const char *mc = lirf_st_meta(&w->dst, "codec");
+    if (!mc || strcmp(mc, codec))
+        return LIRF_FAIL(LIRF_E_FORMAT, "%s: the member's codec %.20s is not the manifest's %.20s",
+                         what, mc ? mc : "(none)", codec);
+    LIRF_TRY(lirf_delta_apply(&w->dst, what, w->tl));
+    char got[65];
+    LIRF_TRY(lirf_lower_sha256(w->tl, got, NULL));
+    if (strcmp(got, want))
+        return LIRF_FAIL(LIRF_E_FORMAT,
+                         "%s: the delta does not give back the lower part it was made to give "
+                         "(hash %.16s..., expected %.16s...): its values were changed or "
+                         "re-quantised since the deposit", archive_path, got, want);
+    w->stored = json_integer_value(json_object_get(json_object_get(w->man, "parameters"),
+                                                   "deposit_module"));
+    return LIRF_OK;
+}
+
+/* The recover checkpoint. paper: target (torchvision names) + deposit.*,
+ * column rule; exact and delta: the whole recovered net, a plain checkpoint. */
+static lirf_status write_recover(lirf_ctx *ctx, const char *archive_path, const char *recover_path,
+                                 withdrawal *w) {
+    int paper = !strcmp(w->mode, "paper");
+    if (!strcmp(w->mode, "delta")) LIRF_TRY(apply_delta_member(archive_path, w));
+    else LIRF_TRY(open_module(ctx, archive_path, w));
+    char mid[256] = "";
+    lirf_mid_format(&w->dm.cfg, mid, sizeof mid);
+    const char *keys[] = {"lirf_kind", "deposit_classes", "deposit_mode", "recover_rule",
+                          "deposit_mid"};
+    const char *vals[] = {"recover", w->dep, w->mode, paper ? "columns" : "whole_net", mid};
+    lirf_model_meta m = w->tm;
+    memset(m.cfg.mid, 0, sizeof m.cfg.mid);
+    if (paper) {
+        lirf_net *nets[3] = {w->tl, w->up, w->dp};
+        const char *pre[3] = {"", "", "deposit."};
+        return lirf_checkpoint_save(recover_path, nets, pre, 3, &m, keys, vals, 5);
+    }
+    m.split[0] = 0; /* a whole network */
+    lirf_net *nets[2] = {!strcmp(w->mode, "exact") ? w->dp : w->tl, w->up};
+    const char *pre[2] = {"", ""};
+    return lirf_checkpoint_save(recover_path, nets, pre, 2, &m, keys, vals, 4);
+}
+
 lirf_status lirf_withdraw_sealed(lirf_ctx *ctx, const char *target_path, const char *archive_path,
                                  const char *recover_path, const lirf_archive_unseal *unseal,
                                  json_t **report) {
     if (!ctx || !target_path || !archive_path || !recover_path)
         return LIRF_FAIL(LIRF_E_NULL, "withdraw: NULL argument");
-    lirf_safetensors tst = {0}, dst = {0};
-    lirf_model_meta tm = {0}, dm = {0};
-    json_t *man = NULL;
-    void *bytes = NULL;
-    size_t len = 0;
-    lirf_net *tl = NULL, *up = NULL, *dp = NULL;
-    lirf_status st;
-    STEP(lirf_checkpoint_open(target_path, &tst, &tm));
-    STEP(target_kind_ok(&tst, target_path));
-    int split = lirf_stage_parse(tm.cfg.arch, tm.split);
-    if (lirf_check_split(tm.cfg.arch, split) != LIRF_OK) {
-        st = LIRF_FAIL(LIRF_E_FORMAT, "%s: not a target net (no split point in its metadata)",
-                       target_path);
-        goto out;
-    }
-    int last = lirf_arch_stages(tm.cfg.arch) - 1;
-    STEP(lirf_checkpoint_make_net(ctx, &tst, target_path, &tm, "", 0, split, &tl));
-    STEP(lirf_checkpoint_make_net(ctx, &tst, target_path, &tm, "", split + 1, last, &up));
-    lirf_archive_info info;
-    STEP(lirf_archive_read_sealed(archive_path, unseal, &man, &bytes, &len, &info));
-    /* the archive must describe this network */
-    STEP(manifest_fits(man, &tm, archive_path, target_path));
-    const char *mode = json_string_value(json_object_get(man, "mode"));
-    char fp[65];
-    STEP(lirf_upper_fingerprint(up, fp));
-    const char *want = json_string_value(json_object_get(man, "upper_fingerprint_sha256"));
-    if (!want || strcmp(want, fp)) {
-        st = LIRF_FAIL(LIRF_E_FORMAT,
-                       "%s was deposited from another network: its upper-part fingerprint %.16s... "
-                       "does not match %s's %.16s...",
-                       archive_path, want ? want : "(none)", target_path, fp);
-        goto out;
-    }
-    STEP(check_binding(man, &tst, &tm, tl, archive_path, target_path));
-    char what[1200];
-    snprintf(what, sizeof what, "%s:deposit.safetensors", archive_path);
-    STEP(lirf_checkpoint_open_mem(bytes, len, what, &dst, &dm));
-    if (dm.cfg.arch != tm.cfg.arch || dm.cfg.width != tm.cfg.width ||
-        dm.cfg.classes != tm.cfg.classes || dm.cfg.in_c != tm.cfg.in_c ||
-        dm.cfg.in_h != tm.cfg.in_h || dm.cfg.in_w != tm.cfg.in_w) {
-        st = LIRF_FAIL(LIRF_E_FORMAT, "%s: the deposit module does not fit the target net", what);
-        goto out;
-    }
-    STEP(lirf_checkpoint_make_net(ctx, &dst, what, &dm, "", 0, split, &dp));
-    /* the recover checkpoint: target (torchvision names) + deposit.* */
-    char dep[4096];
-    STEP(manifest_classes(man, &tm, archive_path, dep, sizeof dep));
-    char mid[256] = "";
-    lirf_mid_format(&dm.cfg, mid, sizeof mid);
-    int exact = !strcmp(mode, "exact");
-    const char *keys[] = {"lirf_kind", "deposit_classes", "deposit_mid", "recover_rule",
-                          "deposit_mode"};
-    const char *vals[] = {"recover", dep, mid, exact ? "deposit_path" : "columns", mode};
-    lirf_net *nets[3] = {tl, up, dp};
-    const char *pre[3] = {"", "", "deposit."};
-    memset(tm.cfg.mid, 0, sizeof tm.cfg.mid);
-    STEP(lirf_checkpoint_save(recover_path, nets, pre, 3, &tm, keys, vals, 5));
-    if (report)
-        *report = withdraw_report(target_path, archive_path, recover_path, mode, dep, fp, dp, &info);
-out:
-    lirf_net_destroy(tl), lirf_net_destroy(up), lirf_net_destroy(dp);
-    json_decref(man);
-    free(bytes);
-    lirf_st_free(&tst), lirf_st_free(&dst);
-    lirf_model_meta_free(&tm), lirf_model_meta_free(&dm);
+    withdrawal w;
+    memset(&w, 0, sizeof w);
+    lirf_status st = open_target(ctx, target_path, &w);
+    if (!st) st = open_archive(target_path, archive_path, unseal, &w);
+    if (!st) st = write_recover(ctx, archive_path, recover_path, &w);
+    if (!st && report) *report = withdraw_report(target_path, archive_path, recover_path, &w);
+    withdrawal_free(&w);
     return st;
 }
 
@@ -879,8 +1006,9 @@ out:
 struct lirf_model {
     lirf_model_meta meta;
     lirf_net *whole;
-    lirf_lirf *rec; /* recover nets */
-    int deposit_path_only;
+    lirf_lirf *rec; /* recover nets of the column rule (paper mode) */
+    int deposit_path_only; /* an exact recover net of an older lirf: T0's lower part as deposit.* */
+    int whole_recover;     /* a recover net that is a whole network (exact and delta modes) */
 };
 
 lirf_status lirf_model_open(lirf_ctx *ctx, const char *path, lirf_model **out) {
@@ -893,8 +1021,9 @@ lirf_status lirf_model_open(lirf_ctx *ctx, const char *path, lirf_model **out) {
         free(m);
         return s;
     }
-    const char *kind = lirf_st_meta(&st, "lirf_kind");
-    if (kind && !strcmp(kind, "recover")) {
+    const char *kind = lirf_st_meta(&st, "lirf_kind"), *rule = lirf_st_meta(&st, "recover_rule");
+    m->whole_recover = kind && !strcmp(kind, "recover") && rule && !strcmp(rule, "whole_net");
+    if (kind && !strcmp(kind, "recover") && !m->whole_recover) {
         int split = lirf_stage_parse(m->meta.cfg.arch, m->meta.split);
         int32_t dep[LIRF_MAX_CLASSES];
         int nd = 0;
@@ -943,7 +1072,9 @@ void lirf_model_close(lirf_model *m) {
 }
 
 const lirf_model_meta *lirf_model_meta_of(const lirf_model *m) { return &m->meta; }
-const char *lirf_model_kind(const lirf_model *m) { return m->rec ? "recover" : "model"; }
+const char *lirf_model_kind(const lirf_model *m) {
+    return m->rec || m->whole_recover ? "recover" : "model";
+}
 
 lirf_status lirf_model_logits(void *user, lirf_arena *ws, lirf_buf x, int n, lirf_buf *logits) {
     lirf_model *m = user;

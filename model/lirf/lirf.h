@@ -10,23 +10,32 @@
  *   from the deposit path (Eq. 8) — the same rule in training, withdraw and eval
  *   (paper mode; an exact-mode recover net is the deposit path alone: T0).
  *
- * Two modes:
+ * Three modes, one training (the same target net):
  *   paper  the method as published (the deposit archive holds the pruned module);
- *   exact  lirf's own: the same target net, and an archive that holds T0's lower
- *          part losslessly, so that withdraw gives back T0 itself.
+ *   exact  lirf's own: an archive that holds T0's lower part losslessly, so that
+ *          withdraw gives back T0 itself;
+ *   delta  lirf's own: an archive that holds T0's lower part minus the target's
+ *          (conv weights quantised, delta.h) and T0's BN statistics; withdraw
+ *          gives back T0 up to the codec's rounding.
+ * The exact and delta recover nets are plain checkpoints of the whole network.
  */
 #ifndef LIRF_LIRF_H
 #define LIRF_LIRF_H
 
 #include <jansson.h>
 
+#include "delta.h"
 #include "lirf_archive.h"
 #include "train.h"
 
-typedef enum { LIRF_DEPOSIT_PAPER = 0, LIRF_DEPOSIT_EXACT } lirf_deposit_mode;
+typedef enum { LIRF_DEPOSIT_PAPER = 0, LIRF_DEPOSIT_EXACT, LIRF_DEPOSIT_DELTA } lirf_deposit_mode;
+const char *lirf_deposit_mode_name(lirf_deposit_mode m); /* "paper", "exact", "delta" */
+/* "paper" / "exact" / "delta" into *m; LIRF_E_INVALID naming them otherwise. */
+lirf_status lirf_deposit_mode_parse(const char *text, lirf_deposit_mode *m);
 
 typedef struct {
     lirf_deposit_mode mode;
+    lirf_delta_codec codec; /* delta mode: how the conv deltas are stored (int8) */
     int split;              /* stage index: 2 = layer2 */
     char split_name[16];    /* "" : split; else a stage of T0's architecture
                                ("layer3"), turned into split once T0 is read */

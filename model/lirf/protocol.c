@@ -57,7 +57,7 @@ void lirf_table1_col_init(lirf_table1_col *c, lirf_col_role role, const char *la
     c->role = role;
     snprintf(c->label, sizeof c->label, "%s", label ? label : "");
     c->path = path;
-    c->pre = c->dep = c->avg = c->F = c->H = NAN;
+    c->pre = c->dep = c->avg = c->F = c->H = c->agree = NAN;
 }
 
 lirf_status lirf_pre_dep_avg(const int64_t *counts, int K, const int32_t *dep, int ndep,
@@ -145,6 +145,8 @@ static json_t *table1_col_json(const lirf_table1_col *c) {
     if (ok && !isnan(c->avg)) ok = put(o, "avg_acc", jnum(c->avg));
     if (ok && c->scored)
         ok = put(o, "F", jnum(c->F)) && put(o, "H_mean", jnum(c->H));
+    if (ok && !isnan(c->agree)) ok = put(o, "t0_argmax_agreement", jnum(c->agree));
+    if (ok && c->bytes > 0) ok = put(o, "archive_bytes", json_integer((json_int_t)c->bytes));
     if (!ok) json_decref(o);
     return ok ? o : NULL;
 }

@@ -61,6 +61,8 @@ typedef struct {
                                target columns scored by lirf_table1_score, else NAN */
     int scored;             /* 1: F and H were computed (a target column, T0's Dep Acc
                                known), even if they came out NAN */
+    double agree;           /* % of the samples whose argmax is T0's (NAN: not measured) */
+    int64_t bytes;          /* the deposit archive behind a recover column (0: none given) */
 } lirf_table1_col;
 
 /* A column of that role, label (cut to 63 bytes) and path, every value NAN. */
