@@ -515,7 +515,7 @@ static lirf_status read_state_dict(const char *path, lirf_safetensors *st, char 
                                   "model.float().state_dict())");
     for (size_t i = 0; s == LIRF_OK && i < st->count; i++) {
         const lirf_st_tensor *t = &st->tensors[i];
-        if (t->dtype != LIRF_F32 && t->dtype != LIRF_I64) {
+        if (t->dtype == LIRF_F16) { /* half weights: the same advice as for BF16 */
             s = LIRF_FAIL(LIRF_E_FORMAT, "%s: tensor '%s': dtype '%s': lirf import takes float32 "
                           "weights (save model.float().state_dict())", path, t->name,
                           lirf_dtype_name(t->dtype));
