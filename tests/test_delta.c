@@ -153,13 +153,16 @@ static long file_size(const char *p) {
 /* The recover file's tensors against T0's (same names, nothing else): the
  * largest |difference| of conv weights relative to bound(delta), statistics
  * and counters exactly T0's, the upper part exactly T0's. */
+static void check_recover_k(const char *rec, const char *t0p, lirf_delta_codec c, double times);
 static void check_recover(const char *rec, const char *t0p, lirf_delta_codec c) {
+    check_recover_k(rec, t0p, c, 1);
+}
+static void check_recover_k(const char *rec, const char *t0p, lirf_delta_codec c, double times) {
     lirf_safetensors a, b;
     ck_assert_int_eq(lirf_st_read(rec, &a), LIRF_OK);
     ck_assert_int_eq(lirf_st_read(t0p, &b), LIRF_OK);
     ck_assert_str_eq(lirf_st_meta(&a, "lirf_kind"), "recover");
     ck_assert_str_eq(lirf_st_meta(&a, "recover_rule"), "whole_net");
-    ck_assert_str_eq(lirf_st_meta(&a, "deposit_mode"), "delta");
     ck_assert_uint_eq(a.count, b.count); /* no deposit.* tensors: a plain net */
     for (size_t i = 0; i < b.count; i++) {
         const lirf_st_tensor *x = lirf_st_find(&a, b.tensors[i].name), *y = &b.tensors[i];
@@ -180,7 +183,7 @@ static void check_recover(const char *rec, const char *t0p, lirf_delta_codec c) 
                              ? ulp
                        : c == LIRF_DELTA_F16 ? 0.05 * 0.0005 + ulp /* |delta| <= 0.05: 2^-11 */
                                              : 0.05 / 127 / 2 + ulp;     /* half a step */
-            ck_assert_msg(fabs((double)xv[k] - yv[k]) <= tol, "%s[%zu]: %g vs T0's %g (codec %s)",
+            ck_assert_msg(fabs((double)xv[k] - yv[k]) <= tol * times, "%s[%zu]: %g vs T0's %g (codec %s)",
                           y->name, k, (double)xv[k], (double)yv[k], lirf_delta_codec_name(c));
         }
     }
@@ -307,6 +310,85 @@ START_TEST(altered_deltas_refused) {
 }
 END_TEST
 
+/* A deposit of classes 5,6 from the target of a deposit of 0,1,2 (file tA). */
+static lirf_lirf *second_deposit(const char *tA) {
+    lirf_model_meta m;
+    lirf_net *t0b;
+    ck_assert_int_eq(lirf_checkpoint_load(tctx(), tA, &m, &t0b), LIRF_OK);
+    int32_t dep[2] = {5, 6};
+    lirf_lirf *l;
+    ck_assert_int_eq(lirf_lirf_create(tctx(), t0b, &g_meta, 2, dep, 2, 0.5f, &l), LIRF_OK);
+    ck_assert_int_eq(lirf_lirf_chain(l, tA), LIRF_OK);
+    ck_assert_ptr_nonnull(l->predecessor);
+    move_target(l, 77, 0.05);
+    lirf_net_destroy(t0b);
+    lirf_model_meta_free(&m);
+    return l;
+}
+
+/* One value of a lower-part tensor of a checkpoint changed, metadata kept. */
+static void nudge_file(const char *path) {
+    lirf_safetensors st;
+    ck_assert_int_eq(lirf_st_read(path, &st), LIRF_OK);
+    lirf_st_tensor *t = (lirf_st_tensor *)lirf_st_find(&st, "layer1.0.conv2.weight");
+    ck_assert_ptr_nonnull(t);
+    ((float *)t->data)[3] += 0.25f;
+    ck_assert_int_eq(lirf_st_write(path, st.tensors, st.count, (const char *const *)st.meta_keys,
+                                   (const char *const *)st.meta_vals, st.meta_count), LIRF_OK);
+    lirf_st_free(&st);
+}
+
+START_TEST(two_deposits_withdrawn_last_first) {
+    lirf_net *t0 = make_t0(21);
+    lirf_net *nets[1] = {t0};
+    const char *pre[1] = {""};
+    ck_assert_int_eq(lirf_checkpoint_save(tmp("s-t0.st"), nets, pre, 1, &g_meta, NULL, NULL, 0),
+                     LIRF_OK);
+    lirf_lirf *a = deposit_by_hand(t0, 22);
+    lirf_deposit_opts o = delta_opts(LIRF_DELTA_INT8), ox = o;
+    ox.mode = LIRF_DEPOSIT_EXACT;
+    ck_assert_int_eq(lirf_save_target(a, tmp("s-tA.st"), &o), LIRF_OK);
+    ck_assert_int_eq(lirf_save_deposit(a, tmp("s-A.lirf"), &o, LIRF_ARCHIVE_PLAIN, NULL), LIRF_OK);
+    ck_assert_int_eq(lirf_save_deposit(a, tmp("s-Ax.lirf"), &ox, LIRF_ARCHIVE_PLAIN, NULL), LIRF_OK);
+    lirf_lirf *b = second_deposit(tmp("s-tA.st"));
+    ck_assert_int_eq(lirf_save_target(b, tmp("s-tB.st"), &o), LIRF_OK);
+    ck_assert_int_eq(lirf_save_deposit(b, tmp("s-B.lirf"), &o, LIRF_ARCHIVE_PLAIN, NULL), LIRF_OK);
+    ck_assert_int_eq(lirf_save_deposit(b, tmp("s-Bx.lirf"), &ox, LIRF_ARCHIVE_PLAIN, NULL), LIRF_OK);
+    /* the first deposit cannot come out before the second */
+    refused(tmp("s-tB.st"), tmp("s-A.lirf"), "withdraw the later deposit first");
+    /* delta: B gives back (nearly) A's target, which then gives back T0 */
+    json_t *rep = NULL;
+    lirf_status st = lirf_withdraw(tctx(), tmp("s-tB.st"), tmp("s-B.lirf"), tmp("s-r1.st"), &rep);
+    ck_assert_msg(st == LIRF_OK, "%s", lirf_error_message());
+    ck_assert_ptr_nonnull(json_object_get(rep, "gives_back_target_of"));
+    json_decref(rep);
+    lirf_safetensors r1;
+    ck_assert_int_eq(lirf_st_read(tmp("s-r1.st"), &r1), LIRF_OK);
+    ck_assert_str_eq(lirf_st_meta(&r1, "lirf_kind"), "target");
+    ck_assert_str_eq(lirf_st_meta(&r1, "deposit_classes"), "0,1,2");
+    lirf_st_free(&r1);
+    st = lirf_withdraw(tctx(), tmp("s-r1.st"), tmp("s-A.lirf"), tmp("s-r0.st"), &rep);
+    ck_assert_msg(st == LIRF_OK, "%s", lirf_error_message());
+    ck_assert(json_is_true(json_object_get(rep, "target_stands_in")));
+    json_decref(rep);
+    check_recover_k(tmp("s-r0.st"), tmp("s-t0.st"), LIRF_DELTA_INT8, 2); /* two roundings */
+    /* exact: bit for bit, and the stand-in is the very target */
+    ck_assert_int_eq(lirf_withdraw(tctx(), tmp("s-tB.st"), tmp("s-Bx.lirf"), tmp("s-x1.st"), NULL),
+                     LIRF_OK);
+    st = lirf_withdraw(tctx(), tmp("s-x1.st"), tmp("s-Ax.lirf"), tmp("s-x0.st"), &rep);
+    ck_assert_msg(st == LIRF_OK, "%s", lirf_error_message());
+    ck_assert(json_is_false(json_object_get(rep, "target_stands_in")));
+    json_decref(rep);
+    check_recover_k(tmp("s-x0.st"), tmp("s-t0.st"), LIRF_DELTA_F32, 0); /* exactly T0 */
+    /* a given-back target changed afterwards no longer stands in */
+    nudge_file(tmp("s-r1.st"));
+    refused(tmp("s-r1.st"), tmp("s-A.lirf"), "was not made with");
+    lirf_lirf_destroy(b);
+    lirf_lirf_destroy(a);
+    lirf_net_destroy(t0);
+}
+END_TEST
+
 int main(void) {
     snprintf(g_dir, sizeof g_dir, "/tmp/lirf-test-delta-%ld", (long)getpid());
     if (mkdir(g_dir, 0755) != 0) return 1;
@@ -326,6 +408,7 @@ int main(void) {
     tcase_add_test(tc, codec_and_mode_names);
     tcase_add_test(tc, every_codec_gives_t0_back);
     tcase_add_test(tc, altered_deltas_refused);
+    tcase_add_test(tc, two_deposits_withdrawn_last_first);
     suite_add_tcase(s, tc);
     int rc = trun(s);
     for (int k = 0; k < K; k++) free(g_names[k]);

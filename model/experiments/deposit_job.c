@@ -67,6 +67,7 @@ static lirf_status prepare(lirf_ctx *ctx, const lirf_deposit_job *j, deposit_run
     LIRF_TRY(lirf_error_context(lirf_lirf_create(ctx, d->t0, &d->meta, o->split, j->dep, j->ndep,
                                                  o->prune_rate, &d->l),
                                 "preparing the deposit"));
+    LIRF_TRY(lirf_lirf_chain(d->l, j->model)); /* a second deposit: its predecessor */
     /* the hold-out: a seeded share of the samples, never trained on */
     size_t nhold = 0;
     LIRF_TRY(lirf_error_context(lirf_holdout_split(d->ds.n, o, &d->perm, &nhold), "--holdout"));

@@ -377,6 +377,7 @@ void lirf_lirf_destroy(lirf_lirf *l) {
     lirf_buf_free(l->ctx, &l->pre_cols);
     lirf_buf_free(l->ctx, &l->dep_cols);
     free(l->kept);
+    json_decref(l->predecessor);
     free(l);
 }
 
@@ -506,11 +507,17 @@ lirf_status lirf_save_target(lirf_lirf *l, const char *path, const lirf_deposit_
     json_t *oj = lirf_deposit_opts_json(o);
     char *ojs = json_dumps(oj, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(oj);
-    const char *keys[] = {"lirf_kind", "deposit_classes", "deposit_options"};
-    const char *vals[] = {"target", dep, ojs ? ojs : "{}"};
+    char pdep[4096] = "";
+    json_t *pc = json_object_get(l->predecessor, "deposit_classes");
+    for (size_t i = 0, k = 0; i < json_array_size(pc) && k + 12 < sizeof pdep; i++)
+        k += (size_t)snprintf(pdep + k, sizeof pdep - k, "%s%lld", i ? "," : "",
+                              (long long)json_integer_value(json_array_get(pc, i)));
+    const char *keys[] = {"lirf_kind", "deposit_classes", "deposit_options",
+                          "predecessor_deposit_classes"};
+    const char *vals[] = {"target", dep, ojs ? ojs : "{}", pdep};
     lirf_net *nets[2] = {l->target_lower, l->upper};
     const char *pre[2] = {"", ""};
-    lirf_status st = lirf_checkpoint_save(path, nets, pre, 2, &m, keys, vals, 3);
+    lirf_status st = lirf_checkpoint_save(path, nets, pre, 2, &m, keys, vals, pdep[0] ? 4 : 3);
     free(ojs);
     return st;
 }
@@ -615,6 +622,7 @@ static lirf_status deposit_manifest(lirf_lirf *l, const lirf_deposit_opts *o,
     json_object_set_new(man, "upper_fingerprint_sha256", json_string(fp));
     json_object_set_new(man, "target_binding", binding);
     if (dm->delta) json_object_set(man, "delta", dm->delta);
+    if (l->predecessor) json_object_set(man, "predecessor", l->predecessor);
     size_t whole = count_params(l->t0_lower) + count_params(l->upper);
     json_object_set_new(man, "parameters", json_pack("{s:I,s:I,s:I}", "deposit_module",
                                                     (json_int_t)dm->values, "whole_network",
@@ -787,9 +795,40 @@ static lirf_status target_kind_ok(const lirf_safetensors *tst, const char *targe
  * an archive to its target"): target_binding's deposit classes are the
  * target's "deposit_classes" and the manifest's, and its lower_sha256 is
  * lirf_lower_sha256 of the target's lower part tl. */
+/* The target's classes tdep are not the archive's (bound): the message says
+ * what to do when the target is a later deposit's, made on top of the
+ * archive's own target. */
+static lirf_status classes_differ(const lirf_safetensors *tst, const lirf_model_meta *tm,
+                                  const char *bound, const char *tdep, const char *archive_path,
+                                  const char *target_path) {
+    char pdep[4096];
+    const char *p = lirf_st_meta(tst, "predecessor_deposit_classes");
+    if (p && canon_classes(p, tm->cfg.classes, target_path, pdep, sizeof pdep) == LIRF_OK &&
+        !strcmp(pdep, bound))
+        return LIRF_FAIL(LIRF_E_INVALID,
+                         "%s belongs to an earlier deposit (classes %s) than %s, the target of a "
+                         "later deposit (classes %s) made from that deposit's target: withdraw the "
+                         "later deposit first (in delta or exact mode it gives back the earlier "
+                         "target), then this archive onto what it gives back", archive_path, bound,
+                         target_path, tdep);
+    return LIRF_FAIL(LIRF_E_INVALID,
+                     "%s was not made with %s: the archive deposits classes %s, the target net "
+                     "is the target of a deposit of classes %s (give each archive the target "
+                     "net its own lirf deposit wrote)", archive_path, target_path, bound, tdep);
+}
+
+/* A target given back by a withdrawal stands for the target the archive was
+ * made with: its metadata says which (stands_for_lower_sha256 = want) and
+ * its lower part is still what the withdrawal wrote (recovered_lower_sha256). */
+static int stands_in(const lirf_safetensors *tst, const char *want, const char *got) {
+    const char *sf = lirf_st_meta(tst, "stands_for_lower_sha256");
+    const char *rv = lirf_st_meta(tst, "recovered_lower_sha256");
+    return sf && rv && !strcmp(sf, want) && !strcmp(rv, got);
+}
+
 static lirf_status check_binding(const json_t *man, const lirf_safetensors *tst,
                                  const lirf_model_meta *tm, lirf_net *tl, const char *archive_path,
-                                 const char *target_path) {
+                                 const char *target_path, int *stand_in) {
     const json_t *b = json_object_get(man, "target_binding");
     if (!b)
         return LIRF_FAIL(LIRF_E_FORMAT,
@@ -817,15 +856,13 @@ static lirf_status check_binding(const json_t *man, const lirf_safetensors *tst,
     LIRF_TRY(canon_classes(lirf_st_meta(tst, "deposit_classes"), tm->cfg.classes, target_path,
                            tdep, sizeof tdep));
     if (strcmp(bound, tdep))
-        return LIRF_FAIL(LIRF_E_INVALID,
-                         "%s was not made with %s: the archive deposits classes %s, the target net "
-                         "is the target of a deposit of classes %s (give each archive the target "
-                         "net its own lirf deposit wrote)", archive_path, target_path, bound, tdep);
+        return classes_differ(tst, tm, bound, tdep, archive_path, target_path);
     char got[65];
     size_t nt = 0;
     LIRF_TRY(lirf_lower_sha256(tl, got, &nt));
     json_int_t bt = json_integer_value(json_object_get(b, "lower_tensors"));
-    if (strcmp(want, got))
+    *stand_in = strcmp(want, got) && stands_in(tst, want, got);
+    if (strcmp(want, got) && !*stand_in)
         return LIRF_FAIL(LIRF_E_INVALID,
                          "%s was not made with %s: the target's lower part (%zu tensors up to %s) "
                          "hashes to %.16s..., the archive was made with one (%lld tensors) that "
@@ -833,6 +870,56 @@ static lirf_status check_binding(const json_t *man, const lirf_safetensors *tst,
                          "target changed since the deposit)", archive_path, target_path, nt,
                          tm->split, got, (long long)bt, want);
     return LIRF_OK;
+}
+
+/* ---- several deposits ---- */
+/* The lower part (stages 0..split of the checkpoint's network) hashed as
+ * lirf_lower_sha256 does. */
+static lirf_status file_lower_sha256(lirf_ctx *ctx, const lirf_safetensors *st, const char *path,
+                                     const lirf_model_meta *m, int split, char hex[65]) {
+    lirf_net *lower = NULL;
+    lirf_status s = lirf_checkpoint_make_net(ctx, st, path, m, "", 0, split, &lower);
+    if (!s) s = lirf_lower_sha256(lower, hex, NULL);
+    lirf_net_destroy(lower);
+    return s;
+}
+
+/* The predecessor record of a target checkpoint (st, m at path). */
+static lirf_status predecessor_of(lirf_ctx *ctx, const lirf_safetensors *st,
+                                  const lirf_model_meta *m, const char *path, json_t **out) {
+    int split = lirf_stage_parse(m->cfg.arch, m->split);
+    if (lirf_check_split(m->cfg.arch, split) != LIRF_OK)
+        return LIRF_FAIL(LIRF_E_FORMAT, "%s: a target net without a split point", path);
+    char classes[4096];
+    LIRF_TRY(canon_classes(lirf_st_meta(st, "deposit_classes"), m->cfg.classes, path, classes,
+                           sizeof classes));
+    char hex[65];
+    const char *stands = lirf_st_meta(st, "stands_for_lower_sha256");
+    if (stands && strlen(stands) == 64) snprintf(hex, sizeof hex, "%s", stands);
+    else LIRF_TRY(file_lower_sha256(ctx, st, path, m, split, hex));
+    int32_t v[LIRF_MAX_CLASSES];
+    int n = 0;
+    LIRF_TRY(parse_classes(classes, v, &n, m->cfg.classes, path));
+    json_t *arr = json_array();
+    for (int i = 0; arr && i < n; i++) json_array_append_new(arr, json_integer(v[i]));
+    *out = json_pack("{s:s,s:o,s:s,s:s,s:s}", "lirf_kind", "target", "deposit_classes", arr,
+                     "split", m->split, "lower_sha256", hex, "lower_hash", LIRF_LOWER_HASH_CONTEXT);
+    return *out ? LIRF_OK : LIRF_FAIL(LIRF_E_NOMEM, "out of host memory");
+}
+
+lirf_status lirf_lirf_chain(lirf_lirf *l, const char *t0_path) {
+    if (!l || !t0_path) return LIRF_FAIL(LIRF_E_NULL, "lirf_lirf_chain: NULL argument");
+    lirf_safetensors st = {0};
+    lirf_model_meta m = {0};
+    LIRF_TRY(lirf_checkpoint_open(t0_path, &st, &m));
+    const char *kind = lirf_st_meta(&st, "lirf_kind");
+    lirf_status s = LIRF_OK;
+    json_decref(l->predecessor);
+    l->predecessor = NULL;
+    if (kind && !strcmp(kind, "target")) s = predecessor_of(l->ctx, &st, &m, t0_path, &l->predecessor);
+    lirf_st_free(&st);
+    lirf_model_meta_free(&m);
+    return s;
 }
 
 /* What a withdrawal reads and makes. */
@@ -844,7 +931,7 @@ typedef struct {
     size_t len;
     lirf_net *tl, *up, *dp;
     lirf_archive_info info;
-    int split;
+    int split, stand_in; /* stand_in: the target was given back by a delta withdrawal */
     char fp[65], dep[4096];
     const char *mode;
     json_int_t stored; /* the member's values */
@@ -874,7 +961,10 @@ static json_t *withdraw_report(const char *target_path, const char *archive_path
                                                   json_object_get(delta, "codec"),
                                                   "recover_lower_sha256",
                                                   json_object_get(delta, "recover_lower_sha256"),
-                                                  "recover_lower_verified", 1));
+                                                  "recover_lower_verified", !w->stand_in));
+    json_object_set_new(r, "target_stands_in", json_boolean(w->stand_in));
+    json_t *pred = json_object_get(w->man, "predecessor");
+    if (pred && strcmp(w->mode, "paper")) json_object_set(r, "gives_back_target_of", pred);
     json_object_set_new(r, "signed_by", w->info.is_signed ? json_string(w->info.signer) : json_null());
     json_object_set_new(r, "signature_verified", json_boolean(w->info.verified));
     json_object_set_new(r, "encrypted_to",
@@ -915,7 +1005,8 @@ static lirf_status open_archive(const char *target_path, const char *archive_pat
                          "%s was deposited from another network: its upper-part fingerprint "
                          "%.16s... does not match %s's %.16s...",
                          archive_path, want ? want : "(none)", target_path, w->fp);
-    LIRF_TRY(check_binding(w->man, &w->tst, &w->tm, w->tl, archive_path, target_path));
+    LIRF_TRY(check_binding(w->man, &w->tst, &w->tm, w->tl, archive_path, target_path,
+                           &w->stand_in));
     return manifest_classes(w->man, &w->tm, archive_path, w->dep, sizeof w->dep);
 }
 
@@ -952,7 +1043,10 @@ static lirf_status apply_delta_member(const char *archive_path, withdrawal *w) {
     LIRF_TRY(lirf_delta_apply(&w->dst, what, w->tl));
     char got[65];
     LIRF_TRY(lirf_lower_sha256(w->tl, got, NULL));
-    if (strcmp(got, want))
+    /* a stand-in target is not bit for bit the one the delta was made for:
+     * what it gives back cannot match (the archive's own SHA-256 still
+     * covers the member) */
+    if (strcmp(got, want) && !w->stand_in)
         return LIRF_FAIL(LIRF_E_FORMAT,
                          "%s: the delta does not give back the lower part it was made to give "
                          "(hash %.16s..., expected %.16s...): its values were changed or "
@@ -960,6 +1054,39 @@ static lirf_status apply_delta_member(const char *archive_path, withdrawal *w) {
     w->stored = json_integer_value(json_object_get(json_object_get(w->man, "parameters"),
                                                    "deposit_module"));
     return LIRF_OK;
+}
+
+/* A delta or exact withdrawal of a second deposit gives back the first
+ * deposit's target: written as that target (its classes and split), standing
+ * for the one the first archive is bound to, so that it withdraws in turn. */
+static lirf_status write_stand_in(lirf_ctx *ctx, const char *path, withdrawal *w,
+                                  const json_t *pred, lirf_net *const *nets) {
+    const char *psplit = json_string_value(json_object_get(pred, "split"));
+    const char *plower = json_string_value(json_object_get(pred, "lower_sha256"));
+    int split = psplit ? lirf_stage_parse(w->tm.cfg.arch, psplit) : -1;
+    char pdep[4096];
+    json_class_text(json_object_get(pred, "deposit_classes"), pdep, sizeof pdep);
+    if (lirf_check_split(w->tm.cfg.arch, split) != LIRF_OK || !plower || strlen(plower) != 64 ||
+        canon_classes(pdep, w->tm.cfg.classes, path, pdep, sizeof pdep) != LIRF_OK)
+        return LIRF_FAIL(LIRF_E_FORMAT, "the archive's predecessor record is malformed (it needs "
+                         "deposit_classes, split and lower_sha256)");
+    lirf_net *lower = NULL;
+    char got[65];
+    lirf_model_meta m = w->tm;
+    memset(m.cfg.mid, 0, sizeof m.cfg.mid);
+    m.cfg.first = 0, m.cfg.last = split;
+    lirf_status st = lirf_net_create(ctx, &m.cfg, &lower);
+    if (!st) st = lirf_net_copy(lower, nets[0], NULL);
+    if (!st) st = lirf_net_copy(lower, nets[1], NULL);
+    if (!st) st = lirf_lower_sha256(lower, got, NULL);
+    lirf_net_destroy(lower);
+    LIRF_TRY(st);
+    snprintf(m.split, sizeof m.split, "%s", psplit);
+    const char *keys[] = {"lirf_kind", "deposit_classes", "stands_for_lower_sha256",
+                          "recovered_lower_sha256", "deposit_mode", "withdrawn_classes"};
+    const char *vals[] = {"target", pdep, plower, got, w->mode, w->dep};
+    const char *pre[2] = {"", ""};
+    return lirf_checkpoint_save(path, nets, pre, 2, &m, keys, vals, 6);
 }
 
 /* The recover checkpoint. paper: target (torchvision names) + deposit.*,
@@ -981,9 +1108,11 @@ static lirf_status write_recover(lirf_ctx *ctx, const char *archive_path, const 
         const char *pre[3] = {"", "", "deposit."};
         return lirf_checkpoint_save(recover_path, nets, pre, 3, &m, keys, vals, 5);
     }
-    m.split[0] = 0; /* a whole network */
     lirf_net *nets[2] = {!strcmp(w->mode, "exact") ? w->dp : w->tl, w->up};
     const char *pre[2] = {"", ""};
+    const json_t *pred = json_object_get(w->man, "predecessor");
+    if (pred) return write_stand_in(ctx, recover_path, w, pred, nets);
+    m.split[0] = 0; /* a whole network */
     return lirf_checkpoint_save(recover_path, nets, pre, 2, &m, keys, vals, 4);
 }
 

@@ -85,6 +85,9 @@ typedef struct {
     int32_t *kept;             /* pruning record: kept filter indices, block after block */
     size_t nkept;
     lirf_buf mask, pre_cols, dep_cols; /* device (K), (K - ndep), (ndep) int32 */
+    json_t *predecessor;       /* T0 is an earlier deposit's target: that deposit's classes,
+                                  split and the hash its archive is bound to (owned; NULL:
+                                  T0 is an original net). lirf_lirf_chain sets it */
 } lirf_lirf;
 
 /* LIRF_OK when `split` is a residual stage of arch (the method's split
@@ -98,6 +101,14 @@ lirf_status lirf_split_resolve(lirf_arch arch, lirf_deposit_opts *o);
 lirf_status lirf_lirf_create(lirf_ctx *ctx, lirf_net *t0, const lirf_model_meta *meta, int split,
                              const int32_t *dep, int ndep, float prune_rate, lirf_lirf **out);
 void lirf_lirf_destroy(lirf_lirf *l);
+/* A second deposit (docs/method.md, "Several deposits"): when the checkpoint
+ * t0_path that l was made from is a target net (lirf_kind "target"), records
+ * in l->predecessor its deposit classes, split and the lower-part hash its own
+ * archive is bound to ("stands_for_lower_sha256" when it was itself given back
+ * by a withdrawal). The target and the archive of l then carry it, and a
+ * delta or exact withdrawal gives back a net that withdraws the earlier
+ * deposit in turn. Nothing is recorded for an original net. */
+lirf_status lirf_lirf_chain(lirf_lirf *l, const char *t0_path);
 
 #define LIRF_DEPOSIT_MAX_LOGGED 256
 typedef struct {
