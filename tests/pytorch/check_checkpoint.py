@@ -10,6 +10,11 @@ Set-up (Debian 12): apt-get install python3-torch python3-venv; then
 Run:
     /tmp/lirf-py/bin/python tests/pytorch/check_checkpoint.py MODEL.safetensors \
         [--lirf build/lirf]          # also runs `lirf eval --json` and compares
+        [--deposit-classes 0,1,2]    # Pre / Dep Acc too (compared with lirf's)
+        [--agree T0.safetensors]     # the share of test argmaxes equal to T0's
+A delta or exact recover net of lirf withdraw is such a checkpoint (a whole
+network); a paper-mode recover net (deposit.* tensors) is not, and is refused
+by the strict load.
 
 Data: Fashion-MNIST test split from Debian's dataset-fashion-mnist (the
 checkpoint's in_shape must be 1,28,28), preprocessed as the checkpoint's
@@ -41,40 +46,62 @@ def idx(path):
     return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * len(dims)).reshape(dims)
 
 
+def load(path):
+    """A lirf checkpoint as a torchvision-named ResNet18, strictly, and its metadata."""
+    with safe_open(path, framework="pt") as f:
+        meta = f.metadata()
+    c, h, w = (int(v) for v in meta["in_shape"].split(","))
+    assert meta["arch"] == "resnet18_cifar", meta["arch"]
+    model = ResNet18(c, int(meta["width"]), int(meta["classes"]))
+    model.load_state_dict(load_file(path), strict=True)  # every tensor, names and shapes
+    model.eval()
+    return model, meta, (c, h, w)
+
+
+def predict(model, meta, shape, data):
+    pre = json.loads(meta["preprocess"])
+    x = idx(os.path.join(data, "t10k-images-idx3-ubyte.gz")).astype(np.float32)
+    x = (x * pre["scale"] - pre["mean"][0]) / pre["std"][0]
+    x = torch.from_numpy(x).reshape(-1, *shape)
+    with torch.no_grad():
+        return np.concatenate([model(x[i:i + 500]).argmax(1).numpy()
+                               for i in range(0, len(x), 500)])
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("model")
     ap.add_argument("--lirf", help="path of the lirf binary: compare with `lirf eval --json`")
     ap.add_argument("--data", default=FMNIST)
+    ap.add_argument("--deposit-classes", help="also Pre / Dep Acc over these classes (0,1,2)")
+    ap.add_argument("--agree", metavar="T0", help="also the share of test argmaxes equal to T0's")
     a = ap.parse_args()
 
-    with safe_open(a.model, framework="pt") as f:
-        meta = f.metadata()
-    c, h, w = (int(v) for v in meta["in_shape"].split(","))
-    classes = int(meta["classes"])
-    pre = json.loads(meta["preprocess"])
-    assert meta["arch"] == "resnet18_cifar", meta["arch"]
-    model = ResNet18(c, int(meta["width"]), classes)
-    state = load_file(a.model)
-    model.load_state_dict(state, strict=True)  # every tensor, names and shapes
-    model.eval()
-
-    x = idx(os.path.join(a.data, "t10k-images-idx3-ubyte.gz")).astype(np.float32)
+    model, meta, shape = load(a.model)
+    p = predict(model, meta, shape, a.data)
     y = idx(os.path.join(a.data, "t10k-labels-idx1-ubyte.gz")).astype(np.int64)
-    x = (x * pre["scale"] - pre["mean"][0]) / pre["std"][0]
-    x = torch.from_numpy(x).reshape(-1, c, h, w)
-    correct = 0
-    with torch.no_grad():
-        for i in range(0, len(y), 500):
-            correct += (model(x[i:i + 500]).argmax(1).numpy() == y[i:i + 500]).sum()
-    acc = float(100.0 * correct / len(y))
-    print(json.dumps({"model": a.model, "pytorch_accuracy": round(acc, 2), "samples": len(y)}))
+    res = {"model": a.model, "pytorch_accuracy": round(float(100.0 * (p == y).mean()), 2),
+           "samples": len(y)}
+    dep = [int(v) for v in a.deposit_classes.split(",")] if a.deposit_classes else None
+    if dep:
+        d = np.isin(y, dep)
+        res["pytorch_pre_acc"] = round(float(100.0 * (p[~d] == y[~d]).mean()), 2)
+        res["pytorch_dep_acc"] = round(float(100.0 * (p[d] == y[d]).mean()), 2)
+    if a.agree:
+        m0, meta0, shape0 = load(a.agree)
+        res["pytorch_t0_argmax_agreement"] = round(
+            float(100.0 * (predict(m0, meta0, shape0, a.data) == p).mean()), 2)
+    print(json.dumps(res))
     if a.lirf:
-        out = subprocess.run([a.lirf, "eval", "--model", a.model, "--json"], check=True,
-                             capture_output=True, text=True).stdout
-        lacc = json.loads(out)["accuracy"]
-        diff = abs(lacc - acc)
-        print(json.dumps({"lirf_accuracy": lacc, "difference": round(diff, 3),
+        cmd = [a.lirf, "eval", "--model", a.model, "--json"]
+        if dep:
+            cmd += ["--deposit-classes", a.deposit_classes]
+        lj = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
+        pairs = [("accuracy", "pytorch_accuracy")]
+        if dep:
+            pairs += [("pre_acc", "pytorch_pre_acc"), ("dep_acc", "pytorch_dep_acc")]
+        diff = max(abs(lj[k] - res[t]) for k, t in pairs)
+        print(json.dumps({"lirf": {k: lj[k] for k, _ in pairs}, "largest_difference": round(diff, 3),
                           "within_0.1": bool(diff <= 0.1)}))
         sys.exit(0 if diff <= 0.1 else 1)
 
