@@ -9,8 +9,10 @@
  *    four groups, accuracies and mean losses;
  *  - a sample-level deposit end to end on a tiny IDX set (12x12, 10 classes):
  *    D_r is exactly the listed samples, their classes are the deposit's, the
- *    target's metadata and the archive's run record hold the count and the
- *    SHA-256; lirf eval --deposit-samples on T0 and the target agrees with
+ *    target's accuracy on them falls below T0's and its loss on them rises;
+ *    the target's metadata and the archive's run record hold the count and
+ *    the SHA-256; a hold-out is taken from the listed samples; lirf eval
+ *    --deposit-samples on T0, the target and the recover net agrees with
  *    the per-class counts of lirf_eval_checkpoint on both splits, refuses
  *    another list for the target, and its --json parses;
  *  - refusals with nothing written: bad lists, a list covering every class,
@@ -172,7 +174,8 @@ static void train_t0(void) {
     if (exists(tpath("t0.safetensors"))) return;
     lirf_train_job j;
     lirf_train_job_default(&j);
-    j.data = g_dir, j.out = tpath("t0.safetensors"), j.width = 4, j.o.epochs = 4, j.o.batch = 16;
+    /* 12 epochs (seconds): T0 right on 6 of the 8 listed samples, so that a fall shows */
+    j.data = g_dir, j.out = tpath("t0.safetensors"), j.width = 4, j.o.epochs = 12, j.o.batch = 16;
     lirf_train_report r;
     lirf_status st = lirf_train_job_run(tctx(), &j, &r);
     ck_assert_msg(st == LIRF_OK, "%s", lirf_error_message());
@@ -276,6 +279,11 @@ START_TEST(sample_deposit_end_to_end) {
             "%.1f %.1f %.1f %.1f, recover %.1f %.1f %.1f %.1f; AUC T0 %.3f target %.3f\n",
             e0.acc[0], e0.acc[1], e0.acc[2], e0.acc[3], et.acc[0], et.acc[1], et.acc[2],
             et.acc[3], er.acc[0], er.acc[1], er.acc[2], er.acc[3], e0.mia_auc, et.mia_auc);
+    /* the deposit takes the listed samples away from the target (on PoCL:
+     * accuracy 75 -> 0 %, mean loss 0.40 -> 6.5) */
+    ck_assert_msg(et.acc[0] < e0.acc[0] && et.mean_loss[0] > e0.mean_loss[0],
+                  "target %.1f %% (loss %.3f), T0 %.1f %% (loss %.3f)", et.acc[0],
+                  et.mean_loss[0], e0.acc[0], e0.mean_loss[0]);
     /* another list is not the target's deposit */
     write_text(tpath("other.txt"), "0\n1\n");
     lirf_samples_opts o = {.data = g_dir, .batch = 5, .samples = tpath("other.txt")};
@@ -297,6 +305,14 @@ START_TEST(sample_deposit_end_to_end) {
     ck_assert_int_eq(run_lirf(args, out, sizeof out), 2);
     ck_assert_ptr_nonnull(strstr(out, "--deposit-samples goes with --model alone"));
     lirf_sample_list_free(&l);
+    /* the hold-out and keep-best choose among the listed samples */
+    sample_job(&j, tpath("list.txt"), "h");
+    j.o.holdout = 0.25f, j.o.keep_best = 1, j.o.epochs = 1;
+    st = lirf_deposit_job_run(tctx(), &j, &r);
+    ck_assert_msg(st == LIRF_OK, "%s", lirf_error_message());
+    ck_assert_uint_eq(r.holdout_images, 2);
+    ck_assert_uint_eq(r.train_images, 6);
+    ck_assert_uint_eq(r.deposit_samples, 8);
 }
 END_TEST
 
