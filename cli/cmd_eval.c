@@ -23,9 +23,10 @@ static void usage(FILE *f) {
         "With --deposit-samples (a sample-level deposit's list, lirf deposit): the model's\n"
         "accuracy and mean cross-entropy on (a) the listed training samples, (b) the other\n"
         "training samples of their classes, (c) the test samples of their classes, (d) the\n"
-        "test samples of the other classes, and the membership AUC: how well a lower loss\n"
-        "tells (a) from (c) (0.5: not at all; docs/method.md). A model whose metadata names\n"
-        "another sample list is refused.\n"
+        "test samples of the other classes, the membership AUC: how well a lower loss\n"
+        "tells (a) from (c) (0.5: not at all), and the same of (a) against (b), below 0.5\n"
+        "when the listed samples are forgotten more than the rest of their classes\n"
+        "(docs/samples.md). A model whose metadata names another sample list is refused.\n"
         "\n"
         "  --model PATH            one checkpoint\n"
         "  --original PATH         T0                --target PATH     the target net\n"
@@ -166,8 +167,9 @@ static int samples(lirf_ctx *ctx, const eval_cli *c) {
         for (int g = 0; g < LIRF_SAMPLES_GROUPS; g++)
             printf("| %s | %.2f | %lld | %.4f |\n", rows[g], r->acc[g], (long long)r->total[g],
                    r->mean_loss[g]);
-        printf("membership AUC (lower loss: deposited rather than test of their classes): %.4f\n",
-               r->mia_auc);
+        printf("membership AUC (lower loss: deposited rather than test of their classes): %.4f\n"
+               "rest AUC (lower loss: deposited rather than other training samples of their "
+               "classes): %.4f\n", r->mia_auc, r->rest_auc);
     }
     free(r);
     return rc;

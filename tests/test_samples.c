@@ -6,7 +6,7 @@
  *    named), an empty list, a NUL byte: refused naming the file and line;
  *  - lirf_dataset_subset and lirf_dataset_classes_of on a small set;
  *  - the arithmetic by hand: lirf_auc_lower with ties, lirf_samples_score's
- *    four groups, accuracies and mean losses;
+ *    four groups, accuracies, mean losses and both AUCs;
  *  - a sample-level deposit end to end on a tiny IDX set (12x12, 10 classes):
  *    D_r is exactly the listed samples, their classes are the deposit's, the
  *    target's accuracy on them falls below T0's and its loss on them rises;
@@ -152,6 +152,8 @@ START_TEST(metric_arithmetic_by_hand) {
     }
     /* (a) {0.5, 2.5} against (c) {1, 3}: 0.5<1, 0.5<3, 2.5<3: 3 of 4 */
     ck_assert(fabs(r.mia_auc - 0.75) < 1e-12);
+    /* (a) {0.5, 2.5} against (b) {0.25, 0.75, 2.0}: 0.5<0.75, 0.5<2: 2 of 6 */
+    ck_assert(fabs(r.rest_auc - 2.0 / 6) < 1e-12);
     /* no test sample of the classes: (c) empty, NaN accuracy, loss and AUC */
     ck_assert_int_eq(lirf_samples_score(tr, listed, 6, te + 2, 4, cls, 2, &r), LIRF_OK);
     ck_assert(r.total[2] == 0 && isnan(r.acc[2]) && isnan(r.mean_loss[2]) && isnan(r.mia_auc));
@@ -221,7 +223,7 @@ static void eval_agrees(const char *path, const char *list, lirf_samples_report 
     for (int k = 0; k < 10; k++) all += te[2 * k];
     ck_assert_int_eq(r->correct[2] + r->correct[3], all);
     for (int g = 0; g < 4; g++) ck_assert(isfinite(r->mean_loss[g]) && r->mean_loss[g] >= 0);
-    ck_assert(r->mia_auc >= 0 && r->mia_auc <= 1);
+    ck_assert(r->mia_auc >= 0 && r->mia_auc <= 1 && r->rest_auc >= 0 && r->rest_auc <= 1);
     free(tr), free(te);
 }
 
@@ -299,6 +301,7 @@ START_TEST(sample_deposit_end_to_end) {
     json_t *g = json_object_get(json_object_get(js, "groups"), "test_other_classes");
     ck_assert_int_eq(json_integer_value(json_object_get(g, "total")), 32);
     ck_assert(json_is_true(json_object_get(json_object_get(js, "samples"), "model_marked")));
+    ck_assert(json_is_real(json_object_get(js, "rest_auc")));
     json_decref(js);
     snprintf(args, sizeof args, "eval --model %s --deposit-samples %s --data %s --split train",
              j.target_out, tpath("list.txt"), g_dir);

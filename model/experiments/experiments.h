@@ -206,6 +206,9 @@ typedef struct {
     double acc[LIRF_SAMPLES_GROUPS];       /* percent (lirf_pct; NaN: empty group) */
     double mean_loss[LIRF_SAMPLES_GROUPS]; /* NaN: empty group */
     double mia_auc;               /* lirf_auc_lower of (a)'s losses against (c)'s */
+    double rest_auc;              /* ... of (a)'s against (b)'s: below 0.5 when the
+                                     listed samples are forgotten more than the rest of
+                                     their classes' training samples */
     size_t deposit_samples;
     char sha256[65];
     int32_t classes[LIRF_MAX_CLASSES];
@@ -217,10 +220,10 @@ typedef struct {
  * (the Mann-Whitney AUC of "a lower than b"); NaN when either is empty or
  * out of memory. */
 double lirf_auc_lower(const double *a, size_t na, const double *b, size_t nb);
-/* The groups' counts, accuracies, mean losses and the AUC from per-sample
+/* The groups' counts, accuracies, mean losses and the AUCs from per-sample
  * outcomes: train[i] is a training sample, listed[i] 1 when it is deposited;
  * training samples neither listed nor of `classes` count nowhere. Fills the
- * counts, acc, mean_loss and mia_auc of r, nothing else. */
+ * counts, acc, mean_loss, mia_auc and rest_auc of r, nothing else. */
 lirf_status lirf_samples_score(const lirf_sample_outcome *train, const uint8_t *listed,
                                size_t ntrain, const lirf_sample_outcome *test, size_t ntest,
                                const int32_t *classes, int nclasses, lirf_samples_report *r);
@@ -231,7 +234,8 @@ lirf_status lirf_samples_eval(lirf_ctx *ctx, const char *path, const lirf_sample
                               lirf_samples_report *r);
 /* {"model", "samples": {file, count, sha256, classes, model_marked},
  *  "groups": {"deposited", "train_same_classes", "test_same_classes",
- *  "test_other_classes": {correct, total, accuracy, mean_loss}}, "mia_auc"} */
+ *  "test_other_classes": {correct, total, accuracy, mean_loss}}, "mia_auc",
+ *  "rest_auc"} */
 json_t *lirf_samples_report_json(const char *path, const lirf_samples_opts *o,
                                  const lirf_samples_report *r);
 

@@ -109,19 +109,20 @@ lirf_status lirf_samples_score(const lirf_sample_outcome *train, const uint8_t *
     if (!r || (ntrain && (!train || !listed)) || (ntest && !test) || (nclasses && !classes))
         return LIRF_FAIL(LIRF_E_NULL, "lirf_samples_score: NULL argument");
     double sum[LIRF_SAMPLES_GROUPS] = {0};
-    double *la = malloc((ntrain + 1) * sizeof *la), *lc = malloc((ntest + 1) * sizeof *lc);
-    if (!la || !lc) {
-        free(la), free(lc);
+    double *la = malloc((ntrain + 1) * sizeof *la), *lb = malloc((ntrain + 1) * sizeof *lb);
+    double *lc = malloc((ntest + 1) * sizeof *lc);
+    if (!la || !lb || !lc) {
+        free(la), free(lb), free(lc);
         return LIRF_FAIL(LIRF_E_NOMEM, "out of host memory");
     }
     memset(r->correct, 0, sizeof r->correct);
     memset(r->total, 0, sizeof r->total);
-    size_t na = 0, nc = 0;
+    size_t na = 0, nb = 0, nc = 0;
     for (size_t i = 0; i < ntrain; i++) {
         int same = 0;
         for (int k = 0; k < nclasses && !same; k++) same = train[i].label == classes[k];
         if (listed[i]) add(r, LIRF_SAMPLES_DEPOSITED, &train[i], sum), la[na++] = train[i].loss;
-        else if (same) add(r, LIRF_SAMPLES_TRAIN_REST, &train[i], sum);
+        else if (same) add(r, LIRF_SAMPLES_TRAIN_REST, &train[i], sum), lb[nb++] = train[i].loss;
     }
     for (size_t i = 0; i < ntest; i++) {
         int same = 0;
@@ -131,7 +132,8 @@ lirf_status lirf_samples_score(const lirf_sample_outcome *train, const uint8_t *
     }
     for (int g = 0; g < LIRF_SAMPLES_GROUPS; g++) close_group(r, g, sum[g]);
     r->mia_auc = lirf_auc_lower(la, na, lc, nc);
-    free(la), free(lc);
+    r->rest_auc = lirf_auc_lower(la, na, lb, nb);
+    free(la), free(lb), free(lc);
     return LIRF_OK;
 }
 
@@ -292,9 +294,9 @@ json_t *lirf_samples_report_json(const char *path, const lirf_samples_opts *o,
         json_decref(cls), json_decref(groups);
         return NULL;
     }
-    return json_pack("{s:o,s:{s:o,s:I,s:s,s:o,s:b},s:o,s:o}", "model", lirf_json_text(path),
+    return json_pack("{s:o,s:{s:o,s:I,s:s,s:o,s:b},s:o,s:o,s:o}", "model", lirf_json_text(path),
                      "samples", "file", lirf_json_text(o->samples), "count",
                      (json_int_t)r->deposit_samples, "sha256", r->sha256, "classes", cls,
                      "model_marked", r->model_marked, "groups", groups, "mia_auc",
-                     jnum(r->mia_auc));
+                     jnum(r->mia_auc), "rest_auc", jnum(r->rest_auc));
 }
