@@ -25,7 +25,7 @@ static void deposit_usage(FILE *f) {
         "  --deposit-classes L   classes to deposit, e.g. 0,1,2\n"
         "  --deposit-samples F   instead of classes, deposit the training samples listed in\n"
         "                        file F: one index into the training split a line ('#'\n"
-        "                        comments; the order is docs/method.md's: IDX files' order,\n"
+        "                        comments; the order, docs/samples.md: IDX files' order,\n"
         "                        CIFAR batches 1..5, image folders by class then path).\n"
         "                        The deposit trains on exactly these; the deposit classes\n"
         "                        are their classes (printed; all classes: refused). An index\n"
