@@ -9,6 +9,7 @@
 static void deposit_usage(FILE *f) {
     fprintf(f,
         "usage: lirf [--device SPEC] deposit --model T0 --deposit-classes LIST [options]\n"
+        "       lirf [--device SPEC] deposit --model T0 --deposit-samples FILE [options]\n"
         "\n"
         "Removes the deposit classes' knowledge from T0: trains, on those classes' training\n"
         "samples only, a target net that no longer recognises them (and the paper's pruned\n"
@@ -26,9 +27,19 @@ static void deposit_usage(FILE *f) {
         "                        from a target, the archive records it as its predecessor\n"
         "                        and a delta or exact withdrawal gives that target back\n"
         "  --deposit-classes L   classes to deposit, e.g. 0,1,2\n"
+        "  --deposit-samples F   instead of classes, deposit the training samples listed in\n"
+        "                        file F: one index into the training split a line ('#'\n"
+        "                        comments; the order, docs/samples.md: IDX files' order,\n"
+        "                        CIFAR batches 1..5, image folders by class then path).\n"
+        "                        The deposit trains on exactly these; the deposit classes\n"
+        "                        are their classes (printed; all classes: refused). An index\n"
+        "                        out of range, twice, or not a number: refused, naming the\n"
+        "                        line. The target and the archive's run record keep the\n"
+        "                        list's count and SHA-256 (lirf eval --deposit-samples)\n"
         "  --data PATH, --format F, --image-size N   as for lirf train (default Fashion-MNIST);\n"
         "                        only the deposit classes' training samples are read\n"
-        "  --limit N             use at most N of them\n"
+        "                        (with --deposit-samples the whole training split)\n"
+        "  --limit N             use at most N of them (not with --deposit-samples)\n"
         "  --target PATH         output target net (default target.safetensors)\n"
         "  --archive PATH        output deposit archive (default deposit.lirf)\n"
         "  --compress C          none | gzip | zstd (default none)\n"
@@ -69,9 +80,10 @@ static void deposit_usage(FILE *f) {
         "  --epochs N (20)  --batch N (128)  --lr X (0.01)  --momentum X (0.9)  --wd X (5e-4)\n"
         "  --lr-schedule const|cosine   constant lr (default, the paper's) or a half-cosine\n"
         "                        decay to 0 over the whole deposit\n"
-        "  --holdout F           keep this share of the deposit-class training samples out\n"
-        "                        of training and report the target's Dep Acc on them at\n"
-        "                        the start and after every epoch (default 0: none)\n"
+        "  --holdout F           keep this share of the deposit-class training samples (of\n"
+        "                        the listed ones with --deposit-samples) out of training\n"
+        "                        and report the target's Dep Acc on them at the start and\n"
+        "                        after every epoch (default 0: none)\n"
         "  --holdout-seed N      which samples are held out (default: --seed), so that\n"
         "                        runs with other seeds can share one held-out set\n"
         "  --holdout-every N     also measure it every N steps within an epoch (default 0:\n"
@@ -155,6 +167,7 @@ static int parse(int argc, char **argv, lirf_deposit_job *j, deposit_cli *c) {
         else if (arg_value(argc, argv, &i, "--model", &j->model, &bad)) {}
         else if (arg_value(argc, argv, &i, "--allow-kind", &j->allow_kind, &bad)) {}
         else if (arg_value(argc, argv, &i, "--deposit-classes", &c->dep_arg, &bad)) {}
+        else if (arg_value(argc, argv, &i, "--deposit-samples", &j->deposit_samples, &bad)) {}
         else if (arg_value(argc, argv, &i, "--data", &j->data, &bad)) {}
         else if (arg_value(argc, argv, &i, "--format", &v, &bad)) bad = bad || !parse_data_kind(v, &j->kind);
         else if (arg_value(argc, argv, &i, "--image-size", &v, &bad)) bad = bad || !parse_int(v, 8, 1024, "--image-size", &j->image_size);
@@ -175,8 +188,17 @@ static int parse(int argc, char **argv, lirf_deposit_job *j, deposit_cli *c) {
         else if (parse_deposit_opts(argc, argv, &i, &j->o, &bad)) {}
         else bad = unknown_option("deposit", argv[i]);
     }
-    if (!bad && (!j->model || !c->dep_arg)) {
-        fprintf(stderr, "lirf deposit: --model and --deposit-classes are required\n");
+    if (!bad && (!j->model || (!c->dep_arg && !j->deposit_samples))) {
+        fprintf(stderr, "lirf deposit: --model and --deposit-classes (or --deposit-samples) "
+                        "are required\n");
+        bad = 1;
+    } else if (!bad && c->dep_arg && j->deposit_samples) {
+        fprintf(stderr, "lirf deposit: give --deposit-classes or --deposit-samples, not both "
+                        "(a sample-level deposit's classes are its samples')\n");
+        bad = 1;
+    } else if (!bad && j->deposit_samples && j->limit) {
+        fprintf(stderr, "lirf deposit: --limit does not go with --deposit-samples (the list "
+                        "says which samples)\n");
         bad = 1;
     }
     return bad ? 2 : 0;
@@ -193,6 +215,12 @@ static int report(const lirf_deposit_job *j, const lirf_deposit_report *r, const
         return print_json(s);
     }
     printf("target net: %s\ndeposit archive: %s\n", j->target_out, j->archive_out);
+    if (j->deposit_samples) {
+        printf("deposit samples: %zu from %s (SHA-256 %s), classes", r->deposit_samples,
+               j->deposit_samples, r->deposit_samples_sha256);
+        for (int k = 0; k < r->nsample_classes; k++) printf("%s%d", k ? "," : " ", (int)r->sample_classes[k]);
+        printf("\n");
+    }
     if (sk) printf("signed by key %s\n", lirf_key_id(sk));
     if (pk) printf("deposit encrypted to key %s\n", lirf_key_id(pk));
     return 0;
@@ -206,7 +234,7 @@ int cmd_deposit(const char *device, int argc, char **argv) {
     int rc = parse(argc, argv, &j, &c);
     if (rc) return rc < 0 ? 0 : rc;
     int32_t *dep = NULL;
-    if (!parse_class_list(c.dep_arg, LIRF_MAX_CLASSES, &dep, &j.ndep)) return 2;
+    if (c.dep_arg && !parse_class_list(c.dep_arg, LIRF_MAX_CLASSES, &dep, &j.ndep)) return 2;
     j.dep = dep;
     /* the keys first: a wrong path fails now, not after the training */
     lirf_key *sk = NULL, *pk = NULL;

@@ -13,12 +13,20 @@ static void usage(FILE *f) {
         "usage: lirf [--device SPEC] eval --model PATH [options]\n"
         "       lirf [--device SPEC] eval --deposit-classes LIST --original T0 [--target T]\n"
         "                                 [--recover R] [--independent-pre P --independent-dep D]\n"
+        "       lirf [--device SPEC] eval --model PATH --deposit-samples FILE [--json]\n"
         "\n"
         "With --model: accuracy of one checkpoint (a trained net, a target net or a recover\n"
         "net from lirf withdraw) overall and per class, and Pre / Dep Acc when deposit\n"
         "classes are given. With --original (and the others): the paper's Table 1 —\n"
         "Pre Acc, Dep Acc, F = DepAcc(T0) - DepAcc(target), H-Mean = 2 Pre F / (Pre + F),\n"
         "Avg Acc — as a Markdown table (JSON with --json).\n"
+        "With --deposit-samples (a sample-level deposit's list, lirf deposit): the model's\n"
+        "accuracy and mean cross-entropy on (a) the listed training samples, (b) the other\n"
+        "training samples of their classes, (c) the test samples of their classes, (d) the\n"
+        "test samples of the other classes, the membership AUC: how well a lower loss\n"
+        "tells (a) from (c) (0.5: not at all), and the same of (a) against (b), below 0.5\n"
+        "when the listed samples are forgotten more than the rest of their classes\n"
+        "(docs/samples.md). A model whose metadata names another sample list is refused.\n"
         "\n"
         "  --model PATH            one checkpoint\n"
         "  --original PATH         T0                --target PATH     the target net\n"
@@ -27,6 +35,7 @@ static void usage(FILE *f) {
         "  --independent-pre PATH  a net trained only on the preservation classes\n"
         "  --independent-dep PATH  a net trained only on the deposit classes\n"
         "  --deposit-classes LIST  e.g. 0,1,2\n"
+        "  --deposit-samples FILE  a sample list (with --model only; reads both splits)\n"
         "  --data PATH, --format F as for lirf train (default Fashion-MNIST)\n"
         "  --split test|train      which split (default test)\n"
         "  --batch N               (default 256)\n"
@@ -39,6 +48,8 @@ static void usage(FILE *f) {
 typedef struct {
     const char *model, *dep_arg, *split, *original, *target, *recover[MAX_RECOVER];
     int nrec, json;
+    const char *samples;          /* --deposit-samples */
+    int split_set;
     lirf_table1_opts t;
 } eval_cli;
 
@@ -63,7 +74,11 @@ static int parse(int argc, char **argv, eval_cli *c) {
         else if (arg_value(argc, argv, &i, "--independent-dep", &c->t.independent_dep, &bad)) {}
         else if (arg_value(argc, argv, &i, "--data", &c->t.data, &bad)) {}
         else if (arg_value(argc, argv, &i, "--format", &v, &bad)) bad = bad || !parse_data_kind(v, &c->t.kind);
-        else if (arg_value(argc, argv, &i, "--split", &c->split, &bad)) bad = bad || !parse_choice(c->split, "--split", "test", "train", &c->t.train);
+        else if (arg_value(argc, argv, &i, "--split", &c->split, &bad)) {
+            bad = bad || !parse_choice(c->split, "--split", "test", "train", &c->t.train);
+            c->split_set = 1;
+        }
+        else if (arg_value(argc, argv, &i, "--deposit-samples", &c->samples, &bad)) {}
         else if (arg_value(argc, argv, &i, "--deposit-classes", &c->dep_arg, &bad)) {}
         else if (arg_value(argc, argv, &i, "--batch", &v, &bad)) bad = bad || !parse_int(v, 1, 65536, "--batch", &c->t.batch);
         else if (arg_flag(argv, i, "--json")) c->json = 1;
@@ -80,6 +95,10 @@ static int check(const eval_cli *c) {
         msg = "Table 1 needs --deposit-classes and --original";
     else if ((c->t.independent_pre != NULL) != (c->t.independent_dep != NULL))
         msg = "give both --independent-pre and --independent-dep";
+    else if (c->samples && (table || !c->model || c->dep_arg || c->split_set ||
+                            c->t.independent_pre))
+        msg = "--deposit-samples goes with --model alone (not with Table 1's options, "
+              "--deposit-classes or --split: it reads both splits)";
     if (msg) fprintf(stderr, "lirf eval: %s\n", msg);
     return msg ? 2 : 0;
 }
@@ -127,6 +146,35 @@ static int single(lirf_ctx *ctx, const eval_cli *c) {
     return rc;
 }
 
+/* --model with --deposit-samples: the four groups of a sample-level deposit. */
+static int samples(lirf_ctx *ctx, const eval_cli *c) {
+    static const char *const rows[LIRF_SAMPLES_GROUPS] = {
+        "deposited (training split)", "other training samples of their classes",
+        "test samples of their classes", "test samples of the other classes"};
+    lirf_samples_opts o = {.data = c->t.data, .kind = c->t.kind, .batch = c->t.batch,
+                           .samples = c->samples};
+    lirf_samples_report *r = calloc(1, sizeof *r);
+    if (!r) return fprintf(stderr, "lirf eval: out of memory\n"), 2;
+    lirf_status st = lirf_samples_eval(ctx, c->model, &o, r);
+    int rc = st ? cli_error(st, "eval") : 0;
+    if (!rc && c->json) rc = print_json_line(lirf_samples_report_json(c->model, &o, r));
+    else if (!rc) {
+        printf("%s: %zu deposit samples from %s (SHA-256 %s%s), classes", c->model,
+               r->deposit_samples, c->samples, r->sha256,
+               r->model_marked ? ", the model's deposit" : "");
+        for (int k = 0; k < r->nclasses; k++) printf("%s%d", k ? "," : " ", (int)r->classes[k]);
+        printf("\n| samples | accuracy | images | mean loss |\n|---|---:|---:|---:|\n");
+        for (int g = 0; g < LIRF_SAMPLES_GROUPS; g++)
+            printf("| %s | %.2f | %lld | %.4f |\n", rows[g], r->acc[g], (long long)r->total[g],
+                   r->mean_loss[g]);
+        printf("membership AUC (lower loss: deposited rather than test of their classes): %.4f\n"
+               "rest AUC (lower loss: deposited rather than other training samples of their "
+               "classes): %.4f\n", r->mia_auc, r->rest_auc);
+    }
+    free(r);
+    return rc;
+}
+
 int cmd_eval(const char *device, int argc, char **argv) {
     eval_cli c = {.split = "test", .t = {.batch = 256}};
     int rc = parse(argc, argv, &c);
@@ -137,7 +185,8 @@ int cmd_eval(const char *device, int argc, char **argv) {
     c.t.dep = dep;
     lirf_ctx *ctx;
     if (cli_open(device, &ctx)) return free(dep), 2;
-    rc = c.model && !(c.original || c.target || c.nrec) ? single(ctx, &c) : table1(ctx, &c);
+    rc = c.samples ? samples(ctx, &c)
+         : c.model && !(c.original || c.target || c.nrec) ? single(ctx, &c) : table1(ctx, &c);
     free(dep);
     lirf_ctx_destroy(ctx);
     return rc;

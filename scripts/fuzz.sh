@@ -16,7 +16,7 @@ B="${LIRF_ASAN_BUILD:-build-asan}"
 secs="${1:-30}"
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(safetensors archive idx cifar image imagefolder keyfile sealed import_meta)
+[ ${#targets[@]} -gt 0 ] || targets=(safetensors archive idx cifar image imagefolder keyfile sealed import_meta samplelist)
 source scripts/sanitizer-env.sh
 mkdir -p "$B/fuzz-artifacts"
 total=0

@@ -166,4 +166,42 @@ lirf_status lirf_data_load_cifar(const lirf_data_opts *o, lirf_data_kind kind,
 lirf_status lirf_data_load_imagefolder(const lirf_data_opts *o, const lirf_data_src *mem,
                                        lirf_dataset *out);
 
+/* ---- sample lists (model/data/samples.c) ------------------------------------
+ * A list of training samples by index into the training split as lirf reads
+ * it: IDX (Fashion-MNIST) in the files' order; CIFAR in the order of
+ * data_batch_1..5.bin (CIFAR-100: train.bin); image folders sorted by (class,
+ * path) byte-wise (data_imagefolder.c), the order of `lirf eval --split train`.
+ * The text: one non-negative decimal integer a line; '#' starts a comment to
+ * the end of its line; blank lines and spaces around a number are ignored. */
+typedef struct {
+    int32_t *idx;          /* ascending, each once */
+    size_t n;
+    char sha256[65];       /* lirf_sample_list_sha256 of idx */
+} lirf_sample_list;
+
+/* Parses the list text in bytes against a split of nsamples samples. name
+ * labels errors; LIRF_E_FORMAT naming name and the line for a line that is
+ * not one number, a number outside [0, nsamples), a sample listed twice
+ * (naming the first line too), and for a list with no number at all. *out is
+ * left zeroed on error. */
+lirf_status lirf_sample_list_parse(const char *bytes, size_t len, const char *name,
+                                   size_t nsamples, lirf_sample_list *out);
+/* The same from the file at path (LIRF_E_NOT_FOUND / LIRF_E_IO naming it;
+ * files over LIRF_SAMPLE_LIST_MAX_BYTES refused). */
+#define LIRF_SAMPLE_LIST_MAX_BYTES ((size_t)64 << 20)
+lirf_status lirf_sample_list_load(const char *path, size_t nsamples, lirf_sample_list *out);
+void lirf_sample_list_free(lirf_sample_list *l);
+/* SHA-256 (lower-case hex) of the indices ascending, each written in decimal
+ * and followed by '\n': what `sort -n -u` of the numbers piped to sha256sum
+ * gives. idx must be ascending. */
+void lirf_sample_list_sha256(const int32_t *idx, size_t n, char hex[65]);
+/* *out: the samples idx[0..n) of src (in that order), with src's class names,
+ * kind and source. LIRF_E_INVALID for an index outside src. */
+lirf_status lirf_dataset_subset(const lirf_dataset *src, const int32_t *idx, size_t n,
+                                lirf_dataset *out);
+/* The classes of ds's samples idx[0..n), ascending, into classes (room for
+ * ds->num_classes); *nclasses of them. */
+lirf_status lirf_dataset_classes_of(const lirf_dataset *ds, const int32_t *idx, size_t n,
+                                    int32_t *classes, int *nclasses);
+
 #endif

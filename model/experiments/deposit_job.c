@@ -24,6 +24,9 @@ typedef struct {
     lirf_loader *ld, *hold;
     int32_t *perm;
     lirf_lirf *l;
+    const int32_t *dep;           /* the deposit classes: j's, or the listed samples' */
+    int ndep;
+    lirf_sample_list list;        /* a sample-level deposit's list */
 } deposit_run;
 
 static void deposit_run_free(deposit_run *d) {
@@ -32,6 +35,7 @@ static void deposit_run_free(deposit_run *d) {
     lirf_loader_destroy(d->hold);
     free(d->perm);
     lirf_dataset_free(&d->ds);
+    lirf_sample_list_free(&d->list);
     lirf_net_destroy(d->t0);
     lirf_model_meta_free(&d->meta);
 }
@@ -53,6 +57,27 @@ static lirf_status make_loaders(lirf_ctx *ctx, deposit_run *d, const lirf_deposi
                               "preparing the held-out batches");
 }
 
+/* D_r: the deposit classes' training samples (only those are read), or the
+ * listed ones of a sample-level deposit, whose classes are printed. */
+static lirf_status load_d_r(const lirf_deposit_job *j, deposit_run *d, lirf_deposit_report *r) {
+    int size = j->image_size ? j->image_size : d->meta.cfg.in_h;
+    d->dep = j->dep, d->ndep = j->ndep;
+    if (!j->deposit_samples)
+        return lirf_load_split(j->data, j->kind, 1, size, j->dep, j->ndep, j->limit, &d->ds);
+    LIRF_TRY(lirf_load_sample_deposit(j->data, j->kind, size, j->deposit_samples, &d->list, &d->ds,
+                                      r->sample_classes, &r->nsample_classes));
+    d->dep = r->sample_classes, d->ndep = r->nsample_classes;
+    r->deposit_samples = d->list.n;
+    memcpy(r->deposit_samples_sha256, d->list.sha256, sizeof r->deposit_samples_sha256);
+    if (j->log) {
+        fprintf(j->log, "lirf: %zu deposit samples from %s (SHA-256 %s), of classes", d->list.n,
+                j->deposit_samples, d->list.sha256);
+        for (int k = 0; k < d->ndep; k++) fprintf(j->log, "%s%d", k ? "," : " ", (int)d->dep[k]);
+        fprintf(j->log, ": the deposit classes\n");
+    }
+    return LIRF_OK;
+}
+
 /* T0, D_r, the deposit's nets and its loaders. */
 static lirf_status prepare(lirf_ctx *ctx, const lirf_deposit_job *j, deposit_run *d,
                            lirf_deposit_report *r) {
@@ -60,11 +85,9 @@ static lirf_status prepare(lirf_ctx *ctx, const lirf_deposit_job *j, deposit_run
     LIRF_TRY(lirf_error_context(lirf_load_t0(ctx, j->model, j->allow_kind, j->log, &d->meta, &d->t0),
                                 "loading T0"));
     LIRF_TRY(lirf_split_resolve(d->meta.cfg.arch, &r->o));
-    /* only the deposit classes' training samples are read */
-    LIRF_TRY(lirf_load_split(j->data, j->kind, 1, j->image_size ? j->image_size : d->meta.cfg.in_h,
-                             j->dep, j->ndep, j->limit, &d->ds));
+    LIRF_TRY(load_d_r(j, d, r));
     LIRF_TRY(lirf_data_fits(&d->ds, &d->meta, "T0"));
-    LIRF_TRY(lirf_error_context(lirf_lirf_create(ctx, d->t0, &d->meta, o->split, j->dep, j->ndep,
+    LIRF_TRY(lirf_error_context(lirf_lirf_create(ctx, d->t0, &d->meta, o->split, d->dep, d->ndep,
                                                  o->prune_rate, &d->l),
                                 "preparing the deposit"));
     LIRF_TRY(lirf_lirf_chain(d->l, j->model)); /* a second deposit: its predecessor */
@@ -116,12 +139,13 @@ static lirf_status train_and_save(lirf_ctx *ctx, const lirf_deposit_job *j, depo
     if (j->log)
         fprintf(j->log, "lirf: deposit of classes %d%s from %s: %zu training images, %d epochs; "
                         "deposit module %zu parameters (%.1f KiB) beside %zu in the whole network\n",
-                j->dep[0], j->ndep > 1 ? ",..." : "", j->model, r->train_images, o->epochs,
+                d->dep[0], d->ndep > 1 ? ",..." : "", j->model, r->train_images, o->epochs,
                 r->deposit_params, (double)r->deposit_params * 4 / 1024, r->whole_params);
     LIRF_TRY(lirf_error_context(lirf_deposit_train_io(d->l, d->ld, o, &io, !j->log, &r->res),
                                 "deposit training"));
     r->kept_holdout = kept_holdout(&r->res);
     LIRF_TRY(lirf_error_context(lirf_save_target(d->l, j->target_out, o), "saving the target net"));
+    if (j->deposit_samples) LIRF_TRY(lirf_mark_sample_deposit(j->target_out, &d->list));
     json_t *run = lirf_deposit_run_json(j, r);
     if (!run) return LIRF_FAIL(LIRF_E_NOMEM, "out of memory (the deposit's run record)");
     lirf_status st = save_archives(j, d->l, o, run);
@@ -133,8 +157,11 @@ static lirf_status train_and_save(lirf_ctx *ctx, const lirf_deposit_job *j, depo
 }
 
 lirf_status lirf_deposit_job_run(lirf_ctx *ctx, const lirf_deposit_job *j, lirf_deposit_report *r) {
-    if (!ctx || !j || !r || !j->model || !j->dep)
+    if (!ctx || !j || !r || !j->model || (!j->dep && !j->deposit_samples))
         return LIRF_FAIL(LIRF_E_NULL, "lirf_deposit_job_run: NULL argument");
+    if (j->deposit_samples && (j->dep || j->limit))
+        return LIRF_FAIL(LIRF_E_INVALID, "--deposit-samples takes neither --deposit-classes (the "
+                                         "classes are the listed samples') nor --limit");
     memset(r, 0, sizeof *r);
     r->o = j->o;
     r->kept_holdout = HUGE_VAL;
@@ -152,11 +179,22 @@ lirf_status lirf_deposit_job_run(lirf_ctx *ctx, const lirf_deposit_job *j, lirf_
     return st;
 }
 
+/* A sample-level deposit's list: file, count, sha256, classes. */
+static json_t *samples_json(const lirf_deposit_job *j, const lirf_deposit_report *r) {
+    json_t *cls = json_array();
+    for (int k = 0; cls && k < r->nsample_classes; k++)
+        json_array_append_new(cls, json_integer(r->sample_classes[k]));
+    return json_pack("{s:o,s:I,s:s,s:o}", "file", lirf_json_text(j->deposit_samples), "count",
+                     (json_int_t)r->deposit_samples, "sha256", r->deposit_samples_sha256,
+                     "classes", cls);
+}
+
 json_t *lirf_deposit_run_json(const lirf_deposit_job *j, const lirf_deposit_report *r) {
     const lirf_deposit_result *res = &r->res;
     json_t *run = json_pack("{s:o,s:f,s:f,s:I}", "t0", lirf_json_text(j->model), "seconds", res->seconds,
                             "images_per_s", res->images_per_s, "deposit_images",
                             (json_int_t)r->train_images);
+    if (run && j->deposit_samples) json_object_set_new(run, "deposit_samples", samples_json(j, r));
     if (!run || !r->holdout_images) return run;
     json_t *h = json_array();
     for (int i = 0; h && i < res->nlogged; i++)

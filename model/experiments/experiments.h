@@ -95,6 +95,10 @@ typedef struct {
     const char *state_path;       /* training state (NULL: none) */
     int resume, save_every;
     FILE *log;
+    /* a sample-level deposit: D_r is the training samples listed in this
+     * file (lirf_sample_list_load; dep must then be NULL and limit 0), the
+     * deposit classes the classes of those samples (all classes: refused) */
+    const char *deposit_samples;
 } lirf_deposit_job;
 void lirf_deposit_job_default(lirf_deposit_job *j);
 
@@ -104,6 +108,12 @@ typedef struct {
     size_t train_images, holdout_images, steps_per_epoch;
     size_t deposit_params, whole_params;
     double kept_holdout;          /* held-out Dep Acc of the kept check; +inf: none */
+    /* a sample-level deposit (j->deposit_samples): the listed samples, the
+     * SHA-256 of their list (lirf_sample_list_sha256) and their classes */
+    size_t deposit_samples;
+    char deposit_samples_sha256[65];
+    int32_t sample_classes[LIRF_MAX_CLASSES];
+    int nsample_classes;
 } lirf_deposit_report;
 
 lirf_status lirf_deposit_job_run(lirf_ctx *ctx, const lirf_deposit_job *j, lirf_deposit_report *r);
@@ -112,7 +122,9 @@ lirf_status lirf_deposit_job_run(lirf_ctx *ctx, const lirf_deposit_job *j, lirf_
  * holdout_dep_acc [{step, dep_acc}], kept_step. */
 json_t *lirf_deposit_run_json(const lirf_deposit_job *j, const lirf_deposit_report *r);
 /* lirf deposit --json: target, archive, run, seconds, images_per_s,
- * deposit_parameters, deposit_bytes, whole_parameters, last_losses, options. */
+ * deposit_parameters, deposit_bytes, whole_parameters, last_losses, options.
+ * A sample-level deposit adds to the run record "deposit_samples": {file,
+ * count, sha256, classes}. */
 json_t *lirf_deposit_report_json(const lirf_deposit_job *j, const lirf_deposit_report *r);
 
 /* The deposit tries of lirf demo: j run `tries` times with the seeds
@@ -158,6 +170,77 @@ lirf_status lirf_table1_write_json(FILE *f, const lirf_table1_col *cols, int n);
  * model's) and reused by later ones; a model it does not fit is refused. */
 lirf_status lirf_eval_checkpoint(lirf_ctx *ctx, const char *path, const lirf_table1_opts *o,
                                  lirf_dataset *ds, int64_t **counts, int *classes);
+
+/* ---- sample-level deposits (samples_eval.c) ----------------------------- */
+/* D_r of a sample-level deposit: the training split (path NULL:
+ * Fashion-MNIST) read whole at image_size, the list at list_path checked
+ * against it (lirf_sample_list_load), *ds its listed samples only (ascending
+ * index) and classes[0..*nclasses) their classes (ascending; room for
+ * LIRF_MAX_CLASSES). LIRF_E_INVALID when they cover every class: the
+ * preservation distillation L_kp needs one class outside the deposit. */
+lirf_status lirf_load_sample_deposit(const char *path, lirf_data_kind kind, int image_size,
+                                     const char *list_path, lirf_sample_list *list,
+                                     lirf_dataset *ds, int32_t *classes, int *nclasses);
+/* Adds "deposit_samples" (the count) and "deposit_samples_sha256" to the
+ * metadata of the checkpoint at path (rewritten atomically, tensors as they
+ * are). */
+lirf_status lirf_mark_sample_deposit(const char *path, const lirf_sample_list *list);
+
+/* The four groups of lirf eval --deposit-samples. */
+enum {
+    LIRF_SAMPLES_DEPOSITED = 0, /* (a) the listed training samples */
+    LIRF_SAMPLES_TRAIN_REST,    /* (b) other training samples of their classes */
+    LIRF_SAMPLES_TEST_SAME,     /* (c) test samples of their classes */
+    LIRF_SAMPLES_TEST_OTHER,    /* (d) test samples of the other classes */
+    LIRF_SAMPLES_GROUPS
+};
+typedef struct {
+    const char *data;             /* NULL: Fashion-MNIST */
+    lirf_data_kind kind;
+    int batch;
+    const char *samples;          /* the sample list file */
+} lirf_samples_opts;
+typedef struct {
+    int32_t label, pred;          /* pred: the first largest logit */
+    double loss;                  /* cross-entropy of the label, natural log */
+} lirf_sample_outcome;
+typedef struct {
+    int64_t correct[LIRF_SAMPLES_GROUPS], total[LIRF_SAMPLES_GROUPS];
+    double acc[LIRF_SAMPLES_GROUPS];       /* percent (lirf_pct; NaN: empty group) */
+    double mean_loss[LIRF_SAMPLES_GROUPS]; /* NaN: empty group */
+    double mia_auc;               /* lirf_auc_lower of (a)'s losses against (c)'s */
+    double rest_auc;              /* ... of (a)'s against (b)'s: below 0.5 when the
+                                     listed samples are forgotten more than the rest of
+                                     their classes' training samples */
+    size_t deposit_samples;
+    char sha256[65];
+    int32_t classes[LIRF_MAX_CLASSES];
+    int nclasses;
+    int model_marked;             /* the model's metadata names this list */
+} lirf_samples_report;
+
+/* P(a < b) + P(a == b) / 2 for a drawn from a[0..na) and b from b[0..nb)
+ * (the Mann-Whitney AUC of "a lower than b"); NaN when either is empty or
+ * out of memory. */
+double lirf_auc_lower(const double *a, size_t na, const double *b, size_t nb);
+/* The groups' counts, accuracies, mean losses and the AUCs from per-sample
+ * outcomes: train[i] is a training sample, listed[i] 1 when it is deposited;
+ * training samples neither listed nor of `classes` count nowhere. Fills the
+ * counts, acc, mean_loss, mia_auc and rest_auc of r, nothing else. */
+lirf_status lirf_samples_score(const lirf_sample_outcome *train, const uint8_t *listed,
+                               size_t ntrain, const lirf_sample_outcome *test, size_t ntest,
+                               const int32_t *classes, int nclasses, lirf_samples_report *r);
+/* lirf eval --model PATH --deposit-samples FILE: the checkpoint at path on
+ * the four groups. A checkpoint whose metadata names another sample list
+ * (deposit_samples_sha256) is refused, naming both hashes. */
+lirf_status lirf_samples_eval(lirf_ctx *ctx, const char *path, const lirf_samples_opts *o,
+                              lirf_samples_report *r);
+/* {"model", "samples": {file, count, sha256, classes, model_marked},
+ *  "groups": {"deposited", "train_same_classes", "test_same_classes",
+ *  "test_other_classes": {correct, total, accuracy, mean_loss}}, "mia_auc",
+ *  "rest_auc"} */
+json_t *lirf_samples_report_json(const char *path, const lirf_samples_opts *o,
+                                 const lirf_samples_report *r);
 
 /* ---- lirf unlearn: a baseline on checkpoint files ------------------------ */
 typedef struct {

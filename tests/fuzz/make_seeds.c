@@ -572,6 +572,17 @@ static void seeds_import_meta(void) {
     put("import_meta", "empty.json", "{}", 2, NULL, 0);
 }
 
+/* ---- sample lists: a size byte, then the text -------------------------------- */
+static void seed_samplelist(const char *name, uint8_t n, const char *text) {
+    put("samplelist", name, &n, 1, text, strlen(text));
+}
+
+static void seeds_samplelist(void) {
+    seed_samplelist("plain", 10, "0\n3\n9\n");
+    seed_samplelist("comments-crlf", 200, "# deposit\r\n  12 # twelve\r\n\r\n007\n199");
+    seed_samplelist("one", 1, "0");
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: %s OUTDIR\n", argv[0]);
@@ -586,6 +597,7 @@ int main(int argc, char **argv) {
     seeds_cifar();
     seeds_image();
     seeds_imagefolder();
+    seeds_samplelist();
     lirf_key *t, *o;
     seeds_keyfile(&t, &o);
     seeds_sealed(t, o);
