@@ -303,6 +303,61 @@ START_TEST(table1_of_files) {
 }
 END_TEST
 
+/* r's argmax agreement with T0 (t0.safetensors) on the test split, and its
+ * Pre / Dep over classes 0,1. */
+static lirf_table1_col against_t0(const char *r) {
+    lirf_table1_col cols[2], out[3];
+    lirf_table1_col_init(&cols[0], LIRF_COL_ORIGINAL, "Original", tpath("t0.safetensors"));
+    lirf_table1_col_init(&cols[1], LIRF_COL_RECOVER, "R", r);
+    lirf_table1_opts o = {.data = g_dir, .kind = LIRF_DATA_FASHION_MNIST, .batch = 16,
+                          .dep = g_dep, .ndep = 2, .agreement = 1};
+    int n = 0;
+    lirf_status st = lirf_table1_eval(tctx(), &o, cols, 2, out, &n);
+    ck_assert_msg(st == LIRF_OK, "%s", lirf_error_message());
+    ck_assert(isnan(cols[0].agree));
+    return cols[1];
+}
+
+/* Two deposits through the command: classes 0,1 from T0 (d-, delta), then
+ * 2,3 from that target, in delta and in exact mode; withdrawn last first
+ * they give back T0, the first archive first is refused. */
+START_TEST(two_deposits_last_first) {
+    static char out[8192];
+    char args[3000];
+    const char *modes[2] = {"delta", "exact"};
+    lirf_table1_col t0 = against_t0(tpath("t0.safetensors"));
+    for (int m = 0; m < 2; m++) {
+        snprintf(args, sizeof args,
+                 "deposit --model %s --allow-kind target --deposit-classes 2,3 --data %s "
+                 "--epochs 1 --batch 4 --mode %s --target %s --archive %s --quiet",
+                 tpath("d-target.safetensors"), g_dir, modes[m], tpath("2nd-target.safetensors"),
+                 tpath("2nd.lirf"));
+        ck_assert_msg(run_lirf(args, out, sizeof out) == 0, "%s", out);
+        snprintf(args, sizeof args, "withdraw --target %s --archive %s --out %s",
+                 tpath("2nd-target.safetensors"), tpath("d-deposit.lirf"), tpath("r-bad.st"));
+        ck_assert_int_eq(run_lirf(args, out, sizeof out), 2);
+        ck_assert_msg(strstr(out, "withdraw the later deposit first"), "%s", out);
+        ck_assert(!exists(tpath("r-bad.st")));
+        snprintf(args, sizeof args, "withdraw --target %s --archive %s --out %s",
+                 tpath("2nd-target.safetensors"), tpath("2nd.lirf"), tpath("r1.st"));
+        ck_assert_msg(run_lirf(args, out, sizeof out) == 0, "%s", out);
+        snprintf(args, sizeof args, "withdraw --target %s --archive %s --out %s --json",
+                 tpath("r1.st"), tpath("d-deposit.lirf"), tpath("r0.st"));
+        ck_assert_msg(run_lirf(args, out, sizeof out) == 0, "%s", out);
+        /* an exact second deposit gives the first target back bit for bit; a
+         * delta one gives a net that stands in for it */
+        ck_assert_msg(strstr(out, m ? "\"target_stands_in\": false" : "\"target_stands_in\": true"),
+                      "%s", out);
+        lirf_table1_col r = against_t0(tpath("r0.st"));
+        ck_assert_msg(r.agree >= 97.5, "%s: argmax agreement with T0 %.2f%%", modes[m], r.agree);
+        if (m == 1) /* the first delta onto its very target: T0 up to int8 */
+            ck_assert_msg(r.agree == 100 && r.pre == t0.pre && r.dep == t0.dep,
+                          "exact: Pre %.2f / Dep %.2f, T0 %.2f / %.2f", r.pre, r.dep, t0.pre,
+                          t0.dep);
+    }
+}
+END_TEST
+
 START_TEST(demo_from_c) {
     lirf_demo_job j;
     lirf_demo_job_default(&j);
@@ -355,6 +410,7 @@ int main(void) {
     tcase_add_test(tc, deposit_job_refusals_write_nothing);
     tcase_add_test(tc, deposit_takes_an_original_t0);
     tcase_add_test(tc, eval_refuses_a_fifth_recover);
+    tcase_add_test(tc, two_deposits_last_first);
     tcase_add_test(tc, tries_keep_the_lowest_held_out_dep_acc);
     tcase_add_test(tc, table1_of_files);
     tcase_add_test(tc, demo_from_c);
