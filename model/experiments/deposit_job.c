@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "fileutil.h"
 #include "experiments.h"
@@ -138,9 +139,14 @@ static lirf_status train_and_save(lirf_ctx *ctx, const lirf_deposit_job *j, depo
                           .save_every = j->save_every, .holdout = d->hold};
     if (j->log)
         fprintf(j->log, "lirf: deposit of classes %d%s from %s: %zu training images, %d epochs; "
-                        "deposit module %zu parameters (%.1f KiB) beside %zu in the whole network\n",
+                        "a %s-mode archive of %zu values (%s) beside %zu parameters in the "
+                        "whole network\n",
                 d->dep[0], d->ndep > 1 ? ",..." : "", j->model, r->train_images, o->epochs,
-                r->deposit_params, (double)r->deposit_params * 4 / 1024, r->whole_params);
+                lirf_deposit_mode_name(o->mode), r->deposit_params,
+                o->mode == LIRF_DEPOSIT_PAPER   ? "the pruned module"
+                : o->mode == LIRF_DEPOSIT_EXACT ? "T0's lower part"
+                                                : "the lower part's delta",
+                r->whole_params);
     LIRF_TRY(lirf_error_context(lirf_deposit_train_io(d->l, d->ld, o, &io, !j->log, &r->res),
                                 "deposit training"));
     r->kept_holdout = kept_holdout(&r->res);
@@ -208,6 +214,12 @@ json_t *lirf_deposit_run_json(const lirf_deposit_job *j, const lirf_deposit_repo
     return run;
 }
 
+/* The archive's size as written (0 when it is not there). */
+static int64_t file_bytes(const char *path) {
+    struct stat sb;
+    return path && stat(path, &sb) == 0 ? (int64_t)sb.st_size : 0;
+}
+
 json_t *lirf_deposit_report_json(const lirf_deposit_job *j, const lirf_deposit_report *r) {
     const lirf_deposit_result *res = &r->res;
     json_t *run = lirf_deposit_run_json(j, r);
@@ -216,7 +228,7 @@ json_t *lirf_deposit_report_json(const lirf_deposit_job *j, const lirf_deposit_r
                           "target", lirf_json_text(j->target_out), "archive", lirf_json_text(j->archive_out), "run", run,
                           "seconds", res->seconds, "images_per_s", res->images_per_s,
                           "deposit_parameters", (json_int_t)r->deposit_params, "deposit_bytes",
-                          (json_int_t)(r->deposit_params * 4), "whole_parameters",
+                          (json_int_t)file_bytes(j->archive_out), "whole_parameters",
                           (json_int_t)r->whole_params, "last_losses", "L_all", res->last[0],
                           "CE_random", res->last[1], "L_at", res->last[2], "L_kp", res->last[3],
                           "L_pt", res->last[4], "L_re", res->last[5]);
