@@ -32,6 +32,8 @@ static void usage(FILE *f) {
         "  --original PATH         T0                --target PATH     the target net\n"
         "  --recover PATH          a recover net; up to 4 (a fifth is an error), each may be\n"
         "                          LABEL=PATH\n"
+        "  --agreement             Table 1 also gives each net's argmax agreement with T0\n"
+        "                          (the share of the split whose prediction is T0's)\n"
         "  --independent-pre PATH  a net trained only on the preservation classes\n"
         "  --independent-dep PATH  a net trained only on the deposit classes\n"
         "  --deposit-classes LIST  e.g. 0,1,2\n"
@@ -70,6 +72,7 @@ static int parse(int argc, char **argv, eval_cli *c) {
                 bad = 1;
             } else c->recover[c->nrec++] = v;
         }
+        else if (arg_flag(argv, i, "--agreement")) c->t.agreement = 1;
         else if (arg_value(argc, argv, &i, "--independent-pre", &c->t.independent_pre, &bad)) {}
         else if (arg_value(argc, argv, &i, "--independent-dep", &c->t.independent_dep, &bad)) {}
         else if (arg_value(argc, argv, &i, "--data", &c->t.data, &bad)) {}

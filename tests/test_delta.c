@@ -380,6 +380,25 @@ START_TEST(two_deposits_withdrawn_last_first) {
     ck_assert(json_is_false(json_object_get(rep, "target_stands_in")));
     json_decref(rep);
     check_recover_k(tmp("s-x0.st"), tmp("s-t0.st"), LIRF_DELTA_F32, 0); /* exactly T0 */
+    /* paper mode: each module owns its columns and withdraws onto the later
+     * target too, giving back its own classes */
+    lirf_deposit_opts op = o;
+    op.mode = LIRF_DEPOSIT_PAPER;
+    ck_assert_int_eq(lirf_save_deposit(a, tmp("s-Ap.lirf"), &op, LIRF_ARCHIVE_PLAIN, NULL), LIRF_OK);
+    ck_assert_int_eq(lirf_save_deposit(b, tmp("s-Bp.lirf"), &op, LIRF_ARCHIVE_PLAIN, NULL), LIRF_OK);
+    const char *paper[2][2] = {{"s-Ap.lirf", "0,1,2"}, {"s-Bp.lirf", "5,6"}};
+    for (int k = 0; k < 2; k++) {
+        st = lirf_withdraw(tctx(), tmp("s-tB.st"), tmp(paper[k][0]), tmp("s-rp.st"), NULL);
+        ck_assert_msg(st == LIRF_OK, "%s: %s", paper[k][0], lirf_error_message());
+        lirf_safetensors rp;
+        ck_assert_int_eq(lirf_st_read(tmp("s-rp.st"), &rp), LIRF_OK);
+        ck_assert_str_eq(lirf_st_meta(&rp, "deposit_classes"), paper[k][1]);
+        ck_assert_str_eq(lirf_st_meta(&rp, "recover_rule"), "columns");
+        lirf_st_free(&rp);
+        unlink(tmp("s-rp.st"));
+    }
+    /* but not onto another target of the same T0 */
+    refused(tmp("a-target.st"), tmp("s-Ap.lirf"), "fingerprint");
     /* a given-back target changed afterwards no longer stands in */
     nudge_file(tmp("s-r1.st"));
     refused(tmp("s-r1.st"), tmp("s-A.lirf"), "was not made with");

@@ -512,12 +512,13 @@ lirf_status lirf_save_target(lirf_lirf *l, const char *path, const lirf_deposit_
     for (size_t i = 0, k = 0; i < json_array_size(pc) && k + 12 < sizeof pdep; i++)
         k += (size_t)snprintf(pdep + k, sizeof pdep - k, "%s%lld", i ? "," : "",
                               (long long)json_integer_value(json_array_get(pc, i)));
+    const char *plower = json_string_value(json_object_get(l->predecessor, "lower_sha256"));
     const char *keys[] = {"lirf_kind", "deposit_classes", "deposit_options",
-                          "predecessor_deposit_classes"};
-    const char *vals[] = {"target", dep, ojs ? ojs : "{}", pdep};
+                          "predecessor_deposit_classes", "predecessor_lower_sha256"};
+    const char *vals[] = {"target", dep, ojs ? ojs : "{}", pdep, plower ? plower : ""};
     lirf_net *nets[2] = {l->target_lower, l->upper};
     const char *pre[2] = {"", ""};
-    lirf_status st = lirf_checkpoint_save(path, nets, pre, 2, &m, keys, vals, pdep[0] ? 4 : 3);
+    lirf_status st = lirf_checkpoint_save(path, nets, pre, 2, &m, keys, vals, pdep[0] ? 5 : 3);
     free(ojs);
     return st;
 }
@@ -807,10 +808,10 @@ static lirf_status classes_differ(const lirf_safetensors *tst, const lirf_model_
         !strcmp(pdep, bound))
         return LIRF_FAIL(LIRF_E_INVALID,
                          "%s belongs to an earlier deposit (classes %s) than %s, the target of a "
-                         "later deposit (classes %s) made from that deposit's target: withdraw the "
-                         "later deposit first (in delta or exact mode it gives back the earlier "
-                         "target), then this archive onto what it gives back", archive_path, bound,
-                         target_path, tdep);
+                         "later deposit (classes %s) made from that deposit's target: a delta or "
+                         "exact archive comes out last first, so withdraw the later deposit "
+                         "first (it gives back the earlier target), then this archive onto what "
+                         "it gives back", archive_path, bound, target_path, tdep);
     return LIRF_FAIL(LIRF_E_INVALID,
                      "%s was not made with %s: the archive deposits classes %s, the target net "
                      "is the target of a deposit of classes %s (give each archive the target "
@@ -824,6 +825,20 @@ static int stands_in(const lirf_safetensors *tst, const char *want, const char *
     const char *sf = lirf_st_meta(tst, "stands_for_lower_sha256");
     const char *rv = lirf_st_meta(tst, "recovered_lower_sha256");
     return sf && rv && !strcmp(sf, want) && !strcmp(rv, got);
+}
+
+/* A paper-mode module owns its columns: it withdraws onto the target of a
+ * later deposit made from its own target (the target's metadata names that
+ * predecessor's classes and lower-part hash), giving back its classes only. */
+static int successor_of(const json_t *man, const lirf_safetensors *tst, const lirf_model_meta *tm,
+                        const char *bound, const char *want) {
+    const char *mode = json_string_value(json_object_get(man, "mode"));
+    const char *p = lirf_st_meta(tst, "predecessor_deposit_classes");
+    const char *ph = lirf_st_meta(tst, "predecessor_lower_sha256");
+    char pdep[4096];
+    return mode && !strcmp(mode, "paper") && p && ph && !strcmp(ph, want) &&
+           canon_classes(p, tm->cfg.classes, "target", pdep, sizeof pdep) == LIRF_OK &&
+           !strcmp(pdep, bound);
 }
 
 static lirf_status check_binding(const json_t *man, const lirf_safetensors *tst,
@@ -855,6 +870,7 @@ static lirf_status check_binding(const json_t *man, const lirf_safetensors *tst,
                          archive_path, listed, bound);
     LIRF_TRY(canon_classes(lirf_st_meta(tst, "deposit_classes"), tm->cfg.classes, target_path,
                            tdep, sizeof tdep));
+    if (strcmp(bound, tdep) && successor_of(man, tst, tm, bound, want)) return LIRF_OK;
     if (strcmp(bound, tdep))
         return classes_differ(tst, tm, bound, tdep, archive_path, target_path);
     char got[65];
