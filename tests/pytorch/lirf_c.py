@@ -37,11 +37,15 @@ Variants (each adds to the one before; see docs/lirf-c.md):
             batch statistics match its BN running statistics (+ CE to a random
             preservation class, TV and L2 priors); same losses. Mixups stay.
   abcd-all  mixups + PGD pool + DeepInversion pool.
+The default is abcd-pgd (the configuration measured over 3 seeds) with
+rate 0.53: rate 0.5 gives 51.1% of the lower part's parameters, over the
+half-size budget.
 
-Usage (nice, 2 threads; about 1-3 minutes an epoch on a shared 2-core CPU):
+Usage (CPU, nice, 2 threads; --cache keeps T0's and the target's outputs
+between runs and changes no number):
     nice -n 19 /work/V/bin/python tests/pytorch/lirf_c.py \\
         --original artifacts/original.safetensors \\
-        --target artifacts/target.safetensors --variant abcd-mix --seed 1 --epochs 3
+        --target artifacts/target.safetensors --variant abcd-pgd --seed 1 --epochs 2
     ... --variant init            # the untrained pruned module (baseline row)
     ... --header                  # print the Markdown table header first
 
@@ -209,7 +213,7 @@ def deepinv_pool(x, n, S0, P_cls, gen, lo, hi, iters, bs=128):
             with torch.no_grad():
                 xa.clamp_(lo, hi)
         out.append(xa.detach())
-        log(f"  deepinv pool {b + len(xa)}/{n} (last loss {loss.item():.3f}, bn {float(r_bn):.3f})")
+        log(f"  deepinv pool {b + len(xa)}/{n} (last loss {loss.item():.3f}, bn {float(r_bn.detach()):.3f})")
     return torch.cat(out)
 
 
@@ -344,14 +348,14 @@ def train(args, M, S0, ST, x_r, y_r, R, P_cls, gen, lo, hi):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+    ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--original", default="artifacts/original.safetensors", help="T0 (torchvision-named)")
     ap.add_argument("--target", default="artifacts/target.safetensors", help="the target net of the deposit (frozen)")
     ap.add_argument("--deposit", default="0,1,2", help="deposit classes (default: the target's metadata)")
-    ap.add_argument("--variant", choices=VARIANTS, default="abcd-mix")
+    ap.add_argument("--variant", choices=VARIANTS, default="abcd-pgd")
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--lr", type=float, default=1e-3, help="Adam, cosine decay to 0")
     ap.add_argument("--rate", type=float, default=0.53,
@@ -366,11 +370,11 @@ def main():
     ap.add_argument("--lam-neg", type=float, default=1.0)
     ap.add_argument("--neg-batch", type=int, default=64, help="negatives of each kind per step")
     ap.add_argument("--mix-n", type=int, default=9000, help="mixups per epoch")
-    ap.add_argument("--pgd-n", type=int, default=3000)
+    ap.add_argument("--pgd-n", type=int, default=2000)
     ap.add_argument("--pgd-eps", type=float, default=0.5, help="L_inf radius, normalised units")
-    ap.add_argument("--pgd-steps", type=int, default=5)
-    ap.add_argument("--di-n", type=int, default=512)
-    ap.add_argument("--di-iters", type=int, default=60)
+    ap.add_argument("--pgd-steps", type=int, default=4)
+    ap.add_argument("--di-n", type=int, default=256)
+    ap.add_argument("--di-iters", type=int, default=40)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--cache", default="", help="folder to keep the frozen nets' outputs between runs")
     ap.add_argument("--header", action="store_true", help="print the table header first")
@@ -378,7 +382,6 @@ def main():
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     gen = torch.Generator().manual_seed(args.seed)
-    t_start = time.time()
 
     S0, ST = load_file(args.original), load_file(args.target)
     S0 = {k: v.float() for k, v in S0.items()}
@@ -426,14 +429,13 @@ def main():
     if args.variant not in ("init", "oracle"):
         M = train(args, M, S0, ST, x_r, y_r, R, P_cls, gen, lo, hi)
     rec, path = evaluate(M, S0, zT_te, z0_te, x_te, y_te, R)
-    mins = (time.time() - t_start) / 60
     if args.header:
-        print("| variant | seed | epochs | recover Pre | Dep | Avg | agree T0 | deposit path Pre | Dep | Avg | agree T0 | module params | min |")
-        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        print("| variant | seed | epochs | recover Pre | Dep | Avg | agree T0 | deposit path Pre | Dep | Avg | agree T0 | module params |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     ep = 0 if args.variant in ("init", "oracle") else args.epochs
     print(f"| {args.variant}{'' if args.bn_affine == 'train' else ' (BN affine frozen)'} | {args.seed} | {ep} | "
           + " | ".join(f"{v:.2f}" for v in rec) + " | "
-          + " | ".join(f"{v:.2f}" for v in path) + f" | {lm} | {mins:.1f} |", flush=True)
+          + " | ".join(f"{v:.2f}" for v in path) + f" | {lm} |", flush=True)
 
 
 if __name__ == "__main__":
