@@ -113,7 +113,7 @@ check tune "$work/tune.json" outcome
 
 vout="$dir/verify \"v\""
 verify_opts=(--seeds 1 --epochs 1 --train-subset 16 --batch 8 --students cnn --methods logit
-             --labels true --no-mia --no-probe --no-relearn --no-deposit-alone)
+             --labels true --no-mia --no-probe --no-relearn)
 set +e
 "$LIRF" verify --target "$target" --original "$t0" --archive "$archive" "${data[@]}" \
     "${verify_opts[@]}" --out "$vout" --quiet --json > "$work/verify.json" 2> "$work/verify.err"
@@ -122,6 +122,10 @@ set -e
 if [ "$vrc" -gt 1 ]; then echo "lirf verify exited $vrc"; cat "$work/verify.err"; exit 1; fi
 check verify "$work/verify.json" "$target" "$t0" "$vout/report.json" "$vout/report.html"
 check verify-report.json "$vout/report.json" "$target" "$root"
+# the default (delta) archive holds no deposit module: that probe is skipped, saying why
+grep -q '"deposit_module_alone": {[^}]*"skipped"' "$vout/report.json" ||
+    grep -A2 '"deposit_module_alone"' "$vout/report.json" | grep -q '"skipped"' ||
+    { echo "verify: deposit_module_alone not skipped for a delta archive"; exit 1; }
 run verify-again "$vrc" verify --from-json "$vout/report.json" --out "$vout" --json
 check verify-again "$work/verify-again.json" "$vout/report.md" "$vout/report.json"
 

@@ -202,14 +202,22 @@ static lirf_status path_logits(void *user, lirf_arena *ws, lirf_buf x, int n, li
     return lirf_net_forward(p->upper, ws, NULL, LIRF_MODE_EVAL, f, n, logits);
 }
 
-static lirf_status open_deposit_path(lirf_ctx *ctx, const char *recover, path_t *p) {
+/* The deposit path of a paper-mode recover net; *whole = 1 (and nothing
+ * opened) for a delta or exact recover net, a whole network with no module. */
+static lirf_status open_deposit_path(lirf_ctx *ctx, const char *recover, path_t *p, int *whole) {
     lirf_safetensors st = {0};
     lirf_model_meta m = {0};
     LIRF_TRY(lirf_checkpoint_open(recover, &st, &m));
     lirf_model_meta dm = m;
-    const char *mid = lirf_st_meta(&st, "deposit_mid");
+    const char *mid = lirf_st_meta(&st, "deposit_mid"), *rule = lirf_st_meta(&st, "recover_rule");
     int split = lirf_stage_parse(m.cfg.arch, m.split), last = lirf_arch_stages(m.cfg.arch) - 1;
     lirf_status s = LIRF_OK;
+    *whole = rule && !strcmp(rule, "whole_net");
+    if (*whole) {
+        lirf_st_free(&st);
+        lirf_model_meta_free(&m);
+        return LIRF_OK;
+    }
     if (!mid || lirf_mid_parse(&dm.cfg, mid) != LIRF_OK || split < 0)
         s = LIRF_FAIL(LIRF_E_FORMAT, "%s: not a recover net", recover);
     if (s == LIRF_OK) s = lirf_checkpoint_make_net(ctx, &st, recover, &dm, "deposit.", 0, split, &p->lower);
@@ -536,7 +544,14 @@ static lirf_status evaluate_nets(audit_t *a) {
 /* ---- 4. probe (e): withdraw, and (d): the deposit path alone ---- */
 static lirf_status deposit_alone(audit_t *a, lirf_loader *ld) {
     path_t p = {0};
-    lirf_status st = open_deposit_path(a->ctx, a->recover_path, &p);
+    int whole = 0;
+    lirf_status st = open_deposit_path(a->ctx, a->recover_path, &p, &whole);
+    if (st == LIRF_OK && whole) {
+        json_object_set_new(a->R, "deposit_module_alone",
+                            json_pack("{s:s}", "skipped", "the archive (delta or exact mode) holds "
+                                      "no deposit module: its recover net is a whole network"));
+        return LIRF_OK;
+    }
     double x, y, z;
     if (st == LIRF_OK) st = eval_fn(a->ctx, ld, &a->S, path_logits, &p, &x, &y, &z);
     lirf_net_destroy(p.lower), lirf_net_destroy(p.upper);

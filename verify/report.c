@@ -217,7 +217,7 @@ static void md_nets(FILE *f, const json_t *r) {
     const json_t *w = json_object_get(r, "withdraw");
     if (w) fprintf(f, "| Recover (withdraw of --archive) | %.2f | %.2f | %.2f |\n", D(w, "pre_acc"), D(w, "dep_acc"), D(w, "avg_acc"));
     const json_t *da = json_object_get(r, "deposit_module_alone");
-    if (da) fprintf(f, "| Deposit module + upper part alone | %.2f | %.2f | %.2f |\n", D(da, "pre_acc"), D(da, "dep_acc"), D(da, "avg_acc"));
+    if (da && !json_object_get(da, "skipped")) fprintf(f, "| Deposit module + upper part alone | %.2f | %.2f | %.2f |\n", D(da, "pre_acc"), D(da, "dep_acc"), D(da, "avg_acc"));
 }
 
 static void md_distillation(FILE *f, const json_t *r) {
@@ -391,7 +391,7 @@ static void html_table_nets(FILE *f, const json_t *r) {
     const json_t *w = json_object_get(r, "withdraw");
     if (w) fprintf(f, "<tr><td>Recover (withdraw of the archive)</td><td>%.2f</td><td>%.2f</td><td>%.2f</td></tr>\n", D(w, "pre_acc"), D(w, "dep_acc"), D(w, "avg_acc"));
     const json_t *da = json_object_get(r, "deposit_module_alone");
-    if (da) fprintf(f, "<tr><td>Deposit module + upper part alone</td><td>%.2f</td><td>%.2f</td><td>%.2f</td></tr>\n", D(da, "pre_acc"), D(da, "dep_acc"), D(da, "avg_acc"));
+    if (da && !json_object_get(da, "skipped")) fprintf(f, "<tr><td>Deposit module + upper part alone</td><td>%.2f</td><td>%.2f</td><td>%.2f</td></tr>\n", D(da, "pre_acc"), D(da, "dep_acc"), D(da, "avg_acc"));
     fprintf(f, "</table>\n");
 }
 
