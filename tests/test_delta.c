@@ -190,12 +190,17 @@ static void check_recover_k(const char *rec, const char *t0p, lirf_delta_codec c
     lirf_st_free(&a), lirf_st_free(&b);
 }
 
-START_TEST(every_codec_gives_t0_back) {
-    lirf_net *t0 = make_t0(3);
+/* make_t0(seed), also written to path as a plain checkpoint. */
+static lirf_net *saved_t0(uint64_t seed, const char *path) {
+    lirf_net *t0 = make_t0(seed);
     lirf_net *nets[1] = {t0};
     const char *pre[1] = {""};
-    ck_assert_int_eq(lirf_checkpoint_save(tmp("t0.st"), nets, pre, 1, &g_meta, NULL, NULL, 0),
-                     LIRF_OK);
+    ck_assert_int_eq(lirf_checkpoint_save(path, nets, pre, 1, &g_meta, NULL, NULL, 0), LIRF_OK);
+    return t0;
+}
+
+START_TEST(every_codec_gives_t0_back) {
+    lirf_net *t0 = saved_t0(3, tmp("t0.st"));
     lirf_lirf *l = deposit_by_hand(t0, 5);
     lirf_deposit_opts o = delta_opts(LIRF_DELTA_INT8);
     ck_assert_int_eq(lirf_save_target(l, tmp("target.st"), &o), LIRF_OK);
@@ -339,11 +344,7 @@ static void nudge_file(const char *path) {
 }
 
 START_TEST(two_deposits_withdrawn_last_first) {
-    lirf_net *t0 = make_t0(21);
-    lirf_net *nets[1] = {t0};
-    const char *pre[1] = {""};
-    ck_assert_int_eq(lirf_checkpoint_save(tmp("s-t0.st"), nets, pre, 1, &g_meta, NULL, NULL, 0),
-                     LIRF_OK);
+    lirf_net *t0 = saved_t0(21, tmp("s-t0.st"));
     lirf_lirf *a = deposit_by_hand(t0, 22);
     lirf_deposit_opts o = delta_opts(LIRF_DELTA_INT8), ox = o;
     ox.mode = LIRF_DEPOSIT_EXACT;
