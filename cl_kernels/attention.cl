@@ -101,3 +101,28 @@ __kernel void at_grad_f(__global float *dF, int dF_off, __global const float *F,
     int p = i % HW, n = i / (C * HW);
     dF[dF_off + i] += dq[dq_off + n * HW + p] * (2.0f * F[F_off + i] / (float)C);
 }
+
+/* Feature matching (LIRF-C's MSE at the split): loss[0] = mean over m entries
+ * of (a - b)^2. One work-group, a fixed tree: the result does not depend on
+ * scheduling. */
+__kernel void mse_reduce(__global float *loss, int loss_off, __global const float *a, int a_off,
+                         __global const float *b, int b_off, int m, __local float *red) {
+    if (get_group_id(0) != 0) return;
+    int lid = get_local_id(0), wg = get_local_size(0);
+    float s = 0.0f;
+    for (int i = lid; i < m; i += wg) {
+        float d = a[a_off + i] - b[b_off + i];
+        s += d * d;
+    }
+    red[lid] = s;
+    at_tree_sum(red, lid, wg);
+    if (lid == 0) loss[loss_off] = red[0] / (float)m;
+}
+
+/* da[i] += scale * 2 (a[i] - b[i]) / m; one item per entry. */
+__kernel void mse_grad(__global float *da, int da_off, __global const float *a, int a_off,
+                       __global const float *b, int b_off, int m, float scale) {
+    int i = get_global_id(0);
+    if (i >= m) return;
+    da[da_off + i] += scale * (2.0f * (a[a_off + i] - b[b_off + i]) / (float)m);
+}

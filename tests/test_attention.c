@@ -1,7 +1,8 @@
 /* Attention transfer: the map, the loss and its gradient against the double
  * references on awkward and ResNet-sized shapes, with and without the eps
  * filter; the reference gradient by central finite differences; accumulation;
- * an all-zero sample; determinism; invalid arguments. */
+ * an all-zero sample; determinism; invalid arguments. The feature-matching
+ * MSE likewise. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -295,6 +296,76 @@ START_TEST(at_invalid_arguments_rejected) {
 }
 END_TEST
 
+/* ---- feature matching (MSE) ---- */
+static void mse_check(size_t m, uint64_t seed) {
+    trng r = {seed};
+    double *a = malloc(m * sizeof *a), *b = malloc(m * sizeof *b), *d0 = malloc(m * sizeof *d0);
+    double *want = malloc(m * sizeof *want), *got = malloc(m * sizeof *got);
+    trand_fill(&r, a, m, -3, 3), trand_fill(&r, b, m, -3, 3), trand_fill(&r, d0, m, -1, 1);
+    for (size_t i = 0; i < m; i++) a[i] = (float)a[i], b[i] = (float)b[i], d0[i] = (float)d0[i];
+    double loss, got_loss;
+    ref_mse_forward(&loss, a, b, m);
+    tbuf ba = tbuf_new(a, m), bb = tbuf_new(b, m), bl = tbuf_zeros(1), bd = tbuf_new(d0, m);
+    ck_assert_int_eq(lirf_mse_forward(tctx(), bl.v, ba.v, bb.v, m), LIRF_OK);
+    tbuf_get(&bl, &got_loss, 1);
+    ck_assert_close("mse_forward", &got_loss, &loss, 1, 1e-9, 1e-5);
+    memcpy(want, d0, m * sizeof *want);
+    ref_mse_backward(want, a, b, m, 0.7);
+    ck_assert_int_eq(lirf_mse_backward(tctx(), bd.v, ba.v, bb.v, m, 0.7f), LIRF_OK);
+    tbuf_get(&bd, got, m);
+    ck_assert_close("mse_backward (accumulated)", got, want, m, 1e-7, 1e-5);
+    ck_assert(tbuf_guards_ok(&ba) && tbuf_guards_ok(&bb) && tbuf_guards_ok(&bl) &&
+              tbuf_guards_ok(&bd));
+    tbuf_free(&ba), tbuf_free(&bb), tbuf_free(&bl), tbuf_free(&bd);
+    free(a), free(b), free(d0), free(want), free(got);
+}
+
+START_TEST(mse_matches_reference) {
+    size_t sizes[] = {1, 7, 255, 256, 257, 1000, (size_t)64 * 32 * 256 /* layer2, batch 64 */};
+    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) mse_check(sizes[i], 70 + i);
+}
+END_TEST
+
+typedef struct { const double *b; size_t m; } mse_fd;
+static double mse_fd_loss(void *p, const double *a) {
+    mse_fd *c = p;
+    double L;
+    ref_mse_forward(&L, a, c->b, c->m);
+    return L;
+}
+
+START_TEST(mse_gradient_finite_differences) {
+    for (size_t m = 1; m <= 40; m += 13) {
+        trng r = {80 + m};
+        double *a = malloc(m * sizeof *a), *b = malloc(m * sizeof *b);
+        double *g = calloc(m, sizeof *g), *fd = malloc(m * sizeof *fd);
+        trand_fill(&r, a, m, -2, 2), trand_fill(&r, b, m, -2, 2);
+        mse_fd c = {b, m};
+        ref_mse_backward(g, a, b, m, 1.0);
+        tfd_grad(mse_fd_loss, &c, a, m, 1e-6, fd);
+        for (size_t i = 0; i < m; i++)
+            ck_assert_msg(fabs(g[i] - fd[i]) <= 1e-8 + 1e-6 * fabs(fd[i]),
+                          "mse grad [%zu] of %zu: %.9g vs fd %.9g", i, m, g[i], fd[i]);
+        free(a), free(b), free(g), free(fd);
+    }
+}
+END_TEST
+
+START_TEST(mse_invalid_arguments_rejected) {
+    double x[8] = {0};
+    tbuf a = tbuf_new(x, 8), b = tbuf_new(x, 8), l = tbuf_zeros(1);
+    lirf_ctx *ctx = tctx();
+    ck_assert_int_eq(lirf_mse_forward(ctx, LIRF_NOBUF, a.v, b.v, 8), LIRF_E_NULL);
+    ck_assert_int_eq(lirf_mse_forward(ctx, l.v, a.v, LIRF_NOBUF, 8), LIRF_E_NULL);
+    ck_assert_int_eq(lirf_mse_forward(ctx, l.v, a.v, b.v, 0), LIRF_E_INVALID);
+    ck_assert_int_eq(lirf_mse_forward(ctx, l.v, a.v, b.v, 9), LIRF_E_SHAPE);
+    ck_assert_int_eq(lirf_mse_backward(ctx, l.v, a.v, b.v, 8, 1), LIRF_E_SHAPE);
+    ck_assert_int_eq(lirf_mse_backward(ctx, a.v, a.v, b.v, 8, NAN), LIRF_E_INVALID);
+    ck_assert_str_ne(lirf_error_message(), "");
+    tbuf_free(&a), tbuf_free(&b), tbuf_free(&l);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("attention");
     TCase *tc = tcase_create("core");
@@ -305,6 +376,9 @@ int main(void) {
     tcase_add_test(tc, at_zero_sample);
     tcase_add_test(tc, at_equal_inputs_and_determinism);
     tcase_add_test(tc, at_invalid_arguments_rejected);
+    tcase_add_test(tc, mse_matches_reference);
+    tcase_add_test(tc, mse_gradient_finite_differences);
+    tcase_add_test(tc, mse_invalid_arguments_rejected);
     suite_add_tcase(s, tc);
     return trun(s);
 }

@@ -90,3 +90,36 @@ lirf_status lirf_at_loss_backward(lirf_ctx *ctx, lirf_buf dF1, lirf_buf F1, lirf
     LIRF_TRY(lirf_set_args(ctx, k, "bbbiii", dF1, F1, a2, N, C, HW));
     return lirf_launch1(ctx, k, "at_grad_f", total);
 }
+
+/* ---- feature matching: mean squared error ---- */
+static lirf_status mse_args(const char *op, lirf_buf a, lirf_buf b, size_t m) {
+    if (m < 1 || m > (size_t)INT_MAX)
+        return LIRF_FAIL(LIRF_E_INVALID, "%s: %zu entries (must be 1 .. INT_MAX)", op, m);
+    LIRF_TRY(lirf_check_buf(a, m, op, "a"));
+    return lirf_check_buf(b, m, op, "b");
+}
+
+lirf_status lirf_mse_forward(lirf_ctx *ctx, lirf_buf loss, lirf_buf a, lirf_buf b, size_t m) {
+    static const char *op = "mse_forward";
+    LIRF_TRY(lirf_check_buf(loss, 1, op, "loss"));
+    LIRF_TRY(mse_args(op, a, b, m));
+    cl_kernel k;
+    size_t wg;
+    LIRF_TRY(lirf_kernel_get(ctx, "attention", "mse_reduce", &k));
+    LIRF_TRY(lirf_kernel_wg(ctx, k, AT_WG_CAP, &wg));
+    LIRF_TRY(lirf_set_args(ctx, k, "bbbiL", loss, a, b, (int)m, wg * sizeof(float)));
+    return lirf_launch(ctx, k, op, 1, &wg, &wg);
+}
+
+lirf_status lirf_mse_backward(lirf_ctx *ctx, lirf_buf da, lirf_buf a, lirf_buf b, size_t m,
+                              float scale) {
+    static const char *op = "mse_backward";
+    LIRF_TRY(lirf_check_buf(da, m, op, "da"));
+    LIRF_TRY(mse_args(op, a, b, m));
+    if (!isfinite(scale))
+        return LIRF_FAIL(LIRF_E_INVALID, "%s: scale %g is not finite", op, (double)scale);
+    cl_kernel k;
+    LIRF_TRY(lirf_kernel_get(ctx, "attention", "mse_grad", &k));
+    LIRF_TRY(lirf_set_args(ctx, k, "bbbif", da, a, b, (int)m, (double)scale));
+    return lirf_launch1(ctx, k, op, m);
+}

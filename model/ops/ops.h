@@ -155,6 +155,13 @@ lirf_status lirf_at_loss_forward(lirf_ctx *ctx, lirf_buf loss, lirf_buf F1, lirf
 lirf_status lirf_at_loss_backward(lirf_ctx *ctx, lirf_buf dF1, lirf_buf F1, lirf_buf F2, int N,
                                   int C, int HW, float eps, float scale);
 
+/* ---- feature matching (cl_kernels/attention.cl, model/ops/op_attention.c) ----
+ * loss (1) = mean over m entries of (a - b)^2 (a fixed-tree sum in one
+ * work-group); backward: da += scale * 2 (a - b) / m (b is a constant). */
+lirf_status lirf_mse_forward(lirf_ctx *ctx, lirf_buf loss, lirf_buf a, lirf_buf b, size_t m);
+lirf_status lirf_mse_backward(lirf_ctx *ctx, lirf_buf da, lirf_buf a, lirf_buf b, size_t m,
+                              float scale);
+
 /* ---- optimiser (cl_kernels/optim.cl, model/ops/op_sgd.c) ----------------------
  * SGD with momentum and weight decay, PyTorch semantics (dampening 0):
  *   g' = g + wd * w;  v = momentum * v + g';  w -= lr * v.

@@ -77,6 +77,9 @@ void ref_at_loss_forward(double *loss, const double *F1, const double *F2, int N
                          double eps);
 void ref_at_loss_backward(double *dF1, const double *F1, const double *F2, int N, int C, int HW,
                           double eps, double scale);
+/* feature matching: loss = mean over m of (a - b)^2; da += scale * 2 (a - b) / m */
+void ref_mse_forward(double *loss, const double *a, const double *b, size_t m);
+void ref_mse_backward(double *da, const double *a, const double *b, size_t m, double scale);
 
 /* optimiser */
 void ref_sgd_step(double *w, double *v, const double *g, size_t n, double lr, double momentum,

@@ -76,3 +76,13 @@ void ref_at_loss_backward(double *dF1, const double *F1, const double *F2, int N
     }
     free(q), free(a2), free(g);
 }
+
+void ref_mse_forward(double *loss, const double *a, const double *b, size_t m) {
+    double s = 0;
+    for (size_t i = 0; i < m; i++) s += (a[i] - b[i]) * (a[i] - b[i]);
+    *loss = s / (double)m;
+}
+
+void ref_mse_backward(double *da, const double *a, const double *b, size_t m, double scale) {
+    for (size_t i = 0; i < m; i++) da[i] += scale * 2.0 * (a[i] - b[i]) / (double)m;
+}
