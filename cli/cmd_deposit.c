@@ -62,7 +62,19 @@ static void deposit_usage(FILE *f) {
         "                        exact: T0's lower part; withdraw gives back T0 itself\n"
         "                        paper: the pruned deposit module of the paper (its recover\n"
         "                        net combines two paths by the column rule, Eq. 8)\n"
+        "                        calibrated: LIRF-C, a pruned module as in paper mode (the\n"
+        "                        same rule), made again after the deposit and trained alone\n"
+        "                        against the frozen target so that the recover net follows\n"
+        "                        T0 (docs/lirf-c.md); at most half the lower part\n"
         "  --delta-codec C       int8 (default: one scale per output channel), f16 or f32\n"
+        "  --from-target PATH    with --mode calibrated: no deposit training; make the\n"
+        "                        calibrated module for this existing target of T0 (its\n"
+        "                        deposit classes, split and upper part must be this\n"
+        "                        deposit's) and bind the archive to it; --target is not\n"
+        "                        written\n"
+        "  --calib-epochs N (2)  --calib-lr X (0.01)   the calibration's SGD (momentum 0.9,\n"
+        "                        cosine to 0); KD at T 4 over all columns, CE 0.1, feature\n"
+        "                        MSE 1, half a mixup per D_r image (JSON: calibration)\n"
         "method (paper defaults):\n"
         "  --split S             the residual stage of T0 after which the net is split\n"
         "                        (layer1..layer4; default layer2)\n"
@@ -121,6 +133,8 @@ int parse_deposit_opts(int argc, char **argv, int *i, lirf_deposit_opts *o, int 
     else if (arg_flag(argv, *i, "--re-deposit-only")) o->re_deposit_only = 1;
     else if (arg_value(argc, argv, i, "--bn", &v, bad)) *bad = *bad || !parse_choice(v, "--bn", "fixed", "batch", &o->bn_batch_stats);
     else if (arg_value(argc, argv, i, "--mode", &v, bad)) *bad = *bad || !parse_status(lirf_deposit_mode_parse(v, &o->mode));
+    else if (arg_value(argc, argv, i, "--calib-epochs", &v, bad)) *bad = *bad || !parse_int(v, 1, 100000, "--calib-epochs", &o->calib.epochs);
+    else if (arg_value(argc, argv, i, "--calib-lr", &v, bad)) *bad = *bad || !parse_float(v, 1e-6, 100, "--calib-lr", &o->calib.lr);
     else if (arg_value(argc, argv, i, "--delta-codec", &v, bad)) *bad = *bad || !parse_status(lirf_delta_codec_parse(v, &o->codec));
     else if (arg_value(argc, argv, i, "--epochs", &v, bad)) *bad = *bad || !parse_int(v, 1, 100000, "--epochs", &o->epochs);
     else if (arg_value(argc, argv, i, "--batch", &v, bad)) *bad = *bad || !parse_int(v, 2, 65536, "--batch", &o->batch);
@@ -177,6 +191,7 @@ static int parse(int argc, char **argv, lirf_deposit_job *j, deposit_cli *c) {
             j->limit = (size_t)n;
         }
         else if (arg_value(argc, argv, &i, "--target", &j->target_out, &bad)) {}
+        else if (arg_value(argc, argv, &i, "--from-target", &j->from_target, &bad)) {}
         else if (arg_value(argc, argv, &i, "--archive", &j->archive_out, &bad)) {}
         else if (arg_value(argc, argv, &i, "--sign", &c->sign, &bad)) {}
         else if (arg_value(argc, argv, &i, "--encrypt-to", &c->encrypt_to, &bad)) {}
@@ -214,7 +229,8 @@ static int report(const lirf_deposit_job *j, const lirf_deposit_report *r, const
         }
         return print_json(s);
     }
-    printf("target net: %s\ndeposit archive: %s\n", j->target_out, j->archive_out);
+    printf("target net: %s\ndeposit archive: %s\n", j->from_target ? j->from_target : j->target_out,
+           j->archive_out);
     if (j->deposit_samples) {
         printf("deposit samples: %zu from %s (SHA-256 %s), classes", r->deposit_samples,
                j->deposit_samples, r->deposit_samples_sha256);

@@ -356,6 +356,80 @@ START_TEST(two_deposits_last_first) {
 }
 END_TEST
 
+/* calibrated mode from an existing target (d-, made by the hold-out test):
+ * the module within half the lower part, the archive bound to that target
+ * and withdrawn by the column rule; training lowers the last batch's loss
+ * against an untrained run of the same batches; bad combinations refused,
+ * nothing written. */
+static void calib_job(lirf_deposit_job *j, const char *tag, float lr) {
+    deposit_job(j, tag);
+    j->o.mode = LIRF_DEPOSIT_CALIBRATED, j->from_target = tpath("d-target.safetensors");
+    j->o.holdout = 0, j->o.keep_best = 0, j->o.holdout_every = 0;
+    j->o.calib.epochs = 12, j->o.calib.lr = lr;
+}
+
+static void calib_refused(lirf_deposit_job *j, const char *what) {
+    lirf_deposit_report r;
+    ck_assert_int_eq(lirf_deposit_job_run(tctx(), j, &r), LIRF_E_INVALID);
+    ck_assert_msg(strstr(lirf_error_message(), what), "%s", lirf_error_message());
+    ck_assert(!exists(j->archive_out) && !exists(j->target_out));
+}
+
+START_TEST(calibrated_module_for_a_target) {
+    lirf_deposit_job j;
+    lirf_deposit_report r, r0;
+    calib_job(&j, "cal0", 1e-6f); /* (almost) untrained: the reference loss */
+    lirf_status st = lirf_deposit_job_run(tctx(), &j, &r0);
+    ck_assert_msg(st == LIRF_OK, "%s", lirf_error_message());
+    calib_job(&j, "cal", 0.01f);
+    st = lirf_deposit_job_run(tctx(), &j, &r);
+    ck_assert_msg(st == LIRF_OK, "%s", lirf_error_message());
+    ck_assert(!exists(j.target_out) && exists(j.archive_out));
+    ck_assert_uint_eq(r.calib.steps, 12 * 5); /* 20 deposit-class images, batch 4 */
+    ck_assert(r.calib_rate >= 0.5f && r.calib_rate < 0.6f);
+    ck_assert_msg(2 * r.deposit_params <= r.lower_params, "module %zu, lower part %zu",
+                  r.deposit_params, r.lower_params);
+    ck_assert_msg(r.calib.last[0] < 0.9 * r0.calib.last[0], "loss %g trained, %g untrained",
+                  r.calib.last[0], r0.calib.last[0]);
+    json_t *js = lirf_deposit_report_json(&j, &r);
+    json_t *cal = json_object_get(json_object_get(js, "run"), "calibration");
+    ck_assert_int_eq(json_integer_value(json_object_get(cal, "steps")), 60);
+    ck_assert_str_eq(json_string_value(json_object_get(js, "target")), j.from_target);
+    json_decref(js);
+    /* withdrawn onto that target: a column-rule recover net of this mode */
+    json_t *rep = NULL;
+    st = lirf_withdraw(tctx(), j.from_target, j.archive_out, tpath("cal-r.st"), &rep);
+    ck_assert_msg(st == LIRF_OK, "%s", lirf_error_message());
+    ck_assert_str_eq(json_string_value(json_object_get(rep, "recover_rule")), "columns");
+    ck_assert_str_eq(json_string_value(json_object_get(rep, "mode")), "calibrated");
+    json_decref(rep);
+    lirf_table1_col c = against_t0(tpath("cal-r.st"));
+    ck_assert(c.agree >= 0 && c.agree <= 100);
+    /* refusals */
+    calib_job(&j, "calx", 0.05f);
+    j.o.mode = LIRF_DEPOSIT_DELTA;
+    calib_refused(&j, "--mode calibrated");
+    calib_job(&j, "calx", 0.05f);
+    j.from_target = tpath("t0.safetensors");
+    calib_refused(&j, "not a target net");
+    calib_job(&j, "calx", 0.05f);
+    static const int32_t other[2] = {2, 3};
+    j.dep = other;
+    calib_refused(&j, "deposited classes");
+    calib_job(&j, "calx", 0.05f);
+    j.model = tpath("t0-other.safetensors"); /* T0 with another fc: not this target's */
+    lirf_safetensors t;
+    ck_assert_int_eq(lirf_st_read(tpath("t0.safetensors"), &t), LIRF_OK);
+    lirf_st_tensor *fc = (lirf_st_tensor *)lirf_st_find(&t, "fc.weight");
+    ck_assert_ptr_nonnull(fc);
+    ((float *)fc->data)[0] += 0.5f;
+    ck_assert_int_eq(lirf_st_write(j.model, t.tensors, t.count, (const char *const *)t.meta_keys,
+                                   (const char *const *)t.meta_vals, t.meta_count), LIRF_OK);
+    lirf_st_free(&t);
+    calib_refused(&j, "upper part differs");
+}
+END_TEST
+
 START_TEST(demo_from_c) {
     lirf_demo_job j;
     lirf_demo_job_default(&j);
@@ -411,6 +485,7 @@ int main(void) {
     tcase_add_test(tc, two_deposits_last_first);
     tcase_add_test(tc, tries_keep_the_lowest_held_out_dep_acc);
     tcase_add_test(tc, table1_of_files);
+    tcase_add_test(tc, calibrated_module_for_a_target);
     tcase_add_test(tc, demo_from_c);
     suite_add_tcase(s, tc);
     int rc = trun(s);

@@ -99,6 +99,11 @@ typedef struct {
      * file (lirf_sample_list_load; dep must then be NULL and limit 0), the
      * deposit classes the classes of those samples (all classes: refused) */
     const char *deposit_samples;
+    /* calibrated mode only: no deposit training; the target net is this
+     * file (a target of T0: same upper part, the same deposit classes and
+     * split), the calibrated module is made for it and the archive bound to
+     * it; target_out is not written */
+    const char *from_target;
 } lirf_deposit_job;
 void lirf_deposit_job_default(lirf_deposit_job *j);
 
@@ -106,7 +111,7 @@ typedef struct {
     lirf_deposit_opts o;          /* as run (holdout_every in steps) */
     lirf_deposit_result res;
     size_t train_images, holdout_images, steps_per_epoch;
-    size_t deposit_params, whole_params;
+    size_t deposit_params, whole_params, lower_params;
     double kept_holdout;          /* held-out Dep Acc of the kept check; +inf: none */
     /* a sample-level deposit (j->deposit_samples): the listed samples, the
      * SHA-256 of their list (lirf_sample_list_sha256) and their classes */
@@ -114,12 +119,19 @@ typedef struct {
     char deposit_samples_sha256[65];
     int32_t sample_classes[LIRF_MAX_CLASSES];
     int nsample_classes;
+    /* calibrated mode: the second phase (last: L, KD, CE, MSE) and the rate
+     * its module was pruned at */
+    lirf_deposit_result calib;
+    float calib_rate;
 } lirf_deposit_report;
 
 lirf_status lirf_deposit_job_run(lirf_ctx *ctx, const lirf_deposit_job *j, lirf_deposit_report *r);
 /* The "run" record the archive's manifest keeps: t0, seconds, images_per_s,
  * deposit_images, and with a hold-out holdout_images, steps_per_epoch,
- * holdout_dep_acc [{step, dep_acc}], kept_step. */
+ * holdout_dep_acc [{step, dep_acc}], kept_step; calibrated mode adds
+ * "calibration" {prune_rate, module_parameters, lower_parameters, seconds,
+ * images_per_s, steps, last_losses {L, KD, CE, MSE}} and, with from_target,
+ * "from_target". */
 json_t *lirf_deposit_run_json(const lirf_deposit_job *j, const lirf_deposit_report *r);
 /* lirf deposit --json: target, archive, run, seconds, images_per_s,
  * deposit_parameters, deposit_bytes, whole_parameters, last_losses, options.

@@ -24,6 +24,12 @@ void lirf_deposit_opts_default(lirf_deposit_opts *o) {
     o->aug = (lirf_aug_params){.pad = 4, .flip = 1, .max_rot_deg = 0};
     o->bn_batch_stats = 1;
     o->holdout_seed = -1;
+    lirf_calib_opts_default(&o->calib);
+}
+
+void lirf_calib_opts_default(lirf_calib_opts *c) {
+    *c = (lirf_calib_opts){.epochs = 2, .lr = 0.01f, .momentum = 0.9f, .T = 4, .lambda_ce = 0.1f,
+                           .lambda_mse = 1, .mix = 0.5f, .max_share = 0.5f};
 }
 
 int64_t lirf_deposit_holdout_seed(const lirf_deposit_opts *o) {
@@ -31,19 +37,43 @@ int64_t lirf_deposit_holdout_seed(const lirf_deposit_opts *o) {
 }
 
 const char *lirf_deposit_mode_name(lirf_deposit_mode m) {
-    return m == LIRF_DEPOSIT_EXACT ? "exact" : m == LIRF_DEPOSIT_DELTA ? "delta" : "paper";
+    return m == LIRF_DEPOSIT_EXACT        ? "exact"
+           : m == LIRF_DEPOSIT_DELTA      ? "delta"
+           : m == LIRF_DEPOSIT_CALIBRATED ? "calibrated"
+                                          : "paper";
 }
 
 lirf_status lirf_deposit_mode_parse(const char *text, lirf_deposit_mode *m) {
-    static const lirf_deposit_mode all[] = {LIRF_DEPOSIT_PAPER, LIRF_DEPOSIT_EXACT,
-                                            LIRF_DEPOSIT_DELTA};
-    for (int i = 0; text && i < 3; i++)
-        if (!strcmp(text, lirf_deposit_mode_name(all[i]))) return *m = all[i], LIRF_OK;
-    return LIRF_FAIL(LIRF_E_INVALID, "deposit mode \"%.40s\": choose delta, exact or paper",
+    for (int i = 0; text && i < LIRF_DEPOSIT_MODES; i++)
+        if (!strcmp(text, lirf_deposit_mode_name((lirf_deposit_mode)i)))
+            return *m = (lirf_deposit_mode)i, LIRF_OK;
+    return LIRF_FAIL(LIRF_E_INVALID,
+                     "deposit mode \"%.40s\": choose delta, exact, paper or calibrated",
                      text ? text : "(none)");
 }
 
+int lirf_deposit_mode_has_module(lirf_deposit_mode m) {
+    return m == LIRF_DEPOSIT_PAPER || m == LIRF_DEPOSIT_CALIBRATED;
+}
+
+static json_t *calib_opts_json(const lirf_calib_opts *c) {
+    return json_pack("{s:i,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:s,s:s}", "epochs", c->epochs, "lr",
+                     lirf_tidy(c->lr), "momentum", lirf_tidy(c->momentum), "T", lirf_tidy(c->T),
+                     "lambda_ce", lirf_tidy(c->lambda_ce), "lambda_mse", lirf_tidy(c->lambda_mse),
+                     "mix", lirf_tidy(c->mix), "max_share", lirf_tidy(c->max_share),
+                     "lr_schedule", "cosine", "bn", "fixed (T0's running statistics)");
+}
+
+static json_t *deposit_opts_core_json(const lirf_deposit_opts *o);
+
 json_t *lirf_deposit_opts_json(const lirf_deposit_opts *o) {
+    json_t *j = deposit_opts_core_json(o);
+    if (j && o->mode == LIRF_DEPOSIT_CALIBRATED)
+        json_object_set_new(j, "calibration", calib_opts_json(&o->calib));
+    return j;
+}
+
+static json_t *deposit_opts_core_json(const lirf_deposit_opts *o) {
     return json_pack("{s:s,s:s,s:i,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:i,s:i,s:f,s:f,s:f,s:i,s:i,s:i,s:f,"
                      "s:s,s:b,s:b,s:s,s:f,s:I,s:i,s:s}",
                      "mode", lirf_deposit_mode_name(o->mode), "delta_codec",
@@ -66,6 +96,12 @@ float lirf_deposit_lr_at(const lirf_deposit_opts *o, size_t step, size_t total) 
     lirf_schedule s = {.kind = o->lr_cosine ? LIRF_SCHED_COSINE_STEPS : LIRF_SCHED_CONST,
                        .lr = o->lr, .epochs = 1};
     return lirf_schedule_lr(&s, step, total);
+}
+
+/* An archive's or recover net's mode name: one with a module (column rule)? */
+static int mode_text_has_module(const char *mode) {
+    lirf_deposit_mode m;
+    return mode && lirf_deposit_mode_parse(mode, &m) == LIRF_OK && lirf_deposit_mode_has_module(m);
 }
 
 /* ---- construction and pruning ---- */
@@ -363,7 +399,21 @@ lirf_status lirf_lirf_create(lirf_ctx *ctx, lirf_net *t0, const lirf_model_meta 
         lirf_lirf_destroy(l);
         return st;
     }
+    l->prune_rate = prune_rate;
     *out = l;
+    return LIRF_OK;
+}
+
+lirf_status lirf_lirf_reprune(lirf_lirf *l, float rate) {
+    if (!l) return LIRF_FAIL(LIRF_E_NULL, "lirf_lirf_reprune: NULL argument");
+    if (!(rate >= 0 && rate < 1))
+        return LIRF_FAIL(LIRF_E_INVALID, "prune rate %g outside [0, 1)", (double)rate);
+    lirf_net_destroy(l->deposit), l->deposit = NULL;
+    free(l->kept), l->kept = NULL, l->nkept = 0;
+    LIRF_TRY(plan_pruning(l, rate));
+    LIRF_TRY(make_part(l->ctx, &l->meta.cfg, 0, l->split, l->mid, &l->deposit));
+    LIRF_TRY(fill_deposit(l));
+    l->prune_rate = rate;
     return LIRF_OK;
 }
 
@@ -533,7 +583,7 @@ lirf_status lirf_save_deposit(lirf_lirf *l, const char *path, const lirf_deposit
 /* The manifest's "pruning": the method, the rate and every block's kept filters. */
 static json_t *pruning_json(const lirf_lirf *l, const lirf_model_meta *m, lirf_deposit_mode mode,
                             float rate) {
-    int exact = mode != LIRF_DEPOSIT_PAPER;
+    int exact = !lirf_deposit_mode_has_module(mode);
     json_t *pr = json_object();
     json_object_set_new(pr, "method",
                         json_string(mode == LIRF_DEPOSIT_EXACT ? "none (exact mode: T0's lower part)"
@@ -618,7 +668,7 @@ static lirf_status deposit_manifest(lirf_lirf *l, const lirf_deposit_opts *o,
     json_object_set_new(man, "deposit_classes", sorted_classes_json(l));
     json_object_set_new(man, "preservation_classes", pres);
     json_object_set_new(man, "class_names", names);
-    json_object_set_new(man, "pruning", pruning_json(l, m, o->mode, o->prune_rate));
+    json_object_set_new(man, "pruning", pruning_json(l, m, o->mode, l->prune_rate));
     json_object_set_new(man, "hyperparameters", lirf_deposit_opts_json(o));
     json_object_set_new(man, "upper_fingerprint_sha256", json_string(fp));
     json_object_set_new(man, "target_binding", binding);
@@ -668,7 +718,7 @@ static lirf_status make_member(lirf_lirf *l, const lirf_deposit_opts *o, lirf_mo
     memset(m->cfg.mid, 0, sizeof m->cfg.mid);
     if (o->mode == LIRF_DEPOSIT_DELTA) return delta_member(l, o, dm);
     lirf_net *module = o->mode == LIRF_DEPOSIT_EXACT ? l->t0_lower : l->deposit;
-    if (o->mode == LIRF_DEPOSIT_PAPER) memcpy(m->cfg.mid, l->mid, sizeof m->cfg.mid);
+    if (lirf_deposit_mode_has_module(o->mode)) memcpy(m->cfg.mid, l->mid, sizeof m->cfg.mid);
     dm->values = count_params(module);
     const char *keys[] = {"lirf_kind"};
     const char *vals[] = {"deposit_module"};
@@ -723,7 +773,8 @@ static lirf_status manifest_fits(const json_t *man, const lirf_model_meta *tm,
     const char *mode = json_string_value(json_object_get(man, "mode"));
     if (!arch || strcmp(arch, lirf_arch_name(tm->cfg.arch)) || !msplit ||
         strcmp(msplit, tm->split) || width != tm->cfg.width || classes != tm->cfg.classes ||
-        !mode || (strcmp(mode, "paper") && strcmp(mode, "exact") && strcmp(mode, "delta")))
+        !mode || (strcmp(mode, "paper") && strcmp(mode, "exact") && strcmp(mode, "delta") &&
+                  strcmp(mode, "calibrated")))
         return LIRF_FAIL(LIRF_E_FORMAT,
                          "%s does not belong to %s: the manifest describes %s width %lld, %lld "
                          "classes, split %s, mode %s; the target is %s width %d, %d classes, split %s",
@@ -836,7 +887,7 @@ static int successor_of(const json_t *man, const lirf_safetensors *tst, const li
     const char *p = lirf_st_meta(tst, "predecessor_deposit_classes");
     const char *ph = lirf_st_meta(tst, "predecessor_lower_sha256");
     char pdep[4096];
-    return mode && !strcmp(mode, "paper") && p && ph && !strcmp(ph, want) &&
+    return mode_text_has_module(mode) && p && ph && !strcmp(ph, want) &&
            canon_classes(p, tm->cfg.classes, "target", pdep, sizeof pdep) == LIRF_OK &&
            !strcmp(pdep, bound);
 }
@@ -970,7 +1021,7 @@ static json_t *withdraw_report(const char *target_path, const char *archive_path
                           lirf_json_text(recover_path), "mode", w->mode, "deposit_classes",
                           w->dep, "upper_fingerprint_sha256", w->fp, "deposit_parameters",
                           w->stored, "recover_rule",
-                          strcmp(w->mode, "paper") ? "whole_net" : "columns");
+                          mode_text_has_module(w->mode) ? "columns" : "whole_net");
     if (!r) return NULL;
     if (delta)
         json_object_set_new(r, "delta", json_pack("{s:O,s:O,s:b}", "codec",
@@ -980,7 +1031,8 @@ static json_t *withdraw_report(const char *target_path, const char *archive_path
                                                   "recover_lower_verified", !w->stand_in));
     json_object_set_new(r, "target_stands_in", json_boolean(w->stand_in));
     json_t *pred = json_object_get(w->man, "predecessor");
-    if (pred && strcmp(w->mode, "paper")) json_object_set(r, "gives_back_target_of", pred);
+    if (pred && !mode_text_has_module(w->mode))
+        json_object_set(r, "gives_back_target_of", pred);
     json_object_set_new(r, "signed_by", w->info.is_signed ? json_string(w->info.signer) : json_null());
     json_object_set_new(r, "signature_verified", json_boolean(w->info.verified));
     json_object_set_new(r, "encrypted_to",
@@ -1109,7 +1161,7 @@ static lirf_status write_stand_in(lirf_ctx *ctx, const char *path, withdrawal *w
  * column rule; exact and delta: the whole recovered net, a plain checkpoint. */
 static lirf_status write_recover(lirf_ctx *ctx, const char *archive_path, const char *recover_path,
                                  withdrawal *w) {
-    int paper = !strcmp(w->mode, "paper");
+    int paper = mode_text_has_module(w->mode); /* paper or calibrated: the column rule */
     if (!strcmp(w->mode, "delta")) LIRF_TRY(apply_delta_member(archive_path, w));
     else LIRF_TRY(open_module(ctx, archive_path, w));
     char mid[256] = "";

@@ -28,10 +28,37 @@
 #include "lirf_archive.h"
 #include "train.h"
 
-typedef enum { LIRF_DEPOSIT_PAPER = 0, LIRF_DEPOSIT_EXACT, LIRF_DEPOSIT_DELTA } lirf_deposit_mode;
-const char *lirf_deposit_mode_name(lirf_deposit_mode m); /* "paper", "exact", "delta" */
-/* "paper" / "exact" / "delta" into *m; LIRF_E_INVALID naming them otherwise. */
+typedef enum {
+    LIRF_DEPOSIT_PAPER = 0,
+    LIRF_DEPOSIT_EXACT,
+    LIRF_DEPOSIT_DELTA,
+    LIRF_DEPOSIT_CALIBRATED
+} lirf_deposit_mode;
+#define LIRF_DEPOSIT_MODES 4
+/* "paper", "exact", "delta", "calibrated" */
+const char *lirf_deposit_mode_name(lirf_deposit_mode m);
+/* One of those names into *m; LIRF_E_INVALID naming them otherwise. */
 lirf_status lirf_deposit_mode_parse(const char *text, lirf_deposit_mode *m);
+/* 1 for the modes whose archive holds a pruned module plugged in by Eq. 8's
+ * column rule (paper, calibrated), 0 for those that give back a whole net. */
+int lirf_deposit_mode_has_module(lirf_deposit_mode m);
+
+/* LIRF-C, the calibrated module (docs/lirf-c.md): after the deposit, the
+ * module is made again from T0's lower part and trained alone against the
+ * frozen target, so that the column rule's recover logits follow T0's. */
+typedef struct {
+    int epochs;        /* 2 */
+    float lr;          /* SGD, half cosine to 0 over the phase (0.01) */
+    float momentum;    /* 0.9 */
+    float T;           /* distillation temperature (4) */
+    float lambda_ce;   /* CE of the recover logits on D_r (0.1) */
+    float lambda_mse;  /* MSE of the module's features to T0's at the split (1) */
+    float mix;         /* mixups of D_r images per D_r image in a batch (0.5) */
+    float max_share;   /* the module's learnable parameters: at most this share of the
+                          lower part's; the prune rate rises from prune_rate in steps of
+                          0.01 until it fits (0.5) */
+} lirf_calib_opts;
+void lirf_calib_opts_default(lirf_calib_opts *c);
 
 typedef struct {
     lirf_deposit_mode mode;
@@ -62,6 +89,7 @@ typedef struct {
                                holdout_every steps) whose held-out Dep Acc is lowest;
                                0: the last step's (needs holdout > 0). A resumed run
                                chooses among the checks made after resuming only */
+    lirf_calib_opts calib;  /* calibrated mode's second phase */
 } lirf_deposit_opts;
 
 void lirf_deposit_opts_default(lirf_deposit_opts *o);
@@ -84,6 +112,7 @@ typedef struct {
     int mid[LIRF_MAX_BLOCKS];  /* the deposit module's inner widths (lirf_net_config.mid) */
     int32_t *kept;             /* pruning record: kept filter indices, block after block */
     size_t nkept;
+    float prune_rate;          /* the rate the deposit module was pruned at */
     lirf_buf mask, pre_cols, dep_cols; /* device (K), (K - ndep), (ndep) int32 */
     json_t *predecessor;       /* T0 is an earlier deposit's target: that deposit's classes,
                                   split and the hash its archive is bound to (owned; NULL:
@@ -101,6 +130,9 @@ lirf_status lirf_split_resolve(lirf_arch arch, lirf_deposit_opts *o);
 lirf_status lirf_lirf_create(lirf_ctx *ctx, lirf_net *t0, const lirf_model_meta *meta, int split,
                              const int32_t *dep, int ndep, float prune_rate, lirf_lirf **out);
 void lirf_lirf_destroy(lirf_lirf *l);
+/* Makes l->deposit again from T0's lower part, pruned at `rate` (its
+ * training is lost). */
+lirf_status lirf_lirf_reprune(lirf_lirf *l, float rate);
 /* A second deposit (docs/method.md, "Several deposits"): when the checkpoint
  * t0_path that l was made from is a target net (lirf_kind "target"), records
  * in l->predecessor its deposit classes, split and the lower-part hash its own
@@ -150,6 +182,20 @@ typedef struct {
  * lirf_deposit_job_run (experiments.h). */
 lirf_status lirf_deposit_train_io(lirf_lirf *l, lirf_loader *data, const lirf_deposit_opts *o,
                                   const lirf_deposit_io *io, int quiet, lirf_deposit_result *res);
+
+/* Calibrated mode's second phase (model/lirf/calibrate.c): remakes
+ * l->deposit from T0's lower part at the smallest prune rate >= o->prune_rate
+ * (steps of 0.01) that keeps it within o->calib.max_share of the lower part
+ * (*rate gets it), then trains only it on `data` (D_r), against T0 and the
+ * frozen target l->target_lower:
+ *   xa = the batch and round(mix n) mixups l x_i + (1 - l) x_j of its images
+ *   z~ = Eq. 8 (target's preservation columns, the module path's deposit ones)
+ *   L  = T^2 KL(softmax(z0/T) || softmax(z~/T)) over all columns, on xa
+ *      + lambda_ce CE(z~, y) on the batch + lambda_mse MSE(module(xa), T0_lower(xa))
+ * with the module's BN in inference mode (T0's running statistics, affine
+ * trained). res->last: L, KD, CE, MSE. */
+lirf_status lirf_calibrate_train(lirf_lirf *l, lirf_loader *data, const lirf_deposit_opts *o,
+                                 int quiet, float *rate, lirf_deposit_result *res);
 
 /* Logits callbacks for lirf_eval_counts: the target net (target_lower +
  * upper), the recover net (column rule), and the deposit path alone. */
