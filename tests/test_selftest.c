@@ -38,7 +38,8 @@ START_TEST(cases_cover_the_ops) {
         "maxpool_forward", "maxpool_backward",
         "gap_forward", "gap_backward", "linear_forward", "linear_backward",
         "softmax_ce_forward", "softmax_ce_backward", "kd_forward", "kd_backward", "argmax",
-        "class_counts", "at_map", "at_loss_forward", "at_loss_backward", "sgd_step", "augment",
+        "class_counts", "at_map", "at_loss_forward", "at_loss_backward", "mse_forward",
+        "mse_backward", "sgd_step", "augment",
         "merge_columns", "split_columns_acc", "gemm"};
     const lirf_selftest_case *cases;
     size_t n = lirf_selftest_cases(&cases);

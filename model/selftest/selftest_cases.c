@@ -375,6 +375,24 @@ static void at_loss_bwd(lirf_selftest_env *e) {
     CHECK(bd, d, A_F);
 }
 
+static void mse_fwd(lirf_selftest_env *e) {
+    double *a = RND(A_F, -1, 1), *b = RND(A_F, -1, 1), *loss = H(1);
+    NEED(a, b, loss);
+    lirf_buf ba = UP(a, A_F), bb = UP(b, A_F), bl = UP(loss, 1);
+    CALL(lirf_mse_forward(CTX, bl, ba, bb, A_F));
+    ref_mse_forward(loss, a, b, A_F);
+    CHECK(bl, loss, 1);
+}
+
+static void mse_bwd(lirf_selftest_env *e) {
+    double *a = RND(A_F, -1, 1), *b = RND(A_F, -1, 1), *d = RND(A_F, -1e-3, 1e-3);
+    NEED(a, b, d);
+    lirf_buf ba = UP(a, A_F), bb = UP(b, A_F), bd = UP(d, A_F);
+    CALL(lirf_mse_backward(CTX, bd, ba, bb, A_F, 0.5f));
+    ref_mse_backward(d, a, b, A_F, 0.5);
+    CHECK(bd, d, A_F);
+}
+
 /* ---- optimiser, augmentation, LIRF columns, GEMM ---- */
 static void sgd(lirf_selftest_env *e) {
     double *w = RND(NE, -1, 1), *v = RND(NE, -1, 1), *g = RND(NE, -1, 1);
@@ -473,6 +491,8 @@ static const lirf_selftest_case CASES[] = {
     {"at_map", "3x4x36", 1e-5, at_map},
     {"at_loss_forward", "3x4x36, eps 0.05", 1e-5, at_loss_fwd},
     {"at_loss_backward", "3x4x36, eps 0.05, scale 100", 1e-4, at_loss_bwd},
+    {"mse_forward", "432", 1e-5, mse_fwd},
+    {"mse_backward", "432, scale 0.5", 1e-5, mse_bwd},
     {"sgd_step", "1000, lr 0.1, momentum 0.9, wd 5e-4: w, v", 1e-6, sgd},
     {"augment", "3x2x12x12, pad 2, flip, rotation 10 degrees", 1e-4, augment},
     {"merge_columns", "8x10, 4 deposit columns", 0, merge_columns},
