@@ -73,8 +73,10 @@ static void deposit_usage(FILE *f) {
         "                        deposit's) and bind the archive to it; --target is not\n"
         "                        written\n"
         "  --calib-epochs N (2)  --calib-lr X (0.01)   the calibration's SGD (momentum 0.9,\n"
-        "                        cosine to 0); KD at T 4 over all columns, CE 0.1, feature\n"
-        "                        MSE 1, half a mixup per D_r image (JSON: calibration)\n"
+        "                        cosine to 0); KD at T 4 over all columns, plus\n"
+        "  --calib-ce X (0.1)    CE of the recover logits,  --calib-mse X (1) feature MSE\n"
+        "                        at the split,  --calib-mix X (0.5) mixups per D_r image\n"
+        "                        in a batch (JSON: options.calibration)\n"
         "method (paper defaults):\n"
         "  --split S             the residual stage of T0 after which the net is split\n"
         "                        (layer1..layer4; default layer2)\n"
@@ -135,6 +137,9 @@ int parse_deposit_opts(int argc, char **argv, int *i, lirf_deposit_opts *o, int 
     else if (arg_value(argc, argv, i, "--mode", &v, bad)) *bad = *bad || !parse_status(lirf_deposit_mode_parse(v, &o->mode));
     else if (arg_value(argc, argv, i, "--calib-epochs", &v, bad)) *bad = *bad || !parse_int(v, 1, 100000, "--calib-epochs", &o->calib.epochs);
     else if (arg_value(argc, argv, i, "--calib-lr", &v, bad)) *bad = *bad || !parse_float(v, 1e-6, 100, "--calib-lr", &o->calib.lr);
+    else if (arg_value(argc, argv, i, "--calib-ce", &v, bad)) *bad = *bad || !parse_float(v, 0, 1e6, "--calib-ce", &o->calib.lambda_ce);
+    else if (arg_value(argc, argv, i, "--calib-mse", &v, bad)) *bad = *bad || !parse_float(v, 0, 1e6, "--calib-mse", &o->calib.lambda_mse);
+    else if (arg_value(argc, argv, i, "--calib-mix", &v, bad)) *bad = *bad || !parse_float(v, 0, 1, "--calib-mix", &o->calib.mix);
     else if (arg_value(argc, argv, i, "--delta-codec", &v, bad)) *bad = *bad || !parse_status(lirf_delta_codec_parse(v, &o->codec));
     else if (arg_value(argc, argv, i, "--epochs", &v, bad)) *bad = *bad || !parse_int(v, 1, 100000, "--epochs", &o->epochs);
     else if (arg_value(argc, argv, i, "--batch", &v, bad)) *bad = *bad || !parse_int(v, 2, 65536, "--batch", &o->batch);

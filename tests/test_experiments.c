@@ -430,6 +430,47 @@ START_TEST(calibrated_module_for_a_target) {
 }
 END_TEST
 
+/* The whole calibrated deposit (no --from-target): the target written, a
+ * paper-mode archive beside it holds the deposit's own module (rate 0.5),
+ * the calibrated one a module made again within half the lower part. */
+static json_t *manifest_of(const char *path) {
+    json_t *m = NULL;
+    void *dep = NULL;
+    size_t len = 0;
+    ck_assert_msg(lirf_archive_read(path, &m, &dep, &len) == LIRF_OK, "%s", lirf_error_message());
+    free(dep);
+    return m;
+}
+
+START_TEST(calibrated_deposit_beside_paper) {
+    lirf_deposit_job j;
+    lirf_deposit_report r;
+    deposit_job(&j, "calfull");
+    j.o.mode = LIRF_DEPOSIT_CALIBRATED, j.o.epochs = 1, j.o.calib.epochs = 1;
+    j.also_out[LIRF_DEPOSIT_PAPER] = tpath("calfull-paper.lirf");
+    lirf_status st = lirf_deposit_job_run(tctx(), &j, &r);
+    ck_assert_msg(st == LIRF_OK, "%s", lirf_error_message());
+    ck_assert(exists(j.target_out) && exists(j.archive_out));
+    json_t *mc = manifest_of(j.archive_out), *mp = manifest_of(tpath("calfull-paper.lirf"));
+    ck_assert_str_eq(json_string_value(json_object_get(mc, "mode")), "calibrated");
+    ck_assert_str_eq(json_string_value(json_object_get(mp, "mode")), "paper");
+    double rc = json_real_value(json_object_get(json_object_get(mc, "pruning"), "rate"));
+    double rp = json_real_value(json_object_get(json_object_get(mp, "pruning"), "rate"));
+    ck_assert_msg(rp == 0.5 && rc > 0.5 && fabs(rc - r.calib_rate) < 1e-6, "rates %g, %g", rp, rc);
+    json_t *par = json_object_get(mc, "parameters");
+    ck_assert(2 * json_integer_value(json_object_get(par, "deposit_module")) <=
+              json_integer_value(json_object_get(par, "lower_part")));
+    ck_assert_ptr_nonnull(json_object_get(json_object_get(mc, "hyperparameters"), "calibration"));
+    ck_assert_ptr_null(json_object_get(json_object_get(mp, "run"), "calibration"));
+    json_decref(mc), json_decref(mp);
+    /* both withdraw onto the target */
+    ck_assert_int_eq(lirf_withdraw(tctx(), j.target_out, j.archive_out, tpath("cf-r.st"), NULL),
+                     LIRF_OK);
+    ck_assert_int_eq(lirf_withdraw(tctx(), j.target_out, tpath("calfull-paper.lirf"),
+                                   tpath("cf-rp.st"), NULL), LIRF_OK);
+}
+END_TEST
+
 START_TEST(demo_from_c) {
     lirf_demo_job j;
     lirf_demo_job_default(&j);
@@ -486,6 +527,7 @@ int main(void) {
     tcase_add_test(tc, tries_keep_the_lowest_held_out_dep_acc);
     tcase_add_test(tc, table1_of_files);
     tcase_add_test(tc, calibrated_module_for_a_target);
+    tcase_add_test(tc, calibrated_deposit_beside_paper);
     tcase_add_test(tc, demo_from_c);
     suite_add_tcase(s, tc);
     int rc = trun(s);
