@@ -6,6 +6,8 @@
 
 #include "cli.h"
 
+static void deposit_usage_method(FILE *f);
+
 static void deposit_usage(FILE *f) {
     fprintf(f,
         "usage: lirf [--device SPEC] deposit --model T0 --deposit-classes LIST [options]\n"
@@ -76,7 +78,12 @@ static void deposit_usage(FILE *f) {
         "                        cosine to 0); KD at T 4 over all columns, plus\n"
         "  --calib-ce X (0.1)    CE of the recover logits,  --calib-mse X (1) feature MSE\n"
         "                        at the split,  --calib-mix X (0.5) mixups per D_r image\n"
-        "                        in a batch (JSON: options.calibration)\n"
+        "                        in a batch (JSON: options.calibration)\n");
+    deposit_usage_method(f);
+}
+
+static void deposit_usage_method(FILE *f) {
+    fprintf(f,
         "method (paper defaults):\n"
         "  --split S             the residual stage of T0 after which the net is split\n"
         "                        (layer1..layer4; default layer2)\n"
