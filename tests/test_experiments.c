@@ -484,9 +484,11 @@ START_TEST(demo_from_c) {
     ck_assert_int_eq(r->ntries, 2);
     ck_assert(r->kept == 0 || r->tries[1].kept_holdout < r->tries[0].kept_holdout);
     const char *files[] = {"original.safetensors", "target.safetensors", "deposit.lirf",
-                           "deposit-exact.lirf", "recover.safetensors", "recover-exact.safetensors",
+                           "deposit-exact.lirf", "deposit-paper.lirf", "deposit-calibrated.lirf",
+                           "recover.safetensors", "recover-exact.safetensors",
+                           "recover-paper.safetensors", "recover-calibrated.safetensors",
                            "table1.md", "table1.json", "summary.json"};
-    for (int i = 0; i < 9; i++) {
+    for (int i = 0; i < 13; i++) {
         char p[400];
         snprintf(p, sizeof p, "%s/%s", j.out_dir, files[i]);
         ck_assert_msg(exists(p), "%s missing", files[i]);
@@ -499,6 +501,11 @@ START_TEST(demo_from_c) {
     ck_assert_ptr_nonnull(sum);
     ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(sum, "deposit_tries"), "kept")),
                      r->kept + 1);
+    /* the calibrated column: a module within half the lower part, its own bytes */
+    ck_assert_int_eq(json_array_size(json_object_get(sum, "withdraw")), 4);
+    ck_assert_int_eq(json_array_size(json_object_get(sum, "table1")), 6);
+    ck_assert(r->calib.calib.steps > 0 && 2 * r->calib.deposit_params <= r->calib.lower_params);
+    ck_assert(r->cols[5].bytes > 0 && r->cols[5].agree >= 0);
     json_decref(sum);
     free(r);
 }

@@ -1,5 +1,5 @@
-/* lirf demo as a library call: T0, the deposit (with tries), both
- * withdrawals, Table 1 and summary.json, all in one folder. */
+/* lirf demo as a library call: T0, the deposit (with tries), a calibrated
+ * module, the four withdrawals, Table 1 and summary.json, all in one folder. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -21,8 +21,8 @@ void lirf_demo_job_default(lirf_demo_job *j) {
 }
 
 typedef struct {
-    char orig[1100], target[1100], arch[1100], arch_x[1100], arch_p[1100];
-    char rec[1100], rec_x[1100], rec_p[1100];
+    char orig[1100], target[1100], arch[1100], arch_x[1100], arch_p[1100], arch_c[1100];
+    char rec[1100], rec_x[1100], rec_p[1100], rec_c[1100];
     char md[1100], json[1100], sum[1100];
 } demo_paths;
 
@@ -32,9 +32,11 @@ static void demo_paths_make(const char *out, demo_paths *p) {
     snprintf(p->arch, sizeof p->arch, "%s/deposit.lirf", out);
     snprintf(p->arch_x, sizeof p->arch_x, "%s/deposit-exact.lirf", out);
     snprintf(p->arch_p, sizeof p->arch_p, "%s/deposit-paper.lirf", out);
+    snprintf(p->arch_c, sizeof p->arch_c, "%s/deposit-calibrated.lirf", out);
     snprintf(p->rec, sizeof p->rec, "%s/recover.safetensors", out);
     snprintf(p->rec_x, sizeof p->rec_x, "%s/recover-exact.safetensors", out);
     snprintf(p->rec_p, sizeof p->rec_p, "%s/recover-paper.safetensors", out);
+    snprintf(p->rec_c, sizeof p->rec_c, "%s/recover-calibrated.safetensors", out);
     snprintf(p->md, sizeof p->md, "%s/table1.md", out);
     snprintf(p->json, sizeof p->json, "%s/table1.json", out);
     snprintf(p->sum, sizeof p->sum, "%s/summary.json", out);
@@ -87,12 +89,12 @@ static lirf_status demo_t0(lirf_ctx *ctx, const lirf_demo_job *j, const lirf_tra
                            lirf_demo_report *r) {
     if (!j->retrain && access(t->out, R_OK) == 0) {
         if (j->log)
-            fprintf(j->log, "lirf demo: [1/4] reusing T0 %s (--retrain to train it again)\n", t->out);
+            fprintf(j->log, "lirf demo: [1/5] reusing T0 %s (--retrain to train it again)\n", t->out);
         r->reused_t0 = 1;
         return LIRF_OK;
     }
     if (j->log)
-        fprintf(j->log, "lirf demo: [1/4] training T0: ResNet-18 width %d, %d epochs\n", t->width,
+        fprintf(j->log, "lirf demo: [1/5] training T0: ResNet-18 width %d, %d epochs\n", t->width,
                 t->o.epochs);
     double t0 = lirf_now();
     LIRF_TRY(lirf_error_context(lirf_train_job_run(ctx, t, &r->t0), "training T0"));
@@ -108,8 +110,22 @@ static lirf_status demo_withdraw(lirf_ctx *ctx, const demo_paths *p, json_t **wd
                                 "withdraw (delta)"));
     LIRF_TRY(lirf_error_context(lirf_withdraw(ctx, p->target, p->arch_x, p->rec_x, &wd[1]),
                                 "withdraw (exact)"));
-    return lirf_error_context(lirf_withdraw(ctx, p->target, p->arch_p, p->rec_p, &wd[2]),
-                              "withdraw (paper)");
+    LIRF_TRY(lirf_error_context(lirf_withdraw(ctx, p->target, p->arch_p, p->rec_p, &wd[2]),
+                                "withdraw (paper)"));
+    return lirf_error_context(lirf_withdraw(ctx, p->target, p->arch_c, p->rec_c, &wd[3]),
+                              "withdraw (calibrated)");
+}
+
+/* LIRF-C for the kept target: the deposit job again, in calibrated mode,
+ * from that target (no deposit training; the same D_r batches) */
+static lirf_status demo_calibrate(lirf_ctx *ctx, const lirf_deposit_job *d, const demo_paths *p,
+                                  lirf_demo_report *r) {
+    lirf_deposit_job c = *d;
+    c.o.mode = LIRF_DEPOSIT_CALIBRATED, c.from_target = p->target, c.archive_out = p->arch_c;
+    memset(c.also_out, 0, sizeof c.also_out);
+    c.state_path = NULL, c.resume = 0;
+    c.o.seed = r->tries[r->kept].o.seed;
+    return lirf_error_context(lirf_deposit_job_run(ctx, &c, &r->calib), "calibrating a module");
 }
 
 static int64_t file_bytes(const char *path) {
@@ -117,7 +133,7 @@ static int64_t file_bytes(const char *path) {
     return stat(path, &sb) == 0 ? (int64_t)sb.st_size : 0;
 }
 
-/* Table 1 of the four nets, into table1.md and table1.json. */
+/* Table 1 of the six nets, into table1.md and table1.json. */
 static lirf_status demo_table(lirf_ctx *ctx, const lirf_train_job *t, const lirf_deposit_job *d,
                               const demo_paths *p, lirf_demo_report *r) {
     lirf_table1_col_init(&r->cols[0], LIRF_COL_ORIGINAL, "Original", p->orig);
@@ -125,8 +141,9 @@ static lirf_status demo_table(lirf_ctx *ctx, const lirf_train_job *t, const lirf
     lirf_table1_col_init(&r->cols[2], LIRF_COL_RECOVER, "Withdrawal (delta)", p->rec);
     lirf_table1_col_init(&r->cols[3], LIRF_COL_RECOVER, "Withdrawal (exact)", p->rec_x);
     lirf_table1_col_init(&r->cols[4], LIRF_COL_RECOVER, "Withdrawal (paper)", p->rec_p);
+    lirf_table1_col_init(&r->cols[5], LIRF_COL_RECOVER, "Withdrawal (calibrated)", p->rec_c);
     r->cols[2].bytes = file_bytes(p->arch), r->cols[3].bytes = file_bytes(p->arch_x);
-    r->cols[4].bytes = file_bytes(p->arch_p);
+    r->cols[4].bytes = file_bytes(p->arch_p), r->cols[5].bytes = file_bytes(p->arch_c);
     lirf_table1_opts o = {.data = t->test_data ? t->test_data : t->data, .kind = t->kind,
                           .batch = 256, .dep = d->dep, .ndep = d->ndep, .agreement = 1};
     lirf_table1_col all[LIRF_DEMO_COLS + 1];
@@ -146,10 +163,10 @@ static lirf_status demo_table(lirf_ctx *ctx, const lirf_train_job *t, const lirf
 /* Where the demo left what: {"original": path, ...} */
 static json_t *demo_artifacts(const demo_paths *p) {
     const char *k[] = {"original", "target", "deposit_archive", "exact_archive", "paper_archive",
-                       "recover", "recover_exact", "recover_paper", "table1_md", "table1_json",
-                       "summary"};
-    const char *v[] = {p->orig, p->target, p->arch, p->arch_x, p->arch_p, p->rec, p->rec_x,
-                       p->rec_p, p->md, p->json, p->sum};
+                       "calibrated_archive", "recover", "recover_exact", "recover_paper",
+                       "recover_calibrated", "table1_md", "table1_json", "summary"};
+    const char *v[] = {p->orig, p->target, p->arch, p->arch_x, p->arch_p, p->arch_c, p->rec,
+                       p->rec_x, p->rec_p, p->rec_c, p->md, p->json, p->sum};
     json_t *o = json_object();
     for (size_t i = 0; o && i < sizeof k / sizeof *k; i++)
         if (json_object_set_new(o, k[i], lirf_json_text(v[i]))) return json_decref(o), NULL;
@@ -175,19 +192,23 @@ static json_t *demo_summary(lirf_ctx *ctx, const lirf_demo_job *j, const lirf_tr
     }
     json_object_set(sum, "deposit", json_array_get(runs, (size_t)r->kept));
     json_object_set_new(sum, "deposit_tries", json_pack("{s:o,s:i}", "runs", runs, "kept", r->kept + 1));
-    json_object_set_new(sum, "withdraw", json_pack("[O,O,O]", wd[0], wd[1], wd[2]));
+    lirf_deposit_job dc = *d;
+    dc.from_target = p->target, dc.archive_out = p->arch_c;
+    json_object_set_new(sum, "calibration", lirf_deposit_report_json(&dc, &r->calib));
+    json_object_set_new(sum, "withdraw", json_pack("[O,O,O,O]", wd[0], wd[1], wd[2], wd[3]));
     const lirf_device_info *di = lirf_ctx_device(ctx);
     json_object_set_new(sum, "device", json_pack("{s:s,s:s,s:s,s:s}", "name", di->name, "platform",
                                                  di->platform_name, "driver", di->driver,
                                                  "opencl_c", di->c_version));
-    json_object_set_new(sum, "seconds", json_pack("{s:f,s:f,s:f,s:f,s:f}", "train_t0", r->t_train,
-                                                  "deposit", r->t_deposit, "withdraw",
+    json_object_set_new(sum, "seconds", json_pack("{s:f,s:f,s:f,s:f,s:f,s:f}", "train_t0",
+                                                  r->t_train, "deposit", r->t_deposit,
+                                                  "calibrate", r->t_calibrate, "withdraw",
                                                   r->t_withdraw, "evaluate", r->t_eval, "total",
                                                   r->total));
     json_object_set_new(sum, "lirf_version", json_string(LIRF_VERSION));
     /* a key whose value could not be made (a path that is not UTF-8) is
      * missing: refuse the document rather than write a partial one */
-    if (json_object_size(sum) != 11) return json_decref(sum), NULL; /* 11 keys above */
+    if (json_object_size(sum) != 12) return json_decref(sum), NULL; /* 12 keys above */
     return sum;
 }
 
@@ -199,16 +220,21 @@ static lirf_status demo_steps(lirf_ctx *ctx, const lirf_demo_job *j, const demo_
     resolve(j, p, &t, &d, &r->ntries);
     LIRF_TRY(demo_t0(ctx, j, &t, r));
     if (j->log)
-        fprintf(j->log, "lirf demo: [2/4] deposit of classes %s (%d epochs)%s\n", j->dep_text,
+        fprintf(j->log, "lirf demo: [2/5] deposit of classes %s (%d epochs)%s\n", j->dep_text,
                 d.o.epochs, r->ntries > 1 ? ", the best of several tries" : "");
     double t0 = lirf_now();
     LIRF_TRY(lirf_deposit_tries(ctx, &d, r->ntries, r->tries, &r->kept));
     r->t_deposit = lirf_now() - t0;
-    if (j->log) fprintf(j->log, "lirf demo: [3/4] withdraw (no data, no training)\n");
+    if (j->log)
+        fprintf(j->log, "lirf demo: [3/5] a calibrated module (LIRF-C) for that target\n");
+    t0 = lirf_now();
+    LIRF_TRY(demo_calibrate(ctx, &d, p, r));
+    r->t_calibrate = lirf_now() - t0;
+    if (j->log) fprintf(j->log, "lirf demo: [4/5] withdraw (no data, no training)\n");
     t0 = lirf_now();
     LIRF_TRY(demo_withdraw(ctx, p, wd));
     r->t_withdraw = lirf_now() - t0;
-    if (j->log) fprintf(j->log, "lirf demo: [4/4] evaluating on the test split\n");
+    if (j->log) fprintf(j->log, "lirf demo: [5/5] evaluating on the test split\n");
     t0 = lirf_now();
     LIRF_TRY(demo_table(ctx, &t, &d, p, r));
     r->t_eval = lirf_now() - t0;
@@ -234,8 +260,8 @@ lirf_status lirf_demo_run(lirf_ctx *ctx, const lirf_demo_job *j, lirf_demo_repor
         return LIRF_FAIL(LIRF_E_IO, "cannot create %s: %s", j->out_dir, strerror(errno));
     demo_paths p;
     demo_paths_make(j->out_dir, &p);
-    json_t *wd[3] = {NULL, NULL, NULL};
+    json_t *wd[4] = {NULL, NULL, NULL, NULL};
     lirf_status st = demo_steps(ctx, j, &p, r, wd);
-    json_decref(wd[0]), json_decref(wd[1]), json_decref(wd[2]);
+    for (int k = 0; k < 4; k++) json_decref(wd[k]);
     return st;
 }

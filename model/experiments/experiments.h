@@ -302,28 +302,32 @@ typedef struct {
 } lirf_demo_job;
 void lirf_demo_job_default(lirf_demo_job *j);
 
-#define LIRF_DEMO_COLS 5
+#define LIRF_DEMO_COLS 6
 typedef struct {
     int reused_t0;
     lirf_train_report t0;
     int ntries, kept;
     lirf_deposit_report tries[LIRF_MAX_TRIES];
+    lirf_deposit_report calib;            /* the calibrated module for the kept target */
     lirf_table1_col cols[LIRF_DEMO_COLS]; /* Original, Deposit, Withdrawal (delta), (exact),
-                                             (paper) */
-    double t_train, t_deposit, t_withdraw, t_eval, total;
+                                             (paper), (calibrated) */
+    double t_train, t_deposit, t_calibrate, t_withdraw, t_eval, total;
 } lirf_demo_report;
 
 /* Trains T0 (or reuses out_dir/original.safetensors), deposits (with tries;
- * one training, an archive of every mode), withdraws in delta, exact and
- * paper mode with no data, evaluates Table 1 on the test split (with each
- * net's argmax agreement with T0 and each archive's bytes) and writes every
- * artifact in out_dir: original.safetensors, target.safetensors, deposit.lirf
- * (delta mode, j->o.codec), deposit-exact.lirf, deposit-paper.lirf,
+ * one training, an archive of the delta, exact and paper modes), makes a
+ * calibrated module for the kept target (lirf deposit --mode calibrated
+ * --from-target), withdraws all four with no data, evaluates Table 1 on the
+ * test split (with each net's argmax agreement with T0 and each archive's
+ * bytes) and writes every artifact in out_dir: original.safetensors,
+ * target.safetensors, deposit.lirf (delta mode, j->o.codec),
+ * deposit-exact.lirf, deposit-paper.lirf, deposit-calibrated.lirf,
  * recover.safetensors (delta), recover-exact.safetensors,
- * recover-paper.safetensors, table1.md, table1.json, summary.json. r is large:
- * allocate it. summary.json: {"out_dir", "deposit_classes", "artifacts": {role:
- * path}, "table1" (lirf_table1_json of the five nets), "t0", "deposit",
- * "deposit_tries", "withdraw", "device", "seconds", "lirf_version"}
+ * recover-paper.safetensors, recover-calibrated.safetensors, table1.md,
+ * table1.json, summary.json. r is large: allocate it. summary.json:
+ * {"out_dir", "deposit_classes", "artifacts": {role: path}, "table1"
+ * (lirf_table1_json of the six nets), "t0", "deposit", "deposit_tries",
+ * "calibration", "withdraw", "device", "seconds", "lirf_version"}
  * (docs/json.md). */
 lirf_status lirf_demo_run(lirf_ctx *ctx, const lirf_demo_job *j, lirf_demo_report *r);
 
