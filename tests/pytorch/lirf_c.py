@@ -274,7 +274,9 @@ def train(args, M, S0, ST, x_r, y_r, R, P_cls, gen, lo, hi):
         trainable = [k for k in trainable if "conv" in k or "downsample.0" in k]
     for k in trainable:
         M[k].requires_grad_(True)
-    opt = torch.optim.Adam([M[k] for k in trainable], lr=args.lr)
+    params = [M[k] for k in trainable]
+    opt = (torch.optim.SGD(params, lr=args.lr, momentum=0.9) if args.opt == "sgd"
+           else torch.optim.Adam(params, lr=args.lr))
     log(f"training {len(trainable)} tensors, variant {v}")
     z0_r, zT_r, f0_r = cached(args, "dr", lambda: targets_for(x_r, S0, ST))
     pools = []  # fixed negatives, computed once
@@ -357,7 +359,9 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--batch", type=int, default=128)
-    ap.add_argument("--lr", type=float, default=1e-3, help="Adam, cosine decay to 0")
+    ap.add_argument("--lr", type=float, default=1e-3, help="cosine decay to 0")
+    ap.add_argument("--opt", choices=["adam", "sgd"], default="adam",
+                    help="optimiser (sgd: momentum 0.9, as lirf's C engine has)")
     ap.add_argument("--rate", type=float, default=0.53,
                     help="pruning rate of each block's conv1 (0.53: 8 of 16 and 15 of 32 filters kept, "
                          "the module <= half the lower part; 0.5 keeps 16 of 32: 51.1%%)")
