@@ -316,6 +316,23 @@ START_TEST(sample_deposit_end_to_end) {
     ck_assert_uint_eq(r.holdout_images, 2);
     ck_assert_uint_eq(r.train_images, 6);
     ck_assert_uint_eq(r.deposit_samples, 8);
+    /* a training state belongs to its list: resumed with another list of
+     * the same classes, refused; with its own, accepted */
+    sample_job(&j, tpath("list.txt"), "st");
+    j.o.epochs = 1, j.state_path = tpath("st.state");
+    st = lirf_deposit_job_run(tctx(), &j, &r);
+    ck_assert_msg(st == LIRF_OK, "%s", lirf_error_message());
+    ck_assert(exists(tpath("st.state")));
+    write_text(tpath("same-classes.txt"), "0\n1\n10\n11\n");
+    sample_job(&j, tpath("same-classes.txt"), "st");
+    j.o.epochs = 1, j.state_path = tpath("st.state"), j.resume = 1;
+    ck_assert_int_eq(lirf_deposit_job_run(tctx(), &j, &r), LIRF_E_INVALID);
+    ck_assert_msg(strstr(lirf_error_message(), "other deposit options"), "%s",
+                  lirf_error_message());
+    sample_job(&j, tpath("list.txt"), "st");
+    j.o.epochs = 1, j.state_path = tpath("st.state"), j.resume = 1;
+    st = lirf_deposit_job_run(tctx(), &j, &r);
+    ck_assert_msg(st == LIRF_OK, "%s", lirf_error_message());
 }
 END_TEST
 

@@ -214,7 +214,8 @@ static lirf_status train_and_save(lirf_ctx *ctx, const lirf_deposit_job *j, depo
                                   lirf_deposit_report *r) {
     const lirf_deposit_opts *o = &r->o;
     lirf_deposit_io io = {.state_path = j->state_path, .resume = j->resume,
-                          .save_every = j->save_every, .holdout = d->hold};
+                          .save_every = j->save_every, .holdout = d->hold,
+                          .samples_sha256 = j->deposit_samples ? d->list.sha256 : NULL};
     if (j->log && j->from_target)
         fprintf(j->log, "lirf: no deposit training: the target is %s; a calibrated module for it "
                         "from %s, on %zu deposit-class images\n",

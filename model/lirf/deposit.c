@@ -156,9 +156,13 @@ static void deposit_method_init(lirf_method *m, deposit_method *d) {
     }
 }
 
-static char *dep_state_opts(const lirf_lirf *l, const lirf_deposit_opts *o) {
+static char *dep_state_opts(const lirf_lirf *l, const lirf_deposit_opts *o,
+                            const lirf_deposit_io *io) {
     json_t *j = lirf_deposit_opts_json(o);
     json_object_del(j, "delta_codec"); /* how the archive is written, not how it trains */
+    json_object_del(j, "calibration"); /* a later phase */
+    if (io && io->samples_sha256) /* a sample-level deposit: which samples */
+        json_object_set_new(j, "deposit_samples_sha256", json_string(io->samples_sha256));
     json_t *dc = json_array();
     for (int i = 0; i < l->ndep; i++) json_array_append_new(dc, json_integer(l->dep[i]));
     json_object_set_new(j, "deposit_classes", dc);
@@ -223,7 +227,7 @@ lirf_status lirf_deposit_train_io(lirf_lirf *l, lirf_loader *data, const lirf_de
         return LIRF_FAIL(LIRF_E_INVALID, "deposit: a hold-out share (%g) needs its held-out "
                                          "samples (io->holdout; lirf_deposit_job_run splits and "
                                          "loads them)", (double)o->holdout);
-    char fp[65] = "", *oj = dep_state_opts(l, o);
+    char fp[65] = "", *oj = dep_state_opts(l, o, io);
     lirf_fit_opts fo;
     lirf_status st = oj ? deposit_fit_opts(l, o, io, oj, fp, &fo)
                         : LIRF_FAIL(LIRF_E_NOMEM, "out of host memory");

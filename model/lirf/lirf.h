@@ -175,6 +175,8 @@ typedef struct {
     const char *state_path;
     int resume, save_every;
     lirf_loader *holdout;    /* held-out deposit-class samples (o->holdout > 0), or NULL */
+    const char *samples_sha256; /* a sample-level deposit: its list's SHA-256, recorded in
+                                   the state and required on resume (NULL: classes) */
 } lirf_deposit_io;
 /* The training step of a deposit on loaders the caller made: o->holdout > 0
  * or keep_best without io->holdout is refused (LIRF_E_INVALID). The whole
