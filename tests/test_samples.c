@@ -277,6 +277,7 @@ START_TEST(sample_deposit_end_to_end) {
     eval_agrees(j.target_out, tpath("list.txt"), &et);
     ck_assert_int_eq(et.model_marked, 1);
     eval_agrees(tpath("s-recover.safetensors"), tpath("list.txt"), &er);
+    ck_assert_int_eq(er.model_marked, 1); /* the recover net names the list too */
     fprintf(stderr, "test_samples: accuracy on (a) (b) (c) (d): T0 %.1f %.1f %.1f %.1f, target "
             "%.1f %.1f %.1f %.1f, recover %.1f %.1f %.1f %.1f; AUC T0 %.3f target %.3f\n",
             e0.acc[0], e0.acc[1], e0.acc[2], e0.acc[3], et.acc[0], et.acc[1], et.acc[2],

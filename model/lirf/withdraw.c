@@ -442,22 +442,30 @@ static lirf_status write_recover(lirf_ctx *ctx, const char *archive_path, const 
     else LIRF_TRY(open_module(ctx, archive_path, w));
     char mid[256] = "";
     lirf_mid_format(&w->dm.cfg, mid, sizeof mid);
-    const char *keys[] = {"lirf_kind", "deposit_classes", "deposit_mode", "recover_rule",
-                          "deposit_mid"};
-    const char *vals[] = {"recover", w->dep, w->mode, paper ? "columns" : "whole_net", mid};
+    const char *keys[7] = {"lirf_kind", "deposit_classes", "deposit_mode", "recover_rule"};
+    const char *vals[7] = {"recover", w->dep, w->mode, paper ? "columns" : "whole_net"};
+    int nk = 4;
+    if (paper) keys[nk] = "deposit_mid", vals[nk++] = mid;
+    /* a sample-level deposit's list, as the target names it */
+    const char *sn = lirf_st_meta(&w->tst, "deposit_samples");
+    const char *sh = lirf_st_meta(&w->tst, "deposit_samples_sha256");
+    if (sn && sh) {
+        keys[nk] = "deposit_samples", vals[nk++] = sn;
+        keys[nk] = "deposit_samples_sha256", vals[nk++] = sh;
+    }
     lirf_model_meta m = w->tm;
     memset(m.cfg.mid, 0, sizeof m.cfg.mid);
     if (paper) {
         lirf_net *nets[3] = {w->tl, w->up, w->dp};
         const char *pre[3] = {"", "", "deposit."};
-        return lirf_checkpoint_save(recover_path, nets, pre, 3, &m, keys, vals, 5);
+        return lirf_checkpoint_save(recover_path, nets, pre, 3, &m, keys, vals, nk);
     }
     lirf_net *nets[2] = {!strcmp(w->mode, "exact") ? w->dp : w->tl, w->up};
     const char *pre[2] = {"", ""};
     const json_t *pred = json_object_get(w->man, "predecessor");
     if (pred) return write_stand_in(ctx, recover_path, w, pred, nets);
     m.split[0] = 0; /* a whole network */
-    return lirf_checkpoint_save(recover_path, nets, pre, 2, &m, keys, vals, 4);
+    return lirf_checkpoint_save(recover_path, nets, pre, 2, &m, keys, vals, nk);
 }
 
 lirf_status lirf_withdraw_sealed(lirf_ctx *ctx, const char *target_path, const char *archive_path,
