@@ -76,7 +76,7 @@ static void deposit_usage(FILE *f) {
         "                        written\n"
         "  --calib-epochs N (2)  --calib-lr X (0.01)   the calibration's SGD (momentum 0.9,\n"
         "                        cosine to 0); KD at T 4 over all columns, plus\n"
-        "  --calib-ce X (0.1)    CE of the recover logits,  --calib-mse X (1) feature MSE\n"
+        "  --calib-ce X (0)      CE of the recover logits,  --calib-mse X (1) feature MSE\n"
         "                        at the split,  --calib-mix X (0.5) mixups per D_r image\n"
         "                        in a batch (JSON: options.calibration)\n");
     deposit_usage_method(f);

@@ -32,7 +32,7 @@ void lirf_deposit_opts_default(lirf_deposit_opts *o) {
 }
 
 void lirf_calib_opts_default(lirf_calib_opts *c) {
-    *c = (lirf_calib_opts){.epochs = 2, .lr = 0.01f, .momentum = 0.9f, .T = 4, .lambda_ce = 0.1f,
+    *c = (lirf_calib_opts){.epochs = 2, .lr = 0.01f, .momentum = 0.9f, .T = 4, .lambda_ce = 0,
                            .lambda_mse = 1, .mix = 0.5f, .max_share = 0.5f};
 }
 
