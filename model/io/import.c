@@ -198,7 +198,7 @@ static lirf_status json_preprocess(lirf_import_meta *m, json_t *pre, const char 
     json_t *v;
     json_object_foreach(pre, key, v) {
         double x[5];
-        int n;
+        int n = 0;
         lirf_status s;
         if (!strcmp(key, "scale")) {
             if (!json_is_number(v))
@@ -243,7 +243,7 @@ static lirf_status json_field(lirf_import_meta *m, const char *key, json_t *v, c
                                         "class_names)", what, key);
     double x[4];
     long s[3];
-    int n;
+    int n = 0;
     LIRF_TRY(json_numbers(v, x, 3, &n, what, key));
     for (int i = 0; i < n && i < 3; i++) {
         if (!json_is_integer(json_array_get(v, (size_t)i)))

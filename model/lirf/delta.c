@@ -293,7 +293,7 @@ lirf_status lirf_delta_apply(const lirf_safetensors *member, const char *what, l
     if (!fmt || strcmp(fmt, LIRF_DELTA_FORMAT))
         return LIRF_FAIL(LIRF_E_FORMAT, "%s: not a delta (format \"%.40s\", expected \"%s\")", what,
                          fmt ? fmt : "(none)", LIRF_DELTA_FORMAT);
-    lirf_delta_codec codec;
+    lirf_delta_codec codec = LIRF_DELTA_INT8; /* set by the parse (GCC -O2 cannot tell) */
     if (lirf_delta_codec_parse(cname, &codec) != LIRF_OK)
         return LIRF_FAIL(LIRF_E_FORMAT, "%s: unknown delta codec \"%.40s\"", what,
                          cname ? cname : "(none)");
