@@ -52,8 +52,8 @@ static void usage(FILE *f) {
         "  (lirf deposit --holdout 0.05 --keep best; --holdout 0 turns it off, and\n"
         "  then only the first of the tries runs).\n"
         "\n"
-        "Defaults are sized for 2 CPU cores through PoCL: 15 minutes on a Xeon, 41 on a\n"
-        "slower AMD EPYC (docs/results.md).\n");
+        "Defaults are sized for 2 CPU cores through PoCL: 52 minutes on an AMD EPYC\n"
+        "(docs/results.md).\n");
 }
 
 /* The options into j; 0 to go on, -1 after --help, else 2. */
@@ -97,12 +97,14 @@ static void print(const lirf_demo_job *j, const lirf_demo_report *r, const char 
     printf("\nF and H-Mean refer to the target (Deposit column). \"Withdrawal (delta)\" is\n"
            "lirf's default: the archive holds T0's lower part minus the target's (%s conv\n"
            "weights) and T0's BN statistics; \"(exact)\" holds T0's lower part; \"(paper)\" is\n"
-           "the paper's pruned module and recover net (column rule, Eq. 8).\n",
+           "the paper's pruned module and recover net (column rule, Eq. 8); \"(calibrated)\"\n"
+           "is LIRF-C, a pruned module for the same rule trained afterwards against the\n"
+           "frozen target (docs/lirf-c.md).\n",
            lirf_delta_codec_name(j->o.codec));
     if (r->ntries > 1) printf("deposit: try %d of %d kept (lowest held-out Dep Acc)\n", r->kept + 1, r->ntries);
-    printf("total %.0f s (T0 %.0f s, deposit %.0f s, withdraw %.1f s, evaluation %.0f s); "
-           "artifacts in %s/\n", r->total, r->t_train, r->t_deposit, r->t_withdraw, r->t_eval,
-           j->out_dir);
+    printf("total %.0f s (T0 %.0f s, deposit %.0f s, calibration %.0f s, withdraw %.1f s, "
+           "evaluation %.0f s); artifacts in %s/\n", r->total, r->t_train, r->t_deposit,
+           r->t_calibrate, r->t_withdraw, r->t_eval, j->out_dir);
 }
 
 int cmd_demo(const char *device, int argc, char **argv) {
