@@ -107,29 +107,17 @@ static lirf_status prepare(lirf_ctx *ctx, const lirf_deposit_job *j, deposit_run
     return LIRF_OK;
 }
 
-/* "0,2,1" -> a class mask; 0 on a malformed list */
-static int class_mask(const char *text, int K, int *mask) {
-    memset(mask, 0, (size_t)K * sizeof *mask);
-    const char *p = text;
-    while (p && *p) {
-        char *end;
-        long v = strtol(p, &end, 10);
-        if (end == p || v < 0 || v >= K) return 0;
-        mask[v] = 1;
-        p = *end == ',' ? end + 1 : end;
-        if (*end && *end != ',') return 0;
-    }
-    return p != NULL;
-}
-
 /* --from-target: the target's kind, deposit classes, split and upper part
  * must be those of this deposit from T0 */
 static lirf_status target_fits(const lirf_deposit_job *j, deposit_run *d, const lirf_safetensors *st,
                                const lirf_model_meta *tm) {
     const char *kind = lirf_st_meta(st, "lirf_kind"), *dc = lirf_st_meta(st, "deposit_classes");
     lirf_lirf *l = d->l;
-    int want[LIRF_MAX_CLASSES] = {0}, got[LIRF_MAX_CLASSES];
+    int want[LIRF_MAX_CLASSES] = {0}, got[LIRF_MAX_CLASSES] = {0}, n = 0;
+    int32_t cls[LIRF_MAX_CLASSES];
     for (int k = 0; k < d->ndep; k++) want[d->dep[k]] = 1;
+    int ok = dc && lirf_deposit_classes_parse(dc, cls, &n, l->K, j->from_target) == LIRF_OK;
+    for (int k = 0; ok && k < n; k++) got[cls[k]] = 1;
     if (!kind || strcmp(kind, "target"))
         return LIRF_FAIL(LIRF_E_INVALID, "%s is not a target net (lirf_kind %s)", j->from_target,
                          kind ? kind : "absent");
@@ -137,7 +125,7 @@ static lirf_status target_fits(const lirf_deposit_job *j, deposit_run *d, const 
         tm->cfg.classes != l->K || lirf_stage_parse(tm->cfg.arch, tm->split) != l->split)
         return LIRF_FAIL(LIRF_E_INVALID, "%s is not a target of %s at this split (%s)",
                          j->from_target, j->model, tm->split);
-    if (!dc || !class_mask(dc, l->K, got) || memcmp(want, got, (size_t)l->K * sizeof *got))
+    if (!ok || memcmp(want, got, (size_t)l->K * sizeof *got))
         return LIRF_FAIL(LIRF_E_INVALID, "%s deposited classes %s, not the ones given",
                          j->from_target, dc ? dc : "(none)");
     return LIRF_OK;

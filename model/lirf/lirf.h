@@ -219,6 +219,12 @@ lirf_status lirf_upper_fingerprint(lirf_net *upper, char hex[65]);
 #define LIRF_LOWER_HASH_CONTEXT "lirf-target-lower/1"
 lirf_status lirf_lower_sha256(lirf_net *lower, char hex[65], size_t *ntensors);
 
+/* A deposit-class list as metadata and manifests write it ("0,1,2") into
+ * out[0..*n) (at most LIRF_MAX_CLASSES, each in [0, K)); LIRF_E_FORMAT naming
+ * `what` and the text otherwise (NULL, empty entries, other characters). */
+lirf_status lirf_deposit_classes_parse(const char *s, int32_t *out, int *n, int K,
+                                       const char *what);
+
 /* lirf deposit's check of T0's kind (its checkpoint's "lirf_kind", NULL when
  * absent): an original net (no kind, or "model") is accepted; a target,
  * recover net, deposit module or any other kind is refused (LIRF_E_INVALID,

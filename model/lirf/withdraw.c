@@ -21,7 +21,8 @@ static int mode_text_has_module(const char *mode) {
     return mode && lirf_deposit_mode_parse(mode, &m) == LIRF_OK && lirf_deposit_mode_has_module(m);
 }
 
-static lirf_status parse_classes(const char *s, int32_t *out, int *n, int K, const char *what) {
+lirf_status lirf_deposit_classes_parse(const char *s, int32_t *out, int *n, int K,
+                                       const char *what) {
     *n = 0;
     if (!s) return LIRF_FAIL(LIRF_E_FORMAT, "%s: no deposit classes", what);
     const char *p = s;
@@ -72,7 +73,7 @@ static lirf_status manifest_classes(const json_t *man, const lirf_model_meta *tm
                               (long long)json_integer_value(json_array_get(dc, i)));
     int32_t dv[LIRF_MAX_CLASSES];
     int nd;
-    LIRF_TRY(parse_classes(dep, dv, &nd, tm->cfg.classes, archive_path));
+    LIRF_TRY(lirf_deposit_classes_parse(dep, dv, &nd, tm->cfg.classes, archive_path));
     return lirf_check_deposit_classes(dv, nd, tm->cfg.classes);
 }
 
@@ -81,7 +82,7 @@ static lirf_status manifest_classes(const json_t *man, const lirf_model_meta *tm
 static lirf_status canon_classes(const char *text, int K, const char *what, char *out, size_t cap) {
     int32_t v[LIRF_MAX_CLASSES];
     int n = 0;
-    LIRF_TRY(parse_classes(text, v, &n, K, what));
+    LIRF_TRY(lirf_deposit_classes_parse(text, v, &n, K, what));
     if (lirf_check_deposit_classes(v, n, K) != LIRF_OK) {
         char why[160];
         snprintf(why, sizeof why, "%s", lirf_error_message());
@@ -242,7 +243,7 @@ static lirf_status predecessor_of(lirf_ctx *ctx, const lirf_safetensors *st,
     else LIRF_TRY(file_lower_sha256(ctx, st, path, m, split, hex));
     int32_t v[LIRF_MAX_CLASSES];
     int n = 0;
-    LIRF_TRY(parse_classes(classes, v, &n, m->cfg.classes, path));
+    LIRF_TRY(lirf_deposit_classes_parse(classes, v, &n, m->cfg.classes, path));
     json_t *arr = json_array();
     for (int i = 0; arr && i < n; i++) json_array_append_new(arr, json_integer(v[i]));
     *out = json_pack("{s:s,s:o,s:s,s:s,s:s}", "lirf_kind", "target", "deposit_classes", arr,
@@ -515,8 +516,8 @@ lirf_status lirf_model_open(lirf_ctx *ctx, const char *path, lirf_model **out) {
         if (s == LIRF_OK && (!mid || lirf_mid_parse(&dm.cfg, mid) != LIRF_OK))
             s = LIRF_FAIL(LIRF_E_FORMAT, "%s: recover net without deposit_mid", path);
         if (s == LIRF_OK)
-            s = parse_classes(lirf_st_meta(&st, "deposit_classes"), dep, &nd, m->meta.cfg.classes,
-                              path);
+            s = lirf_deposit_classes_parse(lirf_st_meta(&st, "deposit_classes"), dep, &nd,
+                                           m->meta.cfg.classes, path);
         if (s == LIRF_OK) s = lirf_lirf_alloc(ctx, &m->meta, split, dep, nd, &m->rec);
         int last = lirf_arch_stages(m->meta.cfg.arch) - 1;
         if (s == LIRF_OK)
