@@ -12,28 +12,39 @@
 #include "verify.h"
 
 static const char USAGE[] = /* a printf format: the defaults come from lirf_verify_opts_default */
-    "usage: lirf [--device SPEC] verify --target T [--original T0] [--archive A]\n"
+    "usage: lirf [--device SPEC] verify --target T --original T0 [--archive A]\n"
     "                                   [--independent I] [--target-no-at T'] [options]\n"
     "\n"
     "Audits whether the deposit classes' knowledge can still be got out of a target net\n"
-    "(the paper's Table 3, with controls, and more probes), writes report.json, report.md\n"
-    "and report.html to --out, and exits 0 when no check finds leakage beyond its margin,\n"
-    "1 when one does (or the withdraw check fails), 2 on an error. docs/verify.md explains\n"
-    "every number.\n"
+    "(the paper's Table 3, and more probes) and writes report.json, report.md and\n"
+    "report.html to --out. Every check is calibrated: it is run on the target and on\n"
+    "two controls, the original T0 (positive: it knows the deposit classes) and a net\n"
+    "that never saw them (negative: --independent, else trained by the audit from the\n"
+    "preservation classes). A check has power when it flags T0; a check without power\n"
+    "says \"inconclusive\", never \"pass\". Exit status: 0 no check with power found\n"
+    "leakage; 1 one did (or the withdraw check failed); 3 no check had power, nothing\n"
+    "could tell; 2 an error. docs/verify.md explains every number.\n"
     "\n"
     "nets (whole nets: trained with lirf train, or target nets from lirf deposit):\n"
     "  --target T            the net under audit (required)\n"
-    "  --original T0         the net before the deposit (teacher, and the reference of\n"
-    "                        every change; recommended)\n"
+    "  --original T0         the net before the deposit: the positive control, teacher,\n"
+    "                        and the reference of every change (without it every check\n"
+    "                        is inconclusive)\n"
     "  --archive A           the deposit archive: withdraw, and check Dep Acc comes back\n"
-    "  --independent I       a net that never saw the deposit classes: the control of the\n"
-    "                        no-label distillations, the probe and the MIA\n"
+    "  --independent I       the negative control: a net that never saw the deposit\n"
+    "                        classes (the paper's Independent net). Without it the audit\n"
+    "                        trains one (below) and keeps it as OUT/control.safetensors\n"
     "  --target-no-at T'     a target made without L_at (an extra teacher, as in Table 3)\n"
     "  --deposit-classes L   default: the target's deposit_classes metadata\n"
+    "the negative control, when --independent is not given:\n"
+    "  --control-epochs N    train it for N epochs (default %d) on the preservation-class\n"
+    "  --control-limit N     images among the first --member-limit training images, at\n"
+    "                        most N of them (default %d); the target's architecture, the\n"
+    "                        original's preprocessing, lirf train's other defaults\n"
+    "  --no-control          no negative control: every check is inconclusive (exit 3)\n"
     "data (as lirf train; default Fashion-MNIST from Debian's dataset-fashion-mnist):\n"
     "  --data PATH, --format F, --image-size N\n"
-    "budgets (measured: the defaults audit the demo's Fashion-MNIST artifacts, 18\n"
-    "student trainings, in 11 min 24 s on 2 idle cores through PoCL; docs/verify.md):\n"
+    "budgets (measured: docs/verify.md gives the default audit's time on 2 cores):\n"
     "  --seeds K             repeat every student training K times; mean and 95%% interval\n"
     "                        (default %d)\n"
     "  --epochs N            student epochs (default %d)\n"
@@ -42,6 +53,9 @@ static const char USAGE[] = /* a printf format: the defaults come from lirf_veri
     "  --test-subset N       evaluate on N evenly spaced test images (default 0: all)\n"
     "  --batch N             (default %d)\n"
     "students and distillation:\n"
+    "  --preset P            lirf (default): true-label and no-label students; paper: the\n"
+    "                        paper's Table 3 protocol only (true labels in the loss);\n"
+    "                        options after --preset change it further\n"
     "  --students LIST       cnn,resnet18 (default both)\n"
     "  --student-width W     the ResNet-18 student's width (default %d)\n"
     "  --methods LIST        logit,at (default both)\n"
@@ -54,8 +68,8 @@ static const char USAGE[] = /* a printf format: the defaults come from lirf_veri
     "  --student-lr X        (default %g; SGD momentum 0.9, cosine, no augmentation)\n"
     "probes:\n"
     "  --no-mia --no-probe --no-withdraw --no-deposit-alone --no-relearn   skip one\n"
-    "  --member-limit N      MIA members: deposit-class images among the first N training\n"
-    "                        images (the ones T0 was trained on; default 0: all)\n"
+    "  --member-limit N      the original's training images: the first N (default 0: all);\n"
+    "                        MIA members are the deposit-class images among them\n"
     "  --mia-samples N       at most N members and N non-members (default %d)\n"
     "  --probe-train N       linear-probe training images (default %d)\n"
     "  --probe-epochs N      (default %d)\n"
@@ -63,20 +77,18 @@ static const char USAGE[] = /* a printf format: the defaults come from lirf_veri
     "                        many preservation-class ones (default %d)\n"
     "  --relearn-fraction X  until Dep Acc reaches X times the original's (default %g)\n"
     "  --relearn-max-steps N (default %d; SGD lr %g, batch 32, Dep Acc measured every %d)\n"
-    "thresholds (leakage when a check's gap to its control exceeds them):\n"
-    "  --margin-distill P    true-label students: Dep Acc points over the no-teacher\n"
-    "                        student (default %g)\n"
-    "  --margin-none P       no-label students: Dep Acc points over the control (default %g)\n"
-    "  --margin-mia X        MIA AUC over the control (default %g)\n"
-    "  --margin-probe P      linear-probe Dep Acc points over the control (default %g)\n"
+    "margins (a check's value is the target's measure against the negative control; it\n"
+    "flags leakage beyond its margin, and has power when the original's is beyond it):\n"
+    "  --margin-distill P    true-label students: Dep Acc points over the negative\n"
+    "                        control's student (default %g)\n"
+    "  --margin-none P       no-label students: the same (default %g)\n"
+    "  --margin-mia X        calibrated MIA AUC over 0.5 (default %g)\n"
+    "  --margin-probe P      linear-probe Dep Acc points over the negative control's\n"
+    "                        (default %g)\n"
     "  --margin-withdraw P   the recover net's Dep Acc may fall this far below the\n"
     "                        original's (default %g)\n"
     "  --margin-relearn R    leakage when the target relearns in fewer than R times the\n"
-    "                        Independent net's steps (default %g; no verdict without\n"
-    "                        --independent)\n"
-    "  --power-min P         the power of the no-label checks: the original's no-label\n"
-    "                        students should reach P%% Dep Acc; the report says \"weak\"\n"
-    "                        when they do not (default %g; no effect on the exit status)\n"
+    "                        negative control's steps (default %g)\n"
     "output:\n"
     "  --out DIR             (default lirf-verify)\n"
     "  --from-json FILE      write report.md and report.html again from an earlier\n"
@@ -89,17 +101,18 @@ static const char USAGE[] = /* a printf format: the defaults come from lirf_veri
 static void usage(FILE *f) {
     lirf_verify_opts d;
     lirf_verify_opts_default(&d);
-    fprintf(f, USAGE, d.seeds, d.epochs, d.train_subset, d.batch, d.student_width, (double)d.distill.alpha,
-            (double)d.distill.T, (double)d.distill.beta, (double)d.distill.lr, d.mia_samples, d.probe_train,
+    fprintf(f, USAGE, d.control_epochs, d.control_limit, d.seeds, d.epochs, d.train_subset,
+            d.batch, d.student_width, (double)d.distill.alpha, (double)d.distill.T,
+            (double)d.distill.beta, (double)d.distill.lr, d.mia_samples, d.probe_train,
             d.probe_opts.epochs, d.relearn_samples, (double)d.relearn_fraction, d.relearn_max_steps,
             (double)d.relearn_lr, d.relearn_eval_every, (double)d.margin_distill, (double)d.margin_none,
             (double)d.margin_mia, (double)d.margin_probe, (double)d.margin_withdraw,
-            (double)d.margin_relearn, (double)d.power_min);
+            (double)d.margin_relearn);
 }
 
 /* ---- options: a table over the audit's options and the command's own ---- */
 typedef struct { lirf_verify_opts o; const char *out, *dep, *from_json; int json; } args_t;
-enum { T_STR, T_INT, T_FLOAT, T_KIND, T_LIST, T_OFF, T_ON }; /* T_OFF, T_ON: flags */
+enum { T_STR, T_INT, T_FLOAT, T_KIND, T_LIST, T_PRESET, T_OFF, T_ON }; /* T_OFF, T_ON: flags */
 /* off: of the field in args_t; T_INT, T_FLOAT: the range lo..hi; T_LIST: lo, the lirf_verify_list */
 typedef struct { const char *name; int type; size_t off; double lo, hi; } opt_t;
 
@@ -128,11 +141,23 @@ static const opt_t OPTS[] = {
     FLT("--relearn-fraction", o.relearn_fraction, 0, 10), FLT("--margin-relearn", o.margin_relearn, 0, 1000),
     INT("--member-limit", o.member_limit, 0, G), INT("--mia-samples", o.mia_samples, 0, G),
     INT("--probe-train", o.probe_train, 1, G), INT("--probe-epochs", o.probe_opts.epochs, 1, 10000),
-    FLT("--margin-distill", o.margin_distill, -100, 100), FLT("--power-min", o.power_min, 0, 100),
+    FLT("--margin-distill", o.margin_distill, -100, 100),
+    INT("--control-epochs", o.control_epochs, 1, 10000), INT("--control-limit", o.control_limit, 0, G),
+    OFF("--no-control", o.train_control), {"--preset", T_PRESET, F(o), 0, 0},
     FLT("--margin-none", o.margin_none, -100, 100), FLT("--margin-mia", o.margin_mia, -1, 1),
     FLT("--margin-probe", o.margin_probe, -100, 100), FLT("--margin-withdraw", o.margin_withdraw, -100, 100),
     STR("--out", out), {"--quiet", T_ON, F(o.quiet), 0, 0}, STR("--from-json", from_json),
     {"--json", T_ON, F(json), 0, 0}};
+
+/* --preset: lirf's protocol (the defaults) or the paper's Table 3 (true
+ * labels only); 0 on an unknown name */
+static int apply_preset(const char *v, lirf_verify_opts *o) {
+    if (!strcmp(v, "lirf")) o->labels = 3;
+    else if (!strcmp(v, "paper")) o->labels = 1;
+    else return fprintf(stderr, "lirf verify: --preset: unknown preset \"%s\" (lirf, paper)\n", v), 0;
+    o->preset = v;
+    return 1;
+}
 
 /* argv[*i] against OPTS: 1 when it is one of them (*bad set on a bad value) */
 static int parse_option(args_t *a, int argc, char **argv, int *i, int *bad) {
@@ -153,6 +178,7 @@ static int parse_option(args_t *a, int argc, char **argv, int *i, int *bad) {
         case T_INT: *bad = !parse_int(v, (long)p->lo, (long)p->hi, p->name, field); break;
         case T_FLOAT: *bad = !parse_float(v, p->lo, p->hi, p->name, field); break;
         case T_KIND: *bad = !parse_data_kind(v, field); break;
+        case T_PRESET: *bad = !apply_preset(v, field); break;
         default:
             if ((st = lirf_verify_parse_list((lirf_verify_list)p->lo, v, field)) != LIRF_OK)
                 *bad = 1, cli_error(st, "verify");
@@ -215,16 +241,21 @@ static int write_reports(const json_t *rep, const char *out, const char *target,
     if (st != LIRF_OK) return cli_error(st, "writing the reports");
     int rc = (int)json_integer_value(json_object_get(rep, "exit_code"));
     if (json) return print_json(lirf_report_summary_json(rep, out, 1)) ? 2 : rc;
-    printf("%s: %s (exit %d)\nreports: %s/report.json, %s/report.md, %s/report.html\n", target,
-           json_string_value(json_object_get(rep, "verdict")), rc, out, out, out);
+    printf("%s: %s (exit %d)\n%s\nreports: %s/report.json, %s/report.md, %s/report.html\n", target,
+           json_string_value(json_object_get(rep, "verdict")), rc,
+           json_string_value(json_object_get(json_object_get(rep, "calibration"), "text")), out, out, out);
     size_t i;
     json_t *c;
     json_array_foreach(json_object_get(rep, "checks"), i, c) {
         json_t *val = json_object_get(c, "value");
-        printf("  %-32s %-8s value %8.3f  margin %g\n", json_string_value(json_object_get(c, "name")),
+        json_t *pos = json_object_get(c, "positive"), *pw = json_object_get(c, "power");
+        printf("  %-32s %-12s value %8.3f  original %8.3f  margin %-5g power %s\n",
+               json_string_value(json_object_get(c, "name")),
                json_string_value(json_object_get(c, "verdict")),
                json_is_number(val) ? json_number_value(val) : 0.0 / 0.0,
-               json_number_value(json_object_get(c, "margin")));
+               json_is_number(pos) ? json_number_value(pos) : 0.0 / 0.0,
+               json_number_value(json_object_get(c, "margin")),
+               json_is_true(pw) ? "yes" : json_is_false(pw) ? "no" : "n/a");
     }
     return rc;
 }

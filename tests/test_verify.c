@@ -1,8 +1,10 @@
-/* lirf verify: ROC AUC / TPR / intervals against plain C computations; a
- * distillation student learning a teacher's knowledge without labels; the
- * command end to end on a tiny synthetic data set (the original given as the
- * target must be reported as leaking, exit 1, with reports that parse); bad
- * inputs exit 2 with a message that names the problem. */
+/* lirf verify: ROC AUC / TPR / intervals against plain C computations; the
+ * verdict rule on constructed values; the command end to end on a tiny
+ * synthetic data set: the original given as the target is reported as
+ * leaking (exit 1) and passed by no check, a never-saw net as the target
+ * passes (exit 0), controls that agree give inconclusive checks (exit 3), the
+ * JSON, Markdown and HTML reports agree; bad inputs exit 2 with a message that
+ * names the problem. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,9 +109,13 @@ static void write_idx(const char *dir, const char *img, const char *lab, int n, 
     fclose(fi), fclose(fl);
 }
 
-/* Trains a small ResNet-18 on the synthetic training split, saves it. */
-static void make_original(const char *data_dir, const char *path) {
-    lirf_data_opts dopt = {.path = data_dir, .train = 1};
+/* Trains a small ResNet-18 on the synthetic training split (only classes
+ * from..K-1 of it, init seed `seed`), saves it. */
+static void make_net(const char *data_dir, const char *path, int from, uint64_t seed) {
+    int32_t cls[K];
+    for (int k = from; k < K; k++) cls[k - from] = k;
+    lirf_data_opts dopt = {.path = data_dir, .train = 1, .classes = from ? cls : NULL,
+                           .nclasses = from ? K - from : 0};
     lirf_dataset d;
     ck_assert_msg(lirf_dataset_load(&dopt, &d) == LIRF_OK, "%s", lirf_error_message());
     lirf_model_meta m = {0};
@@ -119,7 +125,7 @@ static void make_original(const char *data_dir, const char *path) {
     lirf_dataset_stats(&d, m.mean, m.std);
     lirf_net *net;
     ck_assert_int_eq(lirf_net_create(tctx(), &m.cfg, &net), LIRF_OK);
-    ck_assert_int_eq(lirf_net_init(net, 3), LIRF_OK);
+    ck_assert_int_eq(lirf_net_init(net, seed), LIRF_OK);
     lirf_loader_opts lo = {.data = &d, .batch = 32, .shuffle = 1, .drop_last = 1, .seed = 1};
     lo.mean[0] = m.mean[0], lo.std[0] = m.std[0];
     lirf_loader *l;
@@ -148,7 +154,9 @@ static int run_cli(const char *args, char *out, size_t outlen) {
     return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
 
-static char g_data[512], g_orig[512];
+/* the original (all classes), two nets that never saw classes 0, 1, 2
+ * (seeds 3 and 5), and a second net of all classes (seed 7) */
+static char g_data[512], g_orig[512], g_ind[512], g_ind2[512], g_other[512];
 
 static void setup_data(void) {
     if (g_data[0]) return;
@@ -159,9 +167,87 @@ static void setup_data(void) {
     write_idx(g_data, "train-images-idx3-ubyte", "train-labels-idx1-ubyte", 800, 1);
     write_idx(g_data, "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", 300, 2);
     snprintf(g_orig, sizeof g_orig, "%s/original.safetensors", g_dir);
-    make_original(g_data, g_orig);
+    make_net(g_data, g_orig, 0, 3);
+    snprintf(g_ind, sizeof g_ind, "%s/independent.safetensors", g_dir);
+    make_net(g_data, g_ind, 3, 3);
+    snprintf(g_ind2, sizeof g_ind2, "%s/independent2.safetensors", g_dir);
+    make_net(g_data, g_ind2, 3, 5);
+    snprintf(g_other, sizeof g_other, "%s/other.safetensors", g_dir);
+    make_net(g_data, g_other, 0, 7);
 }
 
+static json_t *load_report(const char *rdir) {
+    char p[600];
+    snprintf(p, sizeof p, "%s/report.json", rdir);
+    json_error_t err;
+    json_t *r = json_load_file(p, 0, &err);
+    ck_assert_msg(r != NULL, "%s: %s", p, err.text);
+    return r;
+}
+
+static json_t *find_check(json_t *r, const char *name) {
+    json_t *c;
+    size_t i;
+    json_array_foreach(json_object_get(r, "checks"), i, c)
+        if (!strcmp(json_string_value(json_object_get(c, "name")), name)) return c;
+    ck_abort_msg("no check %s in the report", name);
+    return NULL;
+}
+
+static char *slurp(const char *path) {
+    FILE *f = fopen(path, "r");
+    ck_assert_msg(f != NULL, "%s missing", path);
+    static char body[2][1 << 19];
+    static int k;
+    char *b = body[k++ % 2];
+    size_t got = fread(b, 1, sizeof body[0] - 1, f);
+    b[got] = 0;
+    fclose(f);
+    return b;
+}
+
+/* The line of text that starts with head (NULL if none), copied to line. */
+static const char *line_of(const char *text, const char *head, char *line, size_t n) {
+    for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+        if (!strncmp(p, head, strlen(head))) {
+            size_t len = strcspn(p, "\n");
+            snprintf(line, n, "%.*s", (int)(len < n ? len : n - 1), p);
+            return line;
+        }
+    return NULL;
+}
+
+/* report.md and report.html give every check of report.json the same
+ * verdict and power, and the same overall verdict and calibration text. */
+static void reports_agree(const char *rdir, json_t *r) {
+    char p[600], head[200], want[200], line[4096];
+    snprintf(p, sizeof p, "%s/report.md", rdir);
+    const char *md = slurp(p);
+    snprintf(p, sizeof p, "%s/report.html", rdir);
+    const char *html = slurp(p);
+    ck_assert(strstr(md, "# lirf verify") == md && strstr(html, "<!DOCTYPE html>") == html);
+    const char *ctext = json_string_value(json_object_get(json_object_get(r, "calibration"), "text"));
+    ck_assert_msg(ctext && strstr(md, ctext) && strstr(html, ctext), "calibration text: %s", ctext);
+    json_t *c;
+    size_t i;
+    json_array_foreach(json_object_get(r, "checks"), i, c) {
+        const char *name = json_string_value(json_object_get(c, "name"));
+        const char *v = json_string_value(json_object_get(c, "verdict"));
+        json_t *pw = json_object_get(c, "power");
+        const char *pword = json_is_true(pw) ? "yes" : json_is_false(pw) ? "no" : "n/a";
+        snprintf(head, sizeof head, "| %s |", name);
+        ck_assert_msg(line_of(md, head, line, sizeof line), "report.md: no row %s", name);
+        snprintf(want, sizeof want, "| %s | **%s** |", pword, v);
+        ck_assert_msg(strstr(line, want), "report.md %s: want '%s' in '%s'", name, want, line);
+        snprintf(head, sizeof head, "<tr><td>%s</td>", name);
+        ck_assert_msg(line_of(html, head, line, sizeof line), "report.html: no row %s", name);
+        snprintf(want, sizeof want, "\">%s</td><td class=\"%s\">%s</td></tr>", pword, v, v);
+        ck_assert_msg(strstr(line, want), "report.html %s: want '%s' in '%s'", name, want, line);
+    }
+}
+
+/* T0 itself as the target, the negative control trained by the audit: the
+ * no-label students flag it, and no check passes it. */
 START_TEST(original_as_target_reports_leakage) {
     setup_data();
     char args[2500], out[1 << 16];
@@ -169,86 +255,58 @@ START_TEST(original_as_target_reports_leakage) {
     snprintf(args, sizeof args,
              "--target %s --original %s --deposit-classes 0,1,2 --data %s --students cnn "
              "--methods logit --labels none --train-subset 640 --epochs 4 --batch 32 "
-             "--student-lr 0.05 --mia-samples 200 --probe-train 320 --probe-epochs 3 --out %s",
+             "--student-lr 0.05 --mia-samples 200 --probe-train 320 --probe-epochs 3 "
+             "--relearn-samples 32 --relearn-max-steps 40 --control-epochs 4 --out %s",
              g_orig, g_orig, g_data, rdir);
     int rc = run_cli(args, out, sizeof out);
     ck_assert_msg(rc == 1, "exit %d, want 1 (leakage); output:\n%s", rc, out);
-    /* the three reports exist; the JSON parses and says the same */
-    char p[600];
-    snprintf(p, sizeof p, "%s/report.json", rdir);
-    json_error_t err;
-    json_t *r = json_load_file(p, 0, &err);
-    ck_assert_msg(r != NULL, "report.json: %s", err.text);
+    json_t *r = load_report(rdir);
     ck_assert_int_eq(json_integer_value(json_object_get(r, "exit_code")), 1);
-    json_t *checks = json_object_get(r, "checks"), *c;
+    json_t *c = find_check(r, "distill/cnn/logit/labels-none");
+    double gap = json_number_value(json_object_get(c, "value"));
+    ck_assert_msg(gap > 30, "the original's own knowledge: Dep Acc gap %.2f (want > 30)", gap);
+    ck_assert_str_eq(json_string_value(json_object_get(c, "verdict")), "leak");
+    ck_assert(json_is_true(json_object_get(c, "power")));
+    /* the target is the positive control: its value is the original's */
+    ck_assert_double_eq(gap, json_number_value(json_object_get(c, "positive")));
+    /* no check passes T0: each flags it or has no power */
     size_t i;
-    int found = 0;
-    json_array_foreach(checks, i, c) {
-        const char *name = json_string_value(json_object_get(c, "name"));
-        if (strcmp(name, "distill/cnn/logit/labels-none")) continue;
-        found = 1;
-        double gap = json_number_value(json_object_get(c, "value"));
-        ck_assert_msg(gap > 30, "the original's own knowledge: Dep Acc gap %.2f (want > 30)", gap);
-        ck_assert_str_eq(json_string_value(json_object_get(c, "verdict")), "leak");
+    json_array_foreach(json_object_get(r, "checks"), i, c) {
+        const char *v = json_string_value(json_object_get(c, "verdict"));
+        int power = json_is_true(json_object_get(c, "power"));
+        ck_assert_msg(strcmp(v, "pass") != 0, "%s passes T0", json_string_value(json_object_get(c, "name")));
+        ck_assert_str_eq(v, power ? "leak" : "inconclusive");
     }
-    ck_assert_msg(found, "no distill/cnn/logit/labels-none check in the report");
+    /* the negative control: trained by the audit on the preservation classes */
+    json_t *ct = json_object_get(r, "control_training");
+    ck_assert_msg(ct != NULL, "no control_training in the report");
+    ck_assert_int_eq(json_integer_value(json_object_get(ct, "epochs")), 4);
+    ck_assert_int_eq(json_integer_value(json_object_get(ct, "images")), 800 * 7 / 10);
+    char p[600];
+    snprintf(p, sizeof p, "%s/control.safetensors", rdir);
+    ck_assert_msg(access(p, R_OK) == 0, "%s missing", p);
+    const char *ipath = json_string_value(json_object_get(json_object_get(json_object_get(r, "inputs"), "independent"), "path"));
+    ck_assert_str_eq(ipath, p);
+    /* its Dep Acc: it never saw the deposit classes */
+    json_array_foreach(json_object_get(r, "nets"), i, c)
+        if (!strcmp(json_string_value(json_object_get(c, "role")), "independent"))
+            ck_assert_double_le(json_number_value(json_object_get(c, "dep_acc")), 1.0);
     /* hashes of the inputs: the model and the four data files */
     const char *sha = json_string_value(json_object_get(json_object_get(json_object_get(r, "inputs"), "target"), "sha256"));
-    ck_assert(sha && strlen(sha) == 64);
     char hex[65];
     ck_assert_int_eq(lirf_file_sha256(g_orig, hex), LIRF_OK);
     ck_assert_str_eq(sha, hex);
     ck_assert_int_eq(json_object_size(json_object_get(json_object_get(json_object_get(r, "inputs"), "data"), "files_sha256")), 4);
-    /* MIA numbers present for both nets, AUC within [0, 1] */
+    /* MIA: three nets; the reference model's calibrated AUC is 0.5 exactly */
     json_t *mm = json_object_get(json_object_get(r, "mia"), "models");
-    ck_assert_int_eq(json_array_size(mm), 2);
-    double auc = json_number_value(json_object_get(json_array_get(mm, 0), "auc"));
-    ck_assert(auc >= 0 && auc <= 1);
-    /* the power of the no-label checks: the original's no-label student,
-     * the same number as its Table 3 row, judged against --power-min */
-    json_t *pw = json_object_get(r, "power");
-    ck_assert_msg(pw != NULL, "no \"power\" in report.json");
-    ck_assert_int_eq(json_array_size(json_object_get(pw, "students")), 1);
-    json_t *ps = json_array_get(json_object_get(pw, "students"), 0);
-    double pdep = json_number_value(json_object_get(ps, "dep_acc"));
-    ck_assert_double_eq(json_number_value(json_object_get(pw, "wanted_dep_acc")), 80);
-    int pweak = pdep < 80;
-    ck_assert_str_eq(json_string_value(json_object_get(pw, "verdict")), pweak ? "weak" : "ok");
-    ck_assert_str_eq(json_string_value(json_object_get(ps, "verdict")), pweak ? "weak" : "ok");
-    ck_assert_double_eq_tol(json_number_value(json_object_get(ps, "short_by")),
-                            pweak ? 80 - pdep : 0, 1e-9);
-    int t3found = 0;
-    json_array_foreach(json_object_get(r, "table3"), i, c) {
-        if (strcmp(json_string_value(json_object_get(c, "teacher")), "original") ||
-            json_is_true(json_object_get(c, "labels")))
-            continue;
-        t3found = 1;
-        ck_assert_double_eq(json_number_value(json_object_get(c, "dep_acc")), pdep);
+    ck_assert_int_eq(json_array_size(mm), 3);
+    json_array_foreach(mm, i, c) {
+        double auc = json_number_value(json_object_get(c, "auc"));
+        ck_assert(auc >= 0 && auc <= 1);
+        if (!strcmp(json_string_value(json_object_get(c, "role")), "independent")) ck_assert(auc == 0.5);
     }
-    ck_assert(t3found);
-    char ptext[1024], pnum[32];
-    snprintf(ptext, sizeof ptext, "%s", json_string_value(json_object_get(pw, "text")));
-    snprintf(pnum, sizeof pnum, "%.2f", pdep);
-    ck_assert_msg(strstr(ptext, pnum), "power text lacks %s: %s", pnum, ptext);
+    reports_agree(rdir, r);
     json_decref(r);
-    /* Markdown and HTML: their head, and the power section with the same
-     * text and number as the JSON */
-    const char *names[2] = {"report.md", "report.html"};
-    for (int k = 0; k < 2; k++) {
-        snprintf(p, sizeof p, "%s/%s", rdir, names[k]);
-        FILE *f = fopen(p, "r");
-        ck_assert_msg(f != NULL, "%s missing", p);
-        static char body[1 << 18];
-        size_t got = fread(body, 1, sizeof body - 1, f);
-        body[got] = 0;
-        fclose(f);
-        ck_assert(strstr(body, k ? "<!DOCTYPE html>" : "# lirf verify") == body);
-        ck_assert_msg(strstr(body, "Power of the no-label checks"), "%s: no power section", names[k]);
-        ck_assert_msg(strstr(body, ptext), "%s lacks the power text", names[k]);
-        char cell[64];
-        snprintf(cell, sizeof cell, k ? "<td>%s</td><td>80</td>" : "| %s | 80 |", pnum);
-        ck_assert_msg(strstr(body, cell), "%s lacks '%s'", names[k], cell);
-    }
     /* the reports rendered again from report.json; the recorded exit code */
     snprintf(args, sizeof args, "--from-json %s/report.json --out %s", rdir, tmp("rep1b"));
     rc = run_cli(args, out, sizeof out);
@@ -258,9 +316,91 @@ START_TEST(original_as_target_reports_leakage) {
 }
 END_TEST
 
-/* Every teacher role and control at once (the same net in each role: a
- * stand-in that exercises the paths): the no-label controls become the
- * Independent net's students, relearn gets a verdict, AT runs. */
+/* The pass path: a net that never saw the deposit classes as the target,
+ * another one (other seed) as the negative control: the checks with power
+ * pass it, exit 0. */
+START_TEST(negative_control_as_target_passes) {
+    setup_data();
+    char args[2500], out[1 << 16];
+    const char *rdir = tmp("rep7");
+    snprintf(args, sizeof args,
+             "--target %s --original %s --independent %s --deposit-classes 0,1,2 --data %s "
+             "--students cnn --methods logit --labels none --train-subset 640 --epochs 4 "
+             "--batch 32 --student-lr 0.05 --mia-samples 200 --probe-train 640 --probe-epochs 10 "
+             "--relearn-samples 32 --relearn-max-steps 40 --out %s",
+             g_ind, g_orig, g_ind2, g_data, rdir);
+    int rc = run_cli(args, out, sizeof out);
+    ck_assert_msg(rc == 0, "exit %d, want 0; output:\n%s", rc, out);
+    json_t *r = load_report(rdir);
+    ck_assert(json_object_get(r, "control_training") == NULL); /* given, not trained */
+    json_t *c = find_check(r, "distill/cnn/logit/labels-none");
+    ck_assert(json_is_true(json_object_get(c, "power")));
+    ck_assert_str_eq(json_string_value(json_object_get(c, "verdict")), "pass");
+    ck_assert_int_ge(json_integer_value(json_object_get(json_object_get(r, "calibration"), "with_power")), 1);
+    size_t i;
+    json_array_foreach(json_object_get(r, "checks"), i, c)
+        ck_assert_str_ne(json_string_value(json_object_get(c, "verdict")), "leak");
+    reports_agree(rdir, r);
+    json_decref(r);
+}
+END_TEST
+
+/* A constructed case: the positive and the negative control are the same
+ * net, so no check can separate them: every check is inconclusive, never
+ * pass, and the audit exits 3 (nothing could tell). */
+START_TEST(controls_that_agree_give_inconclusive) {
+    setup_data();
+    char args[2500], out[1 << 16];
+    const char *rdir = tmp("rep8");
+    snprintf(args, sizeof args,
+             "--target %s --original %s --independent %s --deposit-classes 0,1,2 --data %s "
+             "--students cnn --methods logit --labels true,none --train-subset 320 --epochs 1 "
+             "--batch 32 --mia-samples 100 --probe-train 128 --probe-epochs 1 "
+             "--relearn-samples 32 --relearn-max-steps 10 --quiet --out %s",
+             g_orig, g_ind, g_ind, g_data, rdir);
+    int rc = run_cli(args, out, sizeof out);
+    ck_assert_msg(rc == 3, "exit %d, want 3 (inconclusive); output:\n%s", rc, out);
+    json_t *r = load_report(rdir);
+    json_t *c;
+    size_t i, n = 0;
+    json_array_foreach(json_object_get(r, "checks"), i, c) {
+        ck_assert_str_eq(json_string_value(json_object_get(c, "verdict")), "inconclusive");
+        ck_assert(json_is_false(json_object_get(c, "power")));
+        n++;
+    }
+    ck_assert_int_eq(n, 6); /* mia, two probes, relearn, two distillations */
+    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(r, "calibration"), "with_power")), 0);
+    reports_agree(rdir, r);
+    json_decref(r);
+}
+END_TEST
+
+/* The verdict rule itself, on constructed values. */
+START_TEST(judge_follows_calibration) {
+    int power;
+    /* above the margin: power; the target beyond it leaks, else passes */
+    ck_assert_int_eq(lirf_verify_judge(20, 40, 15, 0, &power), LIRF_CHECK_LEAK);
+    ck_assert_int_eq(power, 1);
+    ck_assert_int_eq(lirf_verify_judge(3, 40, 15, 0, &power), LIRF_CHECK_PASS);
+    /* the positive control not beyond the margin: inconclusive, whatever the target */
+    ck_assert_int_eq(lirf_verify_judge(3, 14.9, 15, 0, &power), LIRF_CHECK_INCONCLUSIVE);
+    ck_assert_int_eq(power, 0);
+    ck_assert_int_eq(lirf_verify_judge(30, 15, 15, 0, &power), LIRF_CHECK_INCONCLUSIVE);
+    ck_assert_int_eq(lirf_verify_judge(3, NAN, 15, 0, &power), LIRF_CHECK_INCONCLUSIVE);
+    ck_assert_int_eq(lirf_verify_judge(NAN, 40, 15, 0, &power), LIRF_CHECK_INCONCLUSIVE);
+    ck_assert_int_eq(power, 1);
+    /* a ratio (relearn): leakage below the margin */
+    ck_assert_int_eq(lirf_verify_judge(0.2, 0.0, 0.5, 1, &power), LIRF_CHECK_LEAK);
+    ck_assert_int_eq(lirf_verify_judge(0.9, 0.0, 0.5, 1, &power), LIRF_CHECK_PASS);
+    ck_assert_int_eq(lirf_verify_judge(0.2, 0.6, 0.5, 1, &power), LIRF_CHECK_INCONCLUSIVE);
+    ck_assert_str_eq(lirf_check_verdict_name(LIRF_CHECK_INCONCLUSIVE), "inconclusive");
+}
+END_TEST
+
+/* Every teacher role and control at once, each role a different net: the
+ * checks' values are the target's students' Dep Acc minus the negative
+ * control's, recomputed here from the runs; AT runs; the original's
+ * students give each check's power. */
 START_TEST(every_role_and_control) {
     setup_data();
     char args[4000], out[1 << 16];
@@ -270,35 +410,41 @@ START_TEST(every_role_and_control) {
              "--data %s --students cnn,resnet18 --student-width 2 --train-subset 256 --epochs 1 "
              "--batch 32 --mia-samples 100 --probe-train 128 --probe-epochs 1 "
              "--relearn-samples 32 --relearn-max-steps 10 --quiet --out %s",
-             g_orig, g_orig, g_orig, g_orig, g_data, rdir);
+             g_ind2, g_orig, g_ind, g_other, g_data, rdir);
     int rc = run_cli(args, out, sizeof out);
-    ck_assert_msg(rc == 0 || rc == 1, "exit %d; output:\n%s", rc, out);
-    char p[600];
-    snprintf(p, sizeof p, "%s/report.json", rdir);
-    json_error_t err;
-    json_t *r = json_load_file(p, 0, &err);
-    ck_assert_msg(r != NULL, "report.json: %s", err.text);
+    ck_assert_msg(rc == 0 || rc == 1 || rc == 3, "exit %d; output:\n%s", rc, out);
+    json_t *r = load_report(rdir);
     /* 2 students x (no teacher + 4 teachers x 2 methods x 2 label modes) */
-    ck_assert_int_eq(json_array_size(json_object_get(r, "distillation_runs")), 2 * (1 + 16));
-    json_t *c;
-    size_t i;
-    int none = 0, relearn = 0;
+    json_t *runs = json_object_get(r, "distillation_runs");
+    ck_assert_int_eq(json_array_size(runs), 2 * (1 + 16));
+    json_t *c, *x;
+    size_t i, k;
+    int nd = 0, relearn = 0;
     json_array_foreach(json_object_get(r, "checks"), i, c) {
         const char *name = json_string_value(json_object_get(c, "name"));
-        const char *ctl = json_string_value(json_object_get(c, "control_is"));
-        if (strstr(name, "labels-none")) {
-            none++;
-            ck_assert_msg(strstr(ctl, "Independent"), "%s: control %s", name, ctl);
-            /* the same net as target and control: no gap */
-            ck_assert_double_eq_tol(json_number_value(json_object_get(c, "value")), 0, 1e-9);
+        if (!strncmp(name, "distill/", 8)) {
+            char stu[16], meth[16], lab[16];
+            ck_assert_int_eq(sscanf(name, "distill/%15[^/]/%15[^/]/labels-%15s", stu, meth, lab), 3);
+            double dep[3] = {NAN, NAN, NAN}; /* target, independent, original */
+            static const char *const who[3] = {"target", "independent", "original"};
+            json_array_foreach(runs, k, x)
+                for (int w = 0; w < 3; w++)
+                    if (!strcmp(json_string_value(json_object_get(x, "student")), stu) &&
+                        !strcmp(json_string_value(json_object_get(x, "method")), meth) &&
+                        json_is_true(json_object_get(x, "labels")) == !strcmp(lab, "true") &&
+                        !strcmp(json_string_value(json_object_get(x, "teacher")), who[w]))
+                        dep[w] = json_number_value(json_object_get(x, "dep_acc"));
+            ck_assert_double_eq_tol(json_number_value(json_object_get(c, "value")), dep[0] - dep[1], 1e-9);
+            ck_assert_double_eq_tol(json_number_value(json_object_get(c, "positive")), dep[2] - dep[1], 1e-9);
+            ck_assert_double_eq_tol(json_number_value(json_object_get(c, "control")), dep[1], 1e-9);
+            nd++;
         }
-        if (!strcmp(name, "relearn")) {
-            relearn = 1;
-            ck_assert_str_ne(json_string_value(json_object_get(c, "verdict")), "info");
-        }
+        if (!strcmp(name, "relearn")) relearn = 1;
+        ck_assert_msg(json_is_boolean(json_object_get(c, "power")), "%s: power unknown", name);
     }
-    ck_assert_int_eq(none, 4);
+    ck_assert_int_eq(nd, 8);
     ck_assert(relearn);
+    reports_agree(rdir, r);
     json_decref(r);
 }
 END_TEST
@@ -398,6 +544,9 @@ int main(void) {
     tcase_add_test(tc, original_as_target_reports_leakage);
     tcase_add_test(tc, html_report_loads_in_chromium);
     tcase_add_test(tc, every_role_and_control);
+    tcase_add_test(tc, negative_control_as_target_passes);
+    tcase_add_test(tc, controls_that_agree_give_inconclusive);
+    tcase_add_test(tc, judge_follows_calibration);
     tcase_add_test(tc, bad_inputs_exit_2);
     suite_add_tcase(s, tc);
     int rc = trun(s);

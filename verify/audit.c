@@ -10,7 +10,7 @@
 #include <time.h>
 
 #include "fileutil.h"
-#include "verify.h"
+#include "audit_priv.h"
 
 void lirf_verify_opts_default(lirf_verify_opts *o) {
     memset(o, 0, sizeof *o);
@@ -28,7 +28,7 @@ void lirf_verify_opts_default(lirf_verify_opts *o) {
     o->relearn_fraction = 0.9f, o->relearn_lr = 0.01f;
     o->margin_distill = 5, o->margin_none = 15, o->margin_mia = 0.05f, o->margin_probe = 10;
     o->margin_withdraw = 5, o->margin_relearn = 0.5f;
-    o->power_min = 80;
+    o->train_control = 1, o->control_epochs = 3, o->control_limit = 20000;
 }
 
 /* ---- hashing ---- */
@@ -94,18 +94,9 @@ static lirf_status hash_source(const char *src, json_t *files) {
 }
 
 /* ---- models ---- */
-enum { R_ORIGINAL = 0, R_TARGET, R_TARGET_NO_AT, R_INDEPENDENT, R_COUNT };
-static const char *const ROLE[R_COUNT] = {"original", "target", "target_no_at", "independent"};
-static const char *const ROLE_LABEL[R_COUNT] = {"Original", "Target", "Target w/o L_at",
-                                                "Independent"};
-
-typedef struct {
-    const char *path;
-    lirf_model_meta meta;
-    lirf_net *net;
-    char kind[32], sha[65], dep[512];
-    double pre, dep_acc, avg;
-} model_t;
+const char *const ROLE[R_COUNT] = {"original", "target", "target_no_at", "independent"};
+const char *const ROLE_LABEL[R_COUNT] = {"Original", "Target", "Target w/o L_at",
+                                         "Independent"};
 
 static lirf_status open_model(lirf_ctx *ctx, const char *path, const char *flag, model_t *m) {
     lirf_safetensors st = {0};
@@ -141,30 +132,25 @@ static void close_model(model_t *m) {
 }
 
 /* ---- evaluation helpers ---- */
-typedef struct {
-    const int32_t *dep;
-    int ndep, K;
-} split_t;
-
-static int is_dep(const split_t *s, int k) {
+int va_is_dep(const split_t *s, int k) {
     for (int j = 0; j < s->ndep; j++)
         if (s->dep[j] == k) return 1;
     return 0;
 }
 
-static void summarise(const split_t *s, const int64_t *counts, double *pre, double *dep,
+void va_summarise(const split_t *s, const int64_t *counts, double *pre, double *dep,
                       double *avg) {
     int64_t ca = 0, na = 0, cd = 0, nd = 0;
     for (int k = 0; k < s->K; k++) {
         ca += counts[2 * k], na += counts[2 * k + 1];
-        if (is_dep(s, k)) cd += counts[2 * k], nd += counts[2 * k + 1];
+        if (va_is_dep(s, k)) cd += counts[2 * k], nd += counts[2 * k + 1];
     }
     *avg = lirf_pct(ca, na);
     *dep = lirf_pct(cd, nd);
     *pre = lirf_pct(ca - cd, na - nd);
 }
 
-static lirf_status make_loader(lirf_ctx *ctx, const lirf_dataset *d, const int32_t *index,
+lirf_status va_make_loader(lirf_ctx *ctx, const lirf_dataset *d, const int32_t *index,
                                size_t count, int batch, const float *mean, const float *std,
                                lirf_loader **out) {
     lirf_loader_opts lo = {.data = d, .index = index, .count = count, .batch = batch};
@@ -173,17 +159,17 @@ static lirf_status make_loader(lirf_ctx *ctx, const lirf_dataset *d, const int32
     return lirf_loader_create(ctx, &lo, out);
 }
 
-static lirf_status eval_fn(lirf_ctx *ctx, lirf_loader *ld, const split_t *s, lirf_logits_fn fn,
+lirf_status va_eval_fn(lirf_ctx *ctx, lirf_loader *ld, const split_t *s, lirf_logits_fn fn,
                            void *user, double *pre, double *dep, double *avg) {
     int64_t counts[2 * LIRF_MAX_CLASSES];
     LIRF_TRY(lirf_eval_counts(ctx, ld, s->K, fn, user, counts));
-    summarise(s, counts, pre, dep, avg);
+    va_summarise(s, counts, pre, dep, avg);
     return LIRF_OK;
 }
 
-static json_t *jnum(double v) { return isfinite(v) ? json_real(v) : json_null(); }
+json_t *va_jnum(double v) { return isfinite(v) ? json_real(v) : json_null(); }
 
-static void note(const lirf_verify_opts *o, const char *fmt, const char *a, double t0) {
+void va_note(const lirf_verify_opts *o, const char *fmt, const char *a, double t0) {
     if (o->quiet) return;
     fprintf(stderr, "verify: ");
     fprintf(stderr, fmt, a);
@@ -228,11 +214,6 @@ static lirf_status open_deposit_path(lirf_ctx *ctx, const char *recover, path_t 
 }
 
 /* ---- runs and checks ---- */
-typedef struct {
-    int student, method, labels, teacher, seed;
-    double pre, dep, avg;
-} run_t;
-
 static const run_t *find_run(const run_t *r, int n, int student, int method, int labels,
                              int teacher, int seed) {
     for (int i = 0; i < n; i++)
@@ -268,22 +249,6 @@ lirf_status lirf_verify_parse_list(lirf_verify_list which, const char *text, int
     return LIRF_OK;
 }
 
-static void add_check(json_t *checks, const char *name, const char *what, double value,
-                      double half, double control, const char *control_what, double margin,
-                      const char *verdict, json_t *per_seed) {
-    json_t *c = json_object();
-    json_object_set_new(c, "name", json_string(name));
-    json_object_set_new(c, "what", json_string(what));
-    json_object_set_new(c, "value", jnum(value));
-    json_object_set_new(c, "ci95", jnum(half));
-    json_object_set_new(c, "control", jnum(control));
-    json_object_set_new(c, "control_is", json_string(control_what));
-    json_object_set_new(c, "margin", jnum(margin));
-    json_object_set_new(c, "verdict", json_string(verdict));
-    if (per_seed) json_object_set_new(c, "per_seed", per_seed);
-    json_array_append_new(checks, c);
-}
-
 static json_t *options_json(const lirf_verify_opts *o) {
     const lirf_distill_opts *d = &o->distill;
     json_t *j = json_object();
@@ -314,54 +279,27 @@ static json_t *options_json(const lirf_verify_opts *o) {
                         "fraction", lirf_tidy(o->relearn_fraction), "lr", lirf_tidy(o->relearn_lr)));
     json_object_set_new(j, "margins", json_pack("{s:f,s:f,s:f,s:f,s:f,s:f}", "relearn_ratio",
                         lirf_tidy(o->margin_relearn), "distill",
-                        lirf_tidy(o->margin_distill), "none", lirf_tidy(o->margin_none), "power_min", lirf_tidy(o->power_min), "mia",
+                        lirf_tidy(o->margin_distill), "none", lirf_tidy(o->margin_none), "mia",
                         lirf_tidy(o->margin_mia), "probe", lirf_tidy(o->margin_probe), "withdraw",
                         lirf_tidy(o->margin_withdraw)));
+    json_object_set_new(j, "preset", json_string(o->preset ? o->preset : "lirf"));
+    json_object_set_new(j, "negative_control", json_pack("{s:s,s:i,s:i}", "source", o->independent ? "given (--independent)"
+                        : o->train_control ? "trained by the audit" : "none (--no-control)",
+                        "epochs", o->control_epochs, "limit", o->control_limit));
     return j;
 }
 
 /* evenly spaced pick of at most cap of v (in place) */
-static size_t thin(int32_t *v, size_t n, size_t cap) {
+size_t va_thin(int32_t *v, size_t n, size_t cap) {
     if (!cap || n <= cap) return n;
     for (size_t i = 0; i < cap; i++) v[i] = v[(size_t)((double)i * (double)n / (double)cap)];
     return cap;
 }
 
-/* ---- the audit's shared state ---- */
-typedef struct {
-    int r, method, labels; /* teacher role (-1: none), lirf_kd_method, true labels */
-} cell_t;
-#define MAX_CELLS (1 + R_COUNT * 2 * 2)
-
-typedef struct {
-    lirf_ctx *ctx;
-    const lirf_verify_opts *o;
-    double t_start, t_data;
-    model_t M[R_COUNT];
-    const lirf_net_config *tc; /* the target's */
-    int K;
-    int32_t dep[LIRF_MAX_CLASSES];
-    int ndep;
-    split_t S;
-    const float *smean, *sstd; /* the students' preprocessing: the original's, else the target's */
-    lirf_dataset tr, te;
-    int32_t *sub, *tidx; /* the training subset (fixed: the same for every seed), the test subset */
-    size_t nsub, nte;
-    lirf_loader *lte;    /* the test subset, the students' preprocessing */
-    lirf_teacher_out T[R_COUNT];
-    int same[R_COUNT];   /* an earlier role given the very same file (equal SHA-256), or -1 */
-    int nstud, studs[2], nmeth, meths[2], nlab, labs[2];
-    run_t *runs;
-    int nruns;
-    json_t *R, *inputs, *checks, *timing;
-    json_t *table; /* "table3" of R (borrowed) */
-    char recover_path[1200];
-} audit_t;
-
-static const char *role_name(int r) { return r < R_COUNT ? ROLE[r] : "fresh"; }
-static const char *role_label(int r) { return r < R_COUNT ? ROLE_LABEL[r] : "Fresh (untrained)"; }
+const char *va_role_name(int r) { return r < R_COUNT ? ROLE[r] : "fresh"; }
+const char *va_role_label(int r) { return r < R_COUNT ? ROLE_LABEL[r] : "Fresh (untrained)"; }
 /* r < R_COUNT: that role's net; R_COUNT: a fresh net shaped as the target */
-static const lirf_model_meta *meta_of(const audit_t *a, int r) {
+const lirf_model_meta *va_meta_of(const audit_t *a, int r) {
     return r < R_COUNT ? &a->M[r].meta : &a->M[R_TARGET].meta;
 }
 static uint32_t run_seed(const lirf_verify_opts *o, int sd) {
@@ -384,31 +322,35 @@ static lirf_status begin_report(audit_t *a) {
     return LIRF_OK;
 }
 
-/* The nets (the target first: the others must match its classes and input),
- * and the archive's hash. */
+/* Role r's net from path; every net but the target must match the target's
+ * classes and input. */
+lirf_status va_open_role(audit_t *a, int r, const char *path, const char *flag) {
+    model_t *M = a->M;
+    LIRF_TRY(open_model(a->ctx, path, flag, &M[r]));
+    const lirf_net_config *x = &M[R_TARGET].meta.cfg, *y = &M[r].meta.cfg;
+    if (r != R_TARGET && M[R_TARGET].net &&
+        (x->classes != y->classes || x->in_c != y->in_c || x->in_h != y->in_h || x->in_w != y->in_w))
+        return LIRF_FAIL(LIRF_E_SHAPE, "%s %s (%d classes, input %dx%dx%d) does not match the "
+                         "target (%d classes, input %dx%dx%d)", flag, path, y->classes,
+                         y->in_c, y->in_h, y->in_w, x->classes, x->in_c, x->in_h, x->in_w);
+    json_t *in = a->inputs ? a->inputs : json_object_get(a->R, "inputs");
+    json_object_set_new(in, ROLE[r],
+                        json_pack("{s:o,s:s,s:s,s:s,s:i,s:s}", "path", lirf_json_text(path), "sha256",
+                                  M[r].sha, "kind", M[r].kind, "arch",
+                                  lirf_arch_name(M[r].meta.cfg.arch), "width",
+                                  M[r].meta.cfg.width, "split", M[r].meta.split));
+    return LIRF_OK;
+}
+
+/* The nets (the target first) and the archive's hash. */
 static lirf_status open_models(audit_t *a) {
     const lirf_verify_opts *o = a->o;
-    model_t *M = a->M;
     const char *paths[R_COUNT] = {o->original, o->target, o->target_no_at, o->independent};
     const char *flags[R_COUNT] = {"--original", "--target", "--target-no-at", "--independent"};
     static const int order[R_COUNT] = {R_TARGET, R_ORIGINAL, R_TARGET_NO_AT, R_INDEPENDENT};
-    for (int oi = 0; oi < R_COUNT; oi++) {
-        int r = order[oi];
-        if (!paths[r]) continue;
-        LIRF_TRY(open_model(a->ctx, paths[r], flags[r], &M[r]));
-        const lirf_net_config *x = &M[R_TARGET].meta.cfg, *y = &M[r].meta.cfg;
-        if (r != R_TARGET && M[R_TARGET].net &&
-            (x->classes != y->classes || x->in_c != y->in_c || x->in_h != y->in_h || x->in_w != y->in_w))
-            return LIRF_FAIL(LIRF_E_SHAPE, "%s %s (%d classes, input %dx%dx%d) does not match the "
-                             "target (%d classes, input %dx%dx%d)", flags[r], paths[r], y->classes,
-                             y->in_c, y->in_h, y->in_w, x->classes, x->in_c, x->in_h, x->in_w);
-        json_object_set_new(a->inputs, ROLE[r],
-                            json_pack("{s:o,s:s,s:s,s:s,s:i,s:s}", "path", lirf_json_text(paths[r]), "sha256",
-                                      M[r].sha, "kind", M[r].kind, "arch",
-                                      lirf_arch_name(M[r].meta.cfg.arch), "width",
-                                      M[r].meta.cfg.width, "split", M[r].meta.split));
-    }
-    a->tc = &M[R_TARGET].meta.cfg;
+    for (int oi = 0; oi < R_COUNT; oi++)
+        if (paths[order[oi]]) LIRF_TRY(va_open_role(a, order[oi], paths[order[oi]], flags[order[oi]]));
+    a->tc = &a->M[R_TARGET].meta.cfg;
     a->K = a->tc->classes;
     if (o->archive) {
         char hex[65];
@@ -504,6 +446,7 @@ static lirf_status choose_subsets(audit_t *a) {
     const lirf_verify_opts *o = a->o;
     const lirf_dataset *tr = &a->tr, *te = &a->te;
     a->nsub = (size_t)o->train_subset < (size_t)tr->n ? (size_t)o->train_subset : (size_t)tr->n;
+    a->member_limit = o->member_limit > 0 && o->member_limit < tr->n ? (size_t)o->member_limit : (size_t)tr->n;
     a->sub = malloc((size_t)tr->n * sizeof *a->sub);
     size_t nte = o->test_subset > 0 && o->test_subset < te->n ? (size_t)o->test_subset : (size_t)te->n;
     a->tidx = malloc((size_t)te->n * sizeof *a->tidx);
@@ -511,10 +454,10 @@ static lirf_status choose_subsets(audit_t *a) {
     for (int i = 0; i < tr->n; i++) a->sub[i] = i;
     fixed_shuffle(a->sub, (size_t)tr->n);
     for (int i = 0; i < te->n; i++) a->tidx[i] = i;
-    a->nte = thin(a->tidx, (size_t)te->n, nte);
-    LIRF_TRY(make_loader(a->ctx, te, a->tidx, a->nte, 256, a->smean, a->sstd, &a->lte));
+    a->nte = va_thin(a->tidx, (size_t)te->n, nte);
+    LIRF_TRY(va_make_loader(a->ctx, te, a->tidx, a->nte, 256, a->smean, a->sstd, &a->lte));
     json_object_set_new(a->timing, "load_data", json_real(lirf_now() - a->t_data));
-    note(o, "data %s loaded", tr->source, a->t_start);
+    va_note(o, "data %s loaded", tr->source, a->t_start);
     return LIRF_OK;
 }
 
@@ -527,15 +470,15 @@ static lirf_status evaluate_nets(audit_t *a) {
     for (int r = 0; r < R_COUNT; r++) {
         if (!M[r].net) continue;
         lirf_loader *ld = NULL;
-        LIRF_TRY(make_loader(a->ctx, &a->te, a->tidx, a->nte, 256, M[r].meta.mean, M[r].meta.std, &ld));
-        lirf_status st = eval_fn(a->ctx, ld, &a->S, lirf_net_logits, M[r].net, &M[r].pre,
+        LIRF_TRY(va_make_loader(a->ctx, &a->te, a->tidx, a->nte, 256, M[r].meta.mean, M[r].meta.std, &ld));
+        lirf_status st = va_eval_fn(a->ctx, ld, &a->S, lirf_net_logits, M[r].net, &M[r].pre,
                                  &M[r].dep_acc, &M[r].avg);
         lirf_loader_destroy(ld);
         if (st != LIRF_OK) return st;
         json_array_append_new(nets, json_pack("{s:s,s:s,s:o,s:o,s:o}", "role", ROLE[r], "label",
-                                              ROLE_LABEL[r], "pre_acc", jnum(M[r].pre), "dep_acc",
-                                              jnum(M[r].dep_acc), "avg_acc", jnum(M[r].avg)));
-        note(a->o, "evaluated the %s net", ROLE[r], a->t_start);
+                                              ROLE_LABEL[r], "pre_acc", va_jnum(M[r].pre), "dep_acc",
+                                              va_jnum(M[r].dep_acc), "avg_acc", va_jnum(M[r].avg)));
+        va_note(a->o, "evaluated the %s net", ROLE[r], a->t_start);
     }
     json_object_set_new(a->timing, "evaluate_nets", json_real(lirf_now() - t0));
     return LIRF_OK;
@@ -553,12 +496,12 @@ static lirf_status deposit_alone(audit_t *a, lirf_loader *ld) {
         return LIRF_OK;
     }
     double x, y, z;
-    if (st == LIRF_OK) st = eval_fn(a->ctx, ld, &a->S, path_logits, &p, &x, &y, &z);
+    if (st == LIRF_OK) st = va_eval_fn(a->ctx, ld, &a->S, path_logits, &p, &x, &y, &z);
     lirf_net_destroy(p.lower), lirf_net_destroy(p.upper);
     if (st == LIRF_OK)
         json_object_set_new(a->R, "deposit_module_alone",
-                            json_pack("{s:o,s:o,s:o}", "pre_acc", jnum(x), "dep_acc", jnum(y),
-                                      "avg_acc", jnum(z)));
+                            json_pack("{s:o,s:o,s:o}", "pre_acc", va_jnum(x), "dep_acc", va_jnum(y),
+                                      "avg_acc", va_jnum(z)));
     return st;
 }
 
@@ -570,11 +513,11 @@ static lirf_status eval_recover(audit_t *a, double *dp, json_t **w) {
     double pre = NAN, avg = NAN;
     lirf_loader *ld = NULL;
     const lirf_model_meta *mm = lirf_model_meta_of(rm);
-    lirf_status st = make_loader(a->ctx, &a->te, a->tidx, a->nte, 256, mm->mean, mm->std, &ld);
-    if (st == LIRF_OK) st = eval_fn(a->ctx, ld, &a->S, lirf_model_logits, rm, &pre, dp, &avg);
+    lirf_status st = va_make_loader(a->ctx, &a->te, a->tidx, a->nte, 256, mm->mean, mm->std, &ld);
+    if (st == LIRF_OK) st = va_eval_fn(a->ctx, ld, &a->S, lirf_model_logits, rm, &pre, dp, &avg);
     lirf_model_close(rm);
-    *w = json_pack("{s:o,s:o,s:o,s:o}", "recover", lirf_json_text(a->recover_path), "pre_acc", jnum(pre),
-                   "dep_acc", jnum(*dp), "avg_acc", jnum(avg));
+    *w = json_pack("{s:o,s:o,s:o,s:o}", "recover", lirf_json_text(a->recover_path), "pre_acc", va_jnum(pre),
+                   "dep_acc", va_jnum(*dp), "avg_acc", va_jnum(avg));
     if (st == LIRF_OK && a->o->deposit_alone) st = deposit_alone(a, ld);
     lirf_loader_destroy(ld);
     return st;
@@ -598,124 +541,21 @@ static lirf_status withdraw_stage(audit_t *a) {
     json_object_set_new(a->R, "withdraw", w);
     const model_t *orig = &a->M[R_ORIGINAL];
     if (o->withdraw_check) {
-        if (orig->net) {
-            double gap = orig->dep_acc - dp;
-            add_check(a->checks, "withdraw", "Dep Acc of the original minus that of the recover "
-                      "net from --archive (points)", gap, 0, orig->dep_acc,
-                      "the original's Dep Acc", o->margin_withdraw,
-                      gap > o->margin_withdraw ? "fail" : "pass", NULL);
-        } else {
-            add_check(a->checks, "withdraw", "needs --original", NAN, 0, NAN, "", o->margin_withdraw,
-                      "skipped", NULL);
-        }
+        double gap = orig->net ? orig->dep_acc - dp : NAN;
+        va_add_plain_check(a, "withdraw", orig->net ? "Dep Acc of the original minus that of the "
+                           "recover net from --archive (points)" : "needs --original", gap,
+                           orig->net ? orig->dep_acc : NAN, orig->net ? "the original's Dep Acc" : "",
+                           o->margin_withdraw, !orig->net ? "skipped" : gap > o->margin_withdraw ? "fail" : "pass");
     }
     json_object_set_new(a->timing, "withdraw", json_real(lirf_now() - t0));
-    note(o, "withdraw check done: recover net %s", a->recover_path, a->t_start);
-    return LIRF_OK;
-}
-
-/* ---- 5. probe (c): loss-threshold membership inference on the deposit classes ---- */
-typedef struct {
-    int32_t *mem, *non; /* members (training images), non-members (test images) */
-    size_t nm, nn;
-    float *lm, *ln;     /* their losses */
-    double *pm, *pn;    /* their scores: minus the losses */
-} mia_t;
-
-static void mia_free(mia_t *m) {
-    free(m->mem), free(m->non), free(m->lm), free(m->ln), free(m->pm), free(m->pn);
-}
-
-/* Members: deposit-class images among the first lim training images;
- * non-members: the deposit-class test images; at most mia_samples of each,
- * evenly spaced. */
-static lirf_status mia_samples(audit_t *a, size_t lim, mia_t *m) {
-    const lirf_dataset *tr = &a->tr, *te = &a->te;
-    m->mem = malloc(lim * sizeof *m->mem);
-    m->non = malloc((size_t)te->n * sizeof *m->non);
-    if (!m->mem || !m->non) return LIRF_FAIL(LIRF_E_NOMEM, "out of host memory");
-    for (size_t i = 0; i < lim; i++)
-        if (is_dep(&a->S, tr->labels[i])) m->mem[m->nm++] = (int32_t)i;
-    for (int i = 0; i < te->n; i++)
-        if (is_dep(&a->S, te->labels[i])) m->non[m->nn++] = i;
-    m->nm = thin(m->mem, m->nm, (size_t)a->o->mia_samples);
-    m->nn = thin(m->non, m->nn, (size_t)a->o->mia_samples);
-    m->lm = malloc((m->nm + 1) * sizeof *m->lm), m->ln = malloc((m->nn + 1) * sizeof *m->ln);
-    m->pm = malloc((m->nm + 1) * sizeof *m->pm), m->pn = malloc((m->nn + 1) * sizeof *m->pn);
-    return LIRF_OK;
-}
-
-/* One net's row: per-sample losses, ROC AUC, TPR at 1% FPR, the ROC curve. */
-static lirf_status mia_one(audit_t *a, int r, mia_t *m, json_t *rows, double *auc_of) {
-    const model_t *M = &a->M[r];
-    size_t nm = m->nm, nn = m->nn;
-    lirf_loader *x = NULL, *y = NULL;
-    lirf_status st = make_loader(a->ctx, &a->tr, m->mem, nm, 256, M->meta.mean, M->meta.std, &x);
-    if (st == LIRF_OK) st = make_loader(a->ctx, &a->te, m->non, nn, 256, M->meta.mean, M->meta.std, &y);
-    if (st == LIRF_OK) st = lirf_per_sample_loss(a->ctx, x, a->K, lirf_net_logits, M->net, m->lm);
-    if (st == LIRF_OK) st = lirf_per_sample_loss(a->ctx, y, a->K, lirf_net_logits, M->net, m->ln);
-    lirf_loader_destroy(x), lirf_loader_destroy(y);
-    if (st != LIRF_OK) return st;
-    for (size_t i = 0; i < nm; i++) m->pm[i] = -(double)m->lm[i];
-    for (size_t i = 0; i < nn; i++) m->pn[i] = -(double)m->ln[i];
-    double auc = lirf_roc_auc(m->pm, nm, m->pn, nn), tpr = lirf_tpr_at_fpr(m->pm, nm, m->pn, nn, 0.01);
-    double ml = 0, nl = 0;
-    for (size_t i = 0; i < nm; i++) ml += m->lm[i];
-    for (size_t i = 0; i < nn; i++) nl += m->ln[i];
-    double *roc = NULL;
-    size_t np = 0;
-    LIRF_TRY(lirf_roc_curve(m->pm, nm, m->pn, nn, 101, &roc, &np));
-    json_t *curve = json_array();
-    for (size_t i = 0; i < np; i++)
-        json_array_append_new(curve, json_pack("[f,f]", roc[2 * i], roc[2 * i + 1]));
-    free(roc);
-    *auc_of = auc;
-    json_array_append_new(rows, json_pack("{s:s,s:s,s:f,s:f,s:I,s:I,s:f,s:f,s:o}", "role",
-                                          ROLE[r], "label", ROLE_LABEL[r], "auc", auc,
-                                          "tpr_at_1pct_fpr", tpr, "members", (json_int_t)nm,
-                                          "non_members", (json_int_t)nn,
-                                          "member_mean_loss", ml / (double)nm,
-                                          "non_member_mean_loss", nl / (double)nn, "roc", curve));
-    return LIRF_OK;
-}
-
-static lirf_status mia_stage(audit_t *a) {
-    const lirf_verify_opts *o = a->o;
-    if (!o->mia) return LIRF_OK;
-    double t0 = lirf_now();
-    size_t lim = o->member_limit > 0 && o->member_limit < a->tr.n ? (size_t)o->member_limit : (size_t)a->tr.n;
-    mia_t m = {0};
-    lirf_status st = mia_samples(a, lim, &m);
-    json_t *rows = json_array();
-    double auc_of[R_COUNT];
-    for (int r = 0; r < R_COUNT; r++) auc_of[r] = NAN;
-    for (int r = 0; r < R_COUNT && st == LIRF_OK && m.lm && m.ln && m.pm && m.pn && m.nm && m.nn; r++)
-        if (a->M[r].net) st = mia_one(a, r, &m, rows, &auc_of[r]);
-    mia_free(&m);
-    if (st != LIRF_OK) {
-        json_decref(rows);
-        return st;
-    }
-    json_object_set_new(a->R, "mia", json_pack("{s:s,s:i,s:i,s:o}", "score",
-                                                "minus the cross-entropy of the true label",
-                                                "member_limit", (int)lim, "max_samples",
-                                                o->mia_samples, "models", rows));
-    int ind = a->M[R_INDEPENDENT].net != NULL;
-    double ctrl = ind ? auc_of[R_INDEPENDENT] : 0.5;
-    double gap = auc_of[R_TARGET] - ctrl;
-    add_check(a->checks, "mia", "membership-inference ROC AUC of the target on the deposit "
-              "classes minus the control's", gap, 0, ctrl,
-              ind ? "the Independent net's AUC" : "0.5 (chance)", o->margin_mia,
-              !isfinite(gap) ? "skipped" : gap > o->margin_mia ? "leak" : "pass", NULL);
-    json_object_set_new(a->timing, "mia", json_real(lirf_now() - t0));
-    note(o, "membership inference done%s", "", a->t_start);
+    va_note(o, "withdraw check done: recover net %s", a->recover_path, a->t_start);
     return LIRF_OK;
 }
 
 /* ---- 6. probe (a): a linear probe at the split point ---- */
 /* One net's probe (r == R_COUNT: a fresh, untrained net): its Dep Acc in *dep. */
 static lirf_status probe_one(audit_t *a, int r, int split, size_t npt, json_t *rows, double *dep) {
-    const lirf_model_meta *mm = meta_of(a, r);
+    const lirf_model_meta *mm = va_meta_of(a, r);
     lirf_net_config c = mm->cfg;
     c.first = 0, c.last = split;
     lirf_net *lower = NULL;
@@ -724,8 +564,8 @@ static lirf_status probe_one(audit_t *a, int r, int split, size_t npt, json_t *r
     lirf_status st = lirf_net_create(a->ctx, &c, &lower);
     if (st == LIRF_OK) st = lirf_net_init(lower, 1);
     if (st == LIRF_OK && r < R_COUNT) st = lirf_net_copy(lower, a->M[r].net, NULL);
-    if (st == LIRF_OK) st = make_loader(a->ctx, &a->tr, a->sub, npt, 256, mm->mean, mm->std, &x);
-    if (st == LIRF_OK) st = make_loader(a->ctx, &a->te, a->tidx, a->nte, 256, mm->mean, mm->std, &y);
+    if (st == LIRF_OK) st = va_make_loader(a->ctx, &a->tr, a->sub, npt, 256, mm->mean, mm->std, &x);
+    if (st == LIRF_OK) st = va_make_loader(a->ctx, &a->te, a->tidx, a->nte, 256, mm->mean, mm->std, &y);
     lirf_probe_opts po = a->o->probe_opts; /* a small set: one batch of all of it */
     if ((size_t)po.batch > npt) po.batch = (int)npt;
     if (st == LIRF_OK) st = lirf_linear_probe(a->ctx, lower, x, y, a->K, &po, counts);
@@ -733,55 +573,60 @@ static lirf_status probe_one(audit_t *a, int r, int split, size_t npt, json_t *r
     lirf_net_destroy(lower);
     if (st != LIRF_OK) return st;
     double pre, dp, avg;
-    summarise(&a->S, counts, &pre, &dp, &avg);
+    va_summarise(&a->S, counts, &pre, &dp, &avg);
     *dep = dp;
-    json_array_append_new(rows, json_pack("{s:s,s:s,s:o,s:o,s:o}", "role", role_name(r), "label",
-                                          role_label(r), "pre_acc", jnum(pre), "dep_acc", jnum(dp),
-                                          "avg_acc", jnum(avg)));
-    note(a->o, "linear probe on the %s net done", role_name(r), a->t_start);
+    json_array_append_new(rows, json_pack("{s:s,s:s,s:o,s:o,s:o}", "role", va_role_name(r), "label",
+                                          va_role_label(r), "pre_acc", va_jnum(pre), "dep_acc", va_jnum(dp),
+                                          "avg_acc", va_jnum(avg)));
+    va_note(a->o, "linear probe on the %s net done", va_role_name(r), a->t_start);
     return LIRF_OK;
 }
 
-/* Residual-network targets only (every ResNet descriptor; not the CNN): the
- * target, and the original and the Independent net where they share the
- * target's architecture (else a fresh net of the target's, the control). */
+/* One probe point: the target, the original (positive control) and the
+ * negative control (the Independent net where it shares the target's
+ * architecture, else a fresh, untrained net of the target's) -> a check. */
+static lirf_status probe_point(audit_t *a, int stage, const char *kind, size_t npt, json_t *points) {
+    const model_t *M = a->M;
+    const lirf_net_config *tc = a->tc;
+    int ind = M[R_INDEPENDENT].net && M[R_INDEPENDENT].meta.cfg.arch == tc->arch;
+    int roles[3] = {R_TARGET, R_ORIGINAL, ind ? R_INDEPENDENT : R_COUNT};
+    double dep[3] = {NAN, NAN, NAN};
+    json_t *rows = json_array();
+    json_array_append_new(points, json_pack("{s:s,s:s,s:o}", "point", kind, "stage",
+                                            lirf_stage_name(tc->arch, stage), "nets", rows));
+    for (int i = 0; i < 3; i++)
+        if (roles[i] == R_COUNT || (M[roles[i]].net && M[roles[i]].meta.cfg.arch == tc->arch))
+            LIRF_TRY(probe_one(a, roles[i], stage, npt, rows, &dep[i]));
+    char name[64], what[200];
+    snprintf(name, sizeof name, "linear_probe/%s", kind);
+    snprintf(what, sizeof what, "Dep Acc of a linear probe on the target's %s features minus the "
+             "negative control's (points)", lirf_stage_name(tc->arch, stage));
+    va_check c = {.name = name, .what = what, .value = dep[0] - dep[2], .control = dep[2],
+                  .control_is = ind ? "probe on the negative control" : "probe on a fresh, untrained net",
+                  .positive = dep[1] - dep[2], .margin = a->o->margin_probe,
+                  .no_power_why = !isfinite(dep[1]) ? "needs --original of the target's architecture" : NULL};
+    va_add_check(a, &c);
+    return LIRF_OK;
+}
+
+/* Residual-network targets only (every ResNet descriptor; not the CNN): a
+ * probe at the split point and one at the last feature stage (the
+ * penultimate layer's input). */
 static lirf_status probe_stage(audit_t *a) {
     const lirf_verify_opts *o = a->o;
     const lirf_net_config *tc = a->tc;
-    const model_t *M = a->M;
     if (!o->probe || tc->arch == LIRF_ARCH_CNN) return LIRF_OK;
     double t0 = lirf_now();
-    int split = lirf_stage_parse(tc->arch, M[R_TARGET].meta.split);
+    int split = lirf_stage_parse(tc->arch, a->M[R_TARGET].meta.split);
     if (split < 0) split = 2; /* LIRF's default split, layer2 */
+    int last = lirf_arch_stages(tc->arch) - 2; /* the stage before the head */
     size_t npt = (size_t)o->probe_train < a->nsub ? (size_t)o->probe_train : a->nsub;
-    json_t *pj = json_array();
-    double pdep[R_COUNT + 1];
-    int roles[R_COUNT + 1], nr = 0;
-    for (int r = 0; r < R_COUNT; r++)
-        if (M[r].net && M[r].meta.cfg.arch == tc->arch && r != R_TARGET_NO_AT) roles[nr++] = r;
-    int ind = M[R_INDEPENDENT].net && M[R_INDEPENDENT].meta.cfg.arch == tc->arch;
-    if (!ind) roles[nr++] = R_COUNT; /* a fresh, untrained net */
-    for (int i = 0; i < nr; i++) {
-        lirf_status st = probe_one(a, roles[i], split, npt, pj, &pdep[i]);
-        if (st != LIRF_OK) {
-            json_decref(pj);
-            return st;
-        }
-    }
+    json_t *points = json_array();
     json_object_set_new(a->R, "linear_probe",
-                        json_pack("{s:s,s:i,s:i,s:f,s:o}", "split",
-                                  lirf_stage_name(tc->arch, split), "train_images", (int)npt,
-                                  "epochs", o->probe_opts.epochs, "lr",
-                                  lirf_tidy(o->probe_opts.lr), "nets", pj));
-    double tgt = NAN, ctrl = NAN;
-    for (int i = 0; i < nr; i++) {
-        if (roles[i] == R_TARGET) tgt = pdep[i];
-        if (roles[i] == R_INDEPENDENT || roles[i] == R_COUNT) ctrl = pdep[i];
-    }
-    add_check(a->checks, "linear_probe", "Dep Acc of a linear probe on the target's split-point "
-              "features minus the control's (points)", tgt - ctrl, 0, ctrl,
-              ind ? "probe on the Independent net" : "probe on a fresh, untrained net",
-              o->margin_probe, tgt - ctrl > o->margin_probe ? "leak" : "pass", NULL);
+                        json_pack("{s:i,s:i,s:f,s:o}", "train_images", (int)npt, "epochs",
+                                  o->probe_opts.epochs, "lr", lirf_tidy(o->probe_opts.lr), "points", points));
+    LIRF_TRY(probe_point(a, split, "split", npt, points));
+    if (last != split) LIRF_TRY(probe_point(a, last, "penultimate", npt, points));
     json_object_set_new(a->timing, "linear_probe", json_real(lirf_now() - t0));
     return LIRF_OK;
 }
@@ -791,7 +636,7 @@ typedef struct {
     int32_t *smp, *ev; /* the sample (training images), the goal set (test images) */
     size_t ns, nd, ne; /* sample size, of which deposit-class images, goal-set size */
     double goal;       /* Dep Acc on the goal set */
-    int steps[2];      /* the target's, the control's (-1: goal not reached) */
+    int steps[3];      /* the target's, the negative control's, the original's (-1: goal not reached) */
 } relearn_t;
 
 /* The sample: deposit-class training images outside the member range when
@@ -804,13 +649,13 @@ static lirf_status relearn_sample(audit_t *a, relearn_t *rl) {
     rl->smp = malloc((size_t)tr->n * sizeof *rl->smp), rl->ev = malloc((size_t)te->n * sizeof *rl->ev);
     if (!rl->smp || !rl->ev) return LIRF_FAIL(LIRF_E_NOMEM, "out of host memory");
     for (int i = tr->n - 1; i >= 0 && rl->ns < cap; i--)
-        if (is_dep(&a->S, tr->labels[i])) rl->smp[rl->ns++] = i;
+        if (va_is_dep(&a->S, tr->labels[i])) rl->smp[rl->ns++] = i;
     rl->nd = rl->ns;
     for (int i = tr->n - 1; i >= 0 && rl->ns < 2 * rl->nd; i--)
-        if (!is_dep(&a->S, tr->labels[i])) rl->smp[rl->ns++] = i;
+        if (!va_is_dep(&a->S, tr->labels[i])) rl->smp[rl->ns++] = i;
     for (int i = 0; i < te->n; i++)
-        if (is_dep(&a->S, te->labels[i])) rl->ev[rl->ne++] = i;
-    rl->ne = thin(rl->ev, rl->ne, 600);
+        if (va_is_dep(&a->S, te->labels[i])) rl->ev[rl->ne++] = i;
+    rl->ne = va_thin(rl->ev, rl->ne, 600);
     rl->goal = a->o->relearn_fraction * a->M[R_ORIGINAL].dep_acc;
     return LIRF_OK;
 }
@@ -818,7 +663,7 @@ static lirf_status relearn_sample(audit_t *a, relearn_t *rl) {
 /* Relearn of one net (r == R_COUNT: a fresh one) into rl->steps[k]. */
 static lirf_status relearn_one(audit_t *a, int r, int k, relearn_t *rl, json_t *rows) {
     const lirf_verify_opts *o = a->o;
-    const lirf_model_meta *mm = meta_of(a, r);
+    const lirf_model_meta *mm = va_meta_of(a, r);
     lirf_net_config c = mm->cfg;
     lirf_net *net = NULL;
     lirf_loader *ld = NULL;
@@ -830,58 +675,67 @@ static lirf_status relearn_one(audit_t *a, int r, int k, relearn_t *rl, json_t *
     lirf_status st = lirf_net_create(a->ctx, &c, &net);
     if (st == LIRF_OK) st = lirf_net_init(net, 1);
     if (st == LIRF_OK && r < R_COUNT) st = lirf_net_copy(net, a->M[r].net, NULL);
-    if (st == LIRF_OK) st = make_loader(a->ctx, &a->te, rl->ev, rl->ne, 256, mm->mean, mm->std, &ld);
+    if (st == LIRF_OK) st = va_make_loader(a->ctx, &a->te, rl->ev, rl->ne, 256, mm->mean, mm->std, &ld);
     if (st == LIRF_OK)
         st = lirf_relearn(net, &a->tr, rl->smp, rl->ns, mm->mean, mm->std, ld, rl->goal, &ro,
                           &rl->steps[k], &reached);
     lirf_loader_destroy(ld);
     lirf_net_destroy(net);
     if (st == LIRF_OK)
-        json_array_append_new(rows, json_pack("{s:s,s:s,s:i,s:o}", "role", role_name(r), "label",
-                                              role_label(r), "steps", rl->steps[k], "last_dep_acc",
-                                              jnum(reached)));
-    note(o, "relearn of the %s net done", role_name(r), a->t_start);
+        json_array_append_new(rows, json_pack("{s:s,s:s,s:i,s:o}", "role", va_role_name(r), "label",
+                                              va_role_label(r), "steps", rl->steps[k], "last_dep_acc",
+                                              va_jnum(reached)));
+    va_note(o, "relearn of the %s net done", va_role_name(r), a->t_start);
     return st;
 }
 
-/* The relearn report, and the check: steps as a ratio target / control (a
- * never-reached goal counts as max_steps). */
+static void steps_text(int steps, int max, char *t, size_t n) {
+    if (steps < 0) snprintf(t, n, "not within %d steps", max);
+    else snprintf(t, n, "%d steps", steps);
+}
+
+/* The relearn report, and the check: steps as a ratio to the negative
+ * control's (a never-reached goal counts as max_steps); leakage below the
+ * margin. The negative control is the Independent net; a fresh net (no
+ * features at all) gives no calibrated check. */
 static void relearn_report(audit_t *a, const relearn_t *rl, int ctl_role, json_t *rows) {
     const lirf_verify_opts *o = a->o;
     int max = o->relearn_max_steps;
-    char x[64], y[64];
-    snprintf(x, sizeof x, rl->steps[0] < 0 ? "not within %d steps" : "%d steps", rl->steps[0] < 0 ? max : rl->steps[0]);
-    snprintf(y, sizeof y, rl->steps[1] < 0 ? "not within %d steps" : "%d steps", rl->steps[1] < 0 ? max : rl->steps[1]);
-    json_object_set_new(a->R, "relearn", json_pack("{s:i,s:i,s:f,s:f,s:i,s:i,s:f,s:s,s:s,s:o}", "samples", (int)rl->nd,
+    char x[64], y[64], z[64];
+    steps_text(rl->steps[0], max, x, sizeof x), steps_text(rl->steps[1], max, y, sizeof y);
+    steps_text(rl->steps[2], max, z, sizeof z);
+    json_object_set_new(a->R, "relearn", json_pack("{s:i,s:i,s:f,s:f,s:i,s:i,s:f,s:s,s:s,s:s,s:o}", "samples", (int)rl->nd,
                                                    "preservation_samples", (int)(rl->ns - rl->nd),
                                                    "fraction", lirf_tidy(o->relearn_fraction), "goal_dep_acc", rl->goal,
                                                    "max_steps", max, "eval_every", o->relearn_eval_every,
                                                    "lr", lirf_tidy(o->relearn_lr), "target_steps_text", x,
-                                                   "control_steps_text", y, "nets", rows));
-    double ts = rl->steps[0] < 0 ? max : rl->steps[0];
-    double cs = rl->steps[1] < 0 ? max : rl->steps[1];
-    double ratio = cs > 0 ? ts / cs : (ts > 0 ? INFINITY : 1.0);
-    if (ctl_role == R_INDEPENDENT)
-        add_check(a->checks, "relearn", "relearn steps of the target divided by the Independent net's",
-                  ratio, 0, cs, "the Independent net's steps", o->margin_relearn,
-                  ratio < o->margin_relearn ? "leak" : "pass", NULL);
-    else
-        add_check(a->checks, "relearn", "relearn steps of the target divided by a fresh net's "
-                  "(informational: a fresh net has no features at all; give --independent for a verdict)",
-                  ratio, 0, cs, "a fresh net's steps", o->margin_relearn, "info", NULL);
+                                                   "control_steps_text", y, "original_steps_text", z, "nets", rows));
+    double s[3];
+    for (int k = 0; k < 3; k++) s[k] = rl->steps[k] < 0 ? max : rl->steps[k];
+    double ratio = s[1] > 0 ? s[0] / s[1] : (s[0] > 0 ? INFINITY : 1.0);
+    double pos = s[1] > 0 ? s[2] / s[1] : (s[2] > 0 ? INFINITY : 1.0);
+    int ind = ctl_role == R_INDEPENDENT;
+    va_check c = {.name = "relearn", .what = "relearn steps of the target divided by the negative control's",
+                  .value = ratio, .control = s[1],
+                  .control_is = ind ? "the negative control's steps" : "a fresh net's steps",
+                  .positive = pos, .margin = o->margin_relearn, .below = 1,
+                  .no_power_why = ind ? NULL : "no negative control: a fresh net has no features at all, "
+                                               "so any trained net relearns faster, forgotten or not"};
+    va_add_check(a, &c);
 }
 
-/* Needs --original (the goal is a fraction of its Dep Acc); the control: the
- * Independent net, else a fresh one. */
+/* Needs --original (the goal is a fraction of its Dep Acc); the nets: the
+ * target, the negative control (the Independent net, else a fresh one) and
+ * the original. */
 static lirf_status relearn_stage(audit_t *a) {
     if (!a->o->relearn || !a->M[R_ORIGINAL].net) return LIRF_OK;
     double t0 = lirf_now();
-    relearn_t rl = {.steps = {-1, -1}};
+    relearn_t rl = {.steps = {-1, -1, -1}};
     lirf_status st = relearn_sample(a, &rl);
     json_t *rows = json_array();
     int ctl_role = a->M[R_INDEPENDENT].net ? R_INDEPENDENT : R_COUNT;
-    int who[2] = {R_TARGET, ctl_role};
-    for (int k = 0; k < 2 && st == LIRF_OK; k++) st = relearn_one(a, who[k], k, &rl, rows);
+    int who[3] = {R_TARGET, ctl_role, R_ORIGINAL};
+    for (int k = 0; k < 3 && st == LIRF_OK; k++) st = relearn_one(a, who[k], k, &rl, rows);
     free(rl.smp), free(rl.ev);
     if (st != LIRF_OK) {
         json_decref(rows);
@@ -909,7 +763,7 @@ static lirf_status teacher_outputs(audit_t *a) {
         if (!M[r].net || a->same[r] >= 0) continue;
         LIRF_TRY(lirf_teacher_run(a->ctx, M[r].net, &a->tr, a->sub, a->nsub, M[r].meta.mean,
                                   M[r].meta.std, &a->T[r]));
-        note(a->o, "teacher outputs of the %s net computed", ROLE[r], a->t_start);
+        va_note(a->o, "teacher outputs of the %s net computed", ROLE[r], a->t_start);
     }
     json_object_set_new(a->timing, "teacher_outputs", json_real(lirf_now() - t0));
     return LIRF_OK;
@@ -958,7 +812,7 @@ static void add_run_json(audit_t *a, json_t *jruns, const run_t *run, lirf_arch 
     json_t *j = json_pack("{s:s,s:s,s:b,s:s,s:i,s:o,s:o,s:o,s:f,s:I,s:f,s:o}", "student",
                           student_name(run->student), "method", lirf_kd_method_name(run->method),
                           "labels", run->labels, "teacher", r < 0 ? "none" : ROLE[r], "seed", run->seed,
-                          "pre_acc", jnum(run->pre), "dep_acc", jnum(run->dep), "avg_acc", jnum(run->avg),
+                          "pre_acc", va_jnum(run->pre), "dep_acc", va_jnum(run->dep), "avg_acc", va_jnum(run->avg),
                           "seconds", res->seconds, "steps", (json_int_t)res->steps, "final_loss",
                           res->last_loss, "at_pairs", mt);
     if (twin) json_object_set_new(j, "same_file_as", json_string(ROLE[a->same[r]]));
@@ -995,7 +849,7 @@ static lirf_status distill_one(audit_t *a, int sd, int stu, const cell_t *c, int
         if (st == LIRF_OK)
             st = lirf_distill_train(s, &a->tr, a->sub, a->nsub, a->smean, a->sstd, r < 0 ? NULL : &a->T[r],
                                     &d, student_name(stu), o->quiet, &res);
-        if (st == LIRF_OK) st = eval_fn(a->ctx, a->lte, &a->S, lirf_student_logits, s, &run.pre, &run.dep, &run.avg);
+        if (st == LIRF_OK) st = va_eval_fn(a->ctx, a->lte, &a->S, lirf_student_logits, s, &run.pre, &run.dep, &run.avg);
         lirf_student_destroy(s);
         if (st != LIRF_OK) return st;
     }
@@ -1048,10 +902,10 @@ static json_t *table_row(const audit_t *a, int stu, const cell_t *c) {
     return json_pack("{s:s,s:s,s:b,s:s,s:s,s:i,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "student",
                      student_name(stu), "method", lirf_kd_method_name((lirf_kd_method)method), "labels", lab,
                      "teacher", r < 0 ? "none" : ROLE[r], "teacher_label",
-                     r < 0 ? "No teacher" : ROLE_LABEL[r], "seeds", n, "pre_acc", jnum(mp),
-                     "pre_ci95", jnum(hp), "dep_acc", jnum(md), "dep_ci95", jnum(hd),
-                     "d_pre_vs_original", jnum(mdp), "d_pre_ci95", jnum(hdp),
-                     "d_dep_vs_original", jnum(mdd), "d_dep_ci95", jnum(hdd));
+                     r < 0 ? "No teacher" : ROLE_LABEL[r], "seeds", n, "pre_acc", va_jnum(mp),
+                     "pre_ci95", va_jnum(hp), "dep_acc", va_jnum(md), "dep_ci95", va_jnum(hd),
+                     "d_pre_vs_original", va_jnum(mdp), "d_pre_ci95", va_jnum(hdp),
+                     "d_dep_vs_original", va_jnum(mdd), "d_dep_ci95", va_jnum(hdd));
 }
 
 static lirf_status table3(audit_t *a) {
@@ -1064,126 +918,56 @@ static lirf_status table3(audit_t *a) {
     return LIRF_OK;
 }
 
-/* The target's students against their controls: with true labels, the
- * no-teacher student; without, the Independent net's student (else 0). */
-static void distill_check(audit_t *a, int stu, int method, int lab) {
-    const lirf_verify_opts *o = a->o;
+/* The gaps, per seed, of the students of teacher r over those of the
+ * negative control (same student, method, labels, seed): mean and half-width
+ * in m, h; per-seed gaps appended to ps when given; *cdep: the negative
+ * control's mean Dep Acc. Returns the number of seeds found. */
+static int student_gaps(const audit_t *a, int stu, int method, int lab, int r, double *m, double *h,
+                        json_t *ps, double *cdep) {
     double g[64], csum = 0;
     int n = 0;
-    json_t *ps = json_array();
-    for (int sd = 0; sd < o->seeds && n < 64; sd++) {
-        int seed = (int)run_seed(o, sd);
-        const run_t *x = find_run(a->runs, a->nruns, stu, method, lab, R_TARGET, seed);
-        const run_t *c = lab ? find_run(a->runs, a->nruns, stu, LIRF_KD_NONE, 1, -1, seed)
-                             : find_run(a->runs, a->nruns, stu, method, 0, R_INDEPENDENT, seed);
-        if (!x || (lab && !c)) continue;
-        g[n] = x->dep - (c ? c->dep : 0.0);
-        csum += c ? c->dep : 0.0;
-        json_array_append_new(ps, json_pack("{s:i,s:o}", "seed", seed, "gap", jnum(g[n])));
+    for (int sd = 0; sd < a->o->seeds && n < 64; sd++) {
+        int seed = (int)run_seed(a->o, sd);
+        const run_t *x = find_run(a->runs, a->nruns, stu, method, lab, r, seed);
+        const run_t *c = find_run(a->runs, a->nruns, stu, method, lab, R_INDEPENDENT, seed);
+        if (!x || !c) continue;
+        g[n] = x->dep - c->dep, csum += c->dep;
+        if (ps) json_array_append_new(ps, json_pack("{s:i,s:o}", "seed", seed, "gap", va_jnum(g[n])));
         n++;
     }
-    double m, h;
-    lirf_mean_ci95(g, (size_t)n, &m, &h);
+    *m = NAN, *h = 0;
+    if (n) lirf_mean_ci95(g, (size_t)n, m, h);
+    if (cdep) *cdep = n ? csum / n : NAN;
+    return n;
+}
+
+/* The target's students against the negative control's (the Independent
+ * net's, taught the same way), calibrated by the original's students. */
+static void distill_check(audit_t *a, int stu, int method, int lab) {
+    const lirf_verify_opts *o = a->o;
+    json_t *ps = json_array();
+    double m, h, pm, ph, cdep;
+    int n = student_gaps(a, stu, method, lab, R_TARGET, &m, &h, ps, &cdep);
+    int np = a->M[R_ORIGINAL].net ? student_gaps(a, stu, method, lab, R_ORIGINAL, &pm, &ph, NULL, NULL) : 0;
     char name[96];
     snprintf(name, sizeof name, "distill/%s/%s/labels-%s", student_name(stu),
              lirf_kd_method_name((lirf_kd_method)method), lab ? "true" : "none");
-    double margin = lab ? o->margin_distill : o->margin_none;
-    const char *ctl = lab ? "the no-teacher student (true labels only)"
-                          : a->M[R_INDEPENDENT].net ? "the Independent net's student (no labels)"
-                                                    : "0 (assumed: a teacher that never saw the deposit classes; give --independent to measure it)";
-    double cval = n ? csum / n : NAN; /* the control's mean Dep Acc over seeds */
-    add_check(a->checks, name, "Dep Acc of the target's student minus the control's (points)",
-              n ? m : NAN, h, cval, ctl, margin, !n ? "skipped" : m > margin ? "leak" : "pass", ps);
+    va_check c = {.name = name, .what = "Dep Acc of the target's student minus the negative control's (points)",
+                  .value = n ? m : NAN, .half = h, .control = cdep,
+                  .control_is = lab ? "the negative control's student (true labels)"
+                                    : "the negative control's student (no labels)",
+                  .positive = np ? pm : NAN, .pos_half = np ? ph : 0,
+                  .margin = lab ? o->margin_distill : o->margin_none,
+                  .no_power_why = !a->M[R_INDEPENDENT].net ? "no negative control"
+                                  : !np ? "needs --original (the positive control)" : NULL,
+                  .per_seed = ps};
+    va_add_check(a, &c);
 }
 
 static lirf_status distill_checks(audit_t *a) {
     for (int si = 0; si < a->nstud; si++)
         for (int mi = 0; mi < a->nmeth; mi++)
             for (int li = 0; li < a->nlab; li++) distill_check(a, a->studs[si], a->meths[mi], a->labs[li]);
-    return LIRF_OK;
-}
-
-/* ---- power: can the no-label students find knowledge where it is? ---- */
-static void power_text(const audit_t *a, int nps, int weak, double lo, double hi, char *text,
-                       size_t size) {
-    const lirf_verify_opts *o = a->o;
-    double orig = a->M[R_ORIGINAL].dep_acc;
-    char range[64];
-    if (nps == 1 || hi - lo < 0.005)
-        snprintf(range, sizeof range, "%.2f%%", lo);
-    else
-        snprintf(range, sizeof range, "%.2f to %.2f%%", lo, hi);
-    if (weak)
-        snprintf(text, size,
-                 "Weak: the original's students taught with no labels, exactly as the "
-                 "target's, reached %s Dep Acc (the original itself: %.2f%%), "
-                 "below the %.0f%% wanted (--power-min) by up to %.2f points. The no-label "
-                 "checks see only what such students can pick up, so a target that still "
-                 "knows the deposit classes could pass them; larger budgets (--epochs, "
-                 "--train-subset) make them stronger.",
-                 range, orig, (double)o->power_min, o->power_min - lo);
-    else
-        snprintf(text, size,
-                 "Ok: the original's students taught with no labels, exactly as the "
-                 "target's, reached %s Dep Acc (the original itself: %.2f%%), "
-                 "at least the %.0f%% wanted (--power-min): the no-label checks can find "
-                 "the deposit classes' knowledge where it is.",
-                 range, orig, (double)o->power_min);
-}
-
-/* The original's no-label students (its no-label rows of Table 3), taught
- * exactly as the target's, against --power-min; a weak result says a leaky
- * target could pass those checks. */
-static lirf_status power_stage(audit_t *a) {
-    const lirf_verify_opts *o = a->o;
-    if (!a->M[R_ORIGINAL].net) return LIRF_OK;
-    json_t *ps = json_array(), *row;
-    double lo = INFINITY, hi = -INFINITY;
-    int weak = 0, nps = 0;
-    size_t ri;
-    json_array_foreach(a->table, ri, row) {
-        if (json_is_true(json_object_get(row, "labels")) ||
-            strcmp(json_string_value(json_object_get(row, "teacher")), ROLE[R_ORIGINAL]) != 0 ||
-            !json_integer_value(json_object_get(row, "seeds")))
-            continue;
-        double m = json_number_value(json_object_get(row, "dep_acc"));
-        int ok = m >= o->power_min;
-        weak |= !ok;
-        lo = m < lo ? m : lo, hi = m > hi ? m : hi;
-        nps++;
-        json_array_append_new(ps, json_pack("{s:O,s:O,s:o,s:O,s:o,s:s}", "student",
-            json_object_get(row, "student"), "method", json_object_get(row, "method"),
-            "dep_acc", jnum(m), "ci95", json_object_get(row, "dep_ci95"), "short_by",
-            jnum(ok ? 0.0 : o->power_min - m), "verdict", ok ? "ok" : "weak"));
-    }
-    if (!nps) {
-        json_decref(ps);
-        return LIRF_OK;
-    }
-    char text[640];
-    power_text(a, nps, weak, lo, hi, text, sizeof text);
-    json_object_set_new(a->R, "power", json_pack("{s:s,s:o,s:o,s:o,s:s}", "verdict",
-        weak ? "weak" : "ok", "wanted_dep_acc", jnum(o->power_min), "original_dep_acc",
-        jnum(a->M[R_ORIGINAL].dep_acc), "students", ps, "text", text));
-    return LIRF_OK;
-}
-
-/* ---- the verdict: leakage when a check says "leak" or "fail" ---- */
-static lirf_status verdict(audit_t *a) {
-    int leak = 0;
-    size_t i;
-    json_t *c;
-    json_array_foreach(a->checks, i, c) {
-        const char *v = json_string_value(json_object_get(c, "verdict"));
-        if (v && (!strcmp(v, "leak") || !strcmp(v, "fail"))) leak = 1;
-    }
-    json_object_set_new(a->R, "checks", a->checks);
-    a->checks = NULL;
-    json_object_set_new(a->R, "verdict", json_string(leak ? "leakage" : "no leakage beyond the margins"));
-    json_object_set_new(a->R, "exit_code", json_integer(leak ? 1 : 0));
-    json_object_set_new(a->timing, "total", json_real(lirf_now() - a->t_start));
-    json_object_set_new(a->R, "seconds", a->timing);
-    a->timing = NULL;
     return LIRF_OK;
 }
 
@@ -1205,8 +989,8 @@ lirf_status lirf_verify_run(lirf_ctx *ctx, const lirf_verify_opts *o, json_t **r
     /* the stages, in this order: the report's keys and the random streams follow it */
     static lirf_status (*const stage[])(audit_t *) = {
         begin_report, open_models, choose_deposit_classes, load_data, choose_subsets,
-        evaluate_nets, withdraw_stage, mia_stage, probe_stage, relearn_stage, teacher_outputs,
-        distill_stage, table3, distill_checks, power_stage, verdict};
+        va_control_stage, evaluate_nets, withdraw_stage, va_mia_stage, probe_stage, relearn_stage, teacher_outputs,
+        distill_stage, table3, distill_checks, va_verdict};
     audit_t a;
     memset(&a, 0, sizeof a);
     a.ctx = ctx, a.o = o, a.t_start = lirf_now();

@@ -140,13 +140,17 @@ static void md_table3_paper(FILE *f, const json_t *r, int labels) {
         }
 }
 
+/* "yes", "no" or "n/a" (not a leakage check, or unknown) */
+static const char *power_word(const json_t *c) {
+    const json_t *p = json_object_get(c, "power");
+    return json_is_true(p) ? "yes" : json_is_false(p) ? "no" : "n/a";
+}
+
 static void md_header(FILE *f, const json_t *r) {
     fprintf(f, "# lirf verify: knowledge-leakage audit\n\n");
     fprintf(f, "**Verdict: %s** (exit %d).", S(r, "verdict"),
             (int)json_integer_value(json_object_get(r, "exit_code")));
-    if (json_object_get(r, "power"))
-        fprintf(f, " Power of the no-label checks: **%s** (below).",
-                S(json_object_get(r, "power"), "verdict"));
+    if (json_object_get(r, "calibration")) fprintf(f, " %s", S(json_object_get(r, "calibration"), "text"));
     fprintf(f, "\n\n");
     fprintf(f, "lirf %s, %s, on %s (%s, driver %s). Total time %.0f s.\n\n", S(r, "lirf_version"),
             S(r, "started_utc"), S(json_object_get(r, "device"), "name"),
@@ -176,35 +180,28 @@ static void md_inputs(FILE *f, const json_t *r) {
 }
 
 static void md_checks(FILE *f, const json_t *r) {
-    fprintf(f, "## Checks\n\nEach check's value is a gap to its control; leakage when it exceeds "
-               "the margin. ± is the half-width of a 95%% Student-t interval over seeds.\n\n");
-    fprintf(f, "| check | value | control | control value | margin | verdict |\n|---|---:|---|---:|---:|---|\n");
+    fprintf(f, "## Checks\n\nEach check is run on the target and on two controls: the original "
+               "(positive: it knows the deposit classes) and the negative control (it never saw "
+               "them). A value is the target's measure against the negative control; the "
+               "original's is the same measure of the original. A check has **power** when the "
+               "original's is beyond the margin; without power its verdict is **inconclusive**. "
+               "± is the half-width of a 95%% Student-t interval over seeds.\n\n");
+    fprintf(f, "| check | value (target) | negative control | control value | original | margin | power | verdict |\n"
+               "|---|---:|---|---:|---:|---:|---|---|\n");
     size_t i;
     json_t *c;
     json_array_foreach(json_object_get(r, "checks"), i, c) {
-        char a[64], b[64];
+        char a[64], b[64], p[64];
         fmt(a, sizeof a, D(c, "value"), D(c, "ci95"), 1);
         fmt(b, sizeof b, D(c, "control"), 0, 0);
-        fprintf(f, "| %s | %s | %s | %s | %g | **%s** |\n", S(c, "name"), a, S(c, "control_is"), b,
-                D(c, "margin"), S(c, "verdict"));
+        fmt(p, sizeof p, D(c, "positive"), D(c, "positive_ci95"), 1);
+        fprintf(f, "| %s | %s | %s | %s | %s | %s%g | %s | **%s** |\n", S(c, "name"), a,
+                S(c, "control_is"), b, p, !strcmp(S(c, "leak_when"), "below") ? "< " : "",
+                D(c, "margin"), power_word(c), S(c, "verdict"));
     }
-}
-
-static void md_power(FILE *f, const json_t *r) {
-    const json_t *pw = json_object_get(r, "power");
-    if (!pw) return;
-    fprintf(f, "\n## Power of the no-label checks: %s\n\n%s\n\n", S(pw, "verdict"), S(pw, "text"));
-    fprintf(f, "| student | method | the original's no-label student: Dep Acc | wanted | short by | verdict |\n"
-               "|---|---|---:|---:|---:|---|\n");
-    size_t i;
-    json_t *c;
-    json_array_foreach(json_object_get(pw, "students"), i, c) {
-        char a[64];
-        fmt(a, sizeof a, D(c, "dep_acc"), D(c, "ci95"), 0);
-        fprintf(f, "| %s | %s | %s | %g | %.2f | **%s** |\n", S(c, "student"),
-                method_label(S(c, "method")), a, D(pw, "wanted_dep_acc"), D(c, "short_by"),
-                S(c, "verdict"));
-    }
+    fprintf(f, "\nPower, check by check:\n\n");
+    json_array_foreach(json_object_get(r, "checks"), i, c)
+        fprintf(f, "- `%s`: %s\n", S(c, "name"), S(c, "power_text"));
 }
 
 static void md_nets(FILE *f, const json_t *r) {
@@ -241,31 +238,34 @@ static void md_probes(FILE *f, const json_t *r) {
     json_t *c;
     const json_t *mia = json_object_get(r, "mia");
     if (mia) {
-        fprintf(f, "\n## Membership inference (loss threshold, deposit classes)\n\n"
-                   "Members: training images of the deposit classes; non-members: their test images.\n\n"
-                   "| net | ROC AUC | TPR at 1%% FPR | members | non-members | mean loss, members | mean loss, non-members |\n"
-                   "|---|---:|---:|---:|---:|---:|---:|\n");
+        fprintf(f, "\n## Membership inference (deposit classes)\n\n"
+                   "Members: training images of the deposit classes among the original's; "
+                   "non-members: their test images. Calibrated score: %s; plain: %s.\n\n"
+                   "| net | AUC | TPR at 1%% FPR | TPR at 0.1%% FPR | plain AUC | plain TPR at 1%% FPR | members | non-members | mean loss, members | mean loss, non-members |\n"
+                   "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n", S(mia, "score"), S(mia, "plain_score"));
         json_array_foreach(json_object_get(mia, "models"), i, c)
-            fprintf(f, "| %s | %.4f | %.4f | %lld | %lld | %.4f | %.4f |\n", S(c, "label"),
-                    D(c, "auc"), D(c, "tpr_at_1pct_fpr"),
+            fprintf(f, "| %s | %.4f | %.4f | %.4f | %.4f | %.4f | %lld | %lld | %.4f | %.4f |\n", S(c, "label"),
+                    D(c, "auc"), D(c, "tpr_at_1pct_fpr"), D(c, "tpr_at_0_1pct_fpr"), D(c, "plain_auc"),
+                    D(c, "plain_tpr_at_1pct_fpr"),
                     (long long)json_integer_value(json_object_get(c, "members")),
                     (long long)json_integer_value(json_object_get(c, "non_members")),
                     D(c, "member_mean_loss"), D(c, "non_member_mean_loss"));
     }
-    const json_t *lp = json_object_get(r, "linear_probe");
-    if (lp) {
-        fprintf(f, "\n## Linear probe at the split point (%s)\n\n| features of | Pre Acc | Dep Acc | Avg Acc |\n|---|---:|---:|---:|\n",
-                S(lp, "split"));
-        json_array_foreach(json_object_get(lp, "nets"), i, c)
+    const json_t *lp = json_object_get(r, "linear_probe"), *pt;
+    json_array_foreach(json_object_get(lp, "points"), i, pt) {
+        fprintf(f, "\n## Linear probe at %s (%s)\n\n| features of | Pre Acc | Dep Acc | Avg Acc |\n|---|---:|---:|---:|\n",
+                !strcmp(S(pt, "point"), "split") ? "the split point" : "the last feature stage", S(pt, "stage"));
+        size_t k;
+        json_array_foreach(json_object_get(pt, "nets"), k, c)
             fprintf(f, "| %s | %.2f | %.2f | %.2f |\n", S(c, "label"), D(c, "pre_acc"),
                     D(c, "dep_acc"), D(c, "avg_acc"));
     }
     const json_t *rl = json_object_get(r, "relearn");
     if (rl) {
-        fprintf(f, "\n## Relearn time\n\nSteps of fine-tuning on %lld labelled deposit-class images (and as many preservation-class ones) until Dep Acc reaches %.0f%% of the original's (%.2f): target %s, control %s.\n",
+        fprintf(f, "\n## Relearn time\n\nSteps of fine-tuning on %lld labelled deposit-class images (and as many preservation-class ones) until Dep Acc reaches %.0f%% of the original's (%.2f): target %s, negative control %s, original %s.\n",
                 (long long)json_integer_value(json_object_get(rl, "samples")),
                 100 * D(rl, "fraction"), D(rl, "goal_dep_acc"), S(rl, "target_steps_text"),
-                S(rl, "control_steps_text"));
+                S(rl, "control_steps_text"), S(rl, "original_steps_text"));
     }
 }
 
@@ -283,7 +283,6 @@ lirf_status lirf_report_write_md(const json_t *r, const char *path) {
     md_header(f, r);
     md_inputs(f, r);
     md_checks(f, r);
-    md_power(f, r);
     md_nets(f, r);
     md_distillation(f, r);
     md_probes(f, r);
@@ -396,19 +395,21 @@ static void html_table_nets(FILE *f, const json_t *r) {
 }
 
 static void html_header(FILE *f, const json_t *r) {
-    int leak = json_integer_value(json_object_get(r, "exit_code")) != 0;
+    int code = (int)json_integer_value(json_object_get(r, "exit_code"));
     fprintf(f, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
                "<title>lirf verify report</title>\n<style>\n"
                "body{font-family:sans-serif;max-width:1100px;margin:1em auto;padding:0 1em;color:#222}\n"
                "table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}\n"
                "td:first-child,th:first-child,td.t{text-align:left}code{font-size:90%%}\n"
-               ".leak,.fail{background:#fdd;font-weight:bold}.weak{background:#ffe8b0;font-weight:bold}.pass{background:#dfd}.skipped,.info{background:#eee}\n"
+               ".leak,.fail{background:#fdd;font-weight:bold}.inconclusive{background:#ffe8b0;font-weight:bold}.pass{background:#dfd}.skipped,.info{background:#eee}\n"
                ".verdict{font-size:130%%;padding:.4em .8em;display:inline-block}\n"
                "figure{display:inline-block;margin:.5em}figcaption{font-size:90%%;font-weight:bold}\n"
                "</style></head><body>\n<h1>lirf verify: knowledge-leakage audit</h1>\n");
-    fprintf(f, "<p class=\"verdict %s\">Verdict: ", leak ? "leak" : "pass");
+    fprintf(f, "<p class=\"verdict %s\">Verdict: ", code == 0 ? "pass" : code == 1 ? "leak" : "inconclusive");
     esc(f, S(r, "verdict"));
-    fprintf(f, " (exit %d)</p>\n<p>lirf ", leak ? 1 : 0);
+    fprintf(f, " (exit %d)</p>\n<p>", code);
+    esc(f, S(json_object_get(r, "calibration"), "text"));
+    fprintf(f, "</p>\n<p>lirf ");
     esc(f, S(r, "lirf_version"));
     fprintf(f, ", ");
     esc(f, S(r, "started_utc"));
@@ -427,43 +428,40 @@ static void html_header(FILE *f, const json_t *r) {
 }
 
 static void html_checks(FILE *f, const json_t *r) {
-    fprintf(f, "<h2>Checks</h2>\n<p>Each value is a gap to its control (± : 95%% Student-t interval over seeds); leakage when it exceeds the margin.</p>\n");
-    fprintf(f, "<table><tr><th>check</th><th>value</th><th>control</th><th>control value</th><th>margin</th><th>verdict</th></tr>\n");
+    fprintf(f, "<h2>Checks</h2>\n<p>Each check is run on the target and on two controls: the original "
+               "(positive: it knows the deposit classes) and the negative control (it never saw them). "
+               "A value is the target's measure against the negative control; the original's is the same "
+               "measure of the original. A check has <b>power</b> when the original's is beyond the margin; "
+               "without power its verdict is <b>inconclusive</b>. ± : 95%% Student-t interval over seeds.</p>\n");
+    fprintf(f, "<table><tr><th>check</th><th>value (target)</th><th>negative control</th><th>control value</th>"
+               "<th>original</th><th>margin</th><th>power</th><th>verdict</th></tr>\n");
     size_t i;
     json_t *c;
     json_array_foreach(json_object_get(r, "checks"), i, c) {
-        char a[64], b[64];
+        char a[64], b[64], p[64];
         fmt(a, sizeof a, D(c, "value"), D(c, "ci95"), 1);
         fmt(b, sizeof b, D(c, "control"), 0, 0);
+        fmt(p, sizeof p, D(c, "positive"), D(c, "positive_ci95"), 1);
         fprintf(f, "<tr><td>");
         esc(f, S(c, "name"));
         fprintf(f, "</td><td>%s</td><td class=\"t\">", a);
         esc(f, S(c, "control_is"));
-        fprintf(f, "</td><td>%s</td><td>%g</td><td class=\"%s\">%s</td></tr>\n", b, D(c, "margin"),
-                S(c, "verdict"), S(c, "verdict"));
+        fprintf(f, "</td><td>%s</td><td>%s</td><td>%s%g</td><td class=\"t\" title=\"", b, p,
+                !strcmp(S(c, "leak_when"), "below") ? "&lt; " : "", D(c, "margin"));
+        esc(f, S(c, "power_text"));
+        fprintf(f, "\">%s</td><td class=\"%s\">%s</td></tr>\n", power_word(c), S(c, "verdict"),
+                S(c, "verdict"));
     }
-    fprintf(f, "</table>\n");
-}
-
-static void html_power(FILE *f, const json_t *r) {
-    const json_t *pw = json_object_get(r, "power");
-    if (!pw) return;
-    fprintf(f, "<h2>Power of the no-label checks: <span class=\"%s\">%s</span></h2>\n<p>",
-            !strcmp(S(pw, "verdict"), "ok") ? "pass" : "weak", S(pw, "verdict"));
-    esc(f, S(pw, "text"));
-    fprintf(f, "</p>\n<table><tr><th>student</th><th>method</th><th>the original's no-label student: Dep Acc</th><th>wanted</th><th>short by</th><th>verdict</th></tr>\n");
-    size_t i;
-    json_t *c;
-    json_array_foreach(json_object_get(pw, "students"), i, c) {
-        char a[64];
-        fmt(a, sizeof a, D(c, "dep_acc"), D(c, "ci95"), 0);
-        fprintf(f, "<tr><td>%s</td><td class=\"t\">%s</td><td>%s</td><td>%g</td><td>%.2f</td><td class=\"%s\">%s</td></tr>\n",
-                S(c, "student"), method_label(S(c, "method")), a, D(pw, "wanted_dep_acc"),
-                D(c, "short_by"), !strcmp(S(c, "verdict"), "ok") ? "pass" : "weak", S(c, "verdict"));
+    fprintf(f, "</table>\n<ul>\n");
+    json_array_foreach(json_object_get(r, "checks"), i, c) {
+        fprintf(f, "<li><code>");
+        esc(f, S(c, "name"));
+        fprintf(f, "</code>: ");
+        esc(f, S(c, "power_text"));
+        fprintf(f, "</li>\n");
     }
-    fprintf(f, "</table>\n");
+    fprintf(f, "</ul>\n");
 }
-
 static void html_table3(FILE *f, const json_t *r) {
     const json_t *t3 = json_object_get(r, "table3");
     if (!json_array_size(t3)) return;
@@ -493,14 +491,20 @@ static void html_mia(FILE *f, const json_t *r) {
     if (!mia) return;
     fprintf(f, "<h2>Membership inference</h2>\n");
     svg_roc(f, mia);
-    fprintf(f, "<table><tr><th>net</th><th>ROC AUC</th><th>TPR at 1%% FPR</th><th>members</th><th>non-members</th></tr>\n");
+    fprintf(f, "<p>Calibrated score: ");
+    esc(f, S(mia, "score"));
+    fprintf(f, "; plain: ");
+    esc(f, S(mia, "plain_score"));
+    fprintf(f, ".</p>\n<table><tr><th>net</th><th>AUC</th><th>TPR at 1%% FPR</th><th>TPR at 0.1%% FPR</th>"
+               "<th>plain AUC</th><th>plain TPR at 1%% FPR</th><th>members</th><th>non-members</th></tr>\n");
     size_t i;
     json_t *c;
     json_array_foreach(json_object_get(mia, "models"), i, c) {
         fprintf(f, "<tr><td>");
         esc(f, S(c, "label"));
-        fprintf(f, "</td><td>%.4f</td><td>%.4f</td><td>%lld</td><td>%lld</td></tr>\n", D(c, "auc"),
-                D(c, "tpr_at_1pct_fpr"), (long long)json_integer_value(json_object_get(c, "members")),
+        fprintf(f, "</td><td>%.4f</td><td>%.4f</td><td>%.4f</td><td>%.4f</td><td>%.4f</td><td>%lld</td><td>%lld</td></tr>\n",
+                D(c, "auc"), D(c, "tpr_at_1pct_fpr"), D(c, "tpr_at_0_1pct_fpr"), D(c, "plain_auc"),
+                D(c, "plain_tpr_at_1pct_fpr"), (long long)json_integer_value(json_object_get(c, "members")),
                 (long long)json_integer_value(json_object_get(c, "non_members")));
     }
     fprintf(f, "</table>\n");
@@ -509,12 +513,13 @@ static void html_mia(FILE *f, const json_t *r) {
 static void html_probe_relearn(FILE *f, const json_t *r) {
     size_t i;
     json_t *c;
-    const json_t *lp = json_object_get(r, "linear_probe");
-    if (lp) {
-        fprintf(f, "<h2>Linear probe at the split point (");
-        esc(f, S(lp, "split"));
+    const json_t *lp = json_object_get(r, "linear_probe"), *pt;
+    size_t q;
+    json_array_foreach(json_object_get(lp, "points"), q, pt) {
+        fprintf(f, "<h2>Linear probe at %s (", !strcmp(S(pt, "point"), "split") ? "the split point" : "the last feature stage");
+        esc(f, S(pt, "stage"));
         fprintf(f, ")</h2>\n<table><tr><th>features of</th><th>Pre Acc</th><th>Dep Acc</th><th>Avg Acc</th></tr>\n");
-        json_array_foreach(json_object_get(lp, "nets"), i, c) {
+        json_array_foreach(json_object_get(pt, "nets"), i, c) {
             fprintf(f, "<tr><td>");
             esc(f, S(c, "label"));
             fprintf(f, "</td><td>%.2f</td><td>%.2f</td><td>%.2f</td></tr>\n", D(c, "pre_acc"), D(c, "dep_acc"), D(c, "avg_acc"));
@@ -560,7 +565,6 @@ lirf_status lirf_report_write_html(const json_t *r, const char *path) {
     if (!f) return LIRF_E_IO;
     html_header(f, r);
     html_checks(f, r);
-    html_power(f, r);
     fprintf(f, "<h2>The nets on the test split</h2>\n");
     html_table_nets(f, r);
     html_table3(f, r);
@@ -605,7 +609,8 @@ json_t *lirf_report_summary_json(const json_t *r, const char *dir, int json_writ
     json_t *dep = json_object_get(r, "deposit_classes"), *checks = json_object_get(r, "checks");
     json_t *exit_code = json_object_get(r, "exit_code"), *verdict = json_object_get(r, "verdict");
     json_t *secs = json_object_get(json_object_get(r, "seconds"), "total");
-    return json_pack("{s:o,s:O*,s:O*,s:O*,s:o,s:O*,s:O*}", "nets", nets, "deposit_classes", dep,
+    json_t *cal = json_object_get(r, "calibration");
+    return json_pack("{s:o,s:O*,s:O*,s:O*,s:o,s:O*,s:O*,s:O*}", "nets", nets, "deposit_classes", dep,
                      "verdict", verdict, "exit_code", exit_code, "reports", reports, "checks",
-                     checks, "seconds", secs);
+                     checks, "calibration", cal, "seconds", secs);
 }

@@ -169,9 +169,13 @@ typedef struct {
     /* thresholds (points, or AUC units for mia) */
     float margin_distill, margin_none, margin_mia, margin_probe, margin_withdraw,
         margin_relearn;
-    /* the power of the no-label checks: the original's no-label students
-     * should reach this Dep Acc (points); reported, no effect on the exit */
-    float power_min;
+    /* the negative control when --independent is not given: a net of the
+     * target's architecture trained by the audit on the preservation-class
+     * images among the first member_limit training images, at most
+     * control_limit of them (train_control 0: none, and every check is
+     * inconclusive), control_epochs epochs */
+    int train_control, control_epochs, control_limit;
+    const char *preset;      /* NULL, or the preset's name, for the report */
     int quiet;
     const char *command;     /* the command line, for the report */
 } lirf_verify_opts;
@@ -184,8 +188,25 @@ void lirf_verify_opts_default(lirf_verify_opts *o);
 typedef enum { LIRF_VERIFY_STUDENTS = 0, LIRF_VERIFY_METHODS, LIRF_VERIFY_LABELS } lirf_verify_list;
 lirf_status lirf_verify_parse_list(lirf_verify_list which, const char *text, int *bits);
 
+/* A leakage check's verdict from its calibration: the check has power
+ * (*power = 1) when the positive control's measure is beyond the margin
+ * (above it; below it for a ratio, `below`); without power the verdict is
+ * inconclusive, never pass; with it, leak when the target's value is beyond
+ * the margin, else pass. A measure that is not finite: no power. */
+typedef enum { LIRF_CHECK_PASS = 0, LIRF_CHECK_LEAK, LIRF_CHECK_INCONCLUSIVE } lirf_check_verdict;
+lirf_check_verdict lirf_verify_judge(double value, double positive, double margin, int below,
+                                     int *power);
+const char *lirf_check_verdict_name(lirf_check_verdict v); /* "pass", "leak", "inconclusive" */
+
+/* lirf verify's exit codes (2 is an error, as for every lirf command). */
+enum {
+    LIRF_VERIFY_EXIT_OK = 0,      /* no leak found, and at least one check had power */
+    LIRF_VERIFY_EXIT_LEAK = 1,    /* a check with power found leakage, or withdraw failed */
+    LIRF_VERIFY_EXIT_NOTHING = 3  /* no check had power: nothing could tell */
+};
+
 /* Runs the audit; *report gets every number, seed, threshold and verdict,
- * and "exit_code": 0 (no leakage beyond the margins) or 1. Errors (bad input,
+ * "calibration" and "exit_code" (LIRF_VERIFY_EXIT_*). Errors (bad input,
  * wrong checkpoint kind, device failures) return a status. */
 lirf_status lirf_verify_run(lirf_ctx *ctx, const lirf_verify_opts *o, json_t **report);
 
