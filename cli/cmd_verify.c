@@ -71,6 +71,8 @@ static const char USAGE[] = /* a printf format: the defaults come from lirf_veri
     "  --member-limit N      the original's training images: the first N (default 0: all);\n"
     "                        MIA members are the deposit-class images among them\n"
     "  --mia-samples N       at most N members and N non-members (default %d)\n"
+    "  --datafree-images N   data-free distillation: CNN students (logit KD, no labels)\n"
+    "                        taught on N synthetic noise images (default %d; 0: none)\n"
     "  --probe-train N       linear-probe training images (default %d)\n"
     "  --probe-epochs N      (default %d)\n"
     "  --relearn-samples N   relearn: fine-tune on N labelled deposit-class images and as\n"
@@ -103,7 +105,7 @@ static void usage(FILE *f) {
     lirf_verify_opts_default(&d);
     fprintf(f, USAGE, d.control_epochs, d.control_limit, d.seeds, d.epochs, d.train_subset,
             d.batch, d.student_width, (double)d.distill.alpha, (double)d.distill.T,
-            (double)d.distill.beta, (double)d.distill.lr, d.mia_samples, d.probe_train,
+            (double)d.distill.beta, (double)d.distill.lr, d.mia_samples, d.datafree_images, d.probe_train,
             d.probe_opts.epochs, d.relearn_samples, (double)d.relearn_fraction, d.relearn_max_steps,
             (double)d.relearn_lr, d.relearn_eval_every, (double)d.margin_distill, (double)d.margin_none,
             (double)d.margin_mia, (double)d.margin_probe, (double)d.margin_withdraw,
@@ -143,7 +145,7 @@ static const opt_t OPTS[] = {
     INT("--probe-train", o.probe_train, 1, G), INT("--probe-epochs", o.probe_opts.epochs, 1, 10000),
     FLT("--margin-distill", o.margin_distill, -100, 100),
     INT("--control-epochs", o.control_epochs, 1, 10000), INT("--control-limit", o.control_limit, 0, G),
-    OFF("--no-control", o.train_control), {"--preset", T_PRESET, F(o), 0, 0},
+    OFF("--no-control", o.train_control), INT("--datafree-images", o.datafree_images, 0, G), {"--preset", T_PRESET, F(o), 0, 0},
     FLT("--margin-none", o.margin_none, -100, 100), FLT("--margin-mia", o.margin_mia, -1, 1),
     FLT("--margin-probe", o.margin_probe, -100, 100), FLT("--margin-withdraw", o.margin_withdraw, -100, 100),
     STR("--out", out), {"--quiet", T_ON, F(o.quiet), 0, 0}, STR("--from-json", from_json),

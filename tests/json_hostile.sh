@@ -113,7 +113,7 @@ check tune "$work/tune.json" outcome
 
 vout="$dir/verify \"v\""
 verify_opts=(--seeds 1 --epochs 1 --train-subset 16 --batch 8 --students cnn --methods logit
-             --labels true --no-mia --no-probe --no-relearn --control-epochs 1)
+             --labels true --no-mia --no-probe --no-relearn --control-epochs 1 --datafree-images 16)
 set +e
 "$LIRF" verify --target "$target" --original "$t0" --archive "$archive" "${data[@]}" \
     "${verify_opts[@]}" --out "$vout" --quiet --json > "$work/verify.json" 2> "$work/verify.err"

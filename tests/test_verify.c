@@ -256,7 +256,7 @@ START_TEST(original_as_target_reports_leakage) {
              "--target %s --original %s --deposit-classes 0,1,2 --data %s --students cnn "
              "--methods logit --labels none --train-subset 640 --epochs 4 --batch 32 "
              "--student-lr 0.05 --mia-samples 200 --probe-train 320 --probe-epochs 3 "
-             "--relearn-samples 32 --relearn-max-steps 40 --control-epochs 4 --out %s",
+             "--relearn-samples 32 --relearn-max-steps 40 --control-epochs 4 --datafree-images 320 --out %s",
              g_orig, g_orig, g_data, rdir);
     int rc = run_cli(args, out, sizeof out);
     ck_assert_msg(rc == 1, "exit %d, want 1 (leakage); output:\n%s", rc, out);
@@ -327,7 +327,7 @@ START_TEST(negative_control_as_target_passes) {
              "--target %s --original %s --independent %s --deposit-classes 0,1,2 --data %s "
              "--students cnn --methods logit --labels none --train-subset 640 --epochs 4 "
              "--batch 32 --student-lr 0.05 --mia-samples 200 --probe-train 640 --probe-epochs 10 "
-             "--relearn-samples 32 --relearn-max-steps 40 --out %s",
+             "--relearn-samples 32 --relearn-max-steps 40 --datafree-images 320 --out %s",
              g_ind, g_orig, g_ind2, g_data, rdir);
     int rc = run_cli(args, out, sizeof out);
     ck_assert_msg(rc == 0, "exit %d, want 0; output:\n%s", rc, out);
@@ -356,7 +356,7 @@ START_TEST(controls_that_agree_give_inconclusive) {
              "--target %s --original %s --independent %s --deposit-classes 0,1,2 --data %s "
              "--students cnn --methods logit --labels true,none --train-subset 320 --epochs 1 "
              "--batch 32 --mia-samples 100 --probe-train 128 --probe-epochs 1 "
-             "--relearn-samples 32 --relearn-max-steps 10 --quiet --out %s",
+             "--relearn-samples 32 --relearn-max-steps 10 --datafree-images 64 --quiet --out %s",
              g_orig, g_ind, g_ind, g_data, rdir);
     int rc = run_cli(args, out, sizeof out);
     ck_assert_msg(rc == 3, "exit %d, want 3 (inconclusive); output:\n%s", rc, out);
@@ -368,7 +368,7 @@ START_TEST(controls_that_agree_give_inconclusive) {
         ck_assert(json_is_false(json_object_get(c, "power")));
         n++;
     }
-    ck_assert_int_eq(n, 6); /* mia, two probes, relearn, two distillations */
+    ck_assert_int_eq(n, 7); /* mia, two probes, relearn, two distillations, data-free */
     ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(r, "calibration"), "with_power")), 0);
     reports_agree(rdir, r);
     json_decref(r);
@@ -409,7 +409,7 @@ START_TEST(every_role_and_control) {
              "--target %s --original %s --independent %s --target-no-at %s --deposit-classes 0,1,2 "
              "--data %s --students cnn,resnet18 --student-width 2 --train-subset 256 --epochs 1 "
              "--batch 32 --mia-samples 100 --probe-train 128 --probe-epochs 1 "
-             "--relearn-samples 32 --relearn-max-steps 10 --quiet --out %s",
+             "--relearn-samples 32 --relearn-max-steps 10 --datafree-images 64 --quiet --out %s",
              g_ind2, g_orig, g_ind, g_other, g_data, rdir);
     int rc = run_cli(args, out, sizeof out);
     ck_assert_msg(rc == 0 || rc == 1 || rc == 3, "exit %d; output:\n%s", rc, out);

@@ -20,7 +20,7 @@ void lirf_verify_opts_default(lirf_verify_opts *o) {
     lirf_distill_opts_default(&o->distill);
     o->mia = o->probe = o->withdraw_check = o->deposit_alone = 1;
     o->relearn = 1;
-    o->member_limit = 0, o->mia_samples = 3000;
+    o->member_limit = 0, o->mia_samples = 3000, o->datafree_images = 10000;
     o->probe_opts = (lirf_probe_opts){.epochs = 10, .batch = 128, .lr = 0.05f, .momentum = 0.9f,
                                       .wd = 0, .seed = 1};
     o->probe_train = 5000;
@@ -282,6 +282,7 @@ static json_t *options_json(const lirf_verify_opts *o) {
                         lirf_tidy(o->margin_distill), "none", lirf_tidy(o->margin_none), "mia",
                         lirf_tidy(o->margin_mia), "probe", lirf_tidy(o->margin_probe), "withdraw",
                         lirf_tidy(o->margin_withdraw)));
+    json_object_set_new(j, "datafree_images", json_integer(o->datafree_images));
     json_object_set_new(j, "preset", json_string(o->preset ? o->preset : "lirf"));
     json_object_set_new(j, "negative_control", json_pack("{s:s,s:i,s:i}", "source", o->independent ? "given (--independent)"
                         : o->train_control ? "trained by the audit" : "none (--no-control)",
@@ -990,7 +991,7 @@ lirf_status lirf_verify_run(lirf_ctx *ctx, const lirf_verify_opts *o, json_t **r
     static lirf_status (*const stage[])(audit_t *) = {
         begin_report, open_models, choose_deposit_classes, load_data, choose_subsets,
         va_control_stage, evaluate_nets, withdraw_stage, va_mia_stage, probe_stage, relearn_stage, teacher_outputs,
-        distill_stage, table3, distill_checks, va_verdict};
+        distill_stage, table3, distill_checks, va_datafree_stage, va_verdict};
     audit_t a;
     memset(&a, 0, sizeof a);
     a.ctx = ctx, a.o = o, a.t_start = lirf_now();

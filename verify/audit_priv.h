@@ -107,4 +107,7 @@ lirf_status va_control_stage(audit_t *a);
 /* ---- membership inference (verify/mia.c) ---- */
 lirf_status va_mia_stage(audit_t *a);
 
+/* ---- data-free distillation (verify/datafree.c) ---- */
+lirf_status va_datafree_stage(audit_t *a);
+
 #endif

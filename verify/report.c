@@ -260,6 +260,14 @@ static void md_probes(FILE *f, const json_t *r) {
             fprintf(f, "| %s | %.2f | %.2f | %.2f |\n", S(c, "label"), D(c, "pre_acc"),
                     D(c, "dep_acc"), D(c, "avg_acc"));
     }
+    const json_t *df = json_object_get(r, "datafree");
+    if (df) {
+        fprintf(f, "\n## Data-free distillation\n\nCNN students, logit KD without labels, taught on %lld images of %s; tested on the real test split.\n\n"
+                   "| teacher | Pre Acc | Dep Acc | Avg Acc |\n|---|---:|---:|---:|\n",
+                (long long)json_integer_value(json_object_get(df, "images")), S(df, "inputs"));
+        json_array_foreach(json_object_get(df, "students"), i, c)
+            fprintf(f, "| %s | %.2f | %.2f | %.2f |\n", S(c, "label"), D(c, "pre_acc"), D(c, "dep_acc"), D(c, "avg_acc"));
+    }
     const json_t *rl = json_object_get(r, "relearn");
     if (rl) {
         fprintf(f, "\n## Relearn time\n\nSteps of fine-tuning on %lld labelled deposit-class images (and as many preservation-class ones) until Dep Acc reaches %.0f%% of the original's (%.2f): target %s, negative control %s, original %s.\n",
@@ -520,6 +528,19 @@ static void html_probe_relearn(FILE *f, const json_t *r) {
         esc(f, S(pt, "stage"));
         fprintf(f, ")</h2>\n<table><tr><th>features of</th><th>Pre Acc</th><th>Dep Acc</th><th>Avg Acc</th></tr>\n");
         json_array_foreach(json_object_get(pt, "nets"), i, c) {
+            fprintf(f, "<tr><td>");
+            esc(f, S(c, "label"));
+            fprintf(f, "</td><td>%.2f</td><td>%.2f</td><td>%.2f</td></tr>\n", D(c, "pre_acc"), D(c, "dep_acc"), D(c, "avg_acc"));
+        }
+        fprintf(f, "</table>\n");
+    }
+    const json_t *df = json_object_get(r, "datafree");
+    if (df) {
+        fprintf(f, "<h2>Data-free distillation</h2>\n<p>CNN students, logit KD without labels, taught on %lld images of ",
+                (long long)json_integer_value(json_object_get(df, "images")));
+        esc(f, S(df, "inputs"));
+        fprintf(f, "; tested on the real test split.</p>\n<table><tr><th>teacher</th><th>Pre Acc</th><th>Dep Acc</th><th>Avg Acc</th></tr>\n");
+        json_array_foreach(json_object_get(df, "students"), i, c) {
             fprintf(f, "<tr><td>");
             esc(f, S(c, "label"));
             fprintf(f, "</td><td>%.2f</td><td>%.2f</td><td>%.2f</td></tr>\n", D(c, "pre_acc"), D(c, "dep_acc"), D(c, "avg_acc"));

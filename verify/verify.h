@@ -160,6 +160,7 @@ typedef struct {
     /* probes */
     int mia, probe, withdraw_check, deposit_alone, relearn;
     int member_limit;        /* members: the first N training images (0: all) */
+    int datafree_images;     /* data-free distillation: synthetic images (0: no such check) */
     int mia_samples;         /* at most this many members and non-members (0: all) */
     lirf_probe_opts probe_opts;
     int probe_train;         /* probe training images */
