@@ -518,6 +518,18 @@ static void html_mia(FILE *f, const json_t *r) {
     fprintf(f, "</table>\n");
 }
 
+/* Rows of label / Pre / Dep / Avg Acc, and the table's end. */
+static void html_acc_rows(FILE *f, const json_t *rows) {
+    size_t i;
+    json_t *c;
+    json_array_foreach(rows, i, c) {
+        fprintf(f, "<tr><td>");
+        esc(f, S(c, "label"));
+        fprintf(f, "</td><td>%.2f</td><td>%.2f</td><td>%.2f</td></tr>\n", D(c, "pre_acc"), D(c, "dep_acc"), D(c, "avg_acc"));
+    }
+    fprintf(f, "</table>\n");
+}
+
 static void html_probe_relearn(FILE *f, const json_t *r) {
     size_t i;
     json_t *c;
@@ -527,12 +539,7 @@ static void html_probe_relearn(FILE *f, const json_t *r) {
         fprintf(f, "<h2>Linear probe at %s (", !strcmp(S(pt, "point"), "split") ? "the split point" : "the last feature stage");
         esc(f, S(pt, "stage"));
         fprintf(f, ")</h2>\n<table><tr><th>features of</th><th>Pre Acc</th><th>Dep Acc</th><th>Avg Acc</th></tr>\n");
-        json_array_foreach(json_object_get(pt, "nets"), i, c) {
-            fprintf(f, "<tr><td>");
-            esc(f, S(c, "label"));
-            fprintf(f, "</td><td>%.2f</td><td>%.2f</td><td>%.2f</td></tr>\n", D(c, "pre_acc"), D(c, "dep_acc"), D(c, "avg_acc"));
-        }
-        fprintf(f, "</table>\n");
+        html_acc_rows(f, json_object_get(pt, "nets"));
     }
     const json_t *df = json_object_get(r, "datafree");
     if (df) {
@@ -540,12 +547,7 @@ static void html_probe_relearn(FILE *f, const json_t *r) {
                 (long long)json_integer_value(json_object_get(df, "images")));
         esc(f, S(df, "inputs"));
         fprintf(f, "; tested on the real test split.</p>\n<table><tr><th>teacher</th><th>Pre Acc</th><th>Dep Acc</th><th>Avg Acc</th></tr>\n");
-        json_array_foreach(json_object_get(df, "students"), i, c) {
-            fprintf(f, "<tr><td>");
-            esc(f, S(c, "label"));
-            fprintf(f, "</td><td>%.2f</td><td>%.2f</td><td>%.2f</td></tr>\n", D(c, "pre_acc"), D(c, "dep_acc"), D(c, "avg_acc"));
-        }
-        fprintf(f, "</table>\n");
+        html_acc_rows(f, json_object_get(df, "students"));
     }
     const json_t *rl = json_object_get(r, "relearn");
     if (rl) {
