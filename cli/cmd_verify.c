@@ -41,7 +41,7 @@ static const char USAGE[] = /* a printf format: the defaults come from lirf_veri
     "  --control-limit N     images among the first --member-limit training images, at\n"
     "                        most N of them (default %d); the target's architecture, the\n"
     "                        original's preprocessing, lirf train's other defaults\n"
-    "  --no-control          no negative control: every check is inconclusive (exit 3)\n"
+    "  --no-control          no negative control: every leakage check is inconclusive\n"
     "data (as lirf train; default Fashion-MNIST from Debian's dataset-fashion-mnist):\n"
     "  --data PATH, --format F, --image-size N\n"
     "budgets (measured: docs/verify.md gives the default audit's time on 2 cores):\n"
