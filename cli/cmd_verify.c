@@ -251,11 +251,12 @@ static int write_reports(const json_t *rep, const char *out, const char *target,
     json_array_foreach(json_object_get(rep, "checks"), i, c) {
         json_t *val = json_object_get(c, "value");
         json_t *pos = json_object_get(c, "positive"), *pw = json_object_get(c, "power");
-        printf("  %-32s %-12s value %8.3f  original %8.3f  margin %-5g power %s\n",
+        char v[32] = "       —", p[32] = "       —";
+        if (json_is_number(val)) snprintf(v, sizeof v, "%8.3f", json_number_value(val));
+        if (json_is_number(pos)) snprintf(p, sizeof p, "%8.3f", json_number_value(pos));
+        printf("  %-34s %-12s value %s  original %s  margin %-5g power %s\n",
                json_string_value(json_object_get(c, "name")),
-               json_string_value(json_object_get(c, "verdict")),
-               json_is_number(val) ? json_number_value(val) : 0.0 / 0.0,
-               json_is_number(pos) ? json_number_value(pos) : 0.0 / 0.0,
+               json_string_value(json_object_get(c, "verdict")), v, p,
                json_number_value(json_object_get(c, "margin")),
                json_is_true(pw) ? "yes" : json_is_false(pw) ? "no" : "n/a");
     }
