@@ -173,8 +173,8 @@ typedef struct {
     /* the negative control when --independent is not given: a net of the
      * target's architecture trained by the audit on the preservation-class
      * images among the first member_limit training images, at most
-     * control_limit of them (train_control 0: none, and every check is
-     * inconclusive), control_epochs epochs */
+     * control_limit of them, control_epochs epochs (train_control 0: none;
+     * the checks that need one are inconclusive, the probes use a fresh net) */
     int train_control, control_epochs, control_limit;
     const char *preset;      /* NULL, or the preset's name, for the report */
     int quiet;
