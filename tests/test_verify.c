@@ -110,8 +110,8 @@ static void write_idx(const char *dir, const char *img, const char *lab, int n, 
 }
 
 /* Trains a small ResNet-18 on the synthetic training split (only classes
- * from..K-1 of it, init seed `seed`), saves it. */
-static void make_net(const char *data_dir, const char *path, int from, uint64_t seed) {
+ * from..K-1 of it, init seed `seed`) for `epochs`, saves it. */
+static void make_net(const char *data_dir, const char *path, int from, uint64_t seed, int epochs) {
     int32_t cls[K];
     for (int k = from; k < K; k++) cls[k - from] = k;
     lirf_data_opts dopt = {.path = data_dir, .train = 1, .classes = from ? cls : NULL,
@@ -132,7 +132,7 @@ static void make_net(const char *data_dir, const char *path, int from, uint64_t 
     ck_assert_int_eq(lirf_loader_create(tctx(), &lo, &l), LIRF_OK);
     lirf_train_opts o;
     lirf_train_opts_default(&o);
-    o.epochs = 4, o.batch = 32, o.lr = 0.05f, o.aug = (lirf_aug_params){0};
+    o.epochs = epochs, o.batch = 32, o.lr = 0.05f, o.aug = (lirf_aug_params){0};
     lirf_train_io io = {.model_path = path, .meta = &m, .quiet = 1};
     lirf_train_result res;
     lirf_status st = lirf_train_run(tctx(), net, l, &o, &io, &res);
@@ -167,13 +167,13 @@ static void setup_data(void) {
     write_idx(g_data, "train-images-idx3-ubyte", "train-labels-idx1-ubyte", 800, 1);
     write_idx(g_data, "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", 300, 2);
     snprintf(g_orig, sizeof g_orig, "%s/original.safetensors", g_dir);
-    make_net(g_data, g_orig, 0, 3);
+    make_net(g_data, g_orig, 0, 3, 4);
     snprintf(g_ind, sizeof g_ind, "%s/independent.safetensors", g_dir);
-    make_net(g_data, g_ind, 3, 3);
+    make_net(g_data, g_ind, 3, 3, 2);
     snprintf(g_ind2, sizeof g_ind2, "%s/independent2.safetensors", g_dir);
-    make_net(g_data, g_ind2, 3, 5);
+    make_net(g_data, g_ind2, 3, 5, 2);
     snprintf(g_other, sizeof g_other, "%s/other.safetensors", g_dir);
-    make_net(g_data, g_other, 0, 7);
+    make_net(g_data, g_other, 0, 7, 1);
 }
 
 static json_t *load_report(const char *rdir) {
@@ -256,7 +256,7 @@ START_TEST(original_as_target_reports_leakage) {
              "--target %s --original %s --deposit-classes 0,1,2 --data %s --students cnn "
              "--methods logit --labels none --train-subset 640 --epochs 4 --batch 32 "
              "--student-lr 0.05 --mia-samples 200 --probe-train 320 --probe-epochs 3 "
-             "--relearn-samples 32 --relearn-max-steps 40 --control-epochs 4 --datafree-images 320 --out %s",
+             "--relearn-samples 32 --relearn-max-steps 20 --control-epochs 2 --datafree-images 128 --out %s",
              g_orig, g_orig, g_data, rdir);
     int rc = run_cli(args, out, sizeof out);
     ck_assert_msg(rc == 1, "exit %d, want 1 (leakage); output:\n%s", rc, out);
@@ -280,7 +280,7 @@ START_TEST(original_as_target_reports_leakage) {
     /* the negative control: trained by the audit on the preservation classes */
     json_t *ct = json_object_get(r, "control_training");
     ck_assert_msg(ct != NULL, "no control_training in the report");
-    ck_assert_int_eq(json_integer_value(json_object_get(ct, "epochs")), 4);
+    ck_assert_int_eq(json_integer_value(json_object_get(ct, "epochs")), 2);
     ck_assert_int_eq(json_integer_value(json_object_get(ct, "images")), 800 * 7 / 10);
     char p[600];
     snprintf(p, sizeof p, "%s/control.safetensors", rdir);
@@ -325,9 +325,9 @@ START_TEST(negative_control_as_target_passes) {
     const char *rdir = tmp("rep7");
     snprintf(args, sizeof args,
              "--target %s --original %s --independent %s --deposit-classes 0,1,2 --data %s "
-             "--students cnn --methods logit --labels none --train-subset 640 --epochs 4 "
-             "--batch 32 --student-lr 0.05 --mia-samples 200 --probe-train 640 --probe-epochs 10 "
-             "--relearn-samples 32 --relearn-max-steps 40 --datafree-images 320 --out %s",
+             "--students cnn --methods logit --labels none --train-subset 320 --epochs 3 "
+             "--batch 32 --student-lr 0.05 --mia-samples 200 --no-probe "
+             "--relearn-samples 32 --relearn-max-steps 20 --datafree-images 128 --out %s",
              g_ind, g_orig, g_ind2, g_data, rdir);
     int rc = run_cli(args, out, sizeof out);
     ck_assert_msg(rc == 0, "exit %d, want 0; output:\n%s", rc, out);
@@ -354,9 +354,9 @@ START_TEST(controls_that_agree_give_inconclusive) {
     const char *rdir = tmp("rep8");
     snprintf(args, sizeof args,
              "--target %s --original %s --independent %s --deposit-classes 0,1,2 --data %s "
-             "--students cnn --methods logit --labels true,none --train-subset 320 --epochs 1 "
-             "--batch 32 --mia-samples 100 --probe-train 128 --probe-epochs 1 "
-             "--relearn-samples 32 --relearn-max-steps 10 --datafree-images 64 --quiet --out %s",
+             "--students cnn --methods logit --labels true,none --train-subset 128 --epochs 1 "
+             "--batch 32 --test-subset 90 --mia-samples 60 --probe-train 64 --probe-epochs 1 "
+             "--relearn-samples 16 --relearn-max-steps 5 --datafree-images 32 --quiet --out %s",
              g_orig, g_ind, g_ind, g_data, rdir);
     int rc = run_cli(args, out, sizeof out);
     ck_assert_msg(rc == 3, "exit %d, want 3 (inconclusive); output:\n%s", rc, out);
@@ -407,9 +407,9 @@ START_TEST(every_role_and_control) {
     const char *rdir = tmp("rep6");
     snprintf(args, sizeof args,
              "--target %s --original %s --independent %s --target-no-at %s --deposit-classes 0,1,2 "
-             "--data %s --students cnn,resnet18 --student-width 2 --train-subset 256 --epochs 1 "
-             "--batch 32 --mia-samples 100 --probe-train 128 --probe-epochs 1 "
-             "--relearn-samples 32 --relearn-max-steps 10 --datafree-images 64 --quiet --out %s",
+             "--data %s --students cnn,resnet18 --student-width 2 --train-subset 96 --epochs 1 "
+             "--batch 32 --test-subset 90 --mia-samples 60 --probe-train 64 --probe-epochs 1 "
+             "--relearn-samples 16 --relearn-max-steps 5 --datafree-images 32 --quiet --out %s",
              g_ind2, g_orig, g_ind, g_other, g_data, rdir);
     int rc = run_cli(args, out, sizeof out);
     ck_assert_msg(rc == 0 || rc == 1 || rc == 3, "exit %d; output:\n%s", rc, out);
