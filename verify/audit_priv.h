@@ -110,4 +110,14 @@ lirf_status va_mia_stage(audit_t *a);
 /* ---- data-free distillation (verify/datafree.c) ---- */
 lirf_status va_datafree_stage(audit_t *a);
 
+/* ---- relearn time (verify/relearn.c) ---- */
+lirf_status va_relearn_stage(audit_t *a);
+
+/* ---- distillation with controls, Table 3 (verify/students.c) ---- */
+const char *va_student_name(int s); /* 0: the CNN, else ResNet-18 (audit.c) */
+lirf_status va_teacher_stage(audit_t *a);  /* every net's outputs, once per file */
+lirf_status va_distill_stage(audit_t *a);  /* every student */
+lirf_status va_table3_stage(audit_t *a);   /* Table 3's rows */
+lirf_status va_distill_checks(audit_t *a); /* the students' checks */
+
 #endif
