@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """PyTorch peer of bench_train: the same CIFAR ResNet-18 (docs/method.md), the
 same batch and input, SGD with momentum and weight decay, random data; prints
-one JSON line. Run with Debian's /usr/bin/python3 (python3-torch).
+one JSON line. Run with PyTorch 2.x from PyPI (bench/train.sh makes its venv).
 
     bench/train_peer.py --width 64 --in 3,32,32 --batch 64 --threads 2 [--device cuda]
 """
@@ -63,8 +63,9 @@ def main():
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     if a.device.startswith("cuda"):
-        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = False  # fp32, as lirf
         torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cudnn.benchmark = True  # cuDNN picks its fastest kernels
     c, h, w = (int(v) for v in a.inp.split(","))
     dev = torch.device(a.device)
     model = ResNet18(c, a.width).to(dev)
