@@ -3,8 +3,9 @@
 # ResNet-18 width 64 on 3x32x32 at batch 64, and width 16 on 1x28x28 at batch
 # 128 (issue targets). Prints a Markdown table; --append FILE appends it.
 # The peer is PyTorch 2.x from PyPI, what users install: by default a venv
-# made here on first use (python3 -m venv, then pip install torch: about 5 GB;
-# it runs on CPU) at $LIRF_PEER_VENV (default ~/.cache/lirf/peer-venv);
+# made here on first use (python3 -m venv, then pip install torch numpy:
+# about 5 GB; it runs on CPU) at $LIRF_PEER_VENV (default
+# ~/.cache/lirf/peer-venv);
 # --python PY uses another interpreter (it must import torch 2.x).
 #   bench/train.sh [--build DIR] [--threads N] [--steps N] [--device cuda]
 #                  [--python PY] [--append FILE]
@@ -18,7 +19,7 @@ while [ $# -gt 0 ]; do
     --device) device=$2; shift 2;;
     --python) py=$2; shift 2;;
     --append) append=$2; shift 2;;
-    -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0;;
+    -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0;;
     *) echo "unknown option $1" >&2; exit 2;;
   esac
 done
@@ -29,7 +30,7 @@ if [ -z "$py" ]; then
   venv=${LIRF_PEER_VENV:-$HOME/.cache/lirf/peer-venv}
   if ! "$venv/bin/python" -c 'import torch' 2>/dev/null; then
     echo "train.sh: making the PyTorch peer's venv in $venv (pip install torch, once)" >&2
-    python3 -m venv "$venv" && "$venv/bin/pip" install -q torch >&2 ||
+    python3 -m venv "$venv" && "$venv/bin/pip" install -q torch numpy >&2 ||
       { echo "train.sh: could not install torch into $venv" >&2; exit 2; }
   fi
   py=$venv/bin/python
