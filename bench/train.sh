@@ -49,9 +49,9 @@ out=$(mktemp)
     set -- $cfg
     l=$(POCL_MAX_PTHREAD_COUNT=$threads "$build/bench/bench_train" --width "$1" --in "$2" --batch "$3" --steps "$steps" --json)
     p=$("$py" "$here/train_peer.py" --width "$1" --in "$2" --batch "$3" --steps "$steps" --threads "$threads" --device "$device")
-    li=$(echo "$l" | "$py" -c 'import json,sys; print(json.load(sys.stdin)["images_per_s"])')
+    li=$(echo "$l" | "$py" -c 'import json,sys; print(round(json.load(sys.stdin)["images_per_s"], 1))')
     lm=$(echo "$l" | "$py" -c 'import json,sys; print(round(json.load(sys.stdin)["peak_device_bytes"]/1e6,1))')
-    pi=$(echo "$p" | "$py" -c 'import json,sys; print(json.load(sys.stdin)["images_per_s"])')
+    pi=$(echo "$p" | "$py" -c 'import json,sys; print(round(json.load(sys.stdin)["images_per_s"], 1))')
     pv=$(echo "$p" | "$py" -c 'import json,sys; print(json.load(sys.stdin)["peer"])')
     r=$("$py" -c "print(round($li/$pi, 3))")
     echo "| ResNet-18 w$1 | $2 | $3 | $li | $pi | $r | $lm |"
