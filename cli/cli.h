@@ -55,6 +55,7 @@ int cmd_keygen(const char *device, int argc, char **argv); /* cmd_keygen.c */
 int cmd_demo(const char *device, int argc, char **argv);
 int cmd_verify(const char *device, int argc, char **argv); /* cmd_verify.c */
 int cmd_import(const char *device, int argc, char **argv); /* cmd_import.c */
+int cmd_reproduce(const char *device, int argc, char **argv); /* cmd_reproduce.c */
 
 /* ---- LIRF commands ---- */
 /* One method option of lirf deposit (cmd_deposit.c; lirf demo takes them

@@ -26,6 +26,8 @@ static void usage(FILE *f) {
             "  keygen      make a key pair to sign deposit archives and to have them\n"
             "              encrypted to you\n"
             "  demo        the whole job on Fashion-MNIST: train, deposit, withdraw, Table 1\n"
+            "  reproduce   the paper's Tables 1-3 and Fig. 4 as resumable steps, with\n"
+            "              results.md beside the paper's numbers\n"
             "  tune        find and store GEMM parameters for this device (CLBlast)\n"
             "\n"
             "global options:\n"
@@ -83,6 +85,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "unlearn")) return cmd_unlearn(device, sub_argc, sub_argv);
     if (!strcmp(cmd, "keygen")) return cmd_keygen(device, sub_argc, sub_argv);
     if (!strcmp(cmd, "verify")) return cmd_verify(device, sub_argc, sub_argv);
+    if (!strcmp(cmd, "reproduce")) return cmd_reproduce(device, sub_argc, sub_argv);
     if (!strcmp(cmd, "demo")) return cmd_demo(device, sub_argc, sub_argv);
     if (!strcmp(cmd, "tune")) return cmd_tune(device, sub_argc, sub_argv);
     fprintf(stderr, "lirf: unknown command \"%s\" (see lirf --help)\n", cmd);

@@ -1,0 +1,134 @@
+/* lirf reproduce: the paper's tables as resumable steps (lirf_repro_run,
+ * reproduce/). The command parses, calls and prints. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "reproduce.h"
+
+static void usage(FILE *f) {
+    lirf_repro_profile s, q;
+    lirf_repro_profile_default(&s, 0);
+    lirf_repro_profile_default(&q, 1);
+    fprintf(f,
+        "usage: lirf [--device SPEC] reproduce [--table LIST] [--data D] [--seeds K] [options]\n"
+        "\n"
+        "Runs the paper's experiments (Ye et al., ECCV 2022) as resumable steps and writes\n"
+        "OUT/results.json and results.md (tables, SVG plots, the paper's values beside\n"
+        "each row; mean and 95%% interval over seeds). It prints the plan first, with the\n"
+        "estimated time of each step. A finished step leaves a small record (its settings,\n"
+        "figures, time and the hashes of the nets it read and made) in the records folder;\n"
+        "a step whose record is there and fits is not run again, and a killed step\n"
+        "continues from its training state: run the same command again to go on. The\n"
+        "networks stay in OUT; a step that needs a net OUT lacks makes it again.\n"
+        "docs/reproduce.md says what each table runs.\n"
+        "\n"
+        "  --table LIST         1, 2, 3, fig4 or all, or a list (default 1); Table 4 is\n"
+        "                       not built yet\n"
+        "  --data D             fmnist (default: Debian's dataset-fashion-mnist), cifar10\n"
+        "                       (../shared/data/cifar10/{train,test}.tar.gz), or a path as\n"
+        "                       lirf train takes (with --test-data, --format)\n"
+        "  --name N             the data set's name in records and tables (default: from\n"
+        "                       --data)\n"
+        "  --deposit-classes L  (default 0,1,2: 30%% of the classes, as in the paper)\n"
+        "  --seeds K            seeds 1..K (default 3)\n"
+        "  --out DIR            networks, states and results (default lirf-reproduce)\n"
+        "  --records DIR        the kept records (default OUT/records; the repository keeps\n"
+        "                       its own in docs/results)\n"
+        "  --md PATH            write results.md there (default OUT/results.md); the SVG\n"
+        "                       plots go beside it\n"
+        "  --plan               print the plan and stop\n"
+        "  --report-only        make the results from the records; run nothing\n"
+        "  --max-steps N        stop after N steps have run (run again to go on)\n"
+        "  --quick              small budgets that run in minutes (width %d, T0 %d epochs on\n"
+        "                       %d images, deposits %d epochs): a check, not a reproduction\n"
+        "budgets (the standard ones: width %d, T0 and Independent nets %d epochs on every\n"
+        "training image, deposits %d epochs, students %d epochs on %d images; a record\n"
+        "names the budgets it was made with, and another budget keeps its own records):\n"
+        "  --width W, --epochs N, --deposit-epochs N, --limit N, --batch N\n"
+        "  --json               print results.json's document on stdout\n",
+        q.width, q.epochs, q.limit, q.dep_epochs, s.width, s.epochs, s.dep_epochs,
+        s.student_epochs, s.student_subset);
+}
+
+typedef struct {
+    lirf_repro_job j;
+    const char *tables, *dep_text;
+    int json, custom;
+} opts;
+
+static int parse_budget(int argc, char **argv, int *i, opts *o, int *bad) {
+    const char *v;
+    lirf_repro_profile *p = &o->j.prof;
+    struct { const char *name; int *field, lo; } B[] = {
+        {"--width", &p->width, 1}, {"--epochs", &p->epochs, 1},
+        {"--deposit-epochs", &p->dep_epochs, 1}, {"--limit", &p->limit, 0}, {"--batch", &p->batch, 2}};
+    for (size_t k = 0; k < sizeof B / sizeof *B; k++)
+        if (arg_value(argc, argv, i, B[k].name, &v, bad)) {
+            *bad = *bad || !parse_int(v, B[k].lo, 1 << 30, B[k].name, B[k].field);
+            o->custom = 1;
+            return 1;
+        }
+    return 0;
+}
+
+/* 0 to go on, -1 after --help, else 2 */
+static int parse(int argc, char **argv, opts *o) {
+    const char *v;
+    int bad = 0, quick = 0;
+    for (int i = 1; i < argc && !bad; i++)
+        if (arg_flag(argv, i, "--quick")) quick = 1;
+    lirf_repro_profile_default(&o->j.prof, quick);
+    for (int i = 1; i < argc && !bad; i++) {
+        if (arg_flag(argv, i, "-h") || arg_flag(argv, i, "--help")) return usage(stdout), -1;
+        else if (arg_flag(argv, i, "--quick")) {}
+        else if (arg_value(argc, argv, &i, "--table", &o->tables, &bad)) {}
+        else if (arg_value(argc, argv, &i, "--data", &o->j.data, &bad)) {}
+        else if (arg_value(argc, argv, &i, "--test-data", &o->j.test_data, &bad)) {}
+        else if (arg_value(argc, argv, &i, "--format", &v, &bad)) bad = bad || !parse_data_kind(v, &o->j.kind);
+        else if (arg_value(argc, argv, &i, "--name", &o->j.name, &bad)) {}
+        else if (arg_value(argc, argv, &i, "--deposit-classes", &o->dep_text, &bad)) {}
+        else if (arg_value(argc, argv, &i, "--seeds", &v, &bad)) bad = bad || !parse_int(v, 1, 64, "--seeds", &o->j.seeds);
+        else if (arg_value(argc, argv, &i, "--out", &o->j.out_dir, &bad)) {}
+        else if (arg_value(argc, argv, &i, "--records", &o->j.records, &bad)) {}
+        else if (arg_value(argc, argv, &i, "--md", &o->j.md_path, &bad)) {}
+        else if (arg_flag(argv, i, "--plan")) o->j.plan_only = 1;
+        else if (arg_flag(argv, i, "--report-only")) o->j.report_only = 1;
+        else if (arg_value(argc, argv, &i, "--max-steps", &v, &bad)) bad = bad || !parse_int(v, 1, 1 << 20, "--max-steps", &o->j.max_steps);
+        else if (arg_flag(argv, i, "--json")) o->json = 1;
+        else if (parse_budget(argc, argv, &i, o, &bad)) {}
+        else bad = unknown_option("reproduce", argv[i]);
+    }
+    if (!bad && o->custom) snprintf(o->j.prof.name, sizeof o->j.prof.name, "custom");
+    if (!bad && o->tables) bad = !parse_status(lirf_repro_parse_tables(o->tables, &o->j.tables));
+    return bad ? 2 : 0;
+}
+
+int cmd_reproduce(const char *device, int argc, char **argv) {
+    opts o;
+    memset(&o, 0, sizeof o);
+    lirf_repro_job_default(&o.j);
+    o.j.log = stderr;
+    int rc = parse(argc, argv, &o);
+    if (rc) return rc < 0 ? 0 : rc;
+    int32_t *dep = NULL;
+    if (o.dep_text) {
+        if (!parse_class_list(o.dep_text, LIRF_MAX_CLASSES, &dep, &o.j.ndep)) return 2;
+        o.j.dep = dep;
+    }
+    lirf_ctx *ctx = NULL;
+    int need_device = !o.j.plan_only && !o.j.report_only;
+    lirf_repro_report *r = calloc(1, sizeof *r);
+    if (!r || (need_device && cli_open(device, &ctx))) return free(dep), free(r), 2;
+    lirf_status st = lirf_repro_run(ctx, &o.j, r);
+    if (st) rc = cli_error(st, "reproduce");
+    else if (o.json && !o.j.plan_only) rc = print_json(json_load_file(r->results_json, 0, NULL));
+    else if (!o.j.plan_only)
+        printf("lirf reproduce: %d steps run in %.0f s; %s, %s\n", r->ran, r->seconds,
+               r->results_json, r->results_md);
+    free(r);
+    free(dep);
+    if (ctx) lirf_ctx_destroy(ctx);
+    return rc;
+}

@@ -1,0 +1,228 @@
+/* One step of a reproduction: train T0 or an Independent net, deposit (and
+ * withdraw, and evaluate), or Table 3's students; each fills its record. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fileutil.h"
+#include "repro_priv.h"
+#include "verify.h"
+
+static json_t *jnum(double v) { return isfinite(v) ? json_real(v) : json_null(); }
+
+/* Pre / Dep / Avg of a checkpoint on the test split, and how many test
+ * images each is over. */
+static lirf_status eval_net(rp_t *R, const char *path, json_t **out) {
+    lirf_table1_opts o = {.data = R->test_data ? R->test_data : R->data, .kind = R->kind,
+                          .batch = 256, .dep = R->dep, .ndep = R->ndep};
+    int64_t *counts = NULL;
+    int K = 0;
+    LIRF_TRY(lirf_eval_checkpoint(R->ctx, path, &o, &R->test, &counts, &K));
+    double pre, dep, avg;
+    lirf_status st = lirf_pre_dep_avg(counts, K, R->dep, R->ndep, &pre, &dep, &avg);
+    int64_t n_dep = 0, n_all = 0;
+    for (int k = 0; k < K; k++) {
+        n_all += counts[2 * k + 1];
+        for (int i = 0; i < R->ndep; i++)
+            if (R->dep[i] == k) n_dep += counts[2 * k + 1];
+    }
+    free(counts);
+    if (st != LIRF_OK) return st;
+    *out = json_pack("{s:o,s:o,s:o,s:I,s:I}", "pre_acc", jnum(pre), "dep_acc", jnum(dep),
+                     "avg_acc", jnum(avg), "pre_images", (json_int_t)(n_all - n_dep),
+                     "dep_images", (json_int_t)n_dep);
+    return *out ? LIRF_OK : LIRF_FAIL(LIRF_E_NOMEM, "out of host memory");
+}
+
+static lirf_status run_train(rp_t *R, const lirf_step_def *d, int seed, json_t *rec) {
+    const lirf_repro_profile *p = &R->j->prof;
+    char path[RP_PATH];
+    rp_net_path(R, d, seed, path);
+    lirf_train_job t;
+    lirf_train_job_default(&t);
+    int32_t cls[LIRF_MAX_CLASSES];
+    int nc = 0;
+    for (int k = 0; k < R->K && d->kind != LIRF_STEP_T0; k++) {
+        int is_dep = 0;
+        for (int i = 0; i < R->ndep; i++) is_dep |= R->dep[i] == k;
+        if (is_dep == (d->kind == LIRF_STEP_INDEP_DEP)) cls[nc++] = k;
+    }
+    t.data = R->data, t.test_data = R->test_data, t.kind = R->kind, t.limit = p->limit;
+    t.classes = nc ? cls : NULL, t.nclasses = nc;
+    t.width = p->width, t.o.epochs = p->epochs, t.o.batch = p->batch, t.o.seed = (uint32_t)seed;
+    t.out = path, t.resume = 1, t.log = R->j->log;
+    char dir[RP_PATH];
+    snprintf(dir, sizeof dir, "%s", path);
+    *strrchr(dir, '/') = 0;
+    LIRF_TRY(rp_mkdirs(dir));
+    lirf_train_report tr;
+    LIRF_TRY(lirf_error_context(lirf_train_job_run(R->ctx, &t, &tr), d->what));
+    json_t *m;
+    LIRF_TRY(eval_net(R, path, &m));
+    json_object_set_new(m, "test_accuracy", jnum(tr.test_accuracy));
+    json_object_set_new(m, "epochs", json_integer(tr.epochs));
+    json_object_set_new(rec, "metrics", m);
+    json_object_set_new(rec, "images_per_s", jnum(tr.images_per_s));
+    json_object_set_new(rec, "final_loss", jnum(tr.final_loss)); /* 0 when resumed at the end */
+    char state[RP_PATH + 32];
+    snprintf(state, sizeof state, "%s.state.safetensors", path);
+    unlink(state); /* the net is whole: a later run that lacks it trains it afresh */
+    json_object_set_new(rec, "images", json_real((double)tr.steps * p->batch));
+    return LIRF_OK;
+}
+
+/* The deposit's paths: target, archives (paper, delta), recover nets, state. */
+typedef struct { char dir[RP_PATH], t0[RP_PATH], target[RP_PATH], ap[RP_PATH + 32],
+                 ad[RP_PATH + 32], rp[RP_PATH + 32], rd[RP_PATH + 32], state[RP_PATH + 32]; } dep_paths;
+
+static void dep_paths_make(const rp_t *R, const lirf_step_def *d, int seed, dep_paths *P) {
+    rp_step_dir(R, d, seed, P->dir);
+    rp_net_path(R, lirf_repro_step_find("t0"), seed, P->t0);
+    rp_net_path(R, d, seed, P->target);
+    snprintf(P->ap, sizeof P->ap, "%s/deposit-paper.lirf", P->dir);
+    snprintf(P->ad, sizeof P->ad, "%s/deposit-delta.lirf", P->dir);
+    snprintf(P->rp, sizeof P->rp, "%s/recover-paper.safetensors", P->dir);
+    snprintf(P->rd, sizeof P->rd, "%s/recover-delta.safetensors", P->dir);
+    snprintf(P->state, sizeof P->state, "%s/state.safetensors", P->dir);
+}
+
+static void deposit_job(const rp_t *R, const lirf_step_def *d, int seed, const dep_paths *P,
+                        lirf_deposit_job *j) {
+    const lirf_repro_profile *p = &R->j->prof;
+    lirf_deposit_job_default(j);
+    j->model = P->t0, j->data = R->data, j->kind = R->kind, j->limit = (size_t)p->dep_limit;
+    j->dep = R->dep, j->ndep = R->ndep;
+    lirf_deposit_opts *o = &j->o;
+    o->mode = LIRF_DEPOSIT_PAPER, o->epochs = p->dep_epochs, o->batch = p->batch;
+    o->seed = (uint32_t)seed, o->holdout = 0.05f, o->holdout_every = -8, o->keep_best = 1;
+    o->holdout_seed = seed, o->split = d->split, o->split_name[0] = 0;
+    o->prune_rate = d->prune_rate;
+    if (!d->at) o->lambda_at = 0;
+    if (!d->pt) o->lambda_pt = 0;
+    if (!d->re) o->lambda_re = 0;
+    j->target_out = P->target, j->archive_out = P->ap, j->also_out[LIRF_DEPOSIT_DELTA] = P->ad;
+    j->state_path = P->state, j->resume = 1, j->log = R->j->log;
+}
+
+/* F and H-Mean of the target against T0's Dep Acc (T0's record). */
+static void score_target(rp_t *R, int seed, json_t *tm) {
+    json_t *t0 = NULL;
+    double d0 = NAN;
+    if (rp_record_load(R, lirf_repro_step_find("t0"), seed, &t0) == LIRF_OK && t0)
+        d0 = rp_num(t0, "metrics.dep_acc");
+    json_decref(t0);
+    double F, H;
+    lirf_table1_f_hmean(d0, rp_num(tm, "pre_acc"), rp_num(tm, "dep_acc"), &F, &H);
+    json_object_set_new(tm, "F", jnum(F));
+    json_object_set_new(tm, "H_mean", jnum(H));
+}
+
+static lirf_status run_deposit(rp_t *R, const lirf_step_def *d, int seed, json_t *rec) {
+    dep_paths P;
+    dep_paths_make(R, d, seed, &P);
+    LIRF_TRY(rp_mkdirs(P.dir));
+    lirf_deposit_job j;
+    deposit_job(R, d, seed, &P, &j);
+    lirf_deposit_report dr;
+    LIRF_TRY(lirf_error_context(lirf_deposit_job_run(R->ctx, &j, &dr), d->what));
+    json_t *m = json_object(), *tm = NULL;
+    json_object_set_new(rec, "metrics", m);
+    LIRF_TRY(eval_net(R, P.target, &tm));
+    score_target(R, seed, tm);
+    json_object_set_new(m, "target", tm);
+    if (d->pt || d->re) { /* a trained deposit module: withdraw it */
+        const char *arch[2] = {P.ap, P.ad}, *out[2] = {P.rp, P.rd}, *key[2] = {"recover_paper",
+                                                                                "recover_delta"};
+        for (int k = 0; k < 2; k++) {
+            json_t *w = NULL, *e = NULL;
+            LIRF_TRY(lirf_error_context(lirf_withdraw(R->ctx, P.target, arch[k], out[k], &w),
+                                        "withdraw"));
+            json_decref(w);
+            LIRF_TRY(eval_net(R, out[k], &e));
+            json_object_set_new(m, key[k], e);
+        }
+    }
+    json_object_set_new(m, "module_parameters", json_integer((json_int_t)dr.deposit_params));
+    json_object_set_new(m, "kept_holdout_dep_acc", jnum(dr.kept_holdout));
+    json_object_set_new(m, "deposit_images", json_integer((json_int_t)dr.train_images));
+    json_object_set_new(rec, "images",
+                        json_real((double)dr.train_images * R->j->prof.dep_epochs));
+    unlink(P.state);
+    return LIRF_OK;
+}
+
+static lirf_status run_students(rp_t *R, const lirf_step_def *d, int seed, json_t *rec) {
+    const lirf_repro_profile *p = &R->j->prof;
+    char dir[RP_PATH], t0[RP_PATH], tg[RP_PATH], tn[RP_PATH];
+    rp_step_dir(R, d, seed, dir);
+    rp_net_path(R, lirf_repro_step_find("t0"), seed, t0);
+    rp_net_path(R, lirf_repro_step_find("deposit"), seed, tg);
+    rp_net_path(R, lirf_repro_step_find("deposit-no-at"), seed, tn);
+    LIRF_TRY(rp_mkdirs(dir));
+    lirf_verify_opts o;
+    lirf_verify_opts_default(&o);
+    o.target = tg, o.original = t0, o.target_no_at = tn;
+    o.data = R->data, o.kind = R->kind, o.dep = R->dep, o.ndep = R->ndep, o.out_dir = dir;
+    o.seeds = 1, o.epochs = p->student_epochs, o.train_subset = p->student_subset;
+    o.batch = p->batch;
+    o.student_width = p->student_width, o.labels = 1, o.preset = "paper";
+    o.mia = o.probe = o.withdraw_check = o.deposit_alone = o.relearn = 0;
+    o.datafree_images = 0, o.train_control = 0;
+    o.distill.seed = (uint32_t)seed, o.quiet = !R->j->log, o.command = "lirf reproduce";
+    json_t *rep = NULL;
+    LIRF_TRY(lirf_error_context(lirf_verify_run(R->ctx, &o, &rep), d->what));
+    json_t *t3 = json_object_get(rep, "table3");
+    json_object_set_new(rec, "metrics", json_pack("{s:O}", "table3", t3 ? t3 : json_null()));
+    json_object_set_new(rec, "images", json_real((double)p->student_subset * p->student_epochs *
+                                                 (double)json_array_size(t3)));
+    json_decref(rep);
+    return LIRF_OK;
+}
+
+/* {"t0": sha256, ...} of the nets the step reads. */
+static lirf_status inputs_json(rp_t *R, const lirf_step_def *d, int seed, json_t **out) {
+    const lirf_step_def *in[4];
+    rp_step_inputs(d, in);
+    *out = json_object();
+    for (int k = 0; in[k]; k++) {
+        char path[RP_PATH], hex[65];
+        rp_net_path(R, in[k], seed, path);
+        LIRF_TRY(lirf_file_sha256(path, hex));
+        json_object_set_new(*out, in[k]->id, json_string(hex));
+    }
+    return LIRF_OK;
+}
+
+static json_t *device_json(lirf_ctx *ctx) {
+    const lirf_device_info *di = lirf_ctx_device(ctx);
+    return json_pack("{s:s,s:s}", "name", di->name, "platform", di->platform_name);
+}
+
+lirf_status rp_run_step(rp_t *R, const lirf_step_def *d, int seed, json_t **out) {
+    json_t *in = NULL;
+    LIRF_TRY(inputs_json(R, d, seed, &in));
+    json_t *rec = json_pack("{s:s,s:s,s:s,s:i,s:o,s:o}", "format", RP_RECORD_FORMAT, "dataset",
+                            R->key, "step", d->id, "seed", seed, "settings", rp_settings(R, d),
+                            "inputs", in);
+    if (!rec) return LIRF_FAIL(LIRF_E_NOMEM, "out of host memory");
+    double t = lirf_now();
+    lirf_status st = d->kind == LIRF_STEP_DEPOSIT    ? run_deposit(R, d, seed, rec)
+                     : d->kind == LIRF_STEP_STUDENTS ? run_students(R, d, seed, rec)
+                                                     : run_train(R, d, seed, rec);
+    char net[RP_PATH], hex[65] = "";
+    rp_net_path(R, d, seed, net);
+    if (st == LIRF_OK && net[0]) st = lirf_file_sha256(net, hex);
+    if (st != LIRF_OK) return json_decref(rec), st;
+    if (net[0]) json_object_set_new(rec, "net_sha256", json_string(hex));
+    json_object_set_new(rec, "seconds", json_real(lirf_now() - t));
+    json_object_set_new(rec, "device", device_json(R->ctx));
+    json_object_set_new(rec, "lirf_version", json_string(LIRF_VERSION));
+    char when[32];
+    time_t now = time(NULL);
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+    json_object_set_new(rec, "finished", json_string(when));
+    *out = rec;
+    return LIRF_OK;
+}
