@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "fileutil.h"
 #include "reproduce.h"
 
 static void usage(FILE *f) {
@@ -28,7 +29,7 @@ static void usage(FILE *f) {
         "                       not built yet\n"
         "  --data D             fmnist (default: Debian's dataset-fashion-mnist), cifar10\n"
         "                       (../shared/data/cifar10/{train,test}.tar.gz), or a path as\n"
-        "                       lirf train takes (with --test-data, --format)\n"
+        "                       lirf train takes (with --test-data, --format, --image-size)\n"
         "  --name N             the data set's name in records and tables (default: from\n"
         "                       --data)\n"
         "  --deposit-classes L  (default 0,1,2: 30%% of the classes, as in the paper)\n"
@@ -88,6 +89,7 @@ static int parse(int argc, char **argv, opts *o) {
         else if (arg_value(argc, argv, &i, "--test-data", &o->j.test_data, &bad)) {}
         else if (arg_value(argc, argv, &i, "--format", &v, &bad)) bad = bad || !parse_data_kind(v, &o->j.kind);
         else if (arg_value(argc, argv, &i, "--name", &o->j.name, &bad)) {}
+        else if (arg_value(argc, argv, &i, "--image-size", &v, &bad)) bad = bad || !parse_int(v, 8, 1024, "--image-size", &o->j.image_size);
         else if (arg_value(argc, argv, &i, "--deposit-classes", &o->dep_text, &bad)) {}
         else if (arg_value(argc, argv, &i, "--seeds", &v, &bad)) bad = bad || !parse_int(v, 1, 64, "--seeds", &o->j.seeds);
         else if (arg_value(argc, argv, &i, "--out", &o->j.out_dir, &bad)) {}
@@ -103,6 +105,19 @@ static int parse(int argc, char **argv, opts *o) {
     if (!bad && o->custom) snprintf(o->j.prof.name, sizeof o->j.prof.name, "custom");
     if (!bad && o->tables) bad = !parse_status(lirf_repro_parse_tables(o->tables, &o->j.tables));
     return bad ? 2 : 0;
+}
+
+/* results.json's document with where the files are, and the steps run */
+static json_t *with_files(const lirf_repro_job *j, const lirf_repro_report *r) {
+    json_t *doc = json_load_file(r->results_json, 0, NULL);
+    if (!doc) return NULL;
+    json_t *files = json_pack("{s:o,s:o,s:o}", "results_json", lirf_json_text(r->results_json),
+                              "results_md", lirf_json_text(r->results_md), "out_dir",
+                              lirf_json_text(j->out_dir));
+    if (!files || json_object_set_new(doc, "files", files) ||
+        json_object_set_new(doc, "steps_run", json_integer(r->ran)))
+        return json_decref(doc), NULL;
+    return doc;
 }
 
 int cmd_reproduce(const char *device, int argc, char **argv) {
@@ -123,7 +138,7 @@ int cmd_reproduce(const char *device, int argc, char **argv) {
     if (!r || (need_device && cli_open(device, &ctx))) return free(dep), free(r), 2;
     lirf_status st = lirf_repro_run(ctx, &o.j, r);
     if (st) rc = cli_error(st, "reproduce");
-    else if (o.json && !o.j.plan_only) rc = print_json(json_load_file(r->results_json, 0, NULL));
+    else if (o.json && !o.j.plan_only) rc = print_json(with_files(&o.j, r));
     else if (!o.j.plan_only)
         printf("lirf reproduce: %d steps run in %.0f s; %s, %s\n", r->ran, r->seconds,
                r->results_json, r->results_md);

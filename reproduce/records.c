@@ -72,6 +72,8 @@ json_t *rp_settings(const rp_t *R, const lirf_step_def *d) {
     json_t *s = json_pack("{s:s,s:o,s:i,s:i}", "dataset", R->key, "deposit_classes", dep,
                           "width", p->width, "batch", p->batch);
     if (!s) return NULL;
+    if (R->j->image_size > 0) /* image folders read at another size than 32 */
+        json_object_set_new(s, "image_size", json_integer(R->j->image_size));
     switch (d->kind) {
     case LIRF_STEP_T0: case LIRF_STEP_INDEP_PRE: case LIRF_STEP_INDEP_DEP:
         json_object_set_new(s, "epochs", json_integer(p->epochs));

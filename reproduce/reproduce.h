@@ -61,6 +61,7 @@ typedef struct {
     const char *data;      /* "fmnist" (NULL), "cifar10" (../shared/data/cifar10), or a path */
     const char *test_data; /* NULL: data's test split */
     lirf_data_kind kind;
+    int image_size;        /* image folders: the size they are read at (0: 32) */
     const char *name;      /* the data set's name in records and tables (NULL: from data) */
     const int32_t *dep;    /* deposit classes (NULL: 0,1,2) */
     int ndep;

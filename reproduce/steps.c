@@ -36,6 +36,25 @@ static lirf_status eval_net(rp_t *R, const char *path, json_t **out) {
     return *out ? LIRF_OK : LIRF_FAIL(LIRF_E_NOMEM, "out of host memory");
 }
 
+/* R->K from the data (one test image read): the Independent nets' classes
+ * are the data's classes in or outside the deposit. */
+static lirf_status count_classes(rp_t *R) {
+    lirf_dataset ds;
+    memset(&ds, 0, sizeof ds);
+    LIRF_TRY(lirf_load_split(R->test_data ? R->test_data : R->data, R->kind, 0,
+                             R->j->image_size > 0 ? R->j->image_size : 32, NULL, 0, 1,
+                             &ds));
+    R->K = ds.num_classes;
+    lirf_dataset_free(&ds);
+    for (int i = 0; i < R->ndep; i++)
+        if (R->dep[i] < 0 || R->dep[i] >= R->K)
+            return LIRF_FAIL(LIRF_E_INVALID, "deposit class %d is not in the data (%d classes)",
+                             R->dep[i], R->K);
+    if (R->ndep >= R->K)
+        return LIRF_FAIL(LIRF_E_INVALID, "every class is a deposit class: nothing to preserve");
+    return LIRF_OK;
+}
+
 static lirf_status run_train(rp_t *R, const lirf_step_def *d, int seed, json_t *rec) {
     const lirf_repro_profile *p = &R->j->prof;
     char path[RP_PATH];
@@ -44,12 +63,14 @@ static lirf_status run_train(rp_t *R, const lirf_step_def *d, int seed, json_t *
     lirf_train_job_default(&t);
     int32_t cls[LIRF_MAX_CLASSES];
     int nc = 0;
+    if (d->kind != LIRF_STEP_T0) LIRF_TRY(count_classes(R));
     for (int k = 0; k < R->K && d->kind != LIRF_STEP_T0; k++) {
         int is_dep = 0;
         for (int i = 0; i < R->ndep; i++) is_dep |= R->dep[i] == k;
         if (is_dep == (d->kind == LIRF_STEP_INDEP_DEP)) cls[nc++] = k;
     }
     t.data = R->data, t.test_data = R->test_data, t.kind = R->kind, t.limit = p->limit;
+    if (R->j->image_size > 0) t.image_size = R->j->image_size;
     t.classes = nc ? cls : NULL, t.nclasses = nc;
     t.width = p->width, t.o.epochs = p->epochs, t.o.batch = p->batch, t.o.seed = (uint32_t)seed;
     t.out = path, t.resume = 1, t.log = R->j->log;

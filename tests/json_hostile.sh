@@ -5,7 +5,8 @@
 # same way. A tiny net (ResNet-18 width 2 on 8x8 images) is trained for one
 # epoch on it; then eval, deposit, withdraw, unlearn, import (of a PyTorch
 # state dict, the names given in --meta), keygen, verify (one
-# small student), demo (one epoch each), devices, selftest and tune
+# small student), reproduce (Table 1, one seed), demo (one epoch each),
+# devices, selftest and tune
 # (--dry-run --quick, a short budget) run with --json. Each stdout is parsed
 # by jansson (tests/json_tool.c; nothing else may be on it) and the class
 # names and paths must come back unchanged where the document carries them.
@@ -152,6 +153,13 @@ for split in train test; do mv "$broot/$split/$C2" "$broot/$split/c"$'\xff'; don
 run bad-class 2 train --data "$broot" --format imagefolder --image-size 8 --out "$work/x.st" --json
 grep -q 'not valid UTF-8' "$work/bad-class.err" ||
     { echo "bad-class: not refused as not UTF-8"; cat "$work/bad-class.err"; exit 1; }
+
+# reproduce: Table 1 of one seed at a tiny budget, into a hostile folder
+rout="$dir/repro \"p\""
+run reproduce 0 reproduce --table 1 "${data[@]}" --name hostile --deposit-classes 1 --quick \
+    --width 2 --epochs 1 --deposit-epochs 1 --batch 8 --seeds 1 --out "$rout" --json
+check reproduce "$work/reproduce.json" "$rout/results.json" "$rout/results.md" "hostile-w2-custom" \
+    "Pre Acc"
 
 dout="$dir/demo \"x\""
 run demo 0 demo "${data[@]}" --width 2 --epochs 1 --deposit-epochs 1 --batch 8 --limit 0 \
