@@ -15,6 +15,8 @@ static const lirf_step_def STEPS[] = {
      0, 0, 0, LIRF_REPRO_TABLE1 | LIRF_REPRO_TABLE2},
     {"independent-dep", "Independent net on the deposit classes", LIRF_STEP_INDEP_DEP, 0, 0, 0, 0,
      0, LIRF_REPRO_TABLE1 | LIRF_REPRO_TABLE2},
+    {"il-train", "IL Train: the preservation-class net learns the deposit classes (LwF)",
+     LIRF_STEP_IL, 0, 0, 0, 0, 0, LIRF_REPRO_TABLE2},
     {"deposit", "LIRF deposit: every loss, module pruned (n 2, rate 0.5)", LIRF_STEP_DEPOSIT, 2,
      0.5f, 1, 1, 1, LIRF_REPRO_ALL},
     {"deposit-no-at", "deposit without L_at", LIRF_STEP_DEPOSIT, 2, 0.5f, 0, 1, 1,
@@ -58,6 +60,7 @@ void rp_step_inputs(const lirf_step_def *d, const lirf_step_def **in) {
     int n = 0;
     if (d->kind == LIRF_STEP_DEPOSIT || d->kind == LIRF_STEP_STUDENTS)
         in[n++] = lirf_repro_step_find("t0");
+    if (d->kind == LIRF_STEP_IL) in[n++] = lirf_repro_step_find("independent-pre");
     if (d->kind == LIRF_STEP_STUDENTS) {
         in[n++] = lirf_repro_step_find("deposit");
         in[n++] = lirf_repro_step_find("deposit-no-at");
@@ -124,7 +127,9 @@ static double step_images(const rp_t *R, const lirf_step_def *d) {
     case LIRF_STEP_INDEP_PRE: return n * (1 - share) * p->epochs;
     case LIRF_STEP_INDEP_DEP: return n * share * p->epochs;
     case LIRF_STEP_DEPOSIT: return dep_n * 0.95 * p->dep_epochs;
+    case LIRF_STEP_IL: return dep_n * p->dep_epochs;
     case LIRF_STEP_STUDENTS: return (double)p->student_subset * p->student_epochs * 14;
+    case LIRF_STEP_KINDS: break;
     }
     return 0;
 }
@@ -134,7 +139,7 @@ static double step_images(const rp_t *R, const lirf_step_def *d) {
  * another width scaled by the square of its ratio to 16 (not below 16). */
 static double step_rate(const rp_t *R, lirf_step_kind k) {
     if (R->rate_n[k] > 0 && R->rate_s[k] > 0) return R->rate_n[k] / R->rate_s[k];
-    static const double base[] = {460, 460, 460, 240, 700};
+    static const double base[LIRF_STEP_KINDS] = {460, 460, 460, 240, 700, 300};
     double w = R->j->prof.width > 16 ? R->j->prof.width / 16.0 : 1.0;
     return base[k] / (w * w);
 }

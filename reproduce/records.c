@@ -20,6 +20,8 @@ void rp_net_path(const rp_t *R, const lirf_step_def *d, int seed, char *out) {
         snprintf(out, RP_PATH, "%s/%s/seed%d/%s/target.safetensors", R->j->out_dir, R->key, seed,
                  d->id);
     else if (d->kind == LIRF_STEP_STUDENTS) out[0] = 0;
+    else if (d->kind == LIRF_STEP_IL)
+        snprintf(out, RP_PATH, "%s/%s/seed%d/il-train.safetensors", R->j->out_dir, R->key, seed);
     else snprintf(out, RP_PATH, "%s/%s/seed%d/%s.safetensors", R->j->out_dir, R->key, seed, d->id);
 }
 
@@ -80,6 +82,7 @@ json_t *rp_settings(const rp_t *R, const lirf_step_def *d) {
         json_object_set_new(s, "limit", json_integer(p->limit));
         json_object_set_new(s, "defaults", train_defaults());
         break;
+    case LIRF_STEP_KINDS: break;
     case LIRF_STEP_DEPOSIT:
         json_object_set_new(s, "deposit_epochs", json_integer(p->dep_epochs));
         json_object_set_new(s, "deposit_limit", json_integer(p->dep_limit));
@@ -90,6 +93,12 @@ json_t *rp_settings(const rp_t *R, const lirf_step_def *d) {
         json_object_set_new(s, "losses", json_pack("{s:b,s:b,s:b}", "L_at", d->at, "L_pt", d->pt,
                                                     "L_re", d->re));
         json_object_set_new(s, "defaults", deposit_defaults());
+        break;
+    case LIRF_STEP_IL:
+        json_object_set_new(s, "epochs", json_integer(p->dep_epochs));
+        json_object_set_new(s, "limit", json_integer(p->limit));
+        json_object_set_new(s, "method", json_string("lwf: CE + 1 x KD (T 2) on the preservation "
+                                                     "columns; SGD lr 0.01, momentum 0.9, wd 5e-4"));
         break;
     case LIRF_STEP_STUDENTS:
         json_object_set_new(s, "student_epochs", json_integer(p->student_epochs));

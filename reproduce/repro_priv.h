@@ -18,7 +18,7 @@ typedef struct {
     int ndep, K;                  /* K: classes (10: Fashion-MNIST and CIFAR-10 are planned
                                      with it; the data's own count is checked when read) */
     double n_train;               /* training images, for estimates */
-    double rate_n[5], rate_s[5];  /* images and seconds of recorded steps, by kind */
+    double rate_n[LIRF_STEP_KINDS], rate_s[LIRF_STEP_KINDS];  /* images and seconds of recorded steps, by kind */
     int have_rates;
     lirf_dataset test;            /* the test split, read once for every evaluation */
     int test_loaded;

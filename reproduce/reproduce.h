@@ -80,7 +80,7 @@ void lirf_repro_job_default(lirf_repro_job *j);
 
 /* A step of the plan. */
 typedef enum { LIRF_STEP_T0 = 0, LIRF_STEP_INDEP_PRE, LIRF_STEP_INDEP_DEP, LIRF_STEP_DEPOSIT,
-               LIRF_STEP_STUDENTS } lirf_step_kind;
+               LIRF_STEP_STUDENTS, LIRF_STEP_IL, LIRF_STEP_KINDS } lirf_step_kind;
 
 typedef struct {
     const char *id;        /* "t0", "independent-pre", "deposit", "deposit-split3", ... */

@@ -202,6 +202,40 @@ static lirf_status run_students(rp_t *R, const lirf_step_def *d, int seed, json_
     return LIRF_OK;
 }
 
+/* Table 2's IL Train: the preservation-class net (independent-pre) learns
+ * the deposit classes from their training samples by LwF (CE + 1 x KD at
+ * T 2 on the preservation columns; SGD lr 0.01), the deposits' epochs. */
+static lirf_status run_il(rp_t *R, const lirf_step_def *d, int seed, json_t *rec) {
+    const lirf_repro_profile *p = &R->j->prof;
+    char old[RP_PATH], out[RP_PATH];
+    rp_net_path(R, lirf_repro_step_find("independent-pre"), seed, old);
+    rp_net_path(R, d, seed, out);
+    lirf_model_meta meta;
+    lirf_net *net = NULL;
+    LIRF_TRY(lirf_load_t0(R->ctx, old, NULL, R->j->log, &meta, &net));
+    lirf_dataset ds;
+    memset(&ds, 0, sizeof ds);
+    lirf_status st = lirf_load_split(R->data, R->kind, 1, meta.cfg.in_h, NULL, 0,
+                                     (size_t)p->limit, &ds);
+    lirf_unlearn_opts o;
+    lirf_unlearn_opts_default(&o);
+    o.method = "lwf", o.epochs = p->dep_epochs, o.batch = p->batch, o.lr = 0.01f;
+    o.alpha = 1.0f, o.T = 2.0f, o.seed = (uint32_t)seed, o.quiet = !R->j->log;
+    lirf_unlearn_result res;
+    if (st == LIRF_OK)
+        st = lirf_unlearn_with(R->ctx, &lirf_learn_lwf, net, &meta, &ds, R->dep, R->ndep, &o, out,
+                               &res);
+    lirf_dataset_free(&ds);
+    lirf_net_destroy(net);
+    lirf_model_meta_free(&meta);
+    LIRF_TRY(lirf_error_context(st, d->what));
+    json_t *m;
+    LIRF_TRY(eval_net(R, out, &m));
+    json_object_set_new(rec, "metrics", m);
+    json_object_set_new(rec, "images", json_real((double)res.forget_images * p->dep_epochs));
+    return LIRF_OK;
+}
+
 /* {"t0": sha256, ...} of the nets the step reads. */
 static lirf_status inputs_json(rp_t *R, const lirf_step_def *d, int seed, json_t **out) {
     const lirf_step_def *in[4];
@@ -231,6 +265,7 @@ lirf_status rp_run_step(rp_t *R, const lirf_step_def *d, int seed, json_t **out)
     double t = lirf_now();
     lirf_status st = d->kind == LIRF_STEP_DEPOSIT    ? run_deposit(R, d, seed, rec)
                      : d->kind == LIRF_STEP_STUDENTS ? run_students(R, d, seed, rec)
+                     : d->kind == LIRF_STEP_IL       ? run_il(R, d, seed, rec)
                                                      : run_train(R, d, seed, rec);
     char net[RP_PATH], hex[65] = "";
     rp_net_path(R, d, seed, net);

@@ -3,7 +3,10 @@
  * that names it and the data it used; the D_r-only methods read no
  * preservation sample; fine-tuning and retraining on the preservation
  * classes forget the deposit classes; gradient ascent lowers their accuracy;
- * the same seed gives the same file; an unknown method is refused. */
+ * the same seed gives the same file; an unknown method is refused; LwF (a
+ * learner, not in the registry) teaches a net that never saw classes 0, 1
+ * those classes, saved as a plain model, and its distillation term keeps the
+ * old net's ranking of the old classes on the images it trains on. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -185,6 +188,101 @@ START_TEST(same_seed_same_target_and_refusals) {
 }
 END_TEST
 
+/* Of the new classes' samples (0, 1: those LwF trains on), the share whose
+ * argmax over the old columns (2, 3) only is the old net's: what the
+ * distillation term keeps. */
+static double old_ranking_kept(const char *file, lirf_net *old) {
+    lirf_model_meta m;
+    lirf_net *n;
+    ck_assert(lirf_checkpoint_load(tctx(), file, &m, &n) == LIRF_OK);
+    lirf_loader *l = tloader(&g_data, &m, 160, 0);
+    int cnt, cnt0;
+    float *z = tfirst_logits(l, lirf_net_logits, n, K, &cnt);
+    float *z0 = tfirst_logits(l, lirf_net_logits, old, K, &cnt0);
+    ck_assert_int_eq(cnt, cnt0);
+    int same = 0, total = 0;
+    for (int i = 0; i < cnt; i++) {
+        if (g_data.labels[i] >= 2) continue;
+        total++;
+        same += (z[i * K + 2] > z[i * K + 3]) == (z0[i * K + 2] > z0[i * K + 3]);
+    }
+    free(z), free(z0);
+    lirf_loader_destroy(l);
+    lirf_net_destroy(n);
+    lirf_model_meta_free(&m);
+    return 100.0 * same / total;
+}
+
+/* The old net: the CNN trained on classes 2 and 3 only, saved at path. */
+static void train_old(const char *p) {
+    lirf_net *net;
+    ck_assert_int_eq(lirf_net_create(tctx(), &g_meta.cfg, &net), LIRF_OK);
+    ck_assert_int_eq(lirf_net_init(net, 2), LIRF_OK);
+    int32_t idx[160];
+    size_t n = 0;
+    for (int i = 0; i < g_data.n; i++)
+        if (g_data.labels[i] >= 2) idx[n++] = i;
+    lirf_train_opts o;
+    lirf_train_opts_default(&o);
+    o.epochs = 6, o.batch = 16, o.lr = 0.05f, o.aug.pad = 0, o.aug.flip = 0;
+    lirf_loader_opts lo = {.data = &g_data, .index = idx, .count = n, .batch = 16, .shuffle = 1,
+                           .seed = 1};
+    memcpy(lo.mean, g_meta.mean, sizeof lo.mean), memcpy(lo.std, g_meta.std, sizeof lo.std);
+    lirf_loader *l;
+    ck_assert_int_eq(lirf_loader_create(tctx(), &lo, &l), LIRF_OK);
+    lirf_train_io io = {.quiet = 1};
+    lirf_train_result res;
+    ck_assert(lirf_train_run(tctx(), net, l, &o, &io, &res) == LIRF_OK);
+    lirf_loader_destroy(l);
+    lirf_net *nets[1] = {net};
+    const char *pre[1] = {""};
+    ck_assert_int_eq(lirf_checkpoint_save(p, nets, pre, 1, &g_meta, NULL, NULL, 0), LIRF_OK);
+    lirf_net_destroy(net);
+}
+
+START_TEST(lwf_learns_the_new_classes) {
+    lirf_unlearn_result res;
+    train_old(path("old.safetensors")); /* never saw classes 0, 1 */
+    double dep_old, pre_old, dep, pre;
+    accuracy(path("old.safetensors"), &dep_old, &pre_old);
+    if (getenv("LIRF_TEST_VERBOSE")) fprintf(stderr, "old: Dep %.1f Pre %.1f\n", dep_old, pre_old);
+    lirf_model_meta m;
+    lirf_net *old;
+    ck_assert(lirf_checkpoint_load(tctx(), path("old.safetensors"), &m, &old) == LIRF_OK);
+    double kept[2];
+    for (int a = 0; a < 2; a++) {
+        lirf_unlearn_opts o;
+        lirf_unlearn_opts_default(&o);
+        o.epochs = 4, o.batch = 16, o.lr = 0.02f, o.alpha = a ? 1.0f : 0.0f, o.T = 2, o.quiet = 1;
+        o.aug.pad = 0, o.aug.flip = 0;
+        const char *out = path(a ? "lwf1.safetensors" : "lwf0.safetensors");
+        ck_assert_msg(lirf_unlearn_with(tctx(), &lirf_learn_lwf, old, &m, &g_data, g_dep, 2, &o,
+                                        out, &res) == LIRF_OK, "%s", lirf_error_message());
+        ck_assert_int_eq(res.retain_images, 0); /* the new classes' samples only */
+        ck_assert_uint_gt(res.steps, 0);
+        accuracy(out, &dep, &pre);
+        ck_assert_msg(dep > dep_old + 40, "LwF: new classes %.1f, before %.1f", dep, dep_old);
+        kept[a] = old_ranking_kept(out, old);
+    }
+    ck_assert_msg(kept[1] > kept[0], "the KD term kept no more: %.1f%% against %.1f%% without it",
+                  kept[1], kept[0]);
+    if (getenv("LIRF_TEST_VERBOSE"))
+        fprintf(stderr, "lwf: the old net's ranking kept on %.1f%% (alpha 0: %.1f%%)\n",
+                kept[1], kept[0]);
+    ck_assert_msg(kept[1] >= 90, "LwF kept the old net's ranking on %.1f%%", kept[1]);
+    lirf_safetensors st = {0};
+    lirf_model_meta mm;
+    ck_assert_int_eq(lirf_checkpoint_open(path("lwf1.safetensors"), &st, &mm), LIRF_OK);
+    ck_assert_ptr_null(lirf_st_meta(&st, "lirf_kind"));
+    ck_assert_ptr_nonnull(strstr(lirf_st_meta(&st, "learn_options"), "\"method\":\"lwf\""));
+    lirf_st_free(&st);
+    lirf_model_meta_free(&mm);
+    ck_assert_ptr_null(lirf_unlearner_find("lwf")); /* not an unlearning baseline */
+    lirf_net_destroy(old);
+    lirf_model_meta_free(&m);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("unlearn");
     TCase *tc = tcase_create("unlearn");
@@ -193,6 +291,7 @@ int main(void) {
     tcase_add_test(tc, every_method_writes_a_target_that_names_it);
     tcase_add_test(tc, the_baselines_forget);
     tcase_add_test(tc, same_seed_same_target_and_refusals);
+    tcase_add_test(tc, lwf_learns_the_new_classes);
     suite_add_tcase(s, tc);
     return trun(s);
 }

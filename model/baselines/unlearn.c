@@ -115,11 +115,14 @@ static lirf_status save_target(lirf_unlearn_job *j, const lirf_unlearner *u, con
     if (!ojs) return LIRF_FAIL(LIRF_E_NOMEM, "out of host memory");
     lirf_model_meta m = *j->meta;
     m.split[0] = 0;
+    int plain = u->kind && !strcmp(u->kind, "model"); /* a learner's net: no deposit */
     const char *keys[] = {"lirf_kind", "deposit_classes", "deposit_options"};
     const char *vals[] = {"target", dep, ojs};
+    const char *pkeys[] = {"learn_options"}, *pvals[] = {ojs};
     lirf_net *nets[1] = {j->net};
     const char *pre[1] = {""};
-    lirf_status st = lirf_checkpoint_save(path, nets, pre, 1, &m, keys, vals, 3);
+    lirf_status st = plain ? lirf_checkpoint_save(path, nets, pre, 1, &m, pkeys, pvals, 1)
+                           : lirf_checkpoint_save(path, nets, pre, 1, &m, keys, vals, 3);
     free(ojs);
     return st;
 }
@@ -130,9 +133,18 @@ lirf_status lirf_unlearn(lirf_ctx *ctx, lirf_net *t0, const lirf_model_meta *met
                          lirf_unlearn_result *res) {
     if (!ctx || !t0 || !meta || !data || !dep || !o || !target_path || !res)
         return LIRF_FAIL(LIRF_E_NULL, "unlearn: NULL argument");
-    memset(res, 0, sizeof *res);
     const lirf_unlearner *u = lirf_unlearner_find(o->method);
     if (!u) return LIRF_FAIL(LIRF_E_INVALID, "unknown unlearning method \"%s\"", o->method);
+    return lirf_unlearn_with(ctx, u, t0, meta, data, dep, ndep, o, target_path, res);
+}
+
+lirf_status lirf_unlearn_with(lirf_ctx *ctx, const lirf_unlearner *u, lirf_net *t0,
+                              const lirf_model_meta *meta, const lirf_dataset *data,
+                              const int32_t *dep, int ndep, const lirf_unlearn_opts *o,
+                              const char *target_path, lirf_unlearn_result *res) {
+    if (!ctx || !u || !t0 || !meta || !data || !dep || !o || !target_path || !res)
+        return LIRF_FAIL(LIRF_E_NULL, "unlearn: NULL argument");
+    memset(res, 0, sizeof *res);
     lirf_net_config c = *lirf_net_cfg(t0);
     lirf_unlearn_opts oo = *o; /* the defaults resolved: what runs and is recorded */
     lirf_unlearn_resolve(&oo, u, c.in_h);

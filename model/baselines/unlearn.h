@@ -52,6 +52,9 @@ typedef struct {
     int epochs;                   /* defaults */
     float lr;
     lirf_status (*run)(lirf_unlearn_job *job);
+    const char *kind;             /* NULL: its net is a target ("target", deposit_classes,
+                                     deposit_options); "model": a plain net (a learner, as
+                                     LwF: "learn_options" only) */
 } lirf_unlearner;
 
 /* The registry, NULL-terminated, and a lookup by name (NULL: unknown). */
@@ -71,6 +74,12 @@ lirf_status lirf_unlearn(lirf_ctx *ctx, lirf_net *t0, const lirf_model_meta *met
                          const lirf_dataset *data, const int32_t *dep, int ndep,
                          const lirf_unlearn_opts *o, const char *target_path,
                          lirf_unlearn_result *res);
+/* The same for a method given by its struct (a learner such as
+ * lirf_learn_lwf, which the registry does not list; o->method is ignored). */
+lirf_status lirf_unlearn_with(lirf_ctx *ctx, const lirf_unlearner *u, lirf_net *t0,
+                              const lirf_model_meta *meta, const lirf_dataset *data,
+                              const int32_t *dep, int ndep, const lirf_unlearn_opts *o,
+                              const char *target_path, lirf_unlearn_result *res);
 /* o with the method's defaults filled in (epochs, lr, crop pad for in_h). */
 void lirf_unlearn_resolve(lirf_unlearn_opts *o, const lirf_unlearner *u, int in_h);
 
@@ -90,5 +99,8 @@ lirf_status lirf_unlearn_ce_step(lirf_net *net, lirf_tape *tape, lirf_fit_step *
 
 extern const lirf_unlearner lirf_unlearn_random_label, lirf_unlearn_grad_ascent,
     lirf_unlearn_finetune, lirf_unlearn_retrain, lirf_unlearn_scrub;
+/* Learners (incremental learning; lwf.c): T0 is the old net, the deposit
+ * classes the new ones. */
+extern const lirf_unlearner lirf_learn_lwf;
 
 #endif
