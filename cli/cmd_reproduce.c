@@ -37,8 +37,12 @@ static void usage(FILE *f) {
         "  --out DIR            networks, states and results (default lirf-reproduce)\n"
         "  --records DIR        the kept records (default OUT/records; the repository keeps\n"
         "                       its own in docs/results)\n"
-        "  --md PATH            write results.md there (default OUT/results.md); the SVG\n"
-        "                       plots go beside it\n"
+        "  --md PATH            write the results there (default OUT/results.md): a new\n"
+        "                       file whole, an existing one between its lines\n"
+        "                       \"<!-- lirf reproduce: begin (generated; do not edit) -->\"\n"
+        "                       and \"<!-- lirf reproduce: end -->\" (refused without them)\n"
+        "  --plots SUB          the SVG plots in that subfolder of --md's folder (default:\n"
+        "                       beside it)\n"
         "  --plan               print the plan and stop\n"
         "  --report-only        make the results from the records; run nothing\n"
         "  --max-steps N        stop after N steps have run (run again to go on)\n"
@@ -95,6 +99,7 @@ static int parse(int argc, char **argv, opts *o) {
         else if (arg_value(argc, argv, &i, "--out", &o->j.out_dir, &bad)) {}
         else if (arg_value(argc, argv, &i, "--records", &o->j.records, &bad)) {}
         else if (arg_value(argc, argv, &i, "--md", &o->j.md_path, &bad)) {}
+        else if (arg_value(argc, argv, &i, "--plots", &o->j.plots, &bad)) {}
         else if (arg_flag(argv, i, "--plan")) o->j.plan_only = 1;
         else if (arg_flag(argv, i, "--report-only")) o->j.report_only = 1;
         else if (arg_value(argc, argv, &i, "--max-steps", &v, &bad)) bad = bad || !parse_int(v, 1, 1 << 20, "--max-steps", &o->j.max_steps);

@@ -70,7 +70,8 @@ typedef struct {
     lirf_repro_profile prof;
     const char *out_dir;   /* networks, training states, results (lirf-reproduce) */
     const char *records;   /* kept records (NULL: out_dir/records) */
-    const char *md_path;   /* results.md (NULL: out_dir/results.md); the plots beside it */
+    const char *md_path;   /* results.md (NULL: out_dir/results.md); see lirf_repro_write_md */
+    const char *plots;     /* the plots' subfolder of md_path's folder (NULL: beside it) */
     int plan_only;         /* print the plan, run nothing */
     int report_only;       /* results from the records, run nothing */
     int max_steps;         /* stop after this many steps have run (0: no limit) */
@@ -134,8 +135,12 @@ lirf_status lirf_repro_run(lirf_ctx *ctx, const lirf_repro_job *j, lirf_repro_re
  * Values are means over seeds with the half-width of their 95% Student-t
  * interval ("ci95"). */
 lirf_status lirf_repro_results(const char *records, json_t **out);
-/* results.md (and the SVG plots beside it, named from md_path) from that
- * document. */
-lirf_status lirf_repro_write_md(const json_t *results, const char *md_path);
+/* The results as Markdown (tables, the notes, the steps' times) with SVG
+ * plots, written into md_path between the lines "<!-- lirf reproduce: begin
+ * (generated; do not edit) -->" and "<!-- lirf reproduce: end -->" (a new
+ * file: the whole file; an existing file without them is refused, not
+ * overwritten). The plots go to the md file's folder, or its subfolder
+ * `plots` (NULL or "": the folder itself), named <data set>-<what>.svg. */
+lirf_status lirf_repro_write_md(const json_t *results, const char *md_path, const char *plots);
 
 #endif

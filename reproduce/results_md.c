@@ -113,16 +113,19 @@ static void svg_lines(FILE *f, const char *title, const char *xlabel, const doub
     fprintf(f, "</svg>\n");
 }
 
-/* Opens base-key-what.svg; its name (no folder) into link. */
-static FILE *svg_open(const char *base, const char *key, const char *what, char *link, size_t n) {
+/* Where the plots go: dir (a folder) and their links from the Markdown file
+ * (rel: "" or "sub/"). */
+typedef struct { char dir[RP_PATH], rel[256]; } plots_t;
+
+/* Opens P->dir/key-what.svg; its link from the Markdown file into link. */
+static FILE *svg_open(const plots_t *P, const char *key, const char *what, char *link, size_t n) {
     char path[RP_PATH + 200];
-    snprintf(path, sizeof path, "%s-%s-%s.svg", base, key, what);
-    const char *slash = strrchr(path, '/');
-    snprintf(link, n, "%s", slash ? slash + 1 : path);
+    snprintf(path, sizeof path, "%s/%s-%s.svg", P->dir, key, what);
+    snprintf(link, n, "%s%s-%s.svg", P->rel, key, what);
     return fopen(path, "w");
 }
 
-static void md_table1(FILE *f, const json_t *t, int seeds, const char *base, const char *key) {
+static void md_table1(FILE *f, const json_t *t, int seeds, const plots_t *P, const char *key) {
     json_t *cols = json_object_get(t, "columns"), *rows = json_object_get(t, "rows"), *row;
     size_t i, c;
     fprintf(f, "| metric |");
@@ -155,7 +158,7 @@ static void md_table1(FILE *f, const json_t *t, int seeds, const char *base, con
     const char *groups[] = {"Independent", "Original", "Deposit", "Withdrawal (paper)",
                             "Withdrawal (delta)"};
     char link[RP_PATH + 200];
-    FILE *g = svg_open(base, key, "table1", link, sizeof link);
+    FILE *g = svg_open(P, key, "table1", link, sizeof link);
     if (g) {
         svg_bars(g, "Table 1: Pre, Dep and Avg Acc (%), mean and 95% interval", groups, 5, s, 3);
         fclose(g);
@@ -163,7 +166,7 @@ static void md_table1(FILE *f, const json_t *t, int seeds, const char *base, con
     }
 }
 
-static void md_table2(FILE *f, const json_t *t, int seeds, const char *base, const char *key) {
+static void md_table2(FILE *f, const json_t *t, int seeds, const plots_t *P, const char *key) {
     json_t *rows = json_object_get(t, "rows"), *row;
     size_t i, c;
     fprintf(f, "| method | Target Pre | Target Dep | Recover Pre | Recover Dep | Recover Avg | "
@@ -196,7 +199,7 @@ static void md_table2(FILE *f, const json_t *t, int seeds, const char *base, con
                                 : i == 4 ? "+at" : "+prune";
     }
     char link[RP_PATH + 200];
-    FILE *g = svg_open(base, key, "table2", link, sizeof link);
+    FILE *g = svg_open(P, key, "table2", link, sizeof link);
     if (g) {
         svg_bars(g, "Table 2: the losses and pruning (%), mean and 95% interval", groups,
                  (int)json_array_size(rows), s, 3);
@@ -205,7 +208,7 @@ static void md_table2(FILE *f, const json_t *t, int seeds, const char *base, con
     }
 }
 
-static void md_table3(FILE *f, const json_t *rows, int seeds, const char *base, const char *key) {
+static void md_table3(FILE *f, const json_t *rows, int seeds, const plots_t *P, const char *key) {
     json_t *row;
     size_t i;
     fprintf(f, "| student | distillation | teacher | Pre Acc | Dep Acc | ΔPre | ΔDep | paper: Pre "
@@ -235,7 +238,7 @@ static void md_table3(FILE *f, const json_t *rows, int seeds, const char *base, 
     }
     const char *groups[] = {"CNN, logit", "CNN, AT", "ResNet-18, logit", "ResNet-18, AT"};
     char link[RP_PATH + 200];
-    FILE *g = svg_open(base, key, "table3", link, sizeof link);
+    FILE *g = svg_open(P, key, "table3", link, sizeof link);
     if (g) {
         svg_bars(g, "Table 3: the students' Dep Acc (%), mean and 95% interval", groups, 4, s, 3);
         fclose(g);
@@ -258,7 +261,7 @@ static void fig4_series(const json_t *pts, const char *xk, double *x, series *s,
     }
 }
 
-static void md_fig4(FILE *f, const json_t *t, int seeds, const char *base, const char *key) {
+static void md_fig4(FILE *f, const json_t *t, int seeds, const plots_t *P, const char *key) {
     static const char *what[2] = {"split", "rate"}, *xl[2] = {"n (the split block)", "prune rate"};
     fprintf(f, "The paper: %s.\n\n", json_string_value(json_object_get(t, "paper")));
     for (int w = 0; w < 2; w++) {
@@ -280,7 +283,7 @@ static void md_fig4(FILE *f, const json_t *t, int seeds, const char *base, const
         char link[RP_PATH + 200], title[96], name[16];
         snprintf(name, sizeof name, "fig4-%s", what[w]);
         snprintf(title, sizeof title, "Fig. 4: accuracy (%%) against %s, mean and 95%% interval", xl[w]);
-        FILE *g = nx > 1 ? svg_open(base, key, name, link, sizeof link) : NULL;
+        FILE *g = nx > 1 ? svg_open(P, key, name, link, sizeof link) : NULL;
         if (g) {
             svg_lines(g, title, xl[w], x, nx, s, 3);
             fclose(g);
@@ -307,50 +310,101 @@ static void md_steps(FILE *f, const json_t *steps) {
     fprintf(f, "\nAll the steps above: %.1f hours.\n", total / 3600);
 }
 
-static void md_dataset(FILE *f, const json_t *d, const char *base) {
+static void md_dataset(FILE *f, const json_t *d, const plots_t *P) {
     const char *key = json_string_value(json_object_get(d, "name"));
     int seeds = (int)json_integer_value(json_object_get(d, "seeds"));
     char t0[64];
     cell(t0, sizeof t0, json_object_get(json_object_get(d, "t0"), "test_accuracy"), seeds);
-    fprintf(f, "## %s\n\nSeeds 1 to %d (a cell made from fewer seeds says how many). T0's test "
-            "accuracy: %s after %g epochs.\n\n### Table 1: deposit and withdraw\n\n", key, seeds, t0,
+    fprintf(f, "### %s\n\nSeeds 1 to %d (a cell made from fewer seeds says how many). T0's test "
+            "accuracy: %s after %g epochs.\n\n#### Table 1: deposit and withdraw\n\n", key, seeds, t0,
             rp_num(json_object_get(d, "t0"), "epochs.mean"));
-    md_table1(f, json_object_get(d, "table1"), seeds, base, key);
-    fprintf(f, "\n### Table 2: the losses and the pruning\n\n");
-    md_table2(f, json_object_get(d, "table2"), seeds, base, key);
-    fprintf(f, "\n### Table 3: what students learn from the teachers (ΔPre, ΔDep: against the "
+    md_table1(f, json_object_get(d, "table1"), seeds, P, key);
+    fprintf(f, "\n#### Table 2: the losses and the pruning\n\n");
+    md_table2(f, json_object_get(d, "table2"), seeds, P, key);
+    fprintf(f, "\n#### Table 3: what students learn from the teachers (ΔPre, ΔDep: against the "
             "Original's student of the same seed)\n\n");
-    md_table3(f, json_object_get(d, "table3"), seeds, base, key);
-    fprintf(f, "\n### Fig. 4: the split block and the prune rate\n\n");
-    md_fig4(f, json_object_get(d, "fig4"), seeds, base, key);
-    fprintf(f, "\n### The steps\n\n");
+    md_table3(f, json_object_get(d, "table3"), seeds, P, key);
+    fprintf(f, "\n#### Fig. 4: the split block and the prune rate\n\n");
+    md_fig4(f, json_object_get(d, "fig4"), seeds, P, key);
+    fprintf(f, "\n#### The steps\n\n");
     md_steps(f, json_object_get(d, "steps"));
     fprintf(f, "\n");
 }
 
-lirf_status lirf_repro_write_md(const json_t *results, const char *md_path) {
-    if (!results || !md_path) return LIRF_FAIL(LIRF_E_NULL, "lirf_repro_write_md: NULL argument");
-    char base[RP_PATH];
-    snprintf(base, sizeof base, "%s", md_path);
-    size_t n = strlen(base);
-    if (n > 3 && !strcmp(base + n - 3, ".md")) base[n - 3] = 0;
-    char tmp[RP_PATH + 8];
-    snprintf(tmp, sizeof tmp, "%s.tmp", md_path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) return LIRF_FAIL(LIRF_E_IO, "cannot write %s: %s", tmp, strerror(errno));
-    fprintf(f, "# The paper reproduced (`lirf reproduce`)\n\nGenerated by `lirf reproduce` from "
-            "its records; do not edit. Every value is the mean over seeds with the half-width of "
-            "its 95%% Student-t interval; the paper's values (Ye et al., ECCV 2022: CIFAR-10, "
-            "ResNet-18 of width 64) stand beside them. Recover nets: \"paper\" is the paper's "
-            "pruned module by Eq. 8's column rule, \"delta\" lirf's delta mode.\n\n");
+#define MARK_BEGIN "<!-- lirf reproduce: begin (generated; do not edit) -->"
+#define MARK_END "<!-- lirf reproduce: end -->"
+
+/* The generated section, from "## The paper reproduced" on, into a string. */
+static lirf_status section(const json_t *results, const plots_t *P, char **out) {
+    size_t len;
+    FILE *f = open_memstream(out, &len);
+    if (!f) return LIRF_FAIL(LIRF_E_NOMEM, "out of host memory");
+    fprintf(f, "## The paper reproduced (`lirf reproduce`)\n\nGenerated by `lirf reproduce` "
+            "from its records (docs/reproduce.md). Every value is the mean over seeds with the "
+            "half-width of its 95%% Student-t interval; the paper's values (Ye et al., ECCV 2022: "
+            "CIFAR-10, ResNet-18 of width 64) stand beside them. Recover nets: \"paper\" is the "
+            "paper's pruned module by Eq. 8's column rule, \"delta\" lirf's delta mode.\n\n");
     const char *notes = json_string_value(json_object_get(results, "notes"));
     if (notes) fprintf(f, "%s\n", notes);
     json_t *d;
     size_t i;
-    json_array_foreach(json_object_get(results, "datasets"), i, d) md_dataset(f, d, base);
-    int bad = ferror(f);
-    bad |= fclose(f) != 0;
-    if (bad || rename(tmp, md_path) != 0)
-        return remove(tmp), LIRF_FAIL(LIRF_E_IO, "cannot write %s", md_path);
+    json_array_foreach(json_object_get(results, "datasets"), i, d) md_dataset(f, d, P);
+    if (!json_array_size(json_object_get(results, "datasets")))
+        fprintf(f, "No step has been recorded yet.\n\n");
+    if (fclose(f) != 0) return free(*out), *out = NULL, LIRF_FAIL(LIRF_E_NOMEM, "out of host memory");
     return LIRF_OK;
+}
+
+/* What goes around the section: the file's text before its begin mark and
+ * after its end mark; a new file gets a title. A file without both marks is
+ * not overwritten. */
+static lirf_status frame(const char *md_path, char **head, char **tail) {
+    FILE *f = fopen(md_path, "r");
+    *head = *tail = NULL;
+    if (!f) {
+        *head = strdup("# Results of `lirf reproduce`\n\n");
+        *tail = strdup("");
+        return *head && *tail ? LIRF_OK : LIRF_FAIL(LIRF_E_NOMEM, "out of host memory");
+    }
+    char *text = NULL;
+    size_t cap = 0;
+    ssize_t n = getdelim(&text, &cap, 0, f);
+    fclose(f);
+    char *b = n > 0 ? strstr(text, MARK_BEGIN) : NULL, *e = b ? strstr(b, MARK_END) : NULL;
+    if (!b || !e) {
+        free(text);
+        return LIRF_FAIL(LIRF_E_INVALID, "%s exists and has no \"%s\" ... \"%s\" section: not "
+                         "overwritten (add the two lines where the results go, or give another "
+                         "--md)", md_path, MARK_BEGIN, MARK_END);
+    }
+    *head = strndup(text, (size_t)(b - text));
+    *tail = strdup(e + strlen(MARK_END));
+    free(text);
+    return *head && *tail ? LIRF_OK : LIRF_FAIL(LIRF_E_NOMEM, "out of host memory");
+}
+
+lirf_status lirf_repro_write_md(const json_t *results, const char *md_path, const char *plots) {
+    if (!results || !md_path) return LIRF_FAIL(LIRF_E_NULL, "lirf_repro_write_md: NULL argument");
+    plots_t P;
+    const char *slash = strrchr(md_path, '/');
+    snprintf(P.dir, sizeof P.dir, "%.*s%s%s", slash ? (int)(slash - md_path) : 1,
+             slash ? md_path : ".", plots && *plots ? "/" : "", plots ? plots : "");
+    snprintf(P.rel, sizeof P.rel, "%s%s", plots ? plots : "", plots && *plots ? "/" : "");
+    if (plots && *plots) LIRF_TRY(rp_mkdirs(P.dir));
+    char *head = NULL, *tail = NULL, *body = NULL;
+    lirf_status st = frame(md_path, &head, &tail);
+    if (st == LIRF_OK) st = section(results, &P, &body);
+    char tmp[RP_PATH + 8];
+    snprintf(tmp, sizeof tmp, "%s.tmp", md_path);
+    FILE *f = st == LIRF_OK ? fopen(tmp, "w") : NULL;
+    if (st == LIRF_OK && !f) st = LIRF_FAIL(LIRF_E_IO, "cannot write %s: %s", tmp, strerror(errno));
+    if (f) {
+        fprintf(f, "%s%s\n\n%s%s%s", head, MARK_BEGIN, body, MARK_END, tail);
+        int bad = ferror(f);
+        bad |= fclose(f) != 0;
+        if (bad || rename(tmp, md_path) != 0)
+            remove(tmp), st = LIRF_FAIL(LIRF_E_IO, "cannot write %s", md_path);
+    }
+    free(head), free(tail), free(body);
+    return st;
 }

@@ -167,7 +167,7 @@ static lirf_status write_results(const rp_t *R, lirf_repro_report *r) {
     json_t *res = NULL;
     LIRF_TRY(lirf_repro_results(R->records, &res));
     lirf_status st = rp_write_json_atomic(res, r->results_json);
-    if (st == LIRF_OK) st = lirf_repro_write_md(res, r->results_md);
+    if (st == LIRF_OK) st = lirf_repro_write_md(res, r->results_md, R->j->plots);
     json_decref(res);
     if (st == LIRF_OK && R->j->log)
         fprintf(R->j->log, "lirf reproduce: results in %s and %s\n", r->results_json,

@@ -90,7 +90,7 @@ START_TEST(quick_table1_runs) {
     json_t *pre0 = json_array_get(json_object_get(json_array_get(rows, 0), "values"), 1);
     ck_assert_int_eq(json_integer_value(json_object_get(pre0, "n")), 2);
     ck_assert(access(tpath("A/results.md"), R_OK) == 0);
-    ck_assert(access(tpath("A/results-tiny-w8-custom-table1.svg"), R_OK) == 0);
+    ck_assert(access(tpath("A/tiny-w8-custom-table1.svg"), R_OK) == 0);
     for (int s = 0; s < 4; s++) json_decref(record("A", STEPS1[s], 2));
     json_decref(res);
 }
@@ -189,7 +189,7 @@ START_TEST(results_arithmetic) {
     /* a column without records is null */
     json_t *rows = json_object_get(json_object_get(ds, "table1"), "rows");
     ck_assert(json_is_null(json_array_get(json_object_get(json_array_get(rows, 0), "values"), 3)));
-    ck_assert_int_eq(lirf_repro_write_md(res, tpath("fake.md")), LIRF_OK);
+    ck_assert_int_eq(lirf_repro_write_md(res, tpath("fake.md"), NULL), LIRF_OK);
     FILE *f = fopen(tpath("fake.md"), "r");
     char buf[1 << 15];
     size_t n = fread(buf, 1, sizeof buf - 1, f);
@@ -199,6 +199,33 @@ START_TEST(results_arithmetic) {
     snprintf(want, sizeof want, "| Pre Acc | 90.00 ± 0.00 | 91.00 ± %.2f | 88.00 ± 0.00 | — |",
              lirf_t975(2) / sqrt(3.0));
     ck_assert_msg(strstr(buf, want) != NULL, "no \"%s\" in:\n%s", want, buf);
+    ck_assert(access(tpath("fake-w16-table1.svg"), R_OK) == 0);
+    /* into a file of people's words: between its marks only, the plots in a
+     * subfolder; a file without the marks is refused and left as it was */
+    FILE *g = fopen(tpath("mixed.md"), "w");
+    fprintf(g, "# Mine\n\nbefore\n<!-- lirf reproduce: begin (generated; do not edit) -->\nold\n"
+               "<!-- lirf reproduce: end -->\nafter\n");
+    fclose(g);
+    ck_assert_int_eq(lirf_repro_write_md(res, tpath("mixed.md"), "plots"), LIRF_OK);
+    f = fopen(tpath("mixed.md"), "r");
+    n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = 0;
+    fclose(f);
+    const char *head = "# Mine\n\nbefore\n<!-- lirf reproduce: begin";
+    ck_assert(!strncmp(buf, head, strlen(head)));
+    ck_assert(strstr(buf, want) && !strstr(buf, "\nold\n"));
+    ck_assert_ptr_nonnull(strstr(buf, "](plots/fake-w16-table1.svg)"));
+    ck_assert(access(tpath("plots/fake-w16-table1.svg"), R_OK) == 0);
+    n = strlen(buf);
+    ck_assert_str_eq(buf + n - 35, "<!-- lirf reproduce: end -->\nafter\n");
+    g = fopen(tpath("plain.md"), "w");
+    fprintf(g, "# not generated\n");
+    fclose(g);
+    ck_assert_int_eq(lirf_repro_write_md(res, tpath("plain.md"), NULL), LIRF_E_INVALID);
+    f = fopen(tpath("plain.md"), "r");
+    n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    ck_assert(n == 16 && !strncmp(buf, "# not generated\n", 16));
     json_decref(res);
 }
 END_TEST
