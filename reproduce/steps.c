@@ -79,7 +79,7 @@ static lirf_status run_train(rp_t *R, const lirf_step_def *d, int seed, json_t *
     *strrchr(dir, '/') = 0;
     LIRF_TRY(rp_mkdirs(dir));
     lirf_train_report tr;
-    LIRF_TRY(lirf_error_context(lirf_train_job_run(R->ctx, &t, &tr), d->what));
+    LIRF_TRY(lirf_error_context(lirf_train_job_run(R->ctx, &t, &tr), "%s", d->what));
     json_t *m;
     LIRF_TRY(eval_net(R, path, &m));
     json_object_set_new(m, "test_accuracy", jnum(tr.test_accuracy));
@@ -147,7 +147,7 @@ static lirf_status run_deposit(rp_t *R, const lirf_step_def *d, int seed, json_t
     lirf_deposit_job j;
     deposit_job(R, d, seed, &P, &j);
     lirf_deposit_report dr;
-    LIRF_TRY(lirf_error_context(lirf_deposit_job_run(R->ctx, &j, &dr), d->what));
+    LIRF_TRY(lirf_error_context(lirf_deposit_job_run(R->ctx, &j, &dr), "%s", d->what));
     json_t *m = json_object(), *tm = NULL;
     json_object_set_new(rec, "metrics", m);
     LIRF_TRY(eval_net(R, P.target, &tm));
@@ -193,7 +193,7 @@ static lirf_status run_students(rp_t *R, const lirf_step_def *d, int seed, json_
     o.datafree_images = 0, o.train_control = 0;
     o.distill.seed = (uint32_t)seed, o.quiet = !R->j->log, o.command = "lirf reproduce";
     json_t *rep = NULL;
-    LIRF_TRY(lirf_error_context(lirf_verify_run(R->ctx, &o, &rep), d->what));
+    LIRF_TRY(lirf_error_context(lirf_verify_run(R->ctx, &o, &rep), "%s", d->what));
     json_t *t3 = json_object_get(rep, "table3");
     json_object_set_new(rec, "metrics", json_pack("{s:O}", "table3", t3 ? t3 : json_null()));
     json_object_set_new(rec, "images", json_real((double)p->student_subset * p->student_epochs *
@@ -228,7 +228,7 @@ static lirf_status run_il(rp_t *R, const lirf_step_def *d, int seed, json_t *rec
     lirf_dataset_free(&ds);
     lirf_net_destroy(net);
     lirf_model_meta_free(&meta);
-    LIRF_TRY(lirf_error_context(st, d->what));
+    LIRF_TRY(lirf_error_context(st, "%s", d->what));
     json_t *m;
     LIRF_TRY(eval_net(R, out, &m));
     json_object_set_new(rec, "metrics", m);
