@@ -142,12 +142,27 @@ static lirf_status run_and_keep(rp_t *R, const lirf_step_def *d, int seed, int *
     return st;
 }
 
+/* The plan's steps still to run after item i, and their estimated seconds. */
+static double left_after(const lirf_repro_plan *pl, int i, int *n) {
+    double s = 0;
+    *n = 0;
+    for (int k = i + 1; k < pl->n; k++)
+        if (!pl->item[k].done) s += pl->item[k].est_seconds, (*n)++;
+    return s;
+}
+
 static lirf_status run_plan(rp_t *R, lirf_repro_plan *pl, int *ran) {
+    double t_start = lirf_now();
     for (int i = 0; i < pl->n; i++) {
         lirf_plan_item *it = &pl->item[i];
-        int done;
+        int done, nleft;
         LIRF_TRY(is_done(R, it->def, it->seed, &done)); /* an earlier step may have changed it */
         if (done) continue;
+        double left = left_after(pl, i, &nleft);
+        if (R->j->log)
+            fprintf(R->j->log, "lirf reproduce: [%.0f min so far] next: seed %d %s (about %.0f "
+                    "min); then %d more steps, about %.1f h\n", (lirf_now() - t_start) / 60,
+                    it->seed, it->def->id, it->est_seconds / 60, nleft, left / 3600);
         if (R->j->max_steps > 0 && *ran >= R->j->max_steps) {
             if (R->j->log)
                 fprintf(R->j->log, "lirf reproduce: stopping after %d steps (--max-steps); run "
