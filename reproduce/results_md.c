@@ -115,7 +115,7 @@ static void svg_lines(FILE *f, const char *title, const char *xlabel, const doub
 
 /* Where the plots go: dir (a folder) and their links from the Markdown file
  * (rel: "" or "sub/"). */
-typedef struct { char dir[RP_PATH], rel[256]; } plots_t;
+typedef struct { char dir[RP_PATH], rel[256], failed[RP_PATH + 200]; } plots_t;
 
 /* Opens P->dir/key-what.svg; its link from the Markdown file into link. */
 static FILE *svg_open(const plots_t *P, const char *key, const char *what, char *link, size_t n) {
@@ -125,7 +125,21 @@ static FILE *svg_open(const plots_t *P, const char *key, const char *what, char 
     return fopen(path, "w");
 }
 
-static void md_table1(FILE *f, const json_t *t, int seeds, const plots_t *P, const char *key) {
+/* The bar chart what (Table 1-3) into its SVG file and its image line into
+ * f; a file that cannot be written is remembered in P (the call fails). */
+static void plot_bars(FILE *f, plots_t *P, const char *key, const char *what, const char *title,
+                      const char **groups, int ng, const series *s, int ns) {
+    char link[RP_PATH + 200];
+    FILE *g = svg_open(P, key, what, link, sizeof link);
+    if (g) svg_bars(g, title, groups, ng, s, ns);
+    if (!g || fclose(g) != 0) {
+        if (!P->failed[0]) snprintf(P->failed, sizeof P->failed, "%s", link);
+        return;
+    }
+    fprintf(f, "\n![%s of %s](%s)\n", title, key, link);
+}
+
+static void md_table1(FILE *f, const json_t *t, int seeds, plots_t *P, const char *key) {
     json_t *cols = json_object_get(t, "columns"), *rows = json_object_get(t, "rows"), *row;
     size_t i, c;
     fprintf(f, "| metric |");
@@ -157,16 +171,11 @@ static void md_table1(FILE *f, const json_t *t, int seeds, const plots_t *P, con
     }
     const char *groups[] = {"Independent", "Original", "Deposit", "Withdrawal (paper)",
                             "Withdrawal (delta)"};
-    char link[RP_PATH + 200];
-    FILE *g = svg_open(P, key, "table1", link, sizeof link);
-    if (g) {
-        svg_bars(g, "Table 1: Pre, Dep and Avg Acc (%), mean and 95% interval", groups, 5, s, 3);
-        fclose(g);
-        fprintf(f, "\n![Table 1 of %s](%s)\n", key, link);
-    }
+    plot_bars(f, P, key, "table1", "Table 1: Pre, Dep and Avg Acc (%), mean and 95% interval",
+              groups, 5, s, 3);
 }
 
-static void md_table2(FILE *f, const json_t *t, int seeds, const plots_t *P, const char *key) {
+static void md_table2(FILE *f, const json_t *t, int seeds, plots_t *P, const char *key) {
     json_t *rows = json_object_get(t, "rows"), *row;
     size_t i, c;
     fprintf(f, "| method | Target Pre | Target Dep | Recover Pre | Recover Dep | Recover Avg | "
@@ -198,17 +207,11 @@ static void md_table2(FILE *f, const json_t *t, int seeds, const plots_t *P, con
         if (i < 8) groups[i] = i == 0 ? "Scratch" : i == 1 ? "IL" : i == 2 ? "kr,kp" : i == 3 ? "+pt,re"
                                 : i == 4 ? "+at" : "+prune";
     }
-    char link[RP_PATH + 200];
-    FILE *g = svg_open(P, key, "table2", link, sizeof link);
-    if (g) {
-        svg_bars(g, "Table 2: the losses and pruning (%), mean and 95% interval", groups,
-                 (int)json_array_size(rows), s, 3);
-        fclose(g);
-        fprintf(f, "\n![Table 2 of %s](%s)\n", key, link);
-    }
+    plot_bars(f, P, key, "table2", "Table 2: the losses and pruning (%), mean and 95% interval",
+              groups, (int)json_array_size(rows), s, 3);
 }
 
-static void md_table3(FILE *f, const json_t *rows, int seeds, const plots_t *P, const char *key) {
+static void md_table3(FILE *f, const json_t *rows, int seeds, plots_t *P, const char *key) {
     json_t *row;
     size_t i;
     fprintf(f, "| student | distillation | teacher | Pre Acc | Dep Acc | ΔPre | ΔDep | paper: Pre "
@@ -237,13 +240,8 @@ static void md_table3(FILE *f, const json_t *rows, int seeds, const plots_t *P, 
         }
     }
     const char *groups[] = {"CNN, logit", "CNN, AT", "ResNet-18, logit", "ResNet-18, AT"};
-    char link[RP_PATH + 200];
-    FILE *g = svg_open(P, key, "table3", link, sizeof link);
-    if (g) {
-        svg_bars(g, "Table 3: the students' Dep Acc (%), mean and 95% interval", groups, 4, s, 3);
-        fclose(g);
-        fprintf(f, "\n![Table 3 of %s](%s)\n", key, link);
-    }
+    plot_bars(f, P, key, "table3", "Table 3: the students' Dep Acc (%), mean and 95% interval",
+              groups, 4, s, 3);
 }
 
 static void fig4_series(const json_t *pts, const char *xk, double *x, series *s, int *nx) {
@@ -261,7 +259,7 @@ static void fig4_series(const json_t *pts, const char *xk, double *x, series *s,
     }
 }
 
-static void md_fig4(FILE *f, const json_t *t, int seeds, const plots_t *P, const char *key) {
+static void md_fig4(FILE *f, const json_t *t, int seeds, plots_t *P, const char *key) {
     static const char *what[2] = {"split", "rate"}, *xl[2] = {"n (the split block)", "prune rate"};
     fprintf(f, "The paper: %s.\n\n", json_string_value(json_object_get(t, "paper")));
     for (int w = 0; w < 2; w++) {
@@ -283,12 +281,14 @@ static void md_fig4(FILE *f, const json_t *t, int seeds, const plots_t *P, const
         char link[RP_PATH + 200], title[96], name[16];
         snprintf(name, sizeof name, "fig4-%s", what[w]);
         snprintf(title, sizeof title, "Fig. 4: accuracy (%%) against %s, mean and 95%% interval", xl[w]);
-        FILE *g = nx > 1 ? svg_open(P, key, name, link, sizeof link) : NULL;
-        if (g) {
-            svg_lines(g, title, xl[w], x, nx, s, 3);
-            fclose(g);
-            fprintf(f, "\n![Fig. 4 of %s, %s](%s)\n\n", key, xl[w], link);
+        if (nx < 2) continue;
+        FILE *g = svg_open(P, key, name, link, sizeof link);
+        if (g) svg_lines(g, title, xl[w], x, nx, s, 3);
+        if (!g || fclose(g) != 0) {
+            if (!P->failed[0]) snprintf(P->failed, sizeof P->failed, "%s", link);
+            continue;
         }
+        fprintf(f, "\n![Fig. 4 of %s, %s](%s)\n\n", key, xl[w], link);
     }
 }
 
@@ -310,7 +310,7 @@ static void md_steps(FILE *f, const json_t *steps) {
     fprintf(f, "\nAll the steps above: %.1f hours.\n", total / 3600);
 }
 
-static void md_dataset(FILE *f, const json_t *d, const plots_t *P) {
+static void md_dataset(FILE *f, const json_t *d, plots_t *P) {
     const char *key = json_string_value(json_object_get(d, "name"));
     int seeds = (int)json_integer_value(json_object_get(d, "seeds"));
     char t0[64];
@@ -335,7 +335,7 @@ static void md_dataset(FILE *f, const json_t *d, const plots_t *P) {
 #define MARK_END "<!-- lirf reproduce: end -->"
 
 /* The generated section, from "## The paper reproduced" on, into a string. */
-static lirf_status section(const json_t *results, const plots_t *P, char **out) {
+static lirf_status section(const json_t *results, plots_t *P, char **out) {
     size_t len;
     FILE *f = open_memstream(out, &len);
     if (!f) return LIRF_FAIL(LIRF_E_NOMEM, "out of host memory");
@@ -386,6 +386,7 @@ static lirf_status frame(const char *md_path, char **head, char **tail) {
 lirf_status lirf_repro_write_md(const json_t *results, const char *md_path, const char *plots) {
     if (!results || !md_path) return LIRF_FAIL(LIRF_E_NULL, "lirf_repro_write_md: NULL argument");
     plots_t P;
+    P.failed[0] = 0;
     const char *slash = strrchr(md_path, '/');
     snprintf(P.dir, sizeof P.dir, "%.*s%s%s", slash ? (int)(slash - md_path) : 1,
              slash ? md_path : ".", plots && *plots ? "/" : "", plots ? plots : "");
@@ -394,6 +395,8 @@ lirf_status lirf_repro_write_md(const json_t *results, const char *md_path, cons
     char *head = NULL, *tail = NULL, *body = NULL;
     lirf_status st = frame(md_path, &head, &tail);
     if (st == LIRF_OK) st = section(results, &P, &body);
+    if (st == LIRF_OK && P.failed[0])
+        st = LIRF_FAIL(LIRF_E_IO, "cannot write the plot %s/%s", P.dir, P.failed + strlen(P.rel));
     char tmp[RP_PATH + 8];
     snprintf(tmp, sizeof tmp, "%s.tmp", md_path);
     FILE *f = st == LIRF_OK ? fopen(tmp, "w") : NULL;
