@@ -288,11 +288,13 @@ static json_t *steps_json(const ds_t *D) {
         for (int k = 0; k < D->nseeds; k++) {
             const json_t *r = D->rec[i][k];
             if (!r) continue;
-            json_array_append_new(a, json_pack("{s:s,s:i,s:o,s:O?,s:O?,s:O?}", "step", S[i].id,
-                                               "seed", k + 1, "seconds", pnum(rp_num(r, "seconds")),
-                                               "finished", json_object_get(r, "finished"),
-                                               "device", json_object_get(json_object_get(r, "device"), "name"),
-                                               "lirf_version", json_object_get(r, "lirf_version")));
+            json_array_append_new(a, json_pack("{s:s,s:i,s:o,s:O?,s:O?,s:O?,s:O?}", "step",
+                                               S[i].id, "seed", k + 1, "seconds",
+                                               pnum(rp_num(r, "seconds")), "finished",
+                                               json_object_get(r, "finished"), "device",
+                                               json_object_get(json_object_get(r, "device"), "name"),
+                                               "lirf_version", json_object_get(r, "lirf_version"),
+                                               "commit", json_object_get(r, "commit")));
         }
     return a;
 }

@@ -296,7 +296,7 @@ static void md_steps(FILE *f, const json_t *steps) {
     json_t *s;
     size_t i;
     double total = 0;
-    fprintf(f, "| step | seed | time | finished | device | lirf |\n|---|---:|---:|---|---|---|\n");
+    fprintf(f, "| step | seed | time | finished | device | commit |\n|---|---:|---:|---|---|---|\n");
     json_array_foreach(steps, i, s) {
         double sec = rp_num(s, "seconds");
         total += isfinite(sec) ? sec : 0;
@@ -305,7 +305,7 @@ static void md_steps(FILE *f, const json_t *steps) {
                 (int)json_integer_value(json_object_get(s, "seed")), sec,
                 json_string_value(json_object_get(s, "finished")) ?: "",
                 json_string_value(json_object_get(s, "device")) ?: "",
-                json_string_value(json_object_get(s, "lirf_version")) ?: "");
+                json_string_value(json_object_get(s, "commit")) ?: "(not recorded)");
     }
     fprintf(f, "\nAll the steps above: %.1f hours.\n", total / 3600);
 }

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "fileutil.h"
+#include "lirf_commit.h"
 #include "repro_priv.h"
 #include "verify.h"
 
@@ -275,6 +276,7 @@ lirf_status rp_run_step(rp_t *R, const lirf_step_def *d, int seed, json_t **out)
     json_object_set_new(rec, "seconds", json_real(lirf_now() - t));
     json_object_set_new(rec, "device", device_json(R->ctx));
     json_object_set_new(rec, "lirf_version", json_string(LIRF_VERSION));
+    json_object_set_new(rec, "commit", json_string(LIRF_COMMIT));
     char when[32];
     time_t now = time(NULL);
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
