@@ -295,6 +295,8 @@ static json_t *steps_json(const ds_t *D) {
                                                json_object_get(json_object_get(r, "device"), "name"),
                                                "lirf_version", json_object_get(r, "lirf_version"),
                                                "commit", json_object_get(r, "commit")));
+            if (json_is_true(json_object_get(r, "resumed")))
+                json_object_set_new(json_array_get(a, json_array_size(a) - 1), "resumed", json_true());
         }
     return a;
 }

@@ -300,14 +300,16 @@ static void md_steps(FILE *f, const json_t *steps) {
     json_array_foreach(steps, i, s) {
         double sec = rp_num(s, "seconds");
         total += isfinite(sec) ? sec : 0;
-        fprintf(f, "| %s | %d | %.0f s | %s | %s | %s |\n",
+        fprintf(f, "| %s | %d | %.0f s%s | %s | %s | %s |\n",
                 json_string_value(json_object_get(s, "step")),
                 (int)json_integer_value(json_object_get(s, "seed")), sec,
+                json_is_true(json_object_get(s, "resumed")) ? " (since resumed)" : "",
                 json_string_value(json_object_get(s, "finished")) ?: "",
                 json_string_value(json_object_get(s, "device")) ?: "",
                 json_string_value(json_object_get(s, "commit")) ?: "(not recorded)");
     }
-    fprintf(f, "\nAll the steps above: %.1f hours.\n", total / 3600);
+    fprintf(f, "\nAll the steps above: %.1f hours. A step resumed from its training state "
+            "counts only the time since it resumed.\n", total / 3600);
 }
 
 static void md_dataset(FILE *f, const json_t *d, plots_t *P) {

@@ -80,6 +80,9 @@ static lirf_status run_train(rp_t *R, const lirf_step_def *d, int seed, json_t *
     *strrchr(dir, '/') = 0;
     LIRF_TRY(rp_mkdirs(dir));
     lirf_train_report tr;
+    char state[RP_PATH + 32];
+    snprintf(state, sizeof state, "%s.state.safetensors", path);
+    if (access(state, F_OK) == 0) json_object_set_new(rec, "resumed", json_true());
     LIRF_TRY(lirf_error_context(lirf_train_job_run(R->ctx, &t, &tr), "%s", d->what));
     json_t *m;
     LIRF_TRY(eval_net(R, path, &m));
@@ -88,8 +91,6 @@ static lirf_status run_train(rp_t *R, const lirf_step_def *d, int seed, json_t *
     json_object_set_new(rec, "metrics", m);
     json_object_set_new(rec, "images_per_s", jnum(tr.images_per_s));
     json_object_set_new(rec, "final_loss", jnum(tr.final_loss)); /* 0 when resumed at the end */
-    char state[RP_PATH + 32];
-    snprintf(state, sizeof state, "%s.state.safetensors", path);
     unlink(state); /* the net is whole: a later run that lacks it trains it afresh */
     json_object_set_new(rec, "images", json_real((double)tr.steps * p->batch));
     return LIRF_OK;
@@ -148,6 +149,7 @@ static lirf_status run_deposit(rp_t *R, const lirf_step_def *d, int seed, json_t
     lirf_deposit_job j;
     deposit_job(R, d, seed, &P, &j);
     lirf_deposit_report dr;
+    if (access(P.state, F_OK) == 0) json_object_set_new(rec, "resumed", json_true());
     LIRF_TRY(lirf_error_context(lirf_deposit_job_run(R->ctx, &j, &dr), "%s", d->what));
     json_t *m = json_object(), *tm = NULL;
     json_object_set_new(rec, "metrics", m);

@@ -108,6 +108,10 @@ START_TEST(killed_and_resumed_gives_the_same) {
     rc = run_repro(NULL, QUICK " --out B", out, sizeof out);
     ck_assert_msg(rc == 0, "rc %d: %s", rc, out);
     same_records("A", "B");
+    json_t *r = record("B", "t0", 1), *r2 = record("A", "t0", 1);
+    ck_assert(json_is_true(json_object_get(r, "resumed"))); /* its time: since it resumed */
+    ck_assert_ptr_null(json_object_get(r2, "resumed"));
+    json_decref(r), json_decref(r2);
     json_t *a = load(tpath("A/results.json")), *b = load(tpath("B/results.json"));
     json_t *ta = json_object_get(json_array_get(json_object_get(a, "datasets"), 0), "table1");
     json_t *tb = json_object_get(json_array_get(json_object_get(b, "datasets"), 0), "table1");
