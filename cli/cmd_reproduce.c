@@ -52,7 +52,8 @@ static void usage(FILE *f) {
         "training image, deposits %d epochs, students %d epochs on %d images; a record\n"
         "names the budgets it was made with, and another budget keeps its own records):\n"
         "  --width W, --epochs N, --deposit-epochs N, --limit N, --batch N\n"
-        "  --json               print results.json's document on stdout\n",
+        "  --json               print results.json's document on stdout (with --plan: the\n"
+        "                       plan's)\n",
         q.width, q.epochs, q.limit, q.dep_epochs, s.width, s.epochs, s.dep_epochs,
         s.student_epochs, s.student_subset);
 }
@@ -125,6 +126,19 @@ static json_t *with_files(const lirf_repro_job *j, const lirf_repro_report *r) {
     return doc;
 }
 
+/* --plan --json: the plan as a document */
+static json_t *plan_json(const lirf_repro_plan *pl) {
+    json_t *steps = json_array();
+    for (int i = 0; steps && i < pl->n; i++) {
+        const lirf_plan_item *it = &pl->item[i];
+        json_array_append_new(steps, json_pack("{s:i,s:s,s:s,s:b,s:f}", "seed", it->seed, "step",
+                                               it->def->id, "what", it->def->what, "done",
+                                               it->done, "estimate_s", it->est_seconds));
+    }
+    return json_pack("{s:o,s:o,s:i,s:f}", "dataset", lirf_json_text(pl->dataset), "steps", steps,
+                     "to_run", pl->to_run, "estimate_s", pl->est_total);
+}
+
 int cmd_reproduce(const char *device, int argc, char **argv) {
     opts o;
     memset(&o, 0, sizeof o);
@@ -143,7 +157,7 @@ int cmd_reproduce(const char *device, int argc, char **argv) {
     if (!r || (need_device && cli_open(device, &ctx))) return free(dep), free(r), 2;
     lirf_status st = lirf_repro_run(ctx, &o.j, r);
     if (st) rc = cli_error(st, "reproduce");
-    else if (o.json && !o.j.plan_only) rc = print_json(with_files(&o.j, r));
+    else if (o.json) rc = print_json(o.j.plan_only ? plan_json(&r->plan) : with_files(&o.j, r));
     else if (!o.j.plan_only)
         printf("lirf reproduce: %d steps run in %.0f s; %s, %s\n", r->ran, r->seconds,
                r->results_json, r->results_md);

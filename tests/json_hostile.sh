@@ -160,6 +160,9 @@ run reproduce 0 reproduce --table 1 "${data[@]}" --name hostile --deposit-classe
     --width 2 --epochs 1 --deposit-epochs 1 --batch 8 --seeds 1 --out "$rout" --json
 check reproduce "$work/reproduce.json" "$rout/results.json" "$rout/results.md" "hostile-w2-custom" \
     "Pre Acc"
+run reproduce-plan 0 reproduce --plan --table all "${data[@]}" --name hostile --deposit-classes 1 \
+    --quick --width 2 --epochs 1 --deposit-epochs 1 --batch 8 --seeds 1 --out "$rout" --json
+check reproduce-plan "$work/reproduce-plan.json" "hostile-w2-custom" "deposit-split4"
 
 dout="$dir/demo \"x\""
 run demo 0 demo "${data[@]}" --width 2 --epochs 1 --deposit-epochs 1 --batch 8 --limit 0 \
