@@ -56,6 +56,30 @@ static lirf_status count_classes(rp_t *R) {
     return LIRF_OK;
 }
 
+/* A training state is resumed only when it was made with this step's
+ * settings (kept beside it as STATE.settings.json): a state left by a run of
+ * other settings (other budgets) is removed, and the step starts afresh.
+ * *resumed: a state is there to resume. */
+static lirf_status prepare_state(rp_t *R, const lirf_step_def *d, const char *state,
+                                 int *resumed) {
+    char sp[RP_PATH + 64];
+    snprintf(sp, sizeof sp, "%s.settings.json", state);
+    json_t *want = rp_settings(R, d), *have = json_load_file(sp, 0, NULL);
+    int same = want && have && json_equal(want, have);
+    json_decref(have);
+    if (!same && access(state, F_OK) == 0) {
+        if (R->j->log)
+            fprintf(R->j->log, "lirf reproduce: %s: the training state %s was made with other "
+                    "settings; starting afresh\n", d->id, state);
+        unlink(state);
+    }
+    lirf_status st = want ? rp_write_json_atomic(want, sp)
+                          : LIRF_FAIL(LIRF_E_NOMEM, "out of host memory");
+    json_decref(want);
+    *resumed = access(state, F_OK) == 0;
+    return st;
+}
+
 static lirf_status run_train(rp_t *R, const lirf_step_def *d, int seed, json_t *rec) {
     const lirf_repro_profile *p = &R->j->prof;
     char path[RP_PATH];
@@ -82,7 +106,9 @@ static lirf_status run_train(rp_t *R, const lirf_step_def *d, int seed, json_t *
     lirf_train_report tr;
     char state[RP_PATH + 32];
     snprintf(state, sizeof state, "%s.state.safetensors", path);
-    if (access(state, F_OK) == 0) json_object_set_new(rec, "resumed", json_true());
+    int resumed;
+    LIRF_TRY(prepare_state(R, d, state, &resumed));
+    if (resumed) json_object_set_new(rec, "resumed", json_true());
     LIRF_TRY(lirf_error_context(lirf_train_job_run(R->ctx, &t, &tr), "%s", d->what));
     json_t *m;
     LIRF_TRY(eval_net(R, path, &m));
@@ -92,6 +118,9 @@ static lirf_status run_train(rp_t *R, const lirf_step_def *d, int seed, json_t *
     json_object_set_new(rec, "images_per_s", jnum(tr.images_per_s));
     json_object_set_new(rec, "final_loss", jnum(tr.final_loss)); /* 0 when resumed at the end */
     unlink(state); /* the net is whole: a later run that lacks it trains it afresh */
+    char sp[RP_PATH + 64];
+    snprintf(sp, sizeof sp, "%s.settings.json", state);
+    unlink(sp);
     json_object_set_new(rec, "images", json_real((double)tr.steps * p->batch));
     return LIRF_OK;
 }
@@ -149,7 +178,9 @@ static lirf_status run_deposit(rp_t *R, const lirf_step_def *d, int seed, json_t
     lirf_deposit_job j;
     deposit_job(R, d, seed, &P, &j);
     lirf_deposit_report dr;
-    if (access(P.state, F_OK) == 0) json_object_set_new(rec, "resumed", json_true());
+    int resumed;
+    LIRF_TRY(prepare_state(R, d, P.state, &resumed));
+    if (resumed) json_object_set_new(rec, "resumed", json_true());
     LIRF_TRY(lirf_error_context(lirf_deposit_job_run(R->ctx, &j, &dr), "%s", d->what));
     json_t *m = json_object(), *tm = NULL;
     json_object_set_new(rec, "metrics", m);
@@ -174,6 +205,9 @@ static lirf_status run_deposit(rp_t *R, const lirf_step_def *d, int seed, json_t
     json_object_set_new(rec, "images",
                         json_real((double)dr.train_images * R->j->prof.dep_epochs));
     unlink(P.state);
+    char sp[RP_PATH + 64];
+    snprintf(sp, sizeof sp, "%s.settings.json", P.state);
+    unlink(sp);
     return LIRF_OK;
 }
 

@@ -101,14 +101,20 @@ START_TEST(killed_and_resumed_gives_the_same) {
     int rc = run_repro("LIRF_CRASH_AT=train-step:8", QUICK " --out B", out, sizeof out);
     ck_assert_msg(rc != 0, "not killed: %s", out);
     ck_assert(access(tpath("B/records/tiny-w8-custom/seed1/t0.json"), F_OK) != 0);
-    rc = run_repro("LIRF_CRASH_AT=deposit-step:2", QUICK " --out B", out, sizeof out);
+    /* T0's state, as if left by a run of other settings: not resumed */
+    FILE *f = fopen(tpath("B/tiny-w8-custom/seed1/t0.safetensors.state.safetensors.settings.json"), "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("{\"epochs\": 99}\n", f);
+    fclose(f);
+    rc = run_repro("LIRF_CRASH_AT=deposit-step:3", QUICK " --out B", out, sizeof out);
     ck_assert_msg(rc != 0, "not killed in the deposit: %s", out);
+    ck_assert_msg(strstr(out, "was made with other settings; starting afresh"), "%s", out);
     ck_assert(access(tpath("B/records/tiny-w8-custom/seed1/t0.json"), F_OK) == 0);
     ck_assert(access(tpath("B/records/tiny-w8-custom/seed1/deposit.json"), F_OK) != 0);
     rc = run_repro(NULL, QUICK " --out B", out, sizeof out);
     ck_assert_msg(rc == 0, "rc %d: %s", rc, out);
     same_records("A", "B");
-    json_t *r = record("B", "t0", 1), *r2 = record("A", "t0", 1);
+    json_t *r = record("B", "deposit", 1), *r2 = record("A", "deposit", 1);
     ck_assert(json_is_true(json_object_get(r, "resumed"))); /* its time: since it resumed */
     ck_assert_ptr_null(json_object_get(r2, "resumed"));
     json_decref(r), json_decref(r2);
