@@ -110,8 +110,8 @@ static void deposit_usage_method(FILE *f) {
         "  --holdout-every N     also measure it every N steps within an epoch (default 0:\n"
         "                        epoch ends only)\n"
         "  --keep last|best      the nets of the last step (default) or of the check with the\n"
-        "                        lowest held-out Dep Acc (needs --holdout; after --resume,\n"
-        "                        only checks made since resuming count)\n"
+        "                        lowest held-out Dep Acc (needs --holdout; the training\n"
+        "                        state holds the kept nets, so --resume keeps the same)\n"
         "  --seed N (1)  --crop-pad N (4)  --no-flip  --rotate DEG (0)\n"
         "  --json    --quiet\n");
 }

@@ -224,6 +224,50 @@ lirf_fit_part lirf_fit_net_part(lirf_net *net, const char *prefix, const char *l
     return p;
 }
 
+/* ---- keep-best: host copies of every part (every tensor) ---- */
+typedef struct {
+    unsigned char *host[LIRF_FIT_MAX_PARTS];
+} snapshot;
+
+static size_t tensor_bytes(const lirf_tensor_desc *d) {
+    return d->kind == LIRF_T_COUNT ? sizeof(int64_t) : d->n * sizeof(float);
+}
+
+/* part k of the snapshot from net n */
+static lirf_status snapshot_take_net(snapshot *s, int k, lirf_net *n) {
+    if (!s->host[k]) {
+        size_t b = 0;
+        for (size_t i = 0; i < lirf_net_ntensors(n); i++) b += tensor_bytes(lirf_net_tensor(n, i));
+        if (!(s->host[k] = malloc(b ? b : 1))) return LIRF_FAIL(LIRF_E_NOMEM, "out of host memory");
+    }
+    size_t off = 0;
+    for (size_t i = 0; i < lirf_net_ntensors(n); i++) {
+        LIRF_TRY(lirf_net_tensor_get(n, i, s->host[k] + off));
+        off += tensor_bytes(lirf_net_tensor(n, i));
+    }
+    return LIRF_OK;
+}
+
+/* part k of the snapshot into net n */
+static lirf_status snapshot_put_net(const snapshot *s, int k, lirf_net *n) {
+    size_t off = 0;
+    for (size_t i = 0; i < lirf_net_ntensors(n); i++) {
+        LIRF_TRY(lirf_net_tensor_set(n, i, s->host[k] + off));
+        off += tensor_bytes(lirf_net_tensor(n, i));
+    }
+    return LIRF_OK;
+}
+
+static lirf_status snapshot_take(snapshot *s, const lirf_method *m) {
+    for (int k = 0; k < m->nparts; k++) LIRF_TRY(snapshot_take_net(s, k, m->part[k].net));
+    return LIRF_OK;
+}
+
+static lirf_status snapshot_restore(snapshot *s, const lirf_method *m) {
+    for (int k = 0; k < m->nparts; k++) LIRF_TRY(snapshot_put_net(s, k, m->part[k].net));
+    return LIRF_OK;
+}
+
 /* ---- the training state (--resume) ---- */
 static lirf_status momentum_twin(lirf_net *net, lirf_net **out) {
     lirf_net_config c = *lirf_net_cfg(net);
@@ -234,29 +278,50 @@ static lirf_status momentum_twin(lirf_net *net, lirf_net **out) {
     return st;
 }
 
+/* A fresh net shaped as `like` holding part k of the snapshot. */
+static lirf_status snapshot_twin(const snapshot *s, int k, lirf_net *like, lirf_net **out) {
+    lirf_net_config c = *lirf_net_cfg(like);
+    LIRF_TRY(lirf_net_create(lirf_net_ctx(like), &c, out));
+    lirf_status st = snapshot_put_net(s, k, *out);
+    if (st != LIRF_OK) lirf_net_destroy(*out), *out = NULL;
+    return st;
+}
+
 /* state_format, epoch, step, then the caller's keys; every part's
- * parameters and momentum, part after part */
+ * parameters and momentum, part after part. With keep-best and a kept
+ * check (best: the snapshot, res its step and score), also the kept nets
+ * ("<part>best.") and the keys kept_step and kept_score, so that a resumed
+ * run keeps what an uninterrupted one keeps. */
 static lirf_status state_save(const lirf_method *m, const lirf_fit_opts *o, int epoch,
-                              size_t step) {
-    char es[32], ss[32], pre[2 * LIRF_FIT_MAX_PARTS][96];
+                              size_t step, const snapshot *best, const lirf_fit_result *res) {
+    char es[32], ss[32], ks[32], kv[40], pre[3 * LIRF_FIT_MAX_PARTS][96];
     snprintf(es, sizeof es, "%d", epoch);
     snprintf(ss, sizeof ss, "%zu", step);
-    const char *keys[3 + 4] = {"state_format", "epoch", "step"}, *vals[3 + 4] = {o->state_format, es, ss};
+    const char *keys[3 + 4 + 2] = {"state_format", "epoch", "step"}, *vals[3 + 4 + 2] = {o->state_format, es, ss};
     for (int i = 0; i < o->nkeys; i++) keys[3 + i] = o->keys[i].key, vals[3 + i] = o->keys[i].value;
-    lirf_net *nets[2 * LIRF_FIT_MAX_PARTS] = {0};
-    const char *prep[2 * LIRF_FIT_MAX_PARTS];
+    int nk = 3 + o->nkeys, kept = o->keep_best && best && res && res->kept_step >= 0, per = 2 + kept;
+    if (kept) {
+        snprintf(ks, sizeof ks, "%ld", res->kept_step);
+        snprintf(kv, sizeof kv, "%.17g", res->kept_score);
+        keys[nk] = "kept_step", vals[nk++] = ks, keys[nk] = "kept_score", vals[nk++] = kv;
+    }
+    lirf_net *nets[3 * LIRF_FIT_MAX_PARTS] = {0};
+    const char *prep[3 * LIRF_FIT_MAX_PARTS];
+    static const char *what[3] = {"param.", "momentum.", "best."};
     lirf_status st = LIRF_OK;
     for (int p = 0; p < m->nparts && st == LIRF_OK; p++) {
-        nets[2 * p] = m->part[p].net;
-        snprintf(pre[2 * p], sizeof pre[0], "%sparam.", m->part[p].prefix);
-        snprintf(pre[2 * p + 1], sizeof pre[0], "%smomentum.", m->part[p].prefix);
-        prep[2 * p] = pre[2 * p], prep[2 * p + 1] = pre[2 * p + 1];
-        st = momentum_twin(m->part[p].net, &nets[2 * p + 1]);
+        for (int w = 0; w < per; w++) {
+            snprintf(pre[per * p + w], sizeof pre[0], "%s%s", m->part[p].prefix, what[w]);
+            prep[per * p + w] = pre[per * p + w];
+        }
+        nets[per * p] = m->part[p].net;
+        st = momentum_twin(m->part[p].net, &nets[per * p + 1]);
+        if (st == LIRF_OK && kept) st = snapshot_twin(best, p, m->part[p].net, &nets[per * p + 2]);
     }
     if (st == LIRF_OK)
-        st = lirf_checkpoint_save(o->state_path, nets, prep, 2 * m->nparts, o->meta, keys, vals,
-                                  3 + o->nkeys);
-    for (int p = 0; p < m->nparts; p++) lirf_net_destroy(nets[2 * p + 1]);
+        st = lirf_checkpoint_save(o->state_path, nets, prep, per * m->nparts, o->meta, keys, vals, nk);
+    for (int p = 0; p < m->nparts; p++)
+        for (int w = 1; w < per; w++) lirf_net_destroy(nets[per * p + w]);
     return st;
 }
 
@@ -300,8 +365,34 @@ static lirf_status state_check(const lirf_safetensors *st, const lirf_fit_opts *
     return LIRF_OK;
 }
 
+/* The kept nets of a state (keys kept_step, kept_score and "<part>best."
+ * tensors) into the snapshot and res; none in the state: nothing kept. */
+static lirf_status load_kept(const lirf_safetensors *st, const lirf_method *m,
+                             const lirf_fit_opts *o, snapshot *best, lirf_fit_result *res) {
+    const char *ks = lirf_st_meta(st, "kept_step"), *kv = lirf_st_meta(st, "kept_score");
+    if (!o->keep_best || !ks || !kv) return LIRF_OK;
+    char *e1 = NULL, *e2 = NULL;
+    long step = strtol(ks, &e1, 10);
+    double score = strtod(kv, &e2);
+    if (*e1 || *e2 || step < 0)
+        return LIRF_FAIL(LIRF_E_FORMAT, "%s: bad kept step/score (%.20s, %.40s)", o->state_path, ks, kv);
+    for (int p = 0; p < m->nparts; p++) {
+        char pre[96];
+        lirf_net *twin;
+        snprintf(pre, sizeof pre, "%sbest.", m->part[p].prefix);
+        lirf_net_config c = *lirf_net_cfg(m->part[p].net);
+        LIRF_TRY(lirf_net_create(lirf_net_ctx(m->part[p].net), &c, &twin));
+        lirf_status s = lirf_checkpoint_load_net(st, o->state_path, pre, twin);
+        if (s == LIRF_OK) s = snapshot_take_net(best, p, twin);
+        lirf_net_destroy(twin);
+        LIRF_TRY(s);
+    }
+    res->kept_step = step, res->kept_score = score;
+    return LIRF_OK;
+}
+
 static lirf_status state_load(const lirf_method *m, const lirf_fit_opts *o, int *epoch,
-                              size_t *step, int *found) {
+                              size_t *step, int *found, snapshot *best, lirf_fit_result *res) {
     *found = 0;
     if (access(o->state_path, F_OK) != 0) return LIRF_OK;
     lirf_safetensors st;
@@ -315,48 +406,11 @@ static lirf_status state_load(const lirf_method *m, const lirf_fit_opts *o, int 
         snprintf(pre, sizeof pre, "%smomentum.", m->part[p].prefix);
         if (s == LIRF_OK) s = load_momentum(&st, o->state_path, pre, m->part[p].net);
     }
+    if (s == LIRF_OK) s = load_kept(&st, m, o, best, res);
     if (s == LIRF_OK) *found = 1;
     lirf_model_meta_free(&meta);
     lirf_st_free(&st);
     return s;
-}
-
-/* ---- keep-best: host copies of every part (every tensor) ---- */
-typedef struct {
-    unsigned char *host[LIRF_FIT_MAX_PARTS];
-} snapshot;
-
-static size_t tensor_bytes(const lirf_tensor_desc *d) {
-    return d->kind == LIRF_T_COUNT ? sizeof(int64_t) : d->n * sizeof(float);
-}
-
-static lirf_status snapshot_take(snapshot *s, const lirf_method *m) {
-    for (int k = 0; k < m->nparts; k++) {
-        lirf_net *n = m->part[k].net;
-        if (!s->host[k]) {
-            size_t b = 0;
-            for (size_t i = 0; i < lirf_net_ntensors(n); i++) b += tensor_bytes(lirf_net_tensor(n, i));
-            if (!(s->host[k] = malloc(b ? b : 1))) return LIRF_FAIL(LIRF_E_NOMEM, "out of host memory");
-        }
-        size_t off = 0;
-        for (size_t i = 0; i < lirf_net_ntensors(n); i++) {
-            LIRF_TRY(lirf_net_tensor_get(n, i, s->host[k] + off));
-            off += tensor_bytes(lirf_net_tensor(n, i));
-        }
-    }
-    return LIRF_OK;
-}
-
-static lirf_status snapshot_restore(snapshot *s, const lirf_method *m) {
-    for (int k = 0; k < m->nparts; k++) {
-        lirf_net *n = m->part[k].net;
-        size_t off = 0;
-        for (size_t i = 0; i < lirf_net_ntensors(n); i++) {
-            LIRF_TRY(lirf_net_tensor_set(n, i, s->host[k] + off));
-            off += tensor_bytes(lirf_net_tensor(n, i));
-        }
-    }
-    return LIRF_OK;
 }
 
 /* ---- the loop ---- */
@@ -492,18 +546,20 @@ static lirf_status after_step(fit_run *r, int e, size_t b, int *stop) {
     const lirf_fit_opts *o = r->o;
     size_t gstep = (size_t)e * r->spe + b + 1;
     int inside = b + 1 < r->spe;
-    if (o->state_path && o->save_every > 0 && (b + 1) % (size_t)o->save_every == 0 && inside)
-        LIRF_TRY(state_save(r->m, o, e, b + 1));
+    /* the check first: a state saved at the same step holds what it kept */
     if (r->m->check && o->check_every > 0 && (b + 1) % (size_t)o->check_every == 0 && inside)
         LIRF_TRY(check(r, gstep, stop));
+    if (o->state_path && o->save_every > 0 && (b + 1) % (size_t)o->save_every == 0 && inside)
+        LIRF_TRY(state_save(r->m, o, e, b + 1, &r->snap, r->res));
     char site[64];
     snprintf(site, sizeof site, "%s-step", r->m->name);
     lirf_crash_point(site);
     if (*stop || o->max_steps <= 0 || gstep < (size_t)o->max_steps || gstep >= r->total)
         return LIRF_OK;
     r->res->stopped = 1, *stop = 1;
-    return o->state_path ? inside ? state_save(r->m, o, e, b + 1) : state_save(r->m, o, e + 1, 0)
-                         : LIRF_OK;
+    return !o->state_path ? LIRF_OK
+           : inside       ? state_save(r->m, o, e, b + 1, &r->snap, r->res)
+                          : state_save(r->m, o, e + 1, 0, &r->snap, r->res);
 }
 
 static lirf_status one_epoch(fit_run *r, int e, int *stop) {
@@ -519,7 +575,7 @@ static lirf_status one_epoch(fit_run *r, int e, int *stop) {
         LIRF_TRY(after_step(r, e, b, stop));
         if (*stop) return LIRF_OK;
     }
-    if (r->o->state_path) LIRF_TRY(state_save(r->m, r->o, e + 1, 0));
+    if (r->o->state_path) LIRF_TRY(state_save(r->m, r->o, e + 1, 0, &r->snap, r->res));
     if (r->m->epoch_end) LIRF_TRY(r->m->epoch_end(r->m->self, e));
     if (r->m->check) LIRF_TRY(check(r, (size_t)(e + 1) * r->spe, stop));
     return LIRF_OK;
@@ -549,7 +605,7 @@ static lirf_status fit_resume(fit_run *r) {
     const lirf_fit_opts *o = r->o;
     if (!o->state_path || !o->resume) return LIRF_OK;
     int found;
-    LIRF_TRY(state_load(r->m, o, &r->start_epoch, &r->start_step, &found));
+    LIRF_TRY(state_load(r->m, o, &r->start_epoch, &r->start_step, &found, &r->snap, r->res));
     if (!found) return LIRF_OK;
     r->res->resumed_epoch = r->start_epoch, r->res->resumed_step = r->start_step;
     lirf_log(LIRF_LOG_WARN, "resuming %s at epoch %d, step %zu", r->m->name, r->start_epoch + 1,

@@ -192,10 +192,7 @@ static lirf_status calibrate(const lirf_deposit_job *j, deposit_run *d, lirf_dep
 }
 
 static double kept_holdout(const lirf_deposit_result *res) {
-    if (res->kept_step < 0) return HUGE_VAL;
-    for (int i = 0; i < res->nlogged; i++)
-        if ((long)res->holdout_step[i] == res->kept_step) return res->holdout_dep[i];
-    return HUGE_VAL;
+    return res->kept_step < 0 ? HUGE_VAL : res->kept_dep;
 }
 
 static lirf_status train_and_save(lirf_ctx *ctx, const lirf_deposit_job *j, deposit_run *d,

@@ -201,7 +201,7 @@ static void deposit_result(const lirf_fit_result *fr, lirf_deposit_result *res) 
     res->nlogged = fr->nchecks < LIRF_DEPOSIT_MAX_LOGGED ? fr->nchecks : LIRF_DEPOSIT_MAX_LOGGED;
     for (int i = 0; i < res->nlogged; i++)
         res->holdout_step[i] = fr->check_step[i], res->holdout_dep[i] = fr->check_score[i];
-    res->kept_step = fr->kept_step, res->steps = fr->steps;
+    res->kept_step = fr->kept_step, res->kept_dep = fr->kept_score, res->steps = fr->steps;
     res->resumed_epoch = fr->resumed_epoch, res->resumed_step = fr->resumed_step;
 }
 

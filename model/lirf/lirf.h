@@ -150,11 +150,13 @@ typedef struct {
      * measured after holdout_step[i] steps (0: before training; on a resumed
      * run, the resumed state when it is an epoch end), at most
      * LIRF_DEPOSIT_MAX_LOGGED values; kept_step: the step whose nets were kept
-     * (keep_best), else -1 */
+     * (keep_best), else -1, and kept_dep its held-out Dep Acc (kept across a
+     * resume: the state holds the kept nets) */
     int nlogged;
     size_t holdout_step[LIRF_DEPOSIT_MAX_LOGGED];
     double holdout_dep[LIRF_DEPOSIT_MAX_LOGGED];
     long kept_step;
+    double kept_dep;
     size_t steps;
     int resumed_epoch;   /* where a resumed run started (0, 0 otherwise) */
     size_t resumed_step;
