@@ -18,4 +18,4 @@ static lirf_status run(lirf_unlearn_job *j) {
 }
 
 const lirf_unlearner lirf_unlearn_finetune = {
-    "finetune", "fine-tune T0 on the preservation classes only", 0, 1, 2, 0.01f, run, NULL};
+    "finetune", "fine-tune T0 on the preservation classes only", 0, 1, 2, 0.01f, run, NULL, 0};

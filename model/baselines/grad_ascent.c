@@ -29,4 +29,4 @@ static lirf_status run(lirf_unlearn_job *j) {
 }
 
 const lirf_unlearner lirf_unlearn_grad_ascent = {
-    "grad-ascent", "gradient ascent on the cross-entropy of D_r", 1, 0, 1, 0.001f, run, NULL};
+    "grad-ascent", "gradient ascent on the cross-entropy of D_r", 1, 0, 1, 0.001f, run, NULL, 0};

@@ -76,4 +76,4 @@ static lirf_status run(lirf_unlearn_job *j) {
 const lirf_unlearner lirf_learn_lwf = {
     "lwf", "Learning without Forgetting: the old net learns the new (deposit) classes from "
     "their samples, distilled to itself on the old classes' columns", 1, 0, 5, 0.01f, run,
-    "model"};
+    "model", 0};

@@ -23,4 +23,4 @@ static lirf_status run(lirf_unlearn_job *j) {
 
 const lirf_unlearner lirf_unlearn_retrain = {
     "retrain", "train T0's architecture from scratch on the preservation classes", 0, 1, 3,
-    0.1f, run, NULL};
+    0.1f, run, NULL, 0};

@@ -64,4 +64,4 @@ static lirf_status run(lirf_unlearn_job *j) {
 
 const lirf_unlearner lirf_unlearn_scrub = {
     "scrub", "SCRUB, simplified: away from T0 on D_r, close to it on D̄_r", 1, 1, 2, 0.0005f,
-    run, NULL};
+    run, NULL, 0};

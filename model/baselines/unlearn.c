@@ -26,6 +26,7 @@ void lirf_unlearn_opts_default(lirf_unlearn_opts *o) {
 void lirf_unlearn_resolve(lirf_unlearn_opts *o, const lirf_unlearner *u, int in_h) {
     if (o->epochs <= 0) o->epochs = u->epochs;
     if (o->lr <= 0) o->lr = u->lr;
+    o->lambda = !u->lambda ? 0 : o->lambda > 0 ? o->lambda : u->lambda;
     if (o->aug.pad < 0) o->aug.pad = in_h >= 32 ? 4 : 2;
 }
 
@@ -34,11 +35,13 @@ const char *lirf_unlearner_data(const lirf_unlearner *u) {
 }
 
 json_t *lirf_unlearn_opts_json(const lirf_unlearn_opts *o, const lirf_unlearner *u) {
-    return json_pack("{s:s,s:s,s:i,s:i,s:f,s:f,s:f,s:i,s:i,s:i,s:f,s:f}", "method", u->name,
+    json_t *j = json_pack("{s:s,s:s,s:i,s:i,s:f,s:f,s:f,s:i,s:i,s:i,s:f,s:f}", "method", u->name,
                      "data", lirf_unlearner_data(u), "epochs",
                      o->epochs, "batch", o->batch, "lr", lirf_tidy(o->lr), "momentum", lirf_tidy(o->momentum),
                      "weight_decay", lirf_tidy(o->wd), "seed", (int)o->seed, "crop_pad", o->aug.pad,
                      "flip", o->aug.flip, "alpha", lirf_tidy(o->alpha), "T", lirf_tidy(o->T));
+    if (j && u->lambda > 0) json_object_set_new(j, "lambda", json_real(lirf_tidy(o->lambda)));
+    return j;
 }
 
 lirf_status lirf_unlearn_random_labels(lirf_ctx *ctx, uint32_t seed, size_t gstep, int n, int K,

@@ -25,6 +25,7 @@ typedef struct {
     uint32_t seed;
     lirf_aug_params aug;
     float alpha, T;         /* teacher-student baselines: alpha KD + (1 - alpha) CE, temperature */
+    float lambda;           /* EWC / MAS: the penalty's weight (<= 0: the method's default) */
     int quiet;
 } lirf_unlearn_opts;
 void lirf_unlearn_opts_default(lirf_unlearn_opts *o);
@@ -55,6 +56,7 @@ typedef struct {
     const char *kind;             /* NULL: its net is a target ("target", deposit_classes,
                                      deposit_options); "model": a plain net (a learner, as
                                      LwF: "learn_options" only) */
+    float lambda;                 /* the default penalty weight (EWC, MAS); 0: none */
 } lirf_unlearner;
 
 /* The registry, NULL-terminated, and a lookup by name (NULL: unknown). */
@@ -99,8 +101,17 @@ lirf_status lirf_unlearn_ce_step(lirf_net *net, lirf_tape *tape, lirf_fit_step *
 
 extern const lirf_unlearner lirf_unlearn_random_label, lirf_unlearn_grad_ascent,
     lirf_unlearn_finetune, lirf_unlearn_retrain, lirf_unlearn_scrub;
-/* Learners (incremental learning; lwf.c): T0 is the old net, the deposit
- * classes the new ones. */
-extern const lirf_unlearner lirf_learn_lwf;
+/* Learners (incremental learning; lwf.c, ewc_mas.c): T0 is the old net, the
+ * deposit classes the new ones; EWC and MAS estimate their importance on the
+ * preservation classes' samples (uses_retain). */
+extern const lirf_unlearner lirf_learn_lwf, lirf_learn_ewc, lirf_learn_mas;
+
+/* The importance of every parameter of net (nparams floats into imp): EWC's
+ * empirical Fisher diagonal (power 2, the batches' mean CE on the loader's
+ * labels) or MAS's (power 1, the batches' mean squared L2 norm of the
+ * logits), each batch's gradient weighted by its share of the samples; the
+ * net in eval mode, its gradients zeroed after. ewc_mas.c. */
+lirf_status lirf_importance(lirf_ctx *ctx, lirf_net *net, lirf_loader *l, int power,
+                            lirf_buf imp);
 
 #endif

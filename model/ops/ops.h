@@ -169,6 +169,20 @@ lirf_status lirf_mse_backward(lirf_ctx *ctx, lirf_buf da, lirf_buf a, lirf_buf b
 lirf_status lirf_sgd_step(lirf_ctx *ctx, lirf_buf w, lirf_buf v, lirf_buf g, size_t n, float lr,
                           float momentum, float wd);
 
+/* ---- penalty (cl_kernels/optim.cl, model/ops/op_penalty.c) ------------------
+ * EWC's and MAS's quadratic penalty on a flat parameter block w (n), its
+ * anchor a (the old net's parameters) and importance imp:
+ *   loss (1) = 0.5 * sum imp (w - a)^2 (a fixed-tree sum in one work-group);
+ *   backward: g += lambda * imp (w - a).
+ * Importance accumulation: acc += scale * g^2 (power 2, EWC's empirical
+ * Fisher diagonal) or scale * |g| (power 1, MAS). */
+lirf_status lirf_quad_penalty_forward(lirf_ctx *ctx, lirf_buf loss, lirf_buf w, lirf_buf a,
+                                      lirf_buf imp, size_t n);
+lirf_status lirf_quad_penalty_backward(lirf_ctx *ctx, lirf_buf g, lirf_buf w, lirf_buf a,
+                                       lirf_buf imp, size_t n, float lambda);
+lirf_status lirf_importance_acc(lirf_ctx *ctx, lirf_buf acc, lirf_buf g, size_t n, float scale,
+                                int power);
+
 /* ---- augmentation (cl_kernels/augment.cl, model/ops/op_augment.c) -------------
  * Per image, with draws from lirf_aug_hash(seed, step, image, k):
  * random crop of the zero-padded image (pad > 0), horizontal flip (flip != 0,

@@ -84,6 +84,12 @@ void ref_mse_backward(double *da, const double *a, const double *b, size_t m, do
 /* optimiser */
 void ref_sgd_step(double *w, double *v, const double *g, size_t n, double lr, double momentum,
                   double wd);
+/* EWC / MAS (op_penalty.c): 0.5 sum imp (w - a)^2; g += lambda imp (w - a);
+ * acc += scale * (power 2 ? g^2 : |g|). */
+double ref_quad_penalty(const double *w, const double *a, const double *imp, size_t n);
+void ref_quad_penalty_backward(double *g, const double *w, const double *a, const double *imp,
+                               size_t n, double lambda);
+void ref_importance_acc(double *acc, const double *g, size_t n, double scale, int power);
 
 /* augmentation (uses lirf_aug_hash from model/ops/op_augment.c) */
 void ref_augment(double *y, const double *x, int N, int C, int H, int W,
