@@ -106,12 +106,20 @@ extern const lirf_unlearner lirf_unlearn_random_label, lirf_unlearn_grad_ascent,
  * preservation classes' samples (uses_retain). */
 extern const lirf_unlearner lirf_learn_lwf, lirf_learn_ewc, lirf_learn_mas;
 
-/* The importance of every parameter of net (nparams floats into imp): EWC's
- * empirical Fisher diagonal (power 2, the batches' mean CE on the loader's
- * labels) or MAS's (power 1, the batches' mean squared L2 norm of the
- * logits), each batch's gradient weighted by its share of the samples; the
- * net in eval mode, its gradients zeroed after. ewc_mas.c. */
-lirf_status lirf_importance(lirf_ctx *ctx, lirf_net *net, lirf_loader *l, int power,
-                            lirf_buf imp);
+/* The importance of every parameter of net (nparams floats into imp):
+ * sum over the loader's batches b of (n_b / N) g_b^2, g_b the gradient of
+ * the batch's mean CE on its labels (FISHER: EWC's empirical Fisher
+ * diagonal) or of its mean L2 norm of the logits (MAS); the net in eval
+ * mode, its gradients zeroed after. mask (int, K; LIRF_NOBUF: none): only
+ * the logits of its 1-columns count (a task's head: the CE's softmax over
+ * them, the norm of them). ewc_mas.c. */
+typedef enum { LIRF_IMPORTANCE_MAS = 1, LIRF_IMPORTANCE_FISHER = 2 } lirf_importance_kind;
+lirf_status lirf_importance(lirf_ctx *ctx, lirf_net *net, lirf_loader *l, int kind,
+                            lirf_buf mask, lirf_buf imp);
+/* out (n, K, in ws) = z on mask's 1-columns, fill elsewhere: a task's head
+ * of one K-way head (fill -1e4 leaves the other columns out of a softmax
+ * and an argmax). */
+lirf_status lirf_task_logits(lirf_ctx *ctx, lirf_arena *ws, lirf_buf mask, lirf_buf z, int n,
+                             int K, float fill, lirf_buf *out);
 
 #endif
