@@ -25,8 +25,8 @@ static void usage(FILE *f) {
         "networks stay in OUT; a step that needs a net OUT lacks makes it again.\n"
         "docs/reproduce.md says what each table runs.\n"
         "\n"
-        "  --table LIST         1, 2, 3, fig4 or all, or a list (default 1); Table 4 is\n"
-        "                       not built yet\n"
+        "  --table LIST         1, 2, 3, 4, fig4 or all, or a list (default 1); Table 4:\n"
+        "                       2 and 5 tasks, its baselines and T0's sequential deposits\n"
         "  --data D             fmnist (default: Debian's dataset-fashion-mnist), cifar10\n"
         "                       (../shared/data/cifar10/{train,test}.tar.gz), or a path as\n"
         "                       lirf train takes (with --test-data, --format, --image-size)\n"
@@ -49,13 +49,15 @@ static void usage(FILE *f) {
         "  --quick              small budgets that run in minutes (width %d, T0 %d epochs on\n"
         "                       %d images, deposits %d epochs): a check, not a reproduction\n"
         "budgets (the standard ones: width %d, T0 and Independent nets %d epochs on every\n"
-        "training image, deposits %d epochs, students %d epochs on %d images; a record\n"
-        "names the budgets it was made with, and another budget keeps its own records):\n"
-        "  --width W, --epochs N, --deposit-epochs N, --limit N, --batch N\n"
+        "training image, deposits %d epochs, students %d epochs on %d images, Table 4's\n"
+        "first task %d epochs and each later task %d; a record names the budgets it was\n"
+        "made with, and another budget keeps its own records):\n"
+        "  --width W, --epochs N, --deposit-epochs N, --limit N, --batch N,\n"
+        "  --task-epochs N (Table 4's later tasks), --first-task-epochs N\n"
         "  --json               print results.json's document on stdout (with --plan: the\n"
         "                       plan's)\n",
         q.width, q.epochs, q.limit, q.dep_epochs, s.width, s.epochs, s.dep_epochs,
-        s.student_epochs, s.student_subset);
+        s.student_epochs, s.student_subset, s.il_first_epochs, s.il_epochs);
 }
 
 typedef struct {
@@ -69,7 +71,8 @@ static int parse_budget(int argc, char **argv, int *i, opts *o, int *bad) {
     lirf_repro_profile *p = &o->j.prof;
     struct { const char *name; int *field, lo; } B[] = {
         {"--width", &p->width, 1}, {"--epochs", &p->epochs, 1},
-        {"--deposit-epochs", &p->dep_epochs, 1}, {"--limit", &p->limit, 0}, {"--batch", &p->batch, 2}};
+        {"--deposit-epochs", &p->dep_epochs, 1}, {"--limit", &p->limit, 0}, {"--batch", &p->batch, 2},
+        {"--task-epochs", &p->il_epochs, 1}, {"--first-task-epochs", &p->il_first_epochs, 1}};
     for (size_t k = 0; k < sizeof B / sizeof *B; k++)
         if (arg_value(argc, argv, i, B[k].name, &v, bad)) {
             *bad = *bad || !parse_int(v, B[k].lo, 1 << 30, B[k].name, B[k].field);

@@ -27,6 +27,9 @@ typedef struct {
 /* plan.c */
 void rp_step_inputs(const lirf_step_def *d, const lirf_step_def **in);
 double rp_estimate(const rp_t *R, const lirf_step_def *d);
+/* Table 4: the deletion classes of each of T tasks (30% of a task's
+ * classes, rounded, at least 1 and not all). */
+int rp_t4_ndel(const rp_t *R, int T);
 void rp_print_plan(const rp_t *R, const lirf_repro_plan *pl);
 
 /* records.c: paths, the records and their checks */
@@ -51,8 +54,11 @@ lirf_status rp_write_json_atomic(const json_t *j, const char *path);
 
 /* steps.c */
 lirf_status rp_run_step(rp_t *R, const lirf_step_def *d, int seed, json_t **rec);
+/* Table 4: a method's (or the first task's) job, as the step runs it (no
+ * paths). */
+void rp_t4_job(const rp_t *R, const lirf_step_def *d, int seed, lirf_il_job *j);
 
 /* results.c */
-double rp_num(const json_t *o, const char *path); /* "a.b.c" -> number, NAN when absent */
+double rp_num(const json_t *o, const char *path); /* "a.b.0.c" -> number, NAN when absent */
 
 #endif

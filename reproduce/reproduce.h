@@ -33,8 +33,8 @@ enum {
     LIRF_REPRO_TABLE2 = 2,
     LIRF_REPRO_TABLE3 = 4,
     LIRF_REPRO_FIG4 = 8,
-    LIRF_REPRO_TABLE4 = 16, /* not built: refused */
-    LIRF_REPRO_ALL = 1 | 2 | 4 | 8
+    LIRF_REPRO_TABLE4 = 16,
+    LIRF_REPRO_ALL = 1 | 2 | 4 | 8 | 16
 };
 /* "1", "2", "3", "4", "fig4", "all", or a comma list of them -> bits;
  * LIRF_E_INVALID naming the unknown word. */
@@ -51,6 +51,8 @@ typedef struct {
                               checks an epoch, the nets of the lowest kept) */
     int dep_limit;         /* deposit-class images (0: all) */
     int student_epochs, student_subset, student_width; /* Table 3 (lirf verify) */
+    int il_first_epochs;   /* Table 4: the first task, from scratch */
+    int il_epochs;         /* Table 4: each later task (every method) */
 } lirf_repro_profile;
 /* quick: minutes on 2 cores (a check of the machinery: width 8, 3 epochs on
  * 2000 images); else
@@ -81,7 +83,11 @@ void lirf_repro_job_default(lirf_repro_job *j);
 
 /* A step of the plan. */
 typedef enum { LIRF_STEP_T0 = 0, LIRF_STEP_INDEP_PRE, LIRF_STEP_INDEP_DEP, LIRF_STEP_DEPOSIT,
-               LIRF_STEP_STUDENTS, LIRF_STEP_IL, LIRF_STEP_KINDS } lirf_step_kind;
+               LIRF_STEP_STUDENTS, LIRF_STEP_IL,
+               LIRF_STEP_T4_FIRST,  /* Table 4: the first task's net, shared by the methods */
+               LIRF_STEP_T4_METHOD, /* Table 4: a method over the later tasks */
+               LIRF_STEP_T4_LIRF,   /* Table 4: T0's sequential deposits */
+               LIRF_STEP_KINDS } lirf_step_kind;
 
 typedef struct {
     const char *id;        /* "t0", "independent-pre", "deposit", "deposit-split3", ... */
@@ -91,6 +97,8 @@ typedef struct {
     float prune_rate;
     int at, pt, re;        /* deposits: L_at, L_pt, L_re on (1) or off (0) */
     int tables;            /* the tables that read it */
+    int tasks;             /* Table 4: the tasks T */
+    const char *method;    /* Table 4: the method (lirf_il_methods) */
 } lirf_step_def;
 
 /* Every step a reproduction knows, in run order; *n their count. */

@@ -1,5 +1,5 @@
 /* results.md and its SVG plots, from the results document (results.json):
- * Tables 1-3 as tables and bars, Fig. 4 as curves, the paper's values beside. */
+ * Tables 1-4 as tables and bars, Fig. 4 as curves, the paper's values beside. */
 #include <errno.h>
 #include <math.h>
 #include <string.h>
@@ -60,6 +60,7 @@ static void svg_bars(FILE *f, const char *title, const char **groups, int ng, co
     int W = 860, H = 330, L = 40, B = 60, plotw = W - L - 220;
     svg_axes(f, title, W, H, L, B);
     double gw = (double)plotw / ng, bw = gw * 0.8 / ns;
+    int any_paper = 0;
     for (int g = 0; g < ng; g++) {
         for (int k = 0; k < ns; k++) {
             double x = L + g * gw + gw * 0.1 + k * bw, m = s[k].mean[g], c = s[k].ci[g];
@@ -69,6 +70,7 @@ static void svg_bars(FILE *f, const char *title, const char **groups, int ng, co
             if (isfinite(m) && isfinite(c) && c > 0)
                 fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"black\"/>\n",
                         x + bw / 2, ypix(m - c, H, B), x + bw / 2, ypix(m + c, H, B));
+            any_paper |= isfinite(s[k].paper[g]);
             if (isfinite(s[k].paper[g]))
                 fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"black\" "
                         "stroke-width=\"2\" stroke-dasharray=\"3,2\"/>\n", x, ypix(s[k].paper[g], H, B),
@@ -77,7 +79,7 @@ static void svg_bars(FILE *f, const char *title, const char **groups, int ng, co
         fprintf(f, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%s</text>\n",
                 L + g * gw + gw / 2, H - B + 16, groups[g]);
     }
-    svg_legend(f, s, ns, L + plotw + 10, 40, 1);
+    svg_legend(f, s, ns, L + plotw + 10, 40, any_paper);
     fprintf(f, "</svg>\n");
 }
 
@@ -292,6 +294,61 @@ static void md_fig4(FILE *f, const json_t *t, int seeds, plots_t *P, const char 
     }
 }
 
+static void afh_cells(char b[3][64], const json_t *o, int seeds) {
+    static const char *k[3] = {"A", "F", "H"};
+    for (int i = 0; i < 3; i++) cell(b[i], sizeof b[i], json_object_get(o, k[i]), seeds);
+}
+
+static void md_table4_setting(FILE *f, const json_t *t, int seeds, plots_t *P, const char *key) {
+    int T = (int)json_integer_value(json_object_get(t, "tasks"));
+    char first[64];
+    cell(first, sizeof first, json_object_get(t, "first_task_acc"), seeds);
+    fprintf(f, "%d tasks (the first task's net: %s on its own test images). A, F, H averaged "
+            "over steps 2..%d, then at the last step:\n\n| method | A | F | H | last: A | F | H "
+            "| paper (CIFAR-100): A | F | H |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+            T, first, T);
+    series s[3] = {{.name = "A (Pre Acc)"}, {.name = "F (forgetting)"}, {.name = "H"}};
+    const char *groups[16];
+    json_t *row;
+    size_t i;
+    json_array_foreach(json_object_get(t, "rows"), i, row) {
+        char m[3][64], l[3][64], pp[3][32];
+        static const char *k[3] = {"A", "F", "H"};
+        json_t *mean = json_object_get(row, "mean"), *paper = json_object_get(row, "paper");
+        afh_cells(m, mean, seeds);
+        afh_cells(l, json_object_get(row, "final"), seeds);
+        for (int c = 0; c < 3; c++) pcell(pp[c], sizeof pp[c], json_object_get(paper, k[c]));
+        const char *note = json_string_value(json_object_get(row, "note"));
+        fprintf(f, "| %s%s%s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+                json_string_value(json_object_get(row, "label")), note && *note ? ": " : "",
+                note ? note : "", m[0], m[1], m[2], l[0], l[1], l[2], pp[0], pp[1], pp[2]);
+        if (i >= 16) continue;
+        groups[i] = json_string_value(json_object_get(row, "label"));
+        for (int c = 0; c < 3; c++) {
+            json_t *v = json_object_get(mean, k[c]);
+            s[c].mean[i] = jmean(v), s[c].ci[i] = jci(v), s[c].paper[i] = NAN;
+        }
+    }
+    char what[32], title[120];
+    snprintf(what, sizeof what, "table4-%d", T);
+    snprintf(title, sizeof title, "Table 4, %d tasks: A, F and H averaged over steps (%%), mean "
+             "and 95%% interval", T);
+    size_t n = json_array_size(json_object_get(t, "rows"));
+    plot_bars(f, P, key, what, title, groups, n < 16 ? (int)n : 16, s, 3);
+}
+
+static void md_table4(FILE *f, const json_t *t, int seeds, plots_t *P, const char *key) {
+    json_t *st;
+    size_t i;
+    fprintf(f, "Task-incremental, one head per task (task-aware), the first 30%% of each task's "
+            "classes (rounded, at least one) deleted from the next step on; the paper's values "
+            "are CIFAR-100's (%s).\n\n", json_string_value(json_object_get(t, "paper")));
+    json_array_foreach(json_object_get(t, "settings"), i, st) {
+        md_table4_setting(f, st, seeds, P, key);
+        fprintf(f, "\n");
+    }
+}
+
 static void md_steps(FILE *f, const json_t *steps) {
     json_t *s;
     size_t i;
@@ -328,6 +385,8 @@ static void md_dataset(FILE *f, const json_t *d, plots_t *P) {
     md_table3(f, json_object_get(d, "table3"), seeds, P, key);
     fprintf(f, "\n#### Fig. 4: the split block and the prune rate\n\n");
     md_fig4(f, json_object_get(d, "fig4"), seeds, P, key);
+    fprintf(f, "\n#### Table 4: incremental learning with selective forgetting\n\n");
+    md_table4(f, json_object_get(d, "table4"), seeds, P, key);
     fprintf(f, "\n#### The steps\n\n");
     md_steps(f, json_object_get(d, "steps"));
     fprintf(f, "\n");
@@ -344,7 +403,7 @@ static lirf_status section(const json_t *results, plots_t *P, char **out) {
     fprintf(f, "## The paper reproduced (`lirf reproduce`)\n\nGenerated by `lirf reproduce` "
             "from its records (docs/reproduce.md). Every value is the mean over seeds with the "
             "half-width of its 95%% Student-t interval; the paper's values (Ye et al., ECCV 2022: "
-            "CIFAR-10, ResNet-18 of width 64) stand beside them. Recover nets: \"paper\" is the "
+            "CIFAR-10, Table 4 CIFAR-100, ResNet-18 of width 64) stand beside them. Recover nets: \"paper\" is the "
             "paper's pruned module by Eq. 8's column rule, \"delta\" lirf's delta mode.\n\n");
     const char *notes = json_string_value(json_object_get(results, "notes"));
     if (notes) fprintf(f, "%s\n", notes);

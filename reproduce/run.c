@@ -194,8 +194,6 @@ lirf_status lirf_repro_run(lirf_ctx *ctx, const lirf_repro_job *j, lirf_repro_re
     if (!j || !r || !j->out_dir || (!ctx && !j->report_only && !j->plan_only))
         return LIRF_FAIL(LIRF_E_NULL, "lirf_repro_run: NULL argument");
     if (j->seeds < 1 || j->seeds > 64) return LIRF_FAIL(LIRF_E_INVALID, "--seeds: 1 to 64");
-    if (j->tables & LIRF_REPRO_TABLE4)
-        return LIRF_FAIL(LIRF_E_INVALID, "Table 4 is not built yet (docs/reproduce.md)");
     memset(r, 0, sizeof *r);
     rp_t *R = calloc(1, sizeof *R);
     if (!R) return LIRF_FAIL(LIRF_E_NOMEM, "out of host memory");

@@ -13,6 +13,15 @@
 
 static json_t *jnum(double v) { return isfinite(v) ? json_real(v) : json_null(); }
 
+/* The folder of path, into buf (RP_PATH); buf returned. */
+static const char *dirname_of(const char *path, char *buf) {
+    snprintf(buf, RP_PATH, "%s", path);
+    char *e = strrchr(buf, '/');
+    if (e) *e = 0;
+    else snprintf(buf, RP_PATH, ".");
+    return buf;
+}
+
 /* Pre / Dep / Avg of a checkpoint on the test split, and how many test
  * images each is over. */
 static lirf_status eval_net(rp_t *R, const char *path, json_t **out) {
@@ -273,6 +282,122 @@ static lirf_status run_il(rp_t *R, const lirf_step_def *d, int seed, json_t *rec
     return LIRF_OK;
 }
 
+/* ---- Table 4 ---- */
+void rp_t4_job(const rp_t *R, const lirf_step_def *d, int seed, lirf_il_job *j) {
+    const lirf_repro_profile *p = &R->j->prof;
+    lirf_il_job_default(j);
+    j->data = R->data, j->test_data = R->test_data, j->kind = R->kind;
+    j->image_size = R->j->image_size, j->limit = (size_t)p->limit;
+    j->T = d->tasks, j->ndel = rp_t4_ndel(R, d->tasks), j->method = d->method;
+    j->width = p->width;
+    j->o.train.epochs = d->kind == LIRF_STEP_T4_FIRST ? p->il_first_epochs : p->il_epochs;
+    j->o.train.batch = p->batch, j->o.train.seed = (uint32_t)seed;
+    j->o.quiet = !R->j->log, j->log = R->j->log;
+}
+
+static lirf_status run_t4(rp_t *R, const lirf_step_def *d, int seed, json_t *rec) {
+    char dir[RP_PATH], out[RP_PATH], first[RP_PATH];
+    lirf_il_job j;
+    rp_t4_job(R, d, seed, &j);
+    rp_net_path(R, d, seed, out);
+    rp_step_dir(R, d, seed, dir);
+    LIRF_TRY(rp_mkdirs(d->kind == LIRF_STEP_T4_FIRST ? dirname_of(out, first) : dir));
+    if (d->kind == LIRF_STEP_T4_METHOD) {
+        const lirf_step_def *in[4];
+        rp_step_inputs(d, in);
+        rp_net_path(R, in[0], seed, first);
+        j.first = first, j.work_dir = dir;
+    }
+    j.out = out;
+    lirf_il_report *r = malloc(sizeof *r);
+    if (!r) return LIRF_FAIL(LIRF_E_NOMEM, "out of host memory");
+    lirf_status st = lirf_error_context(lirf_il_job_run(R->ctx, &j, r), "%s", d->what);
+    const lirf_il_method *m = lirf_il_method_find(j.first ? d->method : "baseline");
+    json_t *mj = st == LIRF_OK ? lirf_il_report_json(r, m->name, m->label) : NULL;
+    if (mj) json_object_set_new(rec, "metrics", mj);
+    if (mj) json_object_set_new(rec, "images", json_real(r->images));
+    free(r);
+    return st == LIRF_OK && !mj ? LIRF_FAIL(LIRF_E_NOMEM, "out of host memory") : st;
+}
+
+/* Task-aware accuracies of the checkpoint at path (the test split read once) */
+static lirf_status t4_eval(rp_t *R, const char *path, const lirf_il_tasks *tk, lirf_il_acc *acc) {
+    lirf_model_meta meta;
+    lirf_net *net = NULL;
+    LIRF_TRY(lirf_checkpoint_load(R->ctx, path, &meta, &net));
+    lirf_status st = LIRF_OK;
+    if (!R->test.n)
+        st = lirf_load_split(R->test_data ? R->test_data : R->data, R->kind, 0, meta.cfg.in_h,
+                             NULL, 0, 0, &R->test);
+    if (st == LIRF_OK) st = lirf_data_fits(&R->test, &meta, path);
+    if (st == LIRF_OK) st = lirf_il_eval(R->ctx, net, tk, &R->test, &meta, acc);
+    lirf_net_destroy(net);
+    lirf_model_meta_free(&meta);
+    return st;
+}
+
+/* Deposit k (1-based, of T - 1): task k's deletion classes from the target
+ * of deposit k - 1 (T0 for the first), as the "deposit" step's protocol. A
+ * deposit whose target is there and whose training state is gone is done. */
+static lirf_status t4_deposit(rp_t *R, const lirf_step_def *d, int seed, const lirf_il_tasks *tk,
+                              int k, const char *from, const char *target) {
+    char dir[RP_PATH], arch[RP_PATH + 32], state[RP_PATH + 32];
+    rp_step_dir(R, d, seed, dir);
+    snprintf(arch, sizeof arch, "%s/deposit%d.lirf", dir, k);
+    snprintf(state, sizeof state, "%s/state%d.safetensors", dir, k);
+    if (access(target, R_OK) == 0 && access(state, F_OK) != 0 && access(arch, R_OK) == 0)
+        return LIRF_OK;
+    int32_t dep[LIRF_MAX_CLASSES];
+    int ndep = lirf_il_deletion_classes(tk, k - 1, dep);
+    lirf_deposit_job j;
+    dep_paths P;
+    dep_paths_make(R, d, seed, &P);
+    deposit_job(R, d, seed, &P, &j);
+    j.model = from, j.allow_kind = k > 1 ? "target" : NULL, j.dep = dep, j.ndep = ndep;
+    j.target_out = target, j.archive_out = arch, j.also_out[LIRF_DEPOSIT_DELTA] = NULL;
+    j.state_path = state;
+    if (R->j->log)
+        fprintf(R->j->log, "lirf reproduce: %s: deposit %d of %d (task %d's deletion classes)\n",
+                d->id, k, tk->T - 1, k);
+    lirf_deposit_report dr;
+    LIRF_TRY(lirf_error_context(lirf_deposit_job_run(R->ctx, &j, &dr), "deposit %d", k));
+    unlink(state);
+    return LIRF_OK;
+}
+
+/* Table 4's LIRF: T0, then its deposits of each task's deletion classes in
+ * turn, each evaluated task-aware (F against T0's deletion accuracy). */
+static lirf_status run_t4_lirf(rp_t *R, const lirf_step_def *d, int seed, json_t *rec) {
+    char dir[RP_PATH], from[RP_PATH + 32], target[RP_PATH + 32];
+    rp_step_dir(R, d, seed, dir);
+    LIRF_TRY(rp_mkdirs(dir));
+    rp_net_path(R, lirf_repro_step_find("t0"), seed, from);
+    lirf_il_tasks tk = {R->K, d->tasks, rp_t4_ndel(R, d->tasks)};
+    LIRF_TRY(lirf_il_tasks_check(&tk));
+    lirf_il_report *r = malloc(sizeof *r);
+    if (!r) return LIRF_FAIL(LIRF_E_NOMEM, "out of host memory");
+    lirf_il_report_init(r, &tk);
+    lirf_il_acc acc;
+    lirf_status st = t4_eval(R, from, &tk, &acc);
+    for (int k = 0; st == LIRF_OK && k < tk.T; k++) /* every task's reference: T0's */
+        r->ref[k] = acc.d_n[k] ? 100.0 * (double)acc.d_correct[k] / (double)acc.d_n[k] : NAN;
+    if (st == LIRF_OK) lirf_il_report_step(r, 0, &acc);
+    for (int k = 1; st == LIRF_OK && k < tk.T; k++) {
+        if (k == tk.T - 1) rp_net_path(R, d, seed, target);
+        else snprintf(target, sizeof target, "%s/target%d.safetensors", dir, k);
+        st = t4_deposit(R, d, seed, &tk, k, from, target);
+        if (st == LIRF_OK) st = t4_eval(R, target, &tk, &acc);
+        if (st == LIRF_OK) lirf_il_report_step(r, k, &acc);
+        snprintf(from, sizeof from, "%s", target);
+    }
+    double per = R->n_train * tk.ndel / R->K; /* for the rates: the deposits' images */
+    r->images = (tk.T - 1) * per * 0.95 * R->j->prof.dep_epochs;
+    json_t *mj = st == LIRF_OK ? lirf_il_report_json(r, "lirf", "LIRF") : NULL;
+    if (mj) json_object_set_new(rec, "metrics", mj), json_object_set_new(rec, "images", json_real(r->images));
+    free(r);
+    return st == LIRF_OK && !mj ? LIRF_FAIL(LIRF_E_NOMEM, "out of host memory") : st;
+}
+
 /* {"t0": sha256, ...} of the nets the step reads. */
 static lirf_status inputs_json(rp_t *R, const lirf_step_def *d, int seed, json_t **out) {
     const lirf_step_def *in[4];
@@ -300,10 +425,13 @@ lirf_status rp_run_step(rp_t *R, const lirf_step_def *d, int seed, json_t **out)
                             "inputs", in);
     if (!rec) return LIRF_FAIL(LIRF_E_NOMEM, "out of host memory");
     double t = lirf_now();
-    lirf_status st = d->kind == LIRF_STEP_DEPOSIT    ? run_deposit(R, d, seed, rec)
-                     : d->kind == LIRF_STEP_STUDENTS ? run_students(R, d, seed, rec)
-                     : d->kind == LIRF_STEP_IL       ? run_il(R, d, seed, rec)
-                                                     : run_train(R, d, seed, rec);
+    lirf_status st = d->kind == LIRF_STEP_DEPOSIT      ? run_deposit(R, d, seed, rec)
+                     : d->kind == LIRF_STEP_STUDENTS   ? run_students(R, d, seed, rec)
+                     : d->kind == LIRF_STEP_IL         ? run_il(R, d, seed, rec)
+                     : d->kind == LIRF_STEP_T4_LIRF    ? run_t4_lirf(R, d, seed, rec)
+                     : d->kind == LIRF_STEP_T4_FIRST ||
+                       d->kind == LIRF_STEP_T4_METHOD  ? run_t4(R, d, seed, rec)
+                                                       : run_train(R, d, seed, rec);
     char net[RP_PATH], hex[65] = "";
     rp_net_path(R, d, seed, net);
     if (st == LIRF_OK && net[0]) st = lirf_file_sha256(net, hex);

@@ -9,6 +9,9 @@
  *  - a record made with other settings is refused, naming it;
  *  - the results' arithmetic (means, 95% intervals, the Independent column's
  *    Avg, F and H-Mean) on records written here;
+ *  - `--table 4 --quick`: every record, Table 4's results, Markdown and plots;
+ *    a method killed in a later task keeps the task nets it finished and
+ *    ends with the same figures;
  *  - --table parsing. */
 #include <math.h>
 #include <stdio.h>
@@ -93,6 +96,71 @@ START_TEST(quick_table1_runs) {
     ck_assert(access(tpath("A/tiny-w8-custom-table1.svg"), R_OK) == 0);
     for (int s = 0; s < 4; s++) json_decref(record("A", STEPS1[s], 2));
     json_decref(res);
+}
+END_TEST
+
+/* the last 1500 characters of a command's output (Check's messages are short) */
+static const char *tail(const char *out) {
+    size_t n = strlen(out);
+    return out + (n > 1500 ? n - 1500 : 0);
+}
+
+#define QUICK4 "--table 4 --quick --batch 16 --data data --name tiny --seeds 1"
+
+/* Table 4 (quick, tiny data): every step's record, results.json's Table 4
+ * (2 and 5 tasks: A, F and H of every method and LIRF, LwSF not built), the
+ * Markdown and the plots; a run killed in a method's second task, then run
+ * again, keeps the task nets it finished and gives the same figures. */
+START_TEST(quick_table4_runs) {
+    static char out[1 << 17];
+    int rc = run_repro(NULL, QUICK4 " --out D", out, sizeof out);
+    ck_assert_msg(rc == 0, "rc %d: %s", rc, tail(out));
+    ck_assert_msg(strstr(out, "21 of 21 steps to run"), "%s", tail(out));
+    json_t *res = load(tpath("D/results.json"));
+    json_t *t4 = json_object_get(json_array_get(json_object_get(res, "datasets"), 0), "table4");
+    json_t *sets = json_object_get(t4, "settings");
+    ck_assert_int_eq(json_array_size(sets), 2);
+    for (size_t k = 0; k < 2; k++) {
+        json_t *st = json_array_get(sets, k), *row;
+        size_t i;
+        ck_assert_int_eq(json_integer_value(json_object_get(st, "tasks")), k ? 5 : 2);
+        json_array_foreach(json_object_get(st, "rows"), i, row) {
+            const char *m = json_string_value(json_object_get(row, "method"));
+            json_t *a = json_object_get(json_object_get(row, "mean"), "A");
+            if (!strcmp(m, "lwsf")) ck_assert(json_is_null(json_object_get(row, "mean")));
+            else ck_assert_msg(json_integer_value(json_object_get(a, "n")) == 1, "%s: no A", m);
+        }
+    }
+    /* a method's record: A, F, H at each step from the second on */
+    json_t *r = record("D", "t4-5-ewc", 1);
+    json_t *steps = json_object_get(json_object_get(r, "metrics"), "steps");
+    ck_assert_int_eq(json_array_size(steps), 5);
+    ck_assert(json_is_null(json_object_get(json_array_get(steps, 0), "F")));
+    ck_assert(json_is_number(json_object_get(json_array_get(steps, 4), "F")));
+    ck_assert_int_eq(json_array_size(json_object_get(json_array_get(steps, 4), "tasks")), 5);
+    json_decref(r);
+    ck_assert(access(tpath("D/tiny-w8-custom-table4-5.svg"), R_OK) == 0);
+    char md[1 << 16];
+    FILE *f = fopen(tpath("D/results.md"), "r");
+    ck_assert_ptr_nonnull(f);
+    md[fread(md, 1, sizeof md - 1, f)] = 0;
+    fclose(f);
+    ck_assert_ptr_nonnull(strstr(md, "#### Table 4"));
+    ck_assert_ptr_nonnull(strstr(md, "| EWC*+LwF* |"));
+    /* killed in MAS + LwF*'s third task (5 tasks): its first two task nets kept */
+    rc = run_repro(NULL, QUICK4 " --out E --max-steps 19", out, sizeof out);
+    ck_assert_msg(rc == 0, "rc %d: %s", rc, tail(out));
+    rc = run_repro("LIRF_CRASH_AT=incremental-step:5", QUICK4 " --out E", out, sizeof out);
+    ck_assert_msg(rc != 0, "not killed: %s", tail(out));
+    ck_assert(access(tpath("E/tiny-w8-custom/seed1/t4-5-mas+lwf-sel/task3.safetensors"), F_OK) == 0);
+    rc = run_repro(NULL, QUICK4 " --out E", out, sizeof out);
+    ck_assert_msg(rc == 0, "rc %d: %s", rc, tail(out));
+    ck_assert_msg(strstr(out, "task3.safetensors: finished before; kept"), "%s", tail(out));
+    json_t *a = record("D", "t4-5-mas+lwf-sel", 1), *b = record("E", "t4-5-mas+lwf-sel", 1);
+    ck_assert(json_equal(json_object_get(a, "net_sha256"), json_object_get(b, "net_sha256")));
+    json_t *ma = json_object_get(a, "metrics"), *mb = json_object_get(b, "metrics");
+    ck_assert(json_equal(json_object_get(ma, "steps"), json_object_get(mb, "steps")));
+    json_decref(a), json_decref(b), json_decref(res);
 }
 END_TEST
 
@@ -248,8 +316,10 @@ START_TEST(tables_parse) {
     ck_assert_int_eq(b, LIRF_REPRO_ALL);
     ck_assert_int_eq(lirf_repro_parse_tables("5", &b), LIRF_E_INVALID);
     ck_assert_int_eq(lirf_repro_parse_tables("1,,", &b), LIRF_E_INVALID);
-    ck_assert_int_eq(lirf_repro_parse_tables("4", &b), LIRF_E_INVALID);
-    ck_assert_ptr_nonnull(strstr(lirf_error_message(), "not built"));
+    ck_assert_int_eq(lirf_repro_parse_tables("4,2", &b), LIRF_OK);
+    ck_assert_int_eq(b, LIRF_REPRO_TABLE4 | LIRF_REPRO_TABLE2);
+    ck_assert_int_eq(lirf_repro_parse_tables("six", &b), LIRF_E_INVALID);
+    ck_assert_ptr_nonnull(strstr(lirf_error_message(), "\"six\""));
 }
 END_TEST
 
@@ -272,6 +342,7 @@ int main(void) {
     tcase_add_test(tc, killed_and_resumed_gives_the_same);
     tcase_add_test(tc, a_missing_net_is_made_again);
     tcase_add_test(tc, other_settings_refused);
+    tcase_add_test(tc, quick_table4_runs);
     suite_add_tcase(s, tc);
     int rc = trun(s);
     char cmd[300];

@@ -31,24 +31,6 @@ void lirf_verify_opts_default(lirf_verify_opts *o) {
     o->train_control = 1, o->control_epochs = 3, o->control_limit = 20000;
 }
 
-/* ---- hashing ---- */
-lirf_status lirf_file_sha256(const char *path, char hex[65]) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return LIRF_FAIL(LIRF_E_IO, "cannot read %s to hash it", path);
-    crypto_hash_sha256_state s;
-    crypto_hash_sha256_init(&s);
-    unsigned char buf[1 << 16];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0) crypto_hash_sha256_update(&s, buf, n);
-    int err = ferror(f);
-    fclose(f);
-    if (err) return LIRF_FAIL(LIRF_E_IO, "error reading %s", path);
-    unsigned char h[32];
-    crypto_hash_sha256_final(&s, h);
-    sodium_bin2hex(hex, 65, h, sizeof h);
-    return LIRF_OK;
-}
-
 static int cmp_str(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }

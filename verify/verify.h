@@ -24,6 +24,7 @@
 #include <jansson.h>
 #include <stdint.h>
 
+#include "fileutil.h"
 #include "lirf.h"
 
 /* ---- teacher outputs (verify/distill.c) ---------------------------------- */
@@ -224,8 +225,5 @@ lirf_status lirf_report_load(const char *path, json_t **out);
  * "checks": report.json's checks, "seconds": the audit's total} (docs/json.md);
  * keys r lacks are left out. NULL when out of memory or a path is not UTF-8. */
 json_t *lirf_report_summary_json(const json_t *r, const char *dir, int json_written);
-
-/* SHA-256 of a file, as hex. */
-lirf_status lirf_file_sha256(const char *path, char hex[65]);
 
 #endif

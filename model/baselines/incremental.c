@@ -237,6 +237,9 @@ lirf_status lirf_il_learn(lirf_il *il, int t, double *images) {
     if (il->closed != t)
         return LIRF_FAIL(LIRF_E_INVALID, "incremental: step %d before step %d", t + 1, il->closed);
     il->cur = t;
+    /* a fresh optimiser for every task: a sequence resumed from task nets
+     * (which keep no momentum) trains as one run straight through */
+    if (lirf_net_nparams(il->net)) LIRF_TRY(lirf_buf_fill(il->ctx, lirf_net_momentum(il->net), 0));
     lirf_method m = {.name = "incremental", .loss_label = "incremental loss", .self = il,
                      .nparts = 1, .nterms = 2 + (il->m->lwf ? t : 0), .step = step,
                      .total = total};
@@ -321,4 +324,58 @@ void lirf_il_metrics(const lirf_il_tasks *tk, int t, const lirf_il_acc *acc, con
     *A = pct(ac, an);
     *F = fn ? fs / (double)fn : NAN;
     *H = isfinite(*A) && isfinite(*F) && *A + *F != 0 ? 2 * *A * *F / (*A + *F) : NAN;
+}
+
+void lirf_il_report_init(lirf_il_report *r, const lirf_il_tasks *tk) {
+    memset(r, 0, sizeof *r);
+    r->tk = *tk;
+    for (int t = 0; t < LIRF_IL_MAX_TASKS; t++) r->ref[t] = r->A[t] = r->F[t] = r->H[t] = NAN;
+}
+
+void lirf_il_report_step(lirf_il_report *r, int t, const lirf_il_acc *acc) {
+    if (t < 0 || t >= r->tk.T || t != r->steps) return;
+    r->acc[t] = *acc;
+    if (isnan(r->ref[t])) r->ref[t] = pct(acc->d_correct[t], acc->d_n[t]);
+    lirf_il_metrics(&r->tk, t, acc, r->ref, &r->A[t], &r->F[t], &r->H[t]);
+    r->steps = t + 1;
+}
+
+static json_t *jnum(double v) { return isfinite(v) ? json_real(v) : json_null(); }
+
+static json_t *afh(double A, double F, double H) {
+    return json_pack("{s:o,s:o,s:o}", "A", jnum(A), "F", jnum(F), "H", jnum(H));
+}
+
+static json_t *step_json(const lirf_il_report *r, int t) {
+    json_t *tasks = json_array();
+    const lirf_il_acc *a = &r->acc[t];
+    for (int k = 0; k <= t; k++)
+        json_array_append_new(tasks, json_pack("{s:i,s:o,s:o,s:I,s:I}", "task", k + 1, "pre_acc",
+                                               jnum(pct(a->p_correct[k], a->p_n[k])), "del_acc",
+                                               jnum(pct(a->d_correct[k], a->d_n[k])),
+                                               "pre_images", (json_int_t)a->p_n[k],
+                                               "del_images", (json_int_t)a->d_n[k]));
+    json_t *o = afh(r->A[t], r->F[t], r->H[t]);
+    json_object_set_new(o, "step", json_integer(t + 1));
+    json_object_set_new(o, "tasks", tasks);
+    return o;
+}
+
+json_t *lirf_il_report_json(const lirf_il_report *r, const char *method, const char *label) {
+    json_t *steps = json_array(), *ref = json_array();
+    double sa = 0, sf = 0;
+    int n = 0;
+    for (int t = 0; t < r->steps; t++) {
+        json_array_append_new(steps, step_json(r, t));
+        json_array_append_new(ref, jnum(r->ref[t]));
+        if (t >= 1) sa += r->A[t], sf += r->F[t], n++;
+    }
+    int last = r->steps - 1;
+    double ma = n ? sa / n : NAN, mf = n ? sf / n : NAN;
+    double mh = isfinite(ma) && isfinite(mf) && ma + mf != 0 ? 2 * ma * mf / (ma + mf) : NAN;
+    return json_pack("{s:s,s:s,s:i,s:i,s:i,s:o,s:o,s:o,s:o,s:f,s:f}", "method", method, "label",
+                     label, "tasks", r->tk.T, "classes_per_task", r->tk.K / r->tk.T,
+                     "deletion_per_task", r->tk.ndel, "steps", steps, "ref_del", ref, "final",
+                     last >= 0 ? afh(r->A[last], r->F[last], r->H[last]) : afh(NAN, NAN, NAN),
+                     "mean", afh(ma, mf, mh), "images", r->images, "seconds", r->seconds);
 }

@@ -21,6 +21,8 @@
 #ifndef LIRF_INCREMENTAL_H
 #define LIRF_INCREMENTAL_H
 
+#include <jansson.h>
+
 #include "train.h"
 
 #define LIRF_IL_MAX_TASKS 20
@@ -89,5 +91,26 @@ lirf_status lirf_il_eval(lirf_ctx *ctx, lirf_net *net, const lirf_il_tasks *tk,
  * forgetting began); H = 2AF / (A + F). Percent; NaN where undefined. */
 void lirf_il_metrics(const lirf_il_tasks *tk, int t, const lirf_il_acc *acc, const double *ref,
                      double *A, double *F, double *H);
+
+/* A sequence's figures, step by step. */
+typedef struct {
+    lirf_il_tasks tk;
+    int steps;                              /* steps evaluated so far */
+    lirf_il_acc acc[LIRF_IL_MAX_TASKS];     /* after each step */
+    double ref[LIRF_IL_MAX_TASKS];          /* each task's deletion accuracy before forgetting
+                                               (NaN: taken at the end of its own step) */
+    double A[LIRF_IL_MAX_TASKS], F[LIRF_IL_MAX_TASKS], H[LIRF_IL_MAX_TASKS];
+    double images, seconds;
+} lirf_il_report;
+void lirf_il_report_init(lirf_il_report *r, const lirf_il_tasks *tk);
+/* Records step t's accuracies (t == r->steps), the references it sets and
+ * its A / F / H. */
+void lirf_il_report_step(lirf_il_report *r, int t, const lirf_il_acc *acc);
+/* {"method", "label", "tasks", "classes_per_task", "deletion_per_task",
+ *  "steps": [{"step", "A", "F", "H", "tasks": [{"task", "pre_acc",
+ *  "del_acc", "pre_images", "del_images"}]}], "ref_del": [..],
+ *  "final": {"A", "F", "H"} (the last step's), "mean": {"A", "F", "H"}
+ *  (A and F averaged over steps 2..T, H of those), "images", "seconds"}. */
+json_t *lirf_il_report_json(const lirf_il_report *r, const char *method, const char *label);
 
 #endif

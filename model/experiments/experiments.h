@@ -18,6 +18,7 @@
 #include <jansson.h>
 #include <stdio.h>
 
+#include "incremental.h"
 #include "lirf.h"
 #include "protocol.h"
 #include "unlearn.h"
@@ -274,6 +275,34 @@ lirf_status lirf_unlearn_file_run(lirf_ctx *ctx, const lirf_unlearn_file_job *j,
 /* {"t0", "target", "options", "seconds", "steps", "forget_images",
  *  "retain_images", "last_loss"} */
 json_t *lirf_unlearn_report_json(const lirf_unlearn_file_job *j, const lirf_unlearn_file_report *r);
+
+/* ---- Table 4: task-incremental learning with selective forgetting ---------
+ * (incremental.h) One method's sequence over every task, or its first step.
+ * With first NULL, step 0: a fresh net (arch, width; initialised with the
+ * seed) learns task 1 by cross-entropy, and is written to out. Else the net
+ * in first (a step-0 net) learns tasks 2..T by the method, each task's net
+ * kept in work_dir as task<k>.safetensors (with its options: a killed
+ * sequence continues after the last task it finished; a task net of other
+ * options is trained again), the last one written to out. Every step is
+ * evaluated, task-aware, on the test split. */
+typedef struct {
+    const char *data, *test_data; /* NULL: Fashion-MNIST */
+    lirf_data_kind kind;
+    int image_size;               /* 0: 32 (image folders); first's when it is given */
+    size_t limit;                 /* training images (0: all) */
+    int T, ndel;                  /* tasks, deletion classes of each */
+    const char *method;           /* a name of lirf_il_methods (first NULL: "baseline") */
+    const char *first;            /* the step-0 net, or NULL */
+    lirf_arch arch;
+    int width;
+    lirf_il_opts o;               /* each task's training (o.train.epochs) */
+    const char *out, *work_dir;
+    FILE *log;
+} lirf_il_job;
+void lirf_il_job_default(lirf_il_job *j);
+lirf_status lirf_il_job_run(lirf_ctx *ctx, const lirf_il_job *j, lirf_il_report *r);
+/* The job's options, as kept in every task net ("learn_options"). */
+json_t *lirf_il_job_options(const lirf_il_job *j);
 
 /* ---- lirf demo: the whole job in one folder ------------------------------ */
 typedef struct {

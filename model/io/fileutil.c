@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -59,4 +60,21 @@ json_t *lirf_json_text(const char *s) {
     j = json_string(t);
     free(t);
     return j;
+}
+
+lirf_status lirf_file_sha256(const char *path, char hex[65]) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return LIRF_FAIL(LIRF_E_IO, "cannot read %s to hash it", path);
+    crypto_hash_sha256_state s;
+    crypto_hash_sha256_init(&s);
+    unsigned char buf[1 << 16];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0) crypto_hash_sha256_update(&s, buf, n);
+    int err = ferror(f);
+    fclose(f);
+    if (err) return LIRF_FAIL(LIRF_E_IO, "error reading %s", path);
+    unsigned char h[32];
+    crypto_hash_sha256_final(&s, h);
+    sodium_bin2hex(hex, 65, h, sizeof h);
+    return LIRF_OK;
 }

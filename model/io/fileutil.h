@@ -26,4 +26,7 @@ void lirf_crash_point(const char *site);
  * holds UTF-8 only); json_null() for NULL; NULL only when out of memory. */
 json_t *lirf_json_text(const char *s);
 
+/* SHA-256 of a file, as hex (libsodium). */
+lirf_status lirf_file_sha256(const char *path, char hex[65]);
+
 #endif
