@@ -134,9 +134,10 @@ static json_t *plan_json(const lirf_repro_plan *pl) {
     json_t *steps = json_array();
     for (int i = 0; steps && i < pl->n; i++) {
         const lirf_plan_item *it = &pl->item[i];
-        json_array_append_new(steps, json_pack("{s:i,s:s,s:s,s:b,s:f}", "seed", it->seed, "step",
-                                               it->def->id, "what", it->def->what, "done",
-                                               it->done, "estimate_s", it->est_seconds));
+        json_array_append_new(steps, json_pack("{s:i,s:s,s:s,s:b,s:b,s:f}", "seed", it->seed,
+                                               "step", it->def->id, "what", it->def->what, "done",
+                                               it->done, "remake", it->remake, "estimate_s",
+                                               it->est_seconds));
     }
     return json_pack("{s:o,s:o,s:i,s:f}", "dataset", lirf_json_text(pl->dataset), "steps", steps,
                      "to_run", pl->to_run, "estimate_s", pl->est_total);

@@ -236,7 +236,8 @@ void rp_print_plan(const rp_t *R, const lirf_repro_plan *pl) {
         char t[32];
         fmt_time(it->est_seconds, t, sizeof t);
         fprintf(f, "  seed %d  %-20s %-8s %s%s\n", it->seed, it->def->id,
-                it->done ? "done" : t, it->def->what, it->needed ? "" : " (its nets only)");
+                it->done ? "done" : t, it->def->what,
+                it->remake ? " (recorded; its net is made again)" : it->needed ? "" : " (its nets only)");
     }
     char t[32];
     fmt_time(pl->est_total, t, sizeof t);

@@ -70,6 +70,31 @@ static json_t *train_defaults(void) {
                      "crop padding 2 below 32 px, else 4; flips");
 }
 
+/* Table 4's steps: the tasks, and the training (a method's options) or the
+ * deposits (LIRF) */
+static void t4_settings(const rp_t *R, const lirf_step_def *d, json_t *s) {
+    const lirf_repro_profile *p = &R->j->prof;
+    json_object_set_new(s, "tasks", json_integer(d->tasks));
+    json_object_set_new(s, "deletion_per_task", json_integer(rp_t4_ndel(R, d->tasks)));
+    if (d->kind == LIRF_STEP_T4_LIRF) {
+        json_object_set_new(s, "deposit_epochs", json_integer(p->dep_epochs));
+        json_object_set_new(s, "deposit_limit", json_integer(p->dep_limit));
+        json_object_set_new(s, "protocol", json_string("T0's deposits of each task's deletion "
+                                                       "classes in turn, stacked; paper mode; 5% "
+                                                       "held out, 8 checks an epoch, keep best"));
+        json_object_set_new(s, "defaults", deposit_defaults());
+        return;
+    }
+    lirf_il_job j;
+    char first[RP_PATH];
+    rp_t4_job(R, d, 1, &j, first);
+    json_t *o = lirf_il_job_options(&j);
+    json_object_del(o, "seed");
+    json_object_set_new(s, "protocol", json_string("task-incremental, one head per task "
+                                                   "(task-aware); first task shared"));
+    json_object_set_new(s, "options", o);
+}
+
 json_t *rp_settings(const rp_t *R, const lirf_step_def *d) {
     const lirf_repro_profile *p = &R->j->prof;
     json_t *dep = json_array();
@@ -103,27 +128,8 @@ json_t *rp_settings(const rp_t *R, const lirf_step_def *d) {
         json_object_set_new(s, "method", json_string("lwf: CE + 1 x KD (T 2) on the preservation "
                                                      "columns; SGD lr 0.01, momentum 0.9, wd 5e-4"));
         break;
-    case LIRF_STEP_T4_FIRST: case LIRF_STEP_T4_METHOD: {
-        lirf_il_job j;
-        rp_t4_job(R, d, 1, &j);
-        json_t *o = lirf_il_job_options(&j);
-        json_object_del(o, "seed");
-        json_object_set_new(s, "tasks", json_integer(d->tasks));
-        json_object_set_new(s, "deletion_per_task", json_integer(rp_t4_ndel(R, d->tasks)));
-        json_object_set_new(s, "protocol", json_string("task-incremental, one head per task "
-                                                       "(task-aware); first task shared"));
-        json_object_set_new(s, "options", o);
-        break;
-    }
-    case LIRF_STEP_T4_LIRF:
-        json_object_set_new(s, "tasks", json_integer(d->tasks));
-        json_object_set_new(s, "deletion_per_task", json_integer(rp_t4_ndel(R, d->tasks)));
-        json_object_set_new(s, "deposit_epochs", json_integer(p->dep_epochs));
-        json_object_set_new(s, "deposit_limit", json_integer(p->dep_limit));
-        json_object_set_new(s, "protocol", json_string("T0's deposits of each task's deletion "
-                                                       "classes in turn, stacked; paper mode; 5% "
-                                                       "held out, 8 checks an epoch, keep best"));
-        json_object_set_new(s, "defaults", deposit_defaults());
+    case LIRF_STEP_T4_FIRST: case LIRF_STEP_T4_METHOD: case LIRF_STEP_T4_LIRF:
+        t4_settings(R, d, s);
         break;
     case LIRF_STEP_STUDENTS:
         json_object_set_new(s, "student_epochs", json_integer(p->student_epochs));

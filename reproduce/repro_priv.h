@@ -54,9 +54,9 @@ lirf_status rp_write_json_atomic(const json_t *j, const char *path);
 
 /* steps.c */
 lirf_status rp_run_step(rp_t *R, const lirf_step_def *d, int seed, json_t **rec);
-/* Table 4: a method's (or the first task's) job, as the step runs it (no
- * paths). */
-void rp_t4_job(const rp_t *R, const lirf_step_def *d, int seed, lirf_il_job *j);
+/* Table 4: a method's (or the first task's) job, as the step runs it, but
+ * for its output paths; first (RP_PATH) holds a method's first-task net path. */
+void rp_t4_job(const rp_t *R, const lirf_step_def *d, int seed, lirf_il_job *j, char *first);
 
 /* results.c */
 double rp_num(const json_t *o, const char *path); /* "a.b.0.c" -> number, NAN when absent */

@@ -111,6 +111,8 @@ typedef struct {
     int seed;
     int needed;            /* a table asks for it (else only its networks are read) */
     int done;              /* its record is there and fits */
+    int remake;            /* recorded, but its net is not in the output folder: made again
+                              before the step that reads it */
     double est_seconds;    /* estimated time */
 } lirf_plan_item;
 

@@ -65,13 +65,52 @@ static void add_rate(rp_t *R, const lirf_step_def *d, const json_t *rec) {
     if (n > 0 && s > 0) R->rate_n[d->kind] += n, R->rate_s[d->kind] += s, R->have_rates = 1;
 }
 
-/* Is the step's record there, fitting, with its inputs' nets unchanged? */
-static lirf_status is_done(rp_t *R, const lirf_step_def *d, int seed, int *done) {
+/* Is the step's record there, fitting, with its inputs' nets unchanged?
+ * (rate: count its images and seconds in the estimates' rates) */
+static lirf_status record_fits(rp_t *R, const lirf_step_def *d, int seed, int rate, int *done) {
     json_t *rec = NULL;
     LIRF_TRY(rp_record_load(R, d, seed, &rec));
     *done = rec && rp_inputs_fit(R, d, seed, rec);
-    if (rec) add_rate(R, d, rec);
+    if (rec && rate) add_rate(R, d, rec);
     json_decref(rec);
+    return LIRF_OK;
+}
+
+static lirf_status is_done(rp_t *R, const lirf_step_def *d, int seed, int *done) {
+    return record_fits(R, d, seed, 1, done);
+}
+
+static lirf_status plan_add(lirf_repro_plan *pl, const lirf_step_def *d, int seed, int needed,
+                            lirf_plan_item **out) {
+    if (pl->n >= LIRF_REPRO_MAX_ITEMS) return LIRF_FAIL(LIRF_E_INVALID, "too many steps (--seeds)");
+    lirf_plan_item *it = &pl->item[pl->n++];
+    *it = (lirf_plan_item){.def = d, .seed = seed, .needed = needed};
+    *out = it;
+    return LIRF_OK;
+}
+
+/* Before a step to run: the recorded steps whose nets it reads and the
+ * output folder lacks (made again first; not yet listed) */
+static lirf_status plan_remakes(rp_t *R, lirf_repro_plan *pl, const lirf_step_def *d, int seed) {
+    const lirf_step_def *in[4];
+    rp_step_inputs(d, in);
+    for (int k = 0; in[k]; k++) {
+        char path[RP_PATH];
+        int done;
+        lirf_plan_item *it = NULL;
+        rp_net_path(R, in[k], seed, path);
+        for (int i = 0; i < pl->n; i++)
+            if (pl->item[i].def == in[k] && pl->item[i].seed == seed) it = &pl->item[i];
+        LIRF_TRY(record_fits(R, in[k], seed, 0, &done));
+        if (!done || access(path, R_OK) == 0) continue;
+        if (it) { /* listed as done: to be made again */
+            it->done = 0, it->remake = 1;
+            continue;
+        }
+        LIRF_TRY(plan_remakes(R, pl, in[k], seed));
+        LIRF_TRY(plan_add(pl, in[k], seed, 0, &it));
+        it->remake = 1;
+    }
     return LIRF_OK;
 }
 
@@ -83,11 +122,12 @@ static lirf_status make_plan(rp_t *R, lirf_repro_plan *pl) {
     for (int seed = 1; seed <= R->j->seeds; seed++)
         for (int i = 0; i < ns; i++) {
             if (!(S[i].tables & R->j->tables)) continue;
-            if (pl->n >= LIRF_REPRO_MAX_ITEMS)
-                return LIRF_FAIL(LIRF_E_INVALID, "too many steps (--seeds)");
-            lirf_plan_item *it = &pl->item[pl->n++];
-            it->def = &S[i], it->seed = seed, it->needed = 1;
-            LIRF_TRY(is_done(R, &S[i], seed, &it->done));
+            int done;
+            LIRF_TRY(is_done(R, &S[i], seed, &done));
+            if (!done) LIRF_TRY(plan_remakes(R, pl, &S[i], seed));
+            lirf_plan_item *it = NULL;
+            LIRF_TRY(plan_add(pl, &S[i], seed, 1, &it));
+            it->done = done;
         }
     for (int i = 0; i < pl->n; i++) {
         pl->item[i].est_seconds = rp_estimate(R, pl->item[i].def);
@@ -157,7 +197,7 @@ static lirf_status run_plan(rp_t *R, lirf_repro_plan *pl, int *ran) {
         lirf_plan_item *it = &pl->item[i];
         int done, nleft;
         LIRF_TRY(is_done(R, it->def, it->seed, &done)); /* an earlier step may have changed it */
-        if (done) continue;
+        if (done && !it->remake) continue;
         double left = left_after(pl, i, &nleft);
         if (R->j->log)
             fprintf(R->j->log, "lirf reproduce: [%.0f min so far] next: seed %d %s (about %.0f "
@@ -169,7 +209,9 @@ static lirf_status run_plan(rp_t *R, lirf_repro_plan *pl, int *ran) {
                         "the same command again to go on\n", *ran);
             return LIRF_OK;
         }
-        LIRF_TRY(run_and_keep(R, it->def, it->seed, ran));
+        /* a net to make again (listed before the step that reads it) */
+        if (it->remake) LIRF_TRY(ensure_net(R, it->def, it->seed, ran));
+        else LIRF_TRY(run_and_keep(R, it->def, it->seed, ran));
     }
     return LIRF_OK;
 }

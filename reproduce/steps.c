@@ -283,9 +283,15 @@ static lirf_status run_il(rp_t *R, const lirf_step_def *d, int seed, json_t *rec
 }
 
 /* ---- Table 4 ---- */
-void rp_t4_job(const rp_t *R, const lirf_step_def *d, int seed, lirf_il_job *j) {
+void rp_t4_job(const rp_t *R, const lirf_step_def *d, int seed, lirf_il_job *j, char *first) {
     const lirf_repro_profile *p = &R->j->prof;
     lirf_il_job_default(j);
+    if (d->kind == LIRF_STEP_T4_METHOD) { /* the first task's net */
+        const lirf_step_def *in[4];
+        rp_step_inputs(d, in);
+        rp_net_path(R, in[0], seed, first);
+        j->first = first;
+    }
     j->data = R->data, j->test_data = R->test_data, j->kind = R->kind;
     j->image_size = R->j->image_size, j->limit = (size_t)p->limit;
     j->T = d->tasks, j->ndel = rp_t4_ndel(R, d->tasks), j->method = d->method;
@@ -298,17 +304,12 @@ void rp_t4_job(const rp_t *R, const lirf_step_def *d, int seed, lirf_il_job *j) 
 static lirf_status run_t4(rp_t *R, const lirf_step_def *d, int seed, json_t *rec) {
     char dir[RP_PATH], out[RP_PATH], first[RP_PATH];
     lirf_il_job j;
-    rp_t4_job(R, d, seed, &j);
+    rp_t4_job(R, d, seed, &j, first);
     rp_net_path(R, d, seed, out);
     rp_step_dir(R, d, seed, dir);
-    LIRF_TRY(rp_mkdirs(d->kind == LIRF_STEP_T4_FIRST ? dirname_of(out, first) : dir));
-    if (d->kind == LIRF_STEP_T4_METHOD) {
-        const lirf_step_def *in[4];
-        rp_step_inputs(d, in);
-        rp_net_path(R, in[0], seed, first);
-        j.first = first, j.work_dir = dir;
-    }
-    j.out = out;
+    char od[RP_PATH];
+    LIRF_TRY(rp_mkdirs(d->kind == LIRF_STEP_T4_FIRST ? dirname_of(out, od) : dir));
+    j.out = out, j.work_dir = dir;
     lirf_il_report *r = malloc(sizeof *r);
     if (!r) return LIRF_FAIL(LIRF_E_NOMEM, "out of host memory");
     lirf_status st = lirf_error_context(lirf_il_job_run(R->ctx, &j, r), "%s", d->what);

@@ -4,8 +4,8 @@
  *  - a reproduction killed in T0's training and again in a deposit, then run
  *    to the end, gives every record (figures and net hashes) of the run that
  *    was never killed; a third run has nothing to do;
- *  - a step that must run again and finds its input net gone makes it again,
- *    and gets the same figures;
+ *  - a step that must run again and finds its input net gone makes it again
+ *    (the plan lists it, with its estimate), and gets the same figures;
  *  - a record made with other settings is refused, naming it;
  *  - the results' arithmetic (means, 95% intervals, the Independent column's
  *    Avg, F and H-Mean) on records written here;
@@ -204,6 +204,9 @@ START_TEST(a_missing_net_is_made_again) {
     ck_assert_msg(rc == 0, "rc %d: %s", rc, out);
     ck_assert_ptr_nonnull(strstr(out, "its net is not in the output folder"));
     ck_assert_ptr_null(strstr(out, "made another net"));
+    /* the plan lists T0's net, to be made again first, with its estimate */
+    ck_assert_msg(strstr(out, "2 of 8 steps to run"), "%.1400s", out);
+    ck_assert_ptr_nonnull(strstr(out, "(recorded; its net is made again)"));
     same_records("A", "B");
 }
 END_TEST

@@ -296,6 +296,9 @@ typedef struct {
     lirf_arch arch;
     int width;
     lirf_il_opts o;               /* each task's training (o.train.epochs) */
+    float later_lr;               /* the later tasks' learning rate in place of o.train.lr
+                                     (0.01: at 0.1, EWC's lambda 100 diverged on a net of a
+                                     short first task) */
     const char *out, *work_dir;
     FILE *log;
 } lirf_il_job;

@@ -14,6 +14,7 @@ void lirf_il_job_default(lirf_il_job *j) {
     j->method = "baseline";
     j->arch = LIRF_ARCH_RESNET18, j->width = 16;
     lirf_il_opts_default(&j->o);
+    j->later_lr = 0.01f;
     j->out = "lirf-il.safetensors";
 }
 
@@ -21,7 +22,8 @@ json_t *lirf_il_job_options(const lirf_il_job *j) {
     const lirf_train_opts *t = &j->o.train;
     return json_pack("{s:s,s:i,s:i,s:i,s:i,s:f,s:s,s:f,s:f,s:i,s:i,s:i,s:f,s:f,s:f,s:f,s:I}",
                      "method", j->first ? j->method : "baseline", "tasks", j->T, "deletion_per_task",
-                     j->ndel, "epochs", t->epochs, "batch", t->batch, "lr", lirf_tidy(t->lr),
+                     j->ndel, "epochs", t->epochs, "batch", t->batch, "lr",
+                     lirf_tidy(j->first && j->later_lr > 0 ? j->later_lr : t->lr),
                      "schedule", lirf_sched_name(t->sched), "momentum", lirf_tidy(t->momentum),
                      "weight_decay", lirf_tidy(t->wd), "seed", (int)t->seed, "crop_pad",
                      t->aug.pad, "flip", t->aug.flip, "alpha", lirf_tidy(j->o.alpha), "T",
@@ -157,7 +159,9 @@ static lirf_status run(lirf_ctx *ctx, const lirf_il_job *j, il_run *r, lirf_il_r
     r->opts = oj ? json_dumps(oj, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(oj);
     if (!r->opts) return LIRF_FAIL(LIRF_E_NOMEM, "out of host memory");
-    LIRF_TRY(lirf_il_create(ctx, m, &tk, &j->o, r->net, &r->tr, &r->meta, &r->il));
+    lirf_il_opts o = j->o;
+    if (j->first && j->later_lr > 0) o.train.lr = j->later_lr;
+    LIRF_TRY(lirf_il_create(ctx, m, &tk, &o, r->net, &r->tr, &r->meta, &r->il));
     if (!j->first) {
         double images = 0;
         LIRF_TRY(lirf_error_context(lirf_il_learn(r->il, 0, &images), "task 1"));
