@@ -12,6 +12,17 @@
  * Table 4 (2 and 5 tasks): the first task's net, each method from it over
  * the later tasks, and LIRF's deposits of each task's deletion classes from
  * T0 in turn. */
+/* Table 4's steps for T tasks: the first task, a method, LIRF */
+#define T4_FIRST(T)                                                                            \
+    {"t4-" #T "-first", "Table 4, " #T " tasks: the first task learnt (shared by the methods)",   \
+     LIRF_STEP_T4_FIRST, 0, 0, 0, 0, 0, LIRF_REPRO_TABLE4, T, "baseline"}
+#define T4_METHOD(T, m, what)                                                                  \
+    {"t4-" #T "-" m, "Table 4, " #T " tasks: " what, LIRF_STEP_T4_METHOD, 0, 0, 0, 0, 0,        \
+     LIRF_REPRO_TABLE4, T, m}
+#define T4_LIRF(T)                                                                             \
+    {"t4-" #T "-lirf", "Table 4, " #T " tasks: T0's sequential deposits (LIRF)",                \
+     LIRF_STEP_T4_LIRF, 2, 0.5f, 1, 1, 1, LIRF_REPRO_TABLE4, T, "lirf"}
+
 static const lirf_step_def STEPS[] = {
     {"t0", "T0 on every class", LIRF_STEP_T0, 0, 0, 0, 0, 0, LIRF_REPRO_ALL, 0, NULL},
     {"independent-pre", "Independent net on the preservation classes", LIRF_STEP_INDEP_PRE, 0, 0,
@@ -45,46 +56,26 @@ static const lirf_step_def STEPS[] = {
      LIRF_REPRO_FIG4, 0, NULL},
     {"students", "Table 3's students of T0 and the two targets (lirf verify --preset paper)",
      LIRF_STEP_STUDENTS, 0, 0, 0, 0, 0, LIRF_REPRO_TABLE3, 0, NULL},
-    {"t4-2-first", "Table 4, 2 tasks: the first task learnt (shared by the methods)",
-     LIRF_STEP_T4_FIRST, 0, 0, 0, 0, 0, LIRF_REPRO_TABLE4, 2, "baseline"},
-    {"t4-2-baseline", "Table 4, 2 tasks: Baseline", LIRF_STEP_T4_METHOD, 0, 0, 0, 0, 0,
-     LIRF_REPRO_TABLE4, 2, "baseline"},
-    {"t4-2-lwf", "Table 4, 2 tasks: LwF", LIRF_STEP_T4_METHOD, 0, 0, 0, 0, 0,
-     LIRF_REPRO_TABLE4, 2, "lwf"},
-    {"t4-2-lwf-sel", "Table 4, 2 tasks: LwF*: distilled on the old preservation columns only", LIRF_STEP_T4_METHOD, 0, 0, 0, 0, 0,
-     LIRF_REPRO_TABLE4, 2, "lwf-sel"},
-    {"t4-2-ewc", "Table 4, 2 tasks: EWC", LIRF_STEP_T4_METHOD, 0, 0, 0, 0, 0,
-     LIRF_REPRO_TABLE4, 2, "ewc"},
-    {"t4-2-ewc-sel", "Table 4, 2 tasks: EWC*: the Fisher of the old preservation classes", LIRF_STEP_T4_METHOD, 0, 0, 0, 0, 0,
-     LIRF_REPRO_TABLE4, 2, "ewc-sel"},
-    {"t4-2-ewc-sel+lwf-sel", "Table 4, 2 tasks: EWC* + LwF*", LIRF_STEP_T4_METHOD, 0, 0, 0, 0, 0,
-     LIRF_REPRO_TABLE4, 2, "ewc-sel+lwf-sel"},
-    {"t4-2-mas", "Table 4, 2 tasks: MAS", LIRF_STEP_T4_METHOD, 0, 0, 0, 0, 0,
-     LIRF_REPRO_TABLE4, 2, "mas"},
-    {"t4-2-mas+lwf-sel", "Table 4, 2 tasks: MAS + LwF*", LIRF_STEP_T4_METHOD, 0, 0, 0, 0, 0,
-     LIRF_REPRO_TABLE4, 2, "mas+lwf-sel"},
-    {"t4-2-lirf", "Table 4, 2 tasks: T0's sequential deposits (LIRF)",
-     LIRF_STEP_T4_LIRF, 2, 0.5f, 1, 1, 1, LIRF_REPRO_TABLE4, 2, "lirf"},
-    {"t4-5-first", "Table 4, 5 tasks: the first task learnt (shared by the methods)",
-     LIRF_STEP_T4_FIRST, 0, 0, 0, 0, 0, LIRF_REPRO_TABLE4, 5, "baseline"},
-    {"t4-5-baseline", "Table 4, 5 tasks: Baseline", LIRF_STEP_T4_METHOD, 0, 0, 0, 0, 0,
-     LIRF_REPRO_TABLE4, 5, "baseline"},
-    {"t4-5-lwf", "Table 4, 5 tasks: LwF", LIRF_STEP_T4_METHOD, 0, 0, 0, 0, 0,
-     LIRF_REPRO_TABLE4, 5, "lwf"},
-    {"t4-5-lwf-sel", "Table 4, 5 tasks: LwF*: distilled on the old preservation columns only", LIRF_STEP_T4_METHOD, 0, 0, 0, 0, 0,
-     LIRF_REPRO_TABLE4, 5, "lwf-sel"},
-    {"t4-5-ewc", "Table 4, 5 tasks: EWC", LIRF_STEP_T4_METHOD, 0, 0, 0, 0, 0,
-     LIRF_REPRO_TABLE4, 5, "ewc"},
-    {"t4-5-ewc-sel", "Table 4, 5 tasks: EWC*: the Fisher of the old preservation classes", LIRF_STEP_T4_METHOD, 0, 0, 0, 0, 0,
-     LIRF_REPRO_TABLE4, 5, "ewc-sel"},
-    {"t4-5-ewc-sel+lwf-sel", "Table 4, 5 tasks: EWC* + LwF*", LIRF_STEP_T4_METHOD, 0, 0, 0, 0, 0,
-     LIRF_REPRO_TABLE4, 5, "ewc-sel+lwf-sel"},
-    {"t4-5-mas", "Table 4, 5 tasks: MAS", LIRF_STEP_T4_METHOD, 0, 0, 0, 0, 0,
-     LIRF_REPRO_TABLE4, 5, "mas"},
-    {"t4-5-mas+lwf-sel", "Table 4, 5 tasks: MAS + LwF*", LIRF_STEP_T4_METHOD, 0, 0, 0, 0, 0,
-     LIRF_REPRO_TABLE4, 5, "mas+lwf-sel"},
-    {"t4-5-lirf", "Table 4, 5 tasks: T0's sequential deposits (LIRF)",
-     LIRF_STEP_T4_LIRF, 2, 0.5f, 1, 1, 1, LIRF_REPRO_TABLE4, 5, "lirf"},
+    T4_FIRST(2),
+    T4_METHOD(2, "baseline", "Baseline"),
+    T4_METHOD(2, "lwf", "LwF"),
+    T4_METHOD(2, "lwf-sel", "LwF*: distilled on the old preservation columns only"),
+    T4_METHOD(2, "ewc", "EWC"),
+    T4_METHOD(2, "ewc-sel", "EWC*: the Fisher of the old preservation classes"),
+    T4_METHOD(2, "ewc-sel+lwf-sel", "EWC* + LwF*"),
+    T4_METHOD(2, "mas", "MAS"),
+    T4_METHOD(2, "mas+lwf-sel", "MAS + LwF*"),
+    T4_LIRF(2),
+    T4_FIRST(5),
+    T4_METHOD(5, "baseline", "Baseline"),
+    T4_METHOD(5, "lwf", "LwF"),
+    T4_METHOD(5, "lwf-sel", "LwF*: distilled on the old preservation columns only"),
+    T4_METHOD(5, "ewc", "EWC"),
+    T4_METHOD(5, "ewc-sel", "EWC*: the Fisher of the old preservation classes"),
+    T4_METHOD(5, "ewc-sel+lwf-sel", "EWC* + LwF*"),
+    T4_METHOD(5, "mas", "MAS"),
+    T4_METHOD(5, "mas+lwf-sel", "MAS + LwF*"),
+    T4_LIRF(5),
 };
 #define NSTEPS ((int)(sizeof STEPS / sizeof *STEPS))
 

@@ -127,14 +127,10 @@ static lirf_status run_penalised(lirf_unlearn_job *j, int kind, const char *name
     if (st == LIRF_OK)
         st = lirf_importance(j->ctx, j->teacher, j->retain, kind, LIRF_NOBUF, c.imp);
     if (st == LIRF_OK) st = lirf_tape_create(&c.tape);
-    lirf_method m = {.name = name, .loss_label = kind == LIRF_IMPORTANCE_FISHER ? "EWC loss" : "MAS loss",
-                     .self = &c, .nparts = 1, .nreads = 1, .nterms = 2,
-                     .term_name = {"CE", "penalty"}, .step = step, .total = total};
-    m.part[0] = lirf_fit_net_part(j->net, "", NULL);
-    m.reads[0] = j->teacher;
-    lirf_fit_source src = lirf_fit_loader(j->forget);
-    if (st == LIRF_OK) st = lirf_fit(j->ctx, &m, &src, &j->fit, &j->res);
-    j->steps += j->res.steps;
+    lirf_method m = {.name = name, .self = &c, .nterms = 2, .term_name = {"CE", "penalty"},
+                     .step = step, .total = total};
+    m.loss_label = kind == LIRF_IMPORTANCE_FISHER ? "EWC loss" : "MAS loss";
+    if (st == LIRF_OK) st = lirf_unlearn_fit_learner(j, &m);
     lirf_tape_destroy(c.tape);
     lirf_buf_free(j->ctx, &c.imp);
     return st;

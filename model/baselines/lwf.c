@@ -60,14 +60,9 @@ static lirf_status run(lirf_unlearn_job *j) {
     lwf c = {.j = j};
     LIRF_TRY(old_columns(&c));
     lirf_status st = lirf_tape_create(&c.tape);
-    lirf_method m = {.name = "lwf", .loss_label = "LwF loss", .self = &c, .nparts = 1,
-                     .nreads = 1, .nterms = 2, .term_name = {"CE", "KD old"}, .step = step,
-                     .total = total};
-    m.part[0] = lirf_fit_net_part(j->net, "", NULL);
-    m.reads[0] = j->teacher;
-    lirf_fit_source src = lirf_fit_loader(j->forget);
-    if (st == LIRF_OK) st = lirf_fit(j->ctx, &m, &src, &j->fit, &j->res);
-    j->steps += j->res.steps;
+    lirf_method m = {.name = "lwf", .loss_label = "LwF loss", .self = &c, .nterms = 2,
+                     .term_name = {"CE", "KD old"}, .step = step, .total = total};
+    if (st == LIRF_OK) st = lirf_unlearn_fit_learner(j, &m);
     lirf_tape_destroy(c.tape);
     lirf_buf_free(j->ctx, &c.old_cols);
     return st;

@@ -172,3 +172,12 @@ lirf_status lirf_unlearn_with(lirf_ctx *ctx, const lirf_unlearner *u, lirf_net *
     free(idx);
     return st;
 }
+
+lirf_status lirf_unlearn_fit_learner(lirf_unlearn_job *j, lirf_method *m) {
+    m->nparts = 1, m->part[0] = lirf_fit_net_part(j->net, "", NULL);
+    m->nreads = 1, m->reads[0] = j->teacher;
+    lirf_fit_source src = lirf_fit_loader(j->forget);
+    lirf_status st = lirf_fit(j->ctx, m, &src, &j->fit, &j->res);
+    j->steps += j->res.steps;
+    return st;
+}

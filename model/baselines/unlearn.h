@@ -99,6 +99,10 @@ lirf_status lirf_unlearn_random_labels(lirf_ctx *ctx, uint32_t seed, size_t gste
 lirf_status lirf_unlearn_ce_step(lirf_net *net, lirf_tape *tape, lirf_fit_step *s, lirf_buf y,
                                  float scale);
 
+/* A learner's training: m (its step, terms) run by lirf_fit on D_r, the
+ * job's net its one part and T0 (the old net) the net it reads. */
+lirf_status lirf_unlearn_fit_learner(lirf_unlearn_job *j, lirf_method *m);
+
 extern const lirf_unlearner lirf_unlearn_random_label, lirf_unlearn_grad_ascent,
     lirf_unlearn_finetune, lirf_unlearn_retrain, lirf_unlearn_scrub;
 /* Learners (incremental learning; lwf.c, ewc_mas.c): T0 is the old net, the
