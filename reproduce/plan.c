@@ -22,6 +22,13 @@
 #define T4_LIRF(T)                                                                             \
     {"t4-" #T "-lirf", "Table 4, " #T " tasks: T0's sequential deposits (LIRF)",                \
      LIRF_STEP_T4_LIRF, 2, 0.5f, 1, 1, 1, LIRF_REPRO_TABLE4, T, "lirf"}
+#define T4_SETTING(T)                                                                          \
+    T4_FIRST(T), T4_METHOD(T, "baseline", "Baseline"), T4_METHOD(T, "lwf", "LwF"),             \
+        T4_METHOD(T, "lwf-sel", "LwF*: distilled on the old preservation columns only"),       \
+        T4_METHOD(T, "ewc", "EWC"),                                                            \
+        T4_METHOD(T, "ewc-sel", "EWC*: the Fisher of the old preservation classes"),           \
+        T4_METHOD(T, "ewc-sel+lwf-sel", "EWC* + LwF*"), T4_METHOD(T, "mas", "MAS"),            \
+        T4_METHOD(T, "mas+lwf-sel", "MAS + LwF*"), T4_LIRF(T)
 
 static const lirf_step_def STEPS[] = {
     {"t0", "T0 on every class", LIRF_STEP_T0, 0, 0, 0, 0, 0, LIRF_REPRO_ALL, 0, NULL},
@@ -56,26 +63,8 @@ static const lirf_step_def STEPS[] = {
      LIRF_REPRO_FIG4, 0, NULL},
     {"students", "Table 3's students of T0 and the two targets (lirf verify --preset paper)",
      LIRF_STEP_STUDENTS, 0, 0, 0, 0, 0, LIRF_REPRO_TABLE3, 0, NULL},
-    T4_FIRST(2),
-    T4_METHOD(2, "baseline", "Baseline"),
-    T4_METHOD(2, "lwf", "LwF"),
-    T4_METHOD(2, "lwf-sel", "LwF*: distilled on the old preservation columns only"),
-    T4_METHOD(2, "ewc", "EWC"),
-    T4_METHOD(2, "ewc-sel", "EWC*: the Fisher of the old preservation classes"),
-    T4_METHOD(2, "ewc-sel+lwf-sel", "EWC* + LwF*"),
-    T4_METHOD(2, "mas", "MAS"),
-    T4_METHOD(2, "mas+lwf-sel", "MAS + LwF*"),
-    T4_LIRF(2),
-    T4_FIRST(5),
-    T4_METHOD(5, "baseline", "Baseline"),
-    T4_METHOD(5, "lwf", "LwF"),
-    T4_METHOD(5, "lwf-sel", "LwF*: distilled on the old preservation columns only"),
-    T4_METHOD(5, "ewc", "EWC"),
-    T4_METHOD(5, "ewc-sel", "EWC*: the Fisher of the old preservation classes"),
-    T4_METHOD(5, "ewc-sel+lwf-sel", "EWC* + LwF*"),
-    T4_METHOD(5, "mas", "MAS"),
-    T4_METHOD(5, "mas+lwf-sel", "MAS + LwF*"),
-    T4_LIRF(5),
+    T4_SETTING(2),
+    T4_SETTING(5),
 };
 #define NSTEPS ((int)(sizeof STEPS / sizeof *STEPS))
 
