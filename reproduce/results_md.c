@@ -311,6 +311,7 @@ static void md_table4_setting(FILE *f, const json_t *t, int seeds, plots_t *P, c
     const char *groups[16];
     json_t *row;
     size_t i;
+    int any = 0;
     json_array_foreach(json_object_get(t, "rows"), i, row) {
         char m[3][64], l[3][64], pp[3][32];
         static const char *k[3] = {"A", "F", "H"};
@@ -327,8 +328,10 @@ static void md_table4_setting(FILE *f, const json_t *t, int seeds, plots_t *P, c
         for (int c = 0; c < 3; c++) {
             json_t *v = json_object_get(mean, k[c]);
             s[c].mean[i] = jmean(v), s[c].ci[i] = jci(v), s[c].paper[i] = NAN;
+            any |= isfinite(s[c].mean[i]);
         }
     }
+    if (!any) return; /* no record yet: no plot */
     char what[32], title[120];
     snprintf(what, sizeof what, "table4-%d", T);
     snprintf(title, sizeof title, "Table 4, %d tasks: A, F and H averaged over steps (%%), mean "
@@ -341,8 +344,8 @@ static void md_table4(FILE *f, const json_t *t, int seeds, plots_t *P, const cha
     json_t *st;
     size_t i;
     fprintf(f, "Task-incremental, one head per task (task-aware), the first 30%% of each task's "
-            "classes (rounded, at least one) deleted from the next step on; the paper's values "
-            "are CIFAR-100's (%s).\n\n", json_string_value(json_object_get(t, "paper")));
+            "classes (rounded, at least one) deleted from the next step on. The paper's "
+            "values: %s.\n\n", json_string_value(json_object_get(t, "paper")));
     json_array_foreach(json_object_get(t, "settings"), i, st) {
         md_table4_setting(f, st, seeds, P, key);
         fprintf(f, "\n");
