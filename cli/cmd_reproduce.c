@@ -71,7 +71,8 @@ static int parse_budget(int argc, char **argv, int *i, opts *o, int *bad) {
     lirf_repro_profile *p = &o->j.prof;
     struct { const char *name; int *field, lo; } B[] = {
         {"--width", &p->width, 1}, {"--epochs", &p->epochs, 1},
-        {"--deposit-epochs", &p->dep_epochs, 1}, {"--limit", &p->limit, 0}, {"--batch", &p->batch, 2},
+        {"--deposit-epochs", &p->dep_epochs, 1}, {"--limit", &p->limit, 0},
+        {"--batch", &p->batch, 2},
         {"--task-epochs", &p->il_epochs, 1}, {"--first-task-epochs", &p->il_first_epochs, 1}};
     for (size_t k = 0; k < sizeof B / sizeof *B; k++)
         if (arg_value(argc, argv, i, B[k].name, &v, bad)) {

@@ -139,7 +139,9 @@ static lirf_status run_penalised(lirf_unlearn_job *j, int kind, const char *name
 static lirf_status run_ewc(lirf_unlearn_job *j) {
     return run_penalised(j, LIRF_IMPORTANCE_FISHER, "ewc");
 }
-static lirf_status run_mas(lirf_unlearn_job *j) { return run_penalised(j, LIRF_IMPORTANCE_MAS, "mas"); }
+static lirf_status run_mas(lirf_unlearn_job *j) {
+    return run_penalised(j, LIRF_IMPORTANCE_MAS, "mas");
+}
 
 /* lambda: 100 for EWC and 5 for MAS, the values of the selective-forgetting
  * code that Table 4 follows (docs/reproduce-table4.md) */

@@ -129,9 +129,10 @@ static lirf_status task_loader(const lirf_il *il, const lirf_dataset *d, int t, 
     size_t n = 0;
     *idx = malloc((d->n ? (size_t)d->n : 1) * sizeof **idx);
     if (!*idx) return LIRF_FAIL(LIRF_E_NOMEM, "out of host memory");
-    for (int i = 0; i < d->n; i++)
-        if (task_of(&il->tk, d->labels[i]) == t && !(pres_only && is_deletion(&il->tk, d->labels[i])))
-            (*idx)[n++] = i;
+    for (int i = 0; i < d->n; i++) {
+        int c = d->labels[i];
+        if (task_of(&il->tk, c) == t && !(pres_only && is_deletion(&il->tk, c))) (*idx)[n++] = i;
+    }
     if (!n) return LIRF_FAIL(LIRF_E_INVALID, "incremental: task %d has no samples", t + 1);
     lirf_loader_opts lo = {.data = d, .index = *idx, .count = n, .batch = batch,
                            .shuffle = shuffle, .seed = il->o.train.seed ^ (uint32_t)(t * 7919)};

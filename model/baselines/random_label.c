@@ -41,4 +41,5 @@ static lirf_status run(lirf_unlearn_job *j) {
 }
 
 const lirf_unlearner lirf_unlearn_random_label = {
-    "random-label", "fine-tune every layer on D_r towards random labels", 1, 0, 2, 0.01f, run, NULL, 0};
+    "random-label", "fine-tune every layer on D_r towards random labels", 1, 0, 2, 0.01f, run,
+    NULL, 0};
